@@ -1,0 +1,279 @@
+"""The release config: ``gates.toml`` (or ``[tool.gates]`` in pyproject.toml).
+
+Parsed into frozen dataclasses. Every section is declared as a dataclass, and
+one generic reader turns TOML tables into them, so every error names the
+file, the key and what was expected, and a misspelt key is an error rather
+than a silently ignored setting. Secrets are never in the file: it names the
+environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from gates.errors import ConfigError, UsageError
+from gates.redact import register_env
+
+PLATFORMS = ("local", "fly", "command")
+STRATEGIES = ("rolling", "immediate", "bluegreen", "canary")
+CONFIG_ENV = "GATES_CONFIG"
+ENV_SELECT = "GATES_ENV"
+_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class AppConfig:
+    """The application being released."""
+
+    name: str
+    source: str = "."
+    migrations: str = "supabase/migrations"
+    health_paths: tuple[str, ...] = ("/health",)
+    health_timeout: float = 5.0
+    tables: tuple[str, ...] = ()
+    exposed_schemas: tuple[str, ...] = ("public",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """One place the app runs: staging, production, ..."""
+
+    name: str
+    platform: str
+    url: str
+    app: str = ""
+    database_url_env: str = ""
+    instances: int = 2
+    strategy: str = "rolling"
+    fly_config: str = ""
+    protected: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.protected or self.name == "production"
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalConfig:
+    """Where the local platform keeps its state and its database cluster."""
+
+    state_dir: str = ".gates"
+    postgres_port: int = 54329
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordConfig:
+    """Where the evidence of releases goes."""
+
+    dir: str = "reports/deploys"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlagsConfig:
+    """Feature flags that must be false in production."""
+
+    names: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    path: Path
+    app: AppConfig
+    environments: Mapping[str, Environment]
+    local: LocalConfig = LocalConfig()
+    record: RecordConfig = RecordConfig()
+    flags: FlagsConfig = FlagsConfig()
+
+    @property
+    def root(self) -> Path:
+        """Relative paths in the config are relative to its folder."""
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else (self.root / p).resolve()
+
+    @property
+    def app_source(self) -> Path:
+        return self.resolve(self.app.source)
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.app_source / self.app.migrations
+
+    @property
+    def state_dir(self) -> Path:
+        override = os.environ.get("GATES_STATE_DIR")
+        return Path(override).resolve() if override else self.resolve(self.local.state_dir)
+
+    @property
+    def record_dir(self) -> Path:
+        return self.resolve(self.record.dir)
+
+    def environment(self, name: str) -> Environment:
+        try:
+            return self.environments[name]
+        except KeyError:
+            raise UsageError(
+                f"unknown environment {name!r} (known: {', '.join(self.environments)})"
+            ) from None
+
+    def check_secrets_present(self, env: Environment) -> None:
+        """Fail with a usage error when a secret the environment names is not set."""
+        if env.database_url_env and not os.environ.get(env.database_url_env):
+            raise ConfigError(
+                self.path,
+                f"environments.{env.name}.database_url_env",
+                f"environment variable {env.database_url_env} is not set",
+            )
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
+    """The config file: explicit path, $GATES_CONFIG, ./gates.toml, then ./pyproject.toml."""
+    chosen = explicit or os.environ.get(CONFIG_ENV)
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            raise UsageError(f"{path}: config file not found")
+        return path.resolve()
+    base = cwd or Path.cwd()
+    for candidate in (base / "gates.toml", base / "pyproject.toml"):
+        if candidate.is_file() and (candidate.name == "gates.toml" or _has_tool_gates(candidate)):
+            return candidate.resolve()
+    raise UsageError(f"{base}: no gates.toml (or [tool.gates] in pyproject.toml); pass --config PATH")
+
+
+def _has_tool_gates(path: Path) -> bool:
+    try:
+        return "gates" in tomllib.loads(path.read_text()).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
+    """Read and validate the config; raise ConfigError naming file and key on any problem."""
+    path = find_config(explicit, cwd)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "(syntax)", str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    prefix = ""
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("gates", {})
+        prefix = "tool.gates."
+    return parse(data, path, prefix)
+
+
+def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
+    known = {"app", "environments", "local", "record", "flags"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(path, prefix + key, f"unknown section (expected one of: {', '.join(sorted(known))})")
+    if "app" not in data:
+        raise ConfigError(path, prefix + "app", "missing section [app]")
+    app = read_section(AppConfig, data["app"], path, prefix + "app")
+    envs_raw = data.get("environments")
+    if not isinstance(envs_raw, Mapping) or not envs_raw:
+        raise ConfigError(path, prefix + "environments", "expected at least one [environments.NAME] table")
+    environments: dict[str, Environment] = {}
+    for name, table in envs_raw.items():
+        key = f"{prefix}environments.{name}"
+        if not isinstance(table, Mapping):
+            raise ConfigError(path, key, "expected a table")
+        env = read_section(Environment, {"name": name, **table}, path, key)
+        _validate_environment(env, path, key)
+        environments[name] = env
+    config = Config(
+        path=path,
+        app=app,
+        environments=environments,
+        local=read_section(LocalConfig, data.get("local", {}), path, prefix + "local"),
+        record=read_section(RecordConfig, data.get("record", {}), path, prefix + "record"),
+        flags=read_section(FlagsConfig, data.get("flags", {}), path, prefix + "flags"),
+    )
+    register_env(*(e.database_url_env for e in environments.values() if e.database_url_env))
+    return config
+
+
+def _validate_environment(env: Environment, path: Path, key: str) -> None:
+    if env.platform not in PLATFORMS:
+        raise ConfigError(path, f"{key}.platform", f"unknown platform {env.platform!r} (expected one of: {', '.join(PLATFORMS)})")
+    if env.strategy not in STRATEGIES:
+        raise ConfigError(path, f"{key}.strategy", f"unknown strategy {env.strategy!r} (expected one of: {', '.join(STRATEGIES)})")
+    if env.instances < 1:
+        raise ConfigError(path, f"{key}.instances", f"expected at least 1, got {env.instances}")
+    parts = urlsplit(env.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(path, f"{key}.url", f"expected an http(s) URL, got {env.url!r}")
+    if parts.password:
+        raise ConfigError(path, f"{key}.url", "must not carry a password; name an environment variable instead")
+    if env.platform == "local" and parts.port is None:
+        raise ConfigError(path, f"{key}.url", "the local platform needs an explicit port, e.g. http://127.0.0.1:8081")
+    if env.database_url_env and not _ENV_VAR_NAME.match(env.database_url_env):
+        raise ConfigError(path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}")
+    if env.platform != "local" and not env.database_url_env:
+        raise ConfigError(path, f"{key}.database_url_env", f"required for platform {env.platform!r}")
+
+
+T = TypeVar("T")
+
+
+def read_section(cls: type[T], table: Any, path: Path, key: str) -> T:
+    """Build dataclass ``cls`` from a TOML table, checking names and types."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(path, key, "expected a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for name, raw in table.items():
+        if name not in fields:
+            raise ConfigError(path, f"{key}.{name}", f"unknown key (expected one of: {', '.join(f for f in fields if f != 'name')})")
+        values[name] = _coerce(raw, hints[name], path, f"{key}.{name}")
+    for name, f in fields.items():
+        if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(path, f"{key}.{name}", "missing required key")
+    return cls(**values)
+
+
+def _coerce(raw: Any, hint: Any, path: Path, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+        if not isinstance(raw, list):
+            raise ConfigError(path, key, f"expected a list of {_type_name(item)}, got {_type_name(type(raw))}")
+        return tuple(_coerce(v, item, path, f"{key}[{i}]") for i, v in enumerate(raw))
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if arg is type(None) and raw is None:
+                return None
+            try:
+                return _coerce(raw, arg, path, key)
+            except ConfigError:
+                continue
+        raise ConfigError(path, key, f"expected {hint}, got {raw!r}")
+    if hint is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    if hint is int and isinstance(raw, bool):
+        raise ConfigError(path, key, f"expected an integer, got {raw!r}")
+    if isinstance(hint, type) and not isinstance(raw, hint):
+        raise ConfigError(path, key, f"expected {_type_name(hint)}, got {raw!r}")
+    return raw
+
+
+def _type_name(t: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}.get(t, getattr(t, "__name__", str(t)))

@@ -1,0 +1,30 @@
+"""Databases of environments: the local cluster, migrations, backups."""
+
+from __future__ import annotations
+
+import os
+
+from gates.config import Config, Environment
+from gates.errors import ConfigError
+
+
+def database_url(config: Config, env: Environment) -> str:
+    """The URL of an environment's database: its named env var, or the local cluster's database."""
+    if env.database_url_env:
+        value = os.environ.get(env.database_url_env)
+        if not value:
+            raise ConfigError(
+                config.path,
+                f"environments.{env.name}.database_url_env",
+                f"environment variable {env.database_url_env} is not set",
+            )
+        return value
+    if env.platform != "local":
+        raise ConfigError(config.path, f"environments.{env.name}.database_url_env", "required outside the local platform")
+    from gates.database.cluster import LocalCluster
+
+    return LocalCluster.for_config(config).url(local_database_name(env))
+
+
+def local_database_name(env: Environment) -> str:
+    return f"gates_{env.name}".replace("-", "_")

@@ -1,0 +1,93 @@
+"""The Platform protocol: what gates needs from wherever an app runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
+
+from gates.config import Config, Environment
+
+RELEASE_STATUSES = ("complete", "failed", "running")
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """One immutable, numbered release of an app in one environment."""
+
+    version: int
+    ref: str
+    created_at: dt.datetime
+    status: str
+    commit: str = ""
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    """One running copy of the app (a process locally, a machine on Fly)."""
+
+    id: str
+    release: int | None
+    state: str
+    healthy: bool
+    address: str = ""
+    pid: int | None = None
+    port: int | None = None
+    checks: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    """What an environment runs right now."""
+
+    env: str
+    url: str
+    release: int | None
+    instances: tuple[Instance, ...]
+    database_url: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Secret:
+    name: str
+    digest: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LogLine:
+    at: dt.datetime
+    instance: str
+    message: str
+
+
+class Platform(Protocol):
+    """Deploy, inspect and roll back releases of one app.
+
+    Every method is bounded in time and raises GatesError naming what it
+    waited for when the platform does not answer.
+    """
+
+    def deploy(self, env: Environment, source: str, strategy: str | None = None) -> Release: ...
+
+    def releases(self, env: Environment) -> Sequence[Release]: ...
+
+    def rollback(self, env: Environment, to: int | None = None) -> Release: ...
+
+    def status(self, env: Environment) -> Status: ...
+
+    def secrets(self, env: Environment) -> Sequence[Secret]: ...
+
+    def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]: ...
+
+
+def platform_for(config: Config, env: Environment) -> Platform:
+    """The platform driver an environment names, loaded lazily (start-up stays quick)."""
+    if env.platform == "local":
+        from gates.platforms.local import LocalPlatform
+
+        return LocalPlatform(config)
+    from gates.errors import UsageError
+
+    raise UsageError(f"{config.path}: environments.{env.name}.platform: {env.platform!r} is not built yet")

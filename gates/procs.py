@@ -1,0 +1,106 @@
+"""Running commands and waiting for things, always bounded, always logged, never leaking."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from gates.errors import GatesError
+from gates.redact import redact
+
+T = TypeVar("T")
+
+# Tests set GATES_FAST=1 to make poll intervals tiny; bounds stay the same.
+_POLL = 0.005 if os.environ.get("GATES_FAST") else 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class Completed:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def command(self) -> str:
+        return redact(shlex.join(self.args))
+
+    @property
+    def output(self) -> str:
+        return redact(self.stdout + self.stderr)
+
+
+def run(
+    args: Sequence[str],
+    *,
+    timeout: float,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    log: Path | None = None,
+    check: bool = True,
+) -> Completed:
+    """Run a command with a timeout; append a redacted transcript to ``log``.
+
+    Raises GatesError naming the command when it times out or (with ``check``)
+    exits non-zero.
+    """
+    started = time.monotonic()
+    full_env = {**os.environ, **(env or {})}
+    try:
+        proc = subprocess.run(
+            list(args), cwd=cwd, env=full_env, input=input, capture_output=True, text=True, timeout=timeout
+        )
+        result = Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+    except subprocess.TimeoutExpired as exc:
+        out = _text(exc.stdout) + _text(exc.stderr)
+        result = Completed(tuple(args), -9, out, "", time.monotonic() - started)
+        _append_log(log, result)
+        raise GatesError(f"{result.command}: no answer within {timeout:g}s") from None
+    except FileNotFoundError:
+        raise GatesError(f"{redact(args[0])}: command not found") from None
+    _append_log(log, result)
+    if check and result.returncode != 0:
+        tail = result.output.strip().splitlines()[-3:]
+        raise GatesError(f"{result.command} exited {result.returncode}: {' | '.join(tail)}")
+    return result
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def _append_log(log: Path | None, result: Completed) -> None:
+    if log is None:
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as fh:
+        fh.write(f"$ {result.command}\n{result.output}")
+        fh.write(f"[exit {result.returncode} after {result.seconds:.2f}s]\n\n")
+
+
+def wait_until(what: str, probe: Callable[[], T | None], *, timeout: float, interval: float | None = None) -> T:
+    """Poll ``probe`` until it returns a truthy value; raise GatesError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    step = interval if interval is not None else _POLL
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+        except Exception as exc:  # a probe that errors is a probe that is not ready yet
+            last_error = exc
+        if time.monotonic() >= deadline:
+            reason = f" (last error: {redact(str(last_error))})" if last_error else ""
+            raise GatesError(f"timed out after {timeout:g}s waiting for {what}{reason}")
+        time.sleep(step)
