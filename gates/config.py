@@ -123,9 +123,7 @@ class Config:
         try:
             return self.environments[name]
         except KeyError:
-            raise UsageError(
-                f"unknown environment {name!r} (known: {', '.join(self.environments)})"
-            ) from None
+            raise UsageError(f"unknown environment {name!r} (known: {', '.join(self.environments)})") from None
 
     def check_secrets_present(self, env: Environment) -> None:
         """Fail with a usage error when a secret the environment names is not set."""
@@ -212,9 +210,13 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
 
 def _validate_environment(env: Environment, path: Path, key: str) -> None:
     if env.platform not in PLATFORMS:
-        raise ConfigError(path, f"{key}.platform", f"unknown platform {env.platform!r} (expected one of: {', '.join(PLATFORMS)})")
+        raise ConfigError(
+            path, f"{key}.platform", f"unknown platform {env.platform!r} (expected one of: {', '.join(PLATFORMS)})"
+        )
     if env.strategy not in STRATEGIES:
-        raise ConfigError(path, f"{key}.strategy", f"unknown strategy {env.strategy!r} (expected one of: {', '.join(STRATEGIES)})")
+        raise ConfigError(
+            path, f"{key}.strategy", f"unknown strategy {env.strategy!r} (expected one of: {', '.join(STRATEGIES)})"
+        )
     if env.instances < 1:
         raise ConfigError(path, f"{key}.instances", f"expected at least 1, got {env.instances}")
     parts = urlsplit(env.url)
@@ -225,7 +227,9 @@ def _validate_environment(env: Environment, path: Path, key: str) -> None:
     if env.platform == "local" and parts.port is None:
         raise ConfigError(path, f"{key}.url", "the local platform needs an explicit port, e.g. http://127.0.0.1:8081")
     if env.database_url_env and not _ENV_VAR_NAME.match(env.database_url_env):
-        raise ConfigError(path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}")
+        raise ConfigError(
+            path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}"
+        )
     if env.platform != "local" and not env.database_url_env:
         raise ConfigError(path, f"{key}.database_url_env", f"required for platform {env.platform!r}")
 
@@ -242,7 +246,9 @@ def read_section(cls: type[T], table: Any, path: Path, key: str) -> T:
     values: dict[str, Any] = {}
     for name, raw in table.items():
         if name not in fields:
-            raise ConfigError(path, f"{key}.{name}", f"unknown key (expected one of: {', '.join(f for f in fields if f != 'name')})")
+            raise ConfigError(
+                path, f"{key}.{name}", f"unknown key (expected one of: {', '.join(f for f in fields if f != 'name')})"
+            )
         values[name] = _coerce(raw, hints[name], path, f"{key}.{name}")
     for name, f in fields.items():
         if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
@@ -276,4 +282,11 @@ def _coerce(raw: Any, hint: Any, path: Path, key: str) -> Any:
 
 
 def _type_name(t: Any) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}.get(t, getattr(t, "__name__", str(t)))
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }.get(t, getattr(t, "__name__", str(t)))

@@ -46,8 +46,7 @@ class Measurement:
         """One line: source -> observed, expected ..., (time)."""
         verdict = "ok" if self.ok else "FAILED"
         return redact(
-            f"{self.name}: {verdict}: {self.source} -> {self.observed}, "
-            f"expected {self.expected} ({self.stamp})"
+            f"{self.name}: {verdict}: {self.source} -> {self.observed}, expected {self.expected} ({self.stamp})"
         )
 
     def explain(self) -> str:

@@ -20,7 +20,9 @@ def database_url(config: Config, env: Environment) -> str:
             )
         return value
     if env.platform != "local":
-        raise ConfigError(config.path, f"environments.{env.name}.database_url_env", "required outside the local platform")
+        raise ConfigError(
+            config.path, f"environments.{env.name}.database_url_env", "required outside the local platform"
+        )
     from gates.database.cluster import LocalCluster
 
     return LocalCluster.for_config(config).url(local_database_name(env))
@@ -28,3 +30,18 @@ def database_url(config: Config, env: Environment) -> str:
 
 def local_database_name(env: Environment) -> str:
     return f"gates_{env.name}".replace("-", "_")
+
+
+def uses_local_cluster(env: Environment) -> bool:
+    return env.platform == "local" and not env.database_url_env
+
+
+def prepare_database(config: Config, env: Environment) -> str:
+    """Make sure the environment's database exists (starting the local cluster if it is one); return its URL."""
+    if not uses_local_cluster(env):
+        return database_url(config, env)
+    from gates.database.cluster import LocalCluster
+
+    cluster = LocalCluster.for_config(config)
+    cluster.start()
+    return cluster.ensure_database(local_database_name(env))

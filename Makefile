@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`. Both go
+# through `make setup`, which is idempotent: a second run reuses what is there.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+GATES := $(VENV)/bin/gates
+# Parallel self-tests: 2 workers on the 2-core machines this runs on.
+WORKERS ?= 2
+
+.PHONY: setup demo test lint bench down clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(GATES) deploy
+	@echo "Evidence: $$($(GATES) report)"
+	@echo "The demo keeps running: 'make down' (or '.venv/bin/gates down') stops it."
+
+test: setup
+	$(PYTEST) tests/selftests -n $(WORKERS) --dist loadgroup
+	$(VENV)/bin/ruff check gates tests examples
+	$(VENV)/bin/mypy
+
+lint: setup
+	$(VENV)/bin/ruff check gates tests examples
+	$(VENV)/bin/ruff format --check gates
+	$(VENV)/bin/mypy
+
+down:
+	@test -x $(GATES) && $(GATES) down || true
+
+clean: down
+	rm -rf $(VENV) node_modules .gates

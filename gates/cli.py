@@ -1,0 +1,211 @@
+"""The `gates` command: run a release, operate environments, find the evidence.
+
+Bad input exits 2 with one line naming where and what; a failed release
+step exits 1 naming the step; nothing prints a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gates import config as config_mod
+from gates.errors import GatesError, UsageError
+from gates.redact import redact
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line, exit 2: the same shape as every other usage error.
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gates", description="A deployment gate written as a pytest suite.")
+    parser.add_argument(
+        "--config", help="config file (default: $GATES_CONFIG, ./gates.toml, or [tool.gates] in ./pyproject.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("deploy", help="run the whole release: migrate, deploy and gate staging, then production")
+    p.add_argument("--reports", help="folder for release records (default: [record] dir of the config)")
+    p.add_argument("--workers", type=int, default=0, help="pytest-xdist workers per gate (default 0: in process)")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("migrate", help="apply pending migrations to an environment with the Supabase CLI")
+    p.add_argument("--env", required=True)
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("rollback", help="roll an environment back to an earlier release")
+    p.add_argument("--env", required=True)
+    p.add_argument("--to", type=int, help="release version (default: the previous good release)")
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("status", help="what each environment runs now")
+    p.add_argument("--env")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("down", help="stop everything gates started locally (instances, HAProxy, Postgres)")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("report", help="print the path of the latest release summary")
+    p.add_argument("--reports", help="folder of release records (default: [record] dir of the config)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("config", help="config commands")
+    csub = p.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
+    c = csub.add_parser("check", help="validate the config and the secrets it names")
+    c.set_defaults(func=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except UsageError as exc:
+        print(f"gates: error: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except GatesError as exc:
+        print(f"gates: failed: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("gates: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _load(args: argparse.Namespace) -> config_mod.Config:
+    return config_mod.load(args.config)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from gates import pipeline
+    from gates.record import Record
+    from gates.vcs import commit_of
+
+    cfg = _load(args)
+    for env in cfg.environments.values():
+        cfg.check_secrets_present(env)
+    if args.workers < 0:
+        raise UsageError(f"gates deploy: --workers: expected 0 or more, got {args.workers}")
+    root = Path(args.reports).resolve() if args.reports else cfg.record_dir
+    record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
+    print(f"gates: release {record.id}: record in {record.dir}")
+    ctx = pipeline.Context(config=cfg, record=record, workers=args.workers)
+    ok = pipeline.execute(ctx, pipeline.plan(cfg))
+    for step in record.steps:
+        print(f"  {step.outcome:<11} {step.title}: {step.detail}")
+    print(f"gates: release {record.outcome}; summary: {record.dir / 'summary.md'}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from gates.database import prepare_database
+    from gates.database.migrate import migrate
+
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    cfg.check_secrets_present(env)
+    log = cfg.state_dir / env.name / "logs" / "migrate.log"
+    print(f"gates: {env.name}: {migrate(cfg, prepare_database(cfg, env), log)} (log: {log})")
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from gates.platforms import platform_for
+
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    cfg.check_secrets_present(env)
+    release = platform_for(cfg, env).rollback(env, to=args.to)
+    print(f"gates: {env.name}: rolled back: release {release.version} serves {release.description or release.ref}")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gates.platforms import platform_for
+
+    cfg = _load(args)
+    envs = [cfg.environment(args.env)] if args.env else list(cfg.environments.values())
+    rows: list[dict[str, Any]] = []
+    for env in envs:
+        st = platform_for(cfg, env).status(env)
+        rows.append(
+            {
+                "env": env.name,
+                "platform": env.platform,
+                "url": st.url,
+                "release": st.release,
+                "database_url": st.database_url,
+                "instances": [
+                    {
+                        "id": i.id,
+                        "pid": i.pid,
+                        "port": i.port,
+                        "release": i.release,
+                        "healthy": i.healthy,
+                        "state": i.state,
+                    }
+                    for i in st.instances
+                ],
+            }
+        )
+    if args.json:
+        print(redact(json.dumps(rows, indent=2)))
+        return EXIT_OK
+    for row in rows:
+        print(redact(f"{row['env']} ({row['platform']}): {row['url']} release {row['release']}"))
+        if row["database_url"]:
+            print(redact(f"  database: {row['database_url']}"))
+        for i in row["instances"]:
+            health = "healthy" if i["healthy"] else "UNHEALTHY"
+            print(f"  {i['id']}: pid {i['pid']} port {i['port']} release {i['release']} {health}")
+        if not row["instances"]:
+            print("  no instances")
+    return EXIT_OK
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from gates.database.cluster import LocalCluster
+    from gates.platforms.local import down
+
+    cfg = _load(args)
+    stopped = down(cfg)
+    cluster = LocalCluster.for_config(cfg)
+    if cluster.running():
+        cluster.stop()
+        stopped.append("postgres cluster")
+    print("gates: stopped " + (", ".join(stopped) if stopped else "nothing (nothing was running)"))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from gates.record import latest
+
+    root = Path(args.reports).resolve() if args.reports else _load(args).record_dir
+    folder = latest(root)
+    if folder is None:
+        raise UsageError(f"{root}: no release record yet; run gates deploy")
+    print(folder / "summary.md")
+    return EXIT_OK
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    for env in cfg.environments.values():
+        cfg.check_secrets_present(env)
+    names = ", ".join(f"{e.name} ({e.platform})" for e in cfg.environments.values())
+    print(f"gates: {cfg.path}: ok: app {cfg.app.name}; environments {names}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

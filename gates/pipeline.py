@@ -1,0 +1,197 @@
+"""The release plan and its runner.
+
+A plan is an ordered list of steps (migrate, deploy, gate, ...). The runner
+executes them in order, records each in the release's Record, and stops at
+the first failure, naming the step. Gates are `pytest -m <gate>` runs in a
+child process, each writing a self-contained HTML report and JUnit XML into
+the record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gates.config import Config, Environment
+from gates.errors import GatesError
+from gates.platforms import Platform, platform_for
+from gates.procs import run
+from gates.record import Record, StepRecord
+from gates.redact import redact
+
+GATES_ROOT = Path(__file__).resolve().parent.parent
+MOLECULES = GATES_ROOT / "tests" / "molecules"
+GATE_TIMEOUT = 900.0
+
+
+@dataclasses.dataclass
+class Context:
+    """What steps share during one release."""
+
+    config: Config
+    record: Record
+    workers: int = 0
+    platforms: dict[str, Platform] = dataclasses.field(default_factory=dict)
+
+    def platform(self, env: Environment) -> Platform:
+        if env.name not in self.platforms:
+            self.platforms[env.name] = platform_for(self.config, env)
+        return self.platforms[env.name]
+
+
+StepFn = Callable[[Context, Environment, StepRecord], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    name: str
+    env: str
+    run: StepFn
+
+
+def plan(config: Config) -> list[Step]:
+    """migrate, deploy and gate each environment in order: staging first, production last."""
+    order = sorted(config.environments.values(), key=lambda e: (e.is_production, e.name != "staging"))
+    steps: list[Step] = []
+    for env in order:
+        steps += [
+            Step("migrate", env.name, migrate_step),
+            Step("deploy", env.name, deploy_step),
+            Step("gate", env.name, gate_step),
+        ]
+    return steps
+
+
+def execute(ctx: Context, steps: Sequence[Step]) -> bool:
+    """Run steps in order; stop at the first failure. Return whether every step passed."""
+    for index, step in enumerate(steps):
+        env = ctx.config.environment(step.env)
+        try:
+            with ctx.record.step(step.name, env.name) as rec:
+                step.run(ctx, env, rec)
+        except GatesError as exc:
+            for later in steps[index + 1 :]:
+                ctx.record.skip(later.name, later.env, f"not run: {step.name} {step.env} failed")
+            ctx.record.finish("failed", f"{step.name} {step.env} failed: {exc}")
+            return False
+        except KeyboardInterrupt:
+            ctx.record.finish("interrupted", f"interrupted at {step.name} {step.env}")
+            raise
+    ctx.record.finish("passed")
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Steps
+
+
+def migrate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """Apply pending migrations with the Supabase CLI, then read the history back."""
+    from gates.database import prepare_database
+    from gates.database.migrate import migrate
+
+    url = prepare_database(ctx.config, env)
+    log = ctx.record.log(f"migrate-{env.name}")
+    rec.artifacts.append(ctx.record.relative(log))
+    rec.detail = migrate(ctx.config, url, log)
+
+
+def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """Deploy the app's source as a new release and record the versions before and after."""
+    platform = ctx.platform(env)
+    before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
+    ctx.record.releases[env.name] = {"before": before, "after": None}
+    release = platform.deploy(env, str(ctx.config.app_source))
+    ctx.record.releases[env.name]["after"] = release.version
+    rec.detail = f"release {before} -> {release.version} ({release.ref})"
+
+
+def gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """Run the environment's gate as `pytest -m <gate>` with an HTML report in the record."""
+    gate = "production" if env.is_production else "staging"
+    expected = ctx.record.releases.get(env.name, {}).get("after")
+    outcome = run_gate(ctx.config, env, gate, ctx.record.dir, f"{env.name}-gate", expected, ctx.workers)
+    rec.artifacts += [ctx.record.relative(p) for p in outcome.artifacts]
+    rec.detail = outcome.detail
+    if not outcome.passed:
+        raise GatesError(outcome.detail)
+
+
+@dataclasses.dataclass(frozen=True)
+class GateOutcome:
+    passed: bool
+    detail: str
+    failed: tuple[str, ...]
+    artifacts: tuple[Path, ...]
+
+
+def gate_command(
+    config: Config, env: Environment, marker: str, out: Path, stem: str, expected: int | None, workers: int
+) -> list[str]:
+    args = [
+        sys.executable, "-m", "pytest", str(MOLECULES),
+        "-m", marker, "--env", env.name, "--gates-config", str(config.path),
+        f"--html={out / (stem + '.html')}", "--self-contained-html",
+        f"--junitxml={out / (stem + '.xml')}", f"--measurements={out / (stem + '-measurements.jsonl')}",
+        "--rootdir", str(GATES_ROOT), "-c", str(GATES_ROOT / "pyproject.toml"),
+        "-p", "no:cacheprovider", "-q", "-rfE", "--color=no",
+    ]  # fmt: skip
+    if expected is not None:
+        args += ["--expect-release", str(expected)]
+    if workers:
+        args += ["-n", str(workers)]
+    return args
+
+
+def run_gate(
+    config: Config, env: Environment, marker: str, out: Path, stem: str, expected: int | None = None, workers: int = 0
+) -> GateOutcome:
+    """Run one gate in a child pytest; its exit code and JUnit XML give the verdict."""
+    log = out / "logs" / f"{stem}.log"
+    args = gate_command(config, env, marker, out, stem, expected, workers)
+    try:
+        result = run(args, timeout=GATE_TIMEOUT, cwd=GATES_ROOT, log=log, check=False)
+    except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
+        raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
+    artifacts = tuple(p for p in (out / f"{stem}.html", out / f"{stem}.xml", log) if p.exists())
+    counts, failed = _junit_summary(out / f"{stem}.xml")
+    if result.returncode == 0 and counts.get("tests", 0) > 0:
+        return GateOutcome(True, f"{counts['tests']} molecules passed", (), artifacts)
+    if result.returncode == 0 or result.returncode == 5:
+        # Fail closed: a gate that ran nothing proved nothing.
+        return GateOutcome(False, f"gate {marker} on {env.name} ran no molecule", (), artifacts)
+    if failed:
+        names = "; ".join(failed[:5])
+        return GateOutcome(
+            False, f"{len(failed)} of {counts.get('tests', '?')} molecules failed: {names}", failed, artifacts
+        )
+    tail = " | ".join(result.output.strip().splitlines()[-3:])
+    return GateOutcome(
+        False, f"gate {marker} on {env.name} could not run (exit {result.returncode}): {tail}", (), artifacts
+    )
+
+
+def _junit_summary(path: Path) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Test counts and 'name: first line of message' for each failed or errored molecule."""
+    if not path.is_file():
+        return {}, ()
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return {}, ()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        return {}, ()
+    counts = {k: int(suite.get(k, "0")) for k in ("tests", "failures", "errors", "skipped")}
+    failed: list[str] = []
+    for case in suite.iter("testcase"):
+        for tag in ("failure", "error"):
+            node = case.find(tag)
+            if node is not None:
+                message = (node.get("message") or node.text or tag).strip().splitlines()
+                failed.append(redact(f"{case.get('name')}: {message[0] if message else tag}"))
+    return counts, tuple(failed)

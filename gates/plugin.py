@@ -1,0 +1,274 @@
+"""The gates pytest plugin: markers, environment selection, fixtures and evidence.
+
+Loaded through the ``pytest11`` entry point, so an installed gates brings
+its markers and fixtures to any repository. A molecule asks for the target
+through fixtures and hands its Measurement to ``verdict``; the plugin
+attaches the Measurement to the HTML report and JUnit XML and fails the test
+with a message naming value, condition and source.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gates import config as config_mod
+from gates.errors import UsageError
+from gates.markers import CONCERNS, GATES
+from gates.measurement import Measurement
+from gates.redact import redact
+
+_ENV_KEY = pytest.StashKey["config_mod.Environment | None"]()
+_CONFIG_KEY = pytest.StashKey["config_mod.Config | None"]()
+_MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
+MEASUREMENT_PROPERTY = "gates_measurement"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gates", "deployment gates")
+    group.addoption(
+        "--env", dest="gates_env", default=None, help="environment to gate (default: from -m, or $GATES_ENV)"
+    )
+    group.addoption(
+        "--gates-config",
+        dest="gates_config",
+        default=None,
+        help="gates.toml path (default: $GATES_CONFIG or ./gates.toml)",
+    )
+    group.addoption(
+        "--expect-release",
+        dest="gates_expect_release",
+        type=int,
+        default=None,
+        help="the release version the environment must serve (default: the platform's newest)",
+    )
+    group.addoption(
+        "--measurements",
+        dest="gates_measurements",
+        default=None,
+        help="append every Measurement as JSON lines to this file",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in {**GATES, **CONCERNS}.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    config.stash[_CONFIG_KEY] = None
+    config.stash[_ENV_KEY] = None
+    target = config.getoption("gates_measurements")
+    if target:
+        config.pluginmanager.register(MeasurementWriter(Path(target)), "gates-measurements")
+
+
+def _gate_markers(item: pytest.Item) -> set[str]:
+    return {m.name for m in item.iter_markers() if m.name in GATES}
+
+
+def select_environment(cfg: config_mod.Config, explicit: str | None, markexpr: str) -> config_mod.Environment:
+    """The environment a run targets: --env/$GATES_ENV, else the one environment named in -m."""
+    if explicit:
+        return cfg.environment(explicit)
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_-]*", markexpr)) - {"and", "or", "not"}
+    named = [
+        name for name in cfg.environments if name in words and not re.search(rf"not\s+{re.escape(name)}\b", markexpr)
+    ]
+    known = ", ".join(cfg.environments)
+    if len(named) == 1:
+        return cfg.environments[named[0]]
+    if len(named) > 1:
+        raise UsageError(
+            f"-m {markexpr!r} names several environments ({', '.join(named)}); pass --env NAME (known: {known})"
+        )
+    raise UsageError(f"no environment selected: use -m <environment> or --env NAME (known: {known})")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Resolve the target once, before anything runs; molecules without a target are deselected."""
+    molecules = [item for item in items if _gate_markers(item)]
+    if not molecules:
+        return
+    explicit = config.getoption("gates_env") or os.environ.get(config_mod.ENV_SELECT)
+    markexpr = config.getoption("markexpr") or ""
+    if not explicit and not markexpr:
+        # A plain `pytest` is a developer run: molecules need a target, so leave them out and say so.
+        keep = [item for item in items if not _gate_markers(item)]
+        config.hook.pytest_deselected(items=molecules)
+        items[:] = keep
+        return
+    try:
+        cfg = config_mod.load(config.getoption("gates_config"))
+        env = select_environment(cfg, explicit, markexpr)
+        cfg.check_secrets_present(env)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_CONFIG_KEY] = cfg
+    config.stash[_ENV_KEY] = env
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    env = config.stash.get(_ENV_KEY, None)
+    if env is None:
+        return None
+    return f"gates: environment {env.name} ({env.platform}) at {env.url}"
+
+
+# ---------------------------------------------------------------------------
+# Fixtures a molecule uses
+
+
+@pytest.fixture(scope="session")
+def gates_config(request: pytest.FixtureRequest) -> config_mod.Config:
+    """The loaded release config."""
+    cfg = request.config.stash.get(_CONFIG_KEY, None)
+    return cfg if cfg is not None else config_mod.load(request.config.getoption("gates_config"))
+
+
+@pytest.fixture(scope="session")
+def environment(request: pytest.FixtureRequest) -> config_mod.Environment:
+    """The environment this gate targets."""
+    env = request.config.stash.get(_ENV_KEY, None)
+    if env is None:
+        raise pytest.UsageError("no environment selected: use -m <environment> or --env NAME")
+    return env
+
+
+@pytest.fixture(scope="session")
+def app(gates_config: config_mod.Config) -> config_mod.AppConfig:
+    """The app section of the config."""
+    return gates_config.app
+
+
+@pytest.fixture(scope="session")
+def platform(gates_config: config_mod.Config, environment: config_mod.Environment) -> Any:
+    """The platform driver of the target environment."""
+    from gates.platforms import platform_for
+
+    return platform_for(gates_config, environment)
+
+
+@pytest.fixture(scope="session")
+def expected_release(request: pytest.FixtureRequest, platform: Any, environment: config_mod.Environment) -> int | None:
+    """The release the environment must serve: --expect-release, else the platform's newest complete one."""
+    explicit: int | None = request.config.getoption("gates_expect_release")
+    if explicit is not None:
+        return explicit
+    for release in platform.releases(environment):
+        if release.status == "complete":
+            return int(release.version)
+    return None
+
+
+@pytest.fixture(scope="session")
+def http(environment: config_mod.Environment, app: config_mod.AppConfig) -> Iterator[Any]:
+    """An httpx client bound to the environment's URL, with timeouts, not following redirects."""
+    import httpx
+
+    with httpx.Client(base_url=environment.url, timeout=app.health_timeout, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def db(gates_config: config_mod.Config, environment: config_mod.Environment) -> Iterator[Any]:
+    """A psycopg connection to the environment's database; read-only when the environment is production."""
+    import psycopg
+
+    from gates.database import database_url
+
+    options = "-c default_transaction_read_only=on" if environment.is_production else ""
+    try:
+        conn = psycopg.connect(
+            database_url(gates_config, environment), autocommit=True, connect_timeout=10, options=options
+        )
+    except psycopg.Error as exc:
+        pytest.fail(redact(f"cannot connect to the {environment.name} database: {exc}"), pytrace=False)
+    with conn:
+        yield conn
+
+
+@pytest.fixture
+def verdict(request: pytest.FixtureRequest) -> Callable[[Measurement], None]:
+    """Attach a Measurement to this test's evidence and fail with its explanation when it is not ok."""
+
+    def judge(measurement: Measurement) -> None:
+        request.node.stash.setdefault(_MEASUREMENTS_KEY, []).append(measurement)
+        request.node.user_properties.append((MEASUREMENT_PROPERTY, json.dumps(measurement.as_dict())))
+        if not measurement.ok:
+            pytest.fail(measurement.explain(), pytrace=False)
+
+    return judge
+
+
+# ---------------------------------------------------------------------------
+# Evidence: measurements into the report, secrets out of everything
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    _scrub(report)
+    if report.when != "call":
+        return
+    measurements = item.stash.get(_MEASUREMENTS_KEY, [])
+    if measurements:
+        report.extras = [*getattr(report, "extras", []), *_html_extras(measurements)]  # type: ignore[attr-defined]
+
+
+def _scrub(report: pytest.TestReport) -> None:
+    """Redact tracebacks and captured output, so terminal, JUnit and HTML are all clean."""
+    report.sections = [(title, redact(text)) for title, text in report.sections]
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        clean = redact(text)
+        if clean != text:
+            report.longrepr = clean
+
+
+def _html_extras(measurements: list[Measurement]) -> list[dict[str, Any]]:
+    try:
+        from pytest_html import extras
+    except ImportError:  # pytest-html not installed: the JUnit properties still carry the evidence
+        return []
+    rows = "".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            *(
+                html.escape(str(v))
+                for v in (m.name, "ok" if m.ok else "FAILED", m.observed, m.expected, m.source, m.at.isoformat())
+            )
+        )
+        + "".join(f"<tr><td></td><td colspan=5>{html.escape(p)}</td></tr>" for p in m.problems)
+        for m in measurements
+    )
+    table = (
+        "<table class='gates-measurements'><tr><th>measurement</th><th>verdict</th><th>observed</th>"
+        f"<th>expected</th><th>source</th><th>at</th></tr>{rows}</table>"
+    )
+    return [extras.html(table), *(extras.json(m.as_dict(), name=m.name) for m in measurements)]
+
+
+class MeasurementWriter:
+    """Appends each test's Measurements as JSON lines; runs on the controller, so xdist is covered."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        with self.path.open("a") as fh:
+            for key, value in report.user_properties:
+                if key == MEASUREMENT_PROPERTY:
+                    line = {"test": report.nodeid, "outcome": report.outcome, "measurement": json.loads(str(value))}
+                    fh.write(json.dumps(line) + "\n")
+
+
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "gates: release evidence"

@@ -1,0 +1,170 @@
+"""The record of a release: one folder of evidence under reports/deploys/.
+
+``record.json`` (steps with start, end, outcome; releases; commit),
+``summary.md`` (what ran, what passed, links to every report and log), the
+HTML reports and the command logs. Written after every step, so a release
+that dies still leaves what it did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from gates.measurement import utcnow
+from gates.redact import redact
+
+OUTCOMES = ("passed", "failed", "rolled_back", "interrupted", "running")
+STEP_OUTCOMES = ("passed", "failed", "skipped", "interrupted", "running")
+
+
+@dataclasses.dataclass
+class StepRecord:
+    name: str
+    env: str | None
+    started_at: str = ""
+    ended_at: str = ""
+    outcome: str = "running"
+    detail: str = ""
+    artifacts: list[str] = dataclasses.field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} {self.env}" if self.env else self.name
+
+
+class Record:
+    """The evidence folder of one release, kept up to date as the release runs."""
+
+    def __init__(self, root: Path, commit: str = "", config_path: str = "") -> None:
+        started = utcnow()
+        self.id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+        self.dir = root / self.id
+        self.dir.mkdir(parents=True, exist_ok=False)
+        (self.dir / "logs").mkdir()
+        self.started_at = started
+        self.ended_at: dt.datetime | None = None
+        self.commit = commit
+        self.config_path = config_path
+        self.outcome = "running"
+        self.reason = ""
+        self.steps: list[StepRecord] = []
+        self.releases: dict[str, dict[str, int | None]] = {}
+        self.extra: dict[str, Any] = {}
+        self.write()
+
+    def log(self, name: str) -> Path:
+        """Path of a command log inside the record (``logs/<name>.log``)."""
+        return self.dir / "logs" / f"{name}.log"
+
+    def relative(self, path: Path) -> str:
+        return os.path.relpath(path, self.dir)
+
+    @contextlib.contextmanager
+    def step(self, name: str, env: str | None = None) -> Iterator[StepRecord]:
+        """Time and record a step; an exception marks it failed (or interrupted) and propagates."""
+        step = StepRecord(name=name, env=env, started_at=utcnow().isoformat())
+        self.steps.append(step)
+        self.write()
+        try:
+            yield step
+        except KeyboardInterrupt:
+            step.outcome = "interrupted"
+            step.detail = step.detail or "interrupted"
+            raise
+        except BaseException as exc:
+            step.outcome = "failed"
+            step.detail = redact(str(exc)) or type(exc).__name__
+            raise
+        else:
+            if step.outcome == "running":
+                step.outcome = "passed"
+        finally:
+            step.ended_at = utcnow().isoformat()
+            step.artifacts = [a for a in step.artifacts if (self.dir / a).exists()]
+            self.write()
+
+    def skip(self, name: str, env: str | None, reason: str) -> None:
+        now = utcnow().isoformat()
+        self.steps.append(StepRecord(name, env, now, now, "skipped", reason))
+        self.write()
+
+    def finish(self, outcome: str, reason: str = "") -> None:
+        self.outcome = outcome
+        self.reason = redact(reason)
+        self.ended_at = utcnow()
+        self.write()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "commit": self.commit,
+            "config": self.config_path,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "steps": [s.as_dict() for s in self.steps],
+            "releases": self.releases,
+            **self.extra,
+        }
+
+    def write(self) -> None:
+        """Rewrite record.json and summary.md atomically (a reader never sees half a file)."""
+        _atomic_write(self.dir / "record.json", json.dumps(self.as_dict(), indent=2) + "\n")
+        _atomic_write(self.dir / "summary.md", self.summary())
+
+    def summary(self) -> str:
+        lines = [
+            f"# Release {self.id}: {self.outcome}",
+            "",
+            f"- started: {self.started_at.isoformat()}",
+            f"- ended: {self.ended_at.isoformat() if self.ended_at else '(running)'}",
+            f"- commit: `{self.commit or 'unknown'}`",
+        ]
+        if self.reason:
+            lines.append(f"- reason: {self.reason}")
+        for env, versions in self.releases.items():
+            lines.append(f"- {env}: release {versions.get('before')} -> {versions.get('after')}")
+        lines += ["", "| step | env | outcome | took | detail | evidence |", "|---|---|---|---|---|---|"]
+        for s in self.steps:
+            links = ", ".join(f"[{a}]({a})" for a in s.artifacts)
+            detail = s.detail.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {s.name} | {s.env or ''} | {s.outcome} | {_took(s)} | {detail} | {links} |")
+        lines += ["", "## Proof", ""]
+        for s in self.steps:
+            mark = "x" if s.outcome == "passed" else " "
+            evidence = s.artifacts[0] if s.artifacts else "record.json"
+            lines.append(f"- [{mark}] {s.title}: {s.outcome} ([evidence]({evidence}))")
+        return "\n".join(lines) + "\n"
+
+
+def _took(step: StepRecord) -> str:
+    if not step.started_at or not step.ended_at:
+        return ""
+    seconds = (dt.datetime.fromisoformat(step.ended_at) - dt.datetime.fromisoformat(step.started_at)).total_seconds()
+    return f"{seconds:.1f}s"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def latest(root: Path) -> Path | None:
+    """The newest record folder under ``root`` (names sort by time)."""
+    if not root.is_dir():
+        return None
+    folders = sorted(p for p in root.iterdir() if (p / "record.json").is_file())
+    return folders[-1] if folders else None

@@ -1,0 +1,17 @@
+"""Fixtures the molecules share: the target's migrations and status, read once per gate run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gates.config import Config
+
+
+@pytest.fixture(scope="session")
+def migration_files(gates_config: Config) -> Any:
+    """The app's migration files, in version order."""
+    from gates.database.migrations import local_migrations
+
+    return local_migrations(gates_config.migrations_dir)

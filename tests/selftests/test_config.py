@@ -1,0 +1,163 @@
+"""The config: typed, strict, and every error names file, key and expectation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gates import config as config_mod
+from gates.errors import ConfigError, UsageError
+from gates.plugin import select_environment
+
+REPO = Path(__file__).resolve().parents[2]
+
+GOOD = """
+[app]
+name = "demo"
+source = "app"
+health_paths = ["/health"]
+
+[environments.staging]
+platform = "local"
+url = "http://127.0.0.1:18081"
+
+[environments.production]
+platform = "local"
+url = "http://127.0.0.1:18082"
+database_url_env = "PROD_DB_URL_FOR_TEST"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "gates.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_the_repository_config_targets_the_demo_on_the_local_platform():
+    """This repository's gates.toml loads and releases examples/demo locally, staging then production."""
+    cfg = config_mod.load(REPO / "gates.toml")
+    assert cfg.app_source == REPO / "examples" / "demo"
+    assert [e.platform for e in cfg.environments.values()] == ["local", "local"]
+    assert set(cfg.environments) == {"staging", "production"}
+
+
+def test_a_good_config_parses_into_frozen_objects(tmp_path):
+    """Values become typed, frozen attributes; defaults fill what the file leaves out."""
+    cfg = config_mod.load(write(tmp_path, GOOD))
+    staging = cfg.environment("staging")
+    assert staging.instances == 2 and staging.strategy == "rolling"
+    assert cfg.app.health_paths == ("/health",)
+    with pytest.raises(AttributeError):
+        staging.url = "http://elsewhere"  # type: ignore[misc]
+
+
+def test_tool_gates_in_pyproject_is_read(tmp_path):
+    """A [tool.gates] table in pyproject.toml is a config when there is no gates.toml."""
+    text = GOOD.replace("[app]", "[tool.gates.app]").replace("[environments.", "[tool.gates.environments.")
+    write(tmp_path, text, "pyproject.toml")
+    cfg = config_mod.load(cwd=tmp_path)
+    assert cfg.path.name == "pyproject.toml" and cfg.app.name == "demo"
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "words"),
+    [
+        (("health_paths", "helth_paths"), "app.helth_paths", "unknown key"),
+        (('platform = "local"\nurl = "http://127.0.0.1:18081"', 'platform = "heroku"\nurl = "http://127.0.0.1:18081"'),
+         "environments.staging.platform", "unknown platform 'heroku'"),
+        (('url = "http://127.0.0.1:18081"', 'url = "ftp://x"'), "environments.staging.url", "expected an http(s) URL"),
+        (('[app]', '[app]\ninstances = "two"'), "app.instances", "unknown key"),
+        (('url = "http://127.0.0.1:18082"', 'url = "http://127.0.0.1:18082"\ninstances = "two"'),
+         "environments.production.instances", "expected an integer"),
+        (('[app]', '[aap]\nname="x"\n[app]'), "aap", "unknown section"),
+    ],
+)  # fmt: skip
+def test_each_bad_config_names_file_key_and_expectation(tmp_path, edit, key, words):
+    """A misspelt key, an unknown platform, a bad URL or a wrong type is a ConfigError naming all three."""
+    path = write(tmp_path, GOOD.replace(*edit))
+    with pytest.raises(ConfigError) as info:
+        config_mod.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {key}: ") and words in message
+    assert "\n" not in message
+
+
+def test_a_missing_secret_env_var_is_a_config_error(tmp_path, monkeypatch):
+    """An environment whose database URL variable is unset cannot be used, and the error says which variable."""
+    monkeypatch.delenv("PROD_DB_URL_FOR_TEST", raising=False)
+    cfg = config_mod.load(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match=r"environments\.production\.database_url_env: environment variable PROD_DB_URL_FOR_TEST is not set"):
+        cfg.check_secrets_present(cfg.environment("production"))
+
+
+@pytest.mark.parametrize(
+    ("explicit", "markexpr", "expected"),
+    [(None, "staging", "staging"), (None, "production and health", "production"), ("production", "staging", "production"),
+     (None, "staging and not production", "staging")],
+)  # fmt: skip
+def test_the_environment_comes_from_the_marker_or_env_option(tmp_path, explicit, markexpr, expected):
+    """-m staging targets staging; --env (or GATES_ENV) overrides the marker."""
+    cfg = config_mod.load(write(tmp_path, GOOD))
+    assert select_environment(cfg, explicit, markexpr).name == expected
+
+
+@pytest.mark.parametrize(
+    ("explicit", "markexpr", "words"),
+    [(None, "staging or production", "names several environments"), (None, "health", "no environment selected"),
+     ("qa", "", "unknown environment 'qa'")],
+)  # fmt: skip
+def test_unknown_or_ambiguous_environments_list_the_known_ones(tmp_path, explicit, markexpr, words):
+    """An ambiguous, missing or unknown environment is a usage error listing staging and production."""
+    cfg = config_mod.load(write(tmp_path, GOOD))
+    with pytest.raises(UsageError) as info:
+        select_environment(cfg, explicit, markexpr)
+    assert words in str(info.value) and "staging, production" in str(info.value)
+
+
+def gates_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "gates.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("edit", "env", "words"),
+    [
+        (("health_paths", "helth_paths"), {}, "app.helth_paths: unknown key"),
+        (('platform = "local"\nurl = "http://127.0.0.1:18081"', 'platform = "heroku"\nurl = "http://127.0.0.1:18081"'),
+         {}, "environments.staging.platform: unknown platform 'heroku'"),
+        (("", ""), {"PROD_DB_URL_FOR_TEST": ""}, "environment variable PROD_DB_URL_FOR_TEST is not set"),
+    ],
+)  # fmt: skip
+def test_config_check_exits_2_with_one_line(tmp_path, edit, env, words):
+    """`gates config check` on a misspelt key, an unknown platform or a missing env var exits 2 with one line."""
+    path = write(tmp_path, GOOD.replace(*edit) if edit[0] else GOOD)
+    result = gates_cli("--config", str(path), "config", "check", cwd=tmp_path, env=env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and str(path) in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_config_check_passes_on_a_good_config(tmp_path):
+    """A valid config with its secrets present checks out with exit 0."""
+    path = write(tmp_path, GOOD)
+    result = gates_cli("--config", str(path), "config", "check", cwd=tmp_path, env={"PROD_DB_URL_FOR_TEST": "postgresql://x@h/db"})
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+
+
+@pytest.mark.parametrize("argv", [["deploy", "--workers", "x"], ["rollback"], ["nosuch"], ["status", "--env", "qa"]])
+def test_bad_command_lines_exit_2_with_one_line(tmp_path, argv):
+    """Bad arguments or an unknown environment exit 2 with one line and no traceback."""
+    path = write(tmp_path, GOOD)
+    result = gates_cli("--config", str(path), *argv, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
