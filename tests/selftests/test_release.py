@@ -1,0 +1,192 @@
+"""A whole release of the demo on the local platform, and the faults its gates must catch.
+
+One release is deployed for the module (staging on a database whose URL
+carries a canary password, production on gates' own local cluster); the
+read-only tests share it, the fault tests restore what they break.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gates import config as config_mod
+from gates.pipeline import run_gate
+from gates.platforms import platform_for
+from tests.selftests.demo import REPO, demo_copy, gates, junit_results, port_is_free, write_config
+
+pytestmark = pytest.mark.xdist_group("release")
+
+CANARY = "canary-pw-7Qx81"
+STAGING_DB_ENV = "GATES_SELFTEST_STAGING_DB"
+
+
+@dataclass
+class Released:
+    config: Path
+    folder: Path
+    result: subprocess.CompletedProcess[str]
+    staging_db: str
+
+    @property
+    def cfg(self) -> config_mod.Config:
+        return config_mod.load(self.config)
+
+    @property
+    def record(self) -> Path:
+        (folder,) = (self.folder / "deploys").iterdir()
+        return folder
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[Released]:
+    folder = tmp_path_factory.mktemp("release")
+    staging_db = pg_cluster.ensure_database("release_staging").replace("postgres@", f"postgres:{CANARY}@", 1)
+    config = write_config(folder, environments={"staging": {"database_url_env": STAGING_DB_ENV}, "production": {}})
+    previous = os.environ.get(STAGING_DB_ENV)
+    os.environ[STAGING_DB_ENV] = staging_db
+    try:
+        result = gates("deploy", config=config)
+        yield Released(config, folder, result, staging_db)
+    finally:
+        gates("down", config=config)
+        if previous is None:
+            os.environ.pop(STAGING_DB_ENV, None)
+        else:
+            os.environ[STAGING_DB_ENV] = previous
+
+
+def test_a_whole_release_of_the_demo_passes(release):
+    """`gates deploy` migrates, deploys and gates staging then production, and exits 0."""
+    assert release.result.returncode == 0, release.result.stdout + release.result.stderr
+    record = json.loads((release.record / "record.json").read_text())
+    assert record["outcome"] == "passed"
+    steps = [(s["name"], s["env"], s["outcome"]) for s in record["steps"]]
+    assert steps == [
+        ("migrate", "staging", "passed"), ("deploy", "staging", "passed"), ("gate", "staging", "passed"),
+        ("migrate", "production", "passed"), ("deploy", "production", "passed"), ("gate", "production", "passed"),
+    ]  # fmt: skip
+    assert record["releases"] == {"staging": {"before": None, "after": 1}, "production": {"before": None, "after": 1}}
+
+
+def test_the_record_holds_both_html_reports_and_the_logs(release):
+    """The record folder keeps a self-contained HTML report per gate, JUnit XML, command logs and a summary."""
+    names = {p.relative_to(release.record).as_posix() for p in release.record.rglob("*") if p.is_file()}
+    for env in ("staging", "production"):
+        assert {f"{env}-gate.html", f"{env}-gate.xml", f"logs/{env}-gate.log", f"logs/migrate-{env}.log"} <= names
+        html = (release.record / f"{env}-gate.html").read_text()
+        assert "test_every_health_path_answers_200" in html and "gates-measurements" in html
+    summary = (release.record / "summary.md").read_text()
+    assert "passed" in summary and "[staging-gate.html](staging-gate.html)" in summary
+    assert "supabase" in (release.record / "logs" / "migrate-staging.log").read_text().lower()
+
+
+def test_gates_report_prints_the_latest_summary(release):
+    """`gates report` prints the path of the newest release's summary.md."""
+    result = gates("report", config=release.config)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == release.record / "summary.md"
+
+
+def test_no_secret_reaches_the_record_the_logs_or_the_terminal(release):
+    """The canary password in the staging database URL appears in no file gates wrote and in no output."""
+    assert CANARY not in release.result.stdout + release.result.stderr
+    for path in [*release.record.rglob("*"), *(release.folder / "state").rglob("*.log")]:
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+    status = gates("status", "--json", config=release.config)
+    assert status.returncode == 0 and CANARY not in status.stdout + status.stderr
+
+
+def test_status_shows_every_instance_on_the_release(release):
+    """`gates status --json` lists URL, release and each instance with pid, port, release and health."""
+    result = gates("status", "--json", config=release.config)
+    rows = {row["env"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == {"staging", "production"}
+    for row in rows.values():
+        assert row["release"] == 1 and len(row["instances"]) == 2
+        assert all(i["healthy"] and i["release"] == 1 and i["pid"] and i["port"] for i in row["instances"])
+    assert rows["production"]["database_url"].startswith("postgresql://")
+
+
+def test_pytest_m_with_two_environments_is_a_usage_error(release):
+    """`pytest -m "staging or production"` is ambiguous: a usage error that lists the known environments."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/molecules", "-m", "staging or production", "--gates-config", str(release.config)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 4
+    assert "names several environments" in result.stderr and "staging, production" in result.stderr
+
+
+def _gate(release: Released, env: str, tmp_path: Path) -> dict[str, str]:
+    cfg = release.cfg
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    outcome = run_gate(cfg, cfg.environment(env), env, tmp_path, f"{env}-gate")
+    results = junit_results(tmp_path / f"{env}-gate.xml")
+    assert outcome.passed == all(v == "passed" for v in results.values())
+    return results
+
+
+def test_rls_off_on_one_table_fails_the_staging_gate_naming_it(release, tmp_path):
+    """With row level security switched off on one table, the staging gate fails its RLS molecule naming that table."""
+    with psycopg.connect(release.staging_db, autocommit=True) as conn:
+        (table,) = conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'public' and c.relkind = 'r' order by c.relname limit 1"
+        ).fetchone()
+        conn.execute(f'alter table public."{table}" disable row level security')
+        try:
+            results = _gate(release, "staging", tmp_path)
+        finally:
+            conn.execute(f'alter table public."{table}" enable row level security')
+    failed = {name: msg for name, msg in results.items() if msg != "passed"}
+    assert list(failed) == ["test_every_exposed_table_has_rls_enabled"]
+    assert f"public.{table}" in failed["test_every_exposed_table_has_rls_enabled"]
+    assert _gate(release, "staging", tmp_path / "again")["test_every_exposed_table_has_rls_enabled"] == "passed"
+
+
+def test_a_release_whose_ads_health_returns_500_fails_the_health_molecule(release, tmp_path):
+    """A release answering 500 on /api/ads/health fails the health molecule naming the URL and the status."""
+    cfg = release.cfg
+    env = cfg.environment("staging")
+    platform = platform_for(cfg, env)
+    platform.deploy(env, str(demo_copy(tmp_path, {"status": {"/api/ads/health": 500}})))
+    try:
+        results = _gate(release, "staging", tmp_path)
+    finally:
+        platform.rollback(env)
+    message = results["test_every_health_path_answers_200"]
+    assert f"GET {env.url}/api/ads/health -> 500, expected 200" in message
+    assert _gate(release, "staging", tmp_path / "again")["test_every_health_path_answers_200"] == "passed"
+
+
+def test_down_stops_every_gates_process_and_frees_the_ports(release):
+    """After `gates down` no process gates started is left and the environments' ports are free."""
+    status = json.loads(gates("status", "--json", config=release.config).stdout)
+    pids = [i["pid"] for row in status for i in row["instances"]]
+    assert pids
+    result = gates("down", config=release.config)
+    assert result.returncode == 0, result.stderr
+    assert [pid for pid in pids if _alive(pid)] == []
+    for env in release.cfg.environments.values():
+        assert port_is_free(int(env.url.rsplit(":", 1)[1]))
+    assert port_is_free(release.cfg.local.postgres_port)
+    again = gates("down", config=release.config)
+    assert again.returncode == 0 and "nothing" in again.stdout
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
