@@ -1,0 +1,52 @@
+"""Measurements, redaction and the release record: evidence that says what happened and leaks nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gates.errors import GatesError
+from gates.measurement import Measurement
+from gates.record import Record, latest
+from gates.redact import redact, register_secret
+
+
+def test_a_failed_measurement_reads_value_condition_source_and_time():
+    """A failure message says the source, what was observed, what was expected and when."""
+    m = Measurement("health", "answers 200", observed=503, expected=200, ok=False, source="GET http://127.0.0.1:8081/health")
+    assert m.summary().startswith("health: FAILED: GET http://127.0.0.1:8081/health -> 503, expected 200 (")
+    assert m.summary().endswith("Z)")
+
+
+def test_url_passwords_and_registered_secrets_are_masked():
+    """A URL's password and any registered secret value are replaced, wherever they stand in the text."""
+    register_secret("tok-REDACT-ME-123")
+    text = "postgresql://postgres:s3cr3t@127.0.0.1:5432/db and tok-REDACT-ME-123 and password=hunter22"
+    clean = redact(text)
+    assert "s3cr3t" not in clean and "tok-REDACT-ME-123" not in clean and "hunter22" not in clean
+    assert "postgresql://postgres:***@127.0.0.1:5432/db" in clean
+
+
+def test_a_measurement_redacts_its_source_at_construction():
+    """A secret in a Measurement's source or problems never survives into its dict or message."""
+    m = Measurement("db", "q", 1, 1, False, source="postgresql://u:pw-canary-1@h/db", problems=["postgresql://u:pw-canary-1@h/db down"])
+    assert "pw-canary-1" not in json.dumps(m.as_dict()) + m.explain()
+
+
+def test_the_record_is_written_after_every_step(tmp_path):
+    """record.json and summary.md reflect each step as it ends, failed ones with their reason."""
+    record = Record(tmp_path, commit="abc123")
+    with record.step("migrate", "staging") as step:
+        step.detail = "applied 2"
+    with pytest.raises(GatesError), record.step("deploy", "staging"):
+        raise GatesError("instance i2 never became healthy")
+    record.skip("gate", "staging", "not run: deploy staging failed")
+    record.finish("failed", "deploy staging failed")
+    data = json.loads((record.dir / "record.json").read_text())
+    assert [(s["name"], s["outcome"]) for s in data["steps"]] == [("migrate", "passed"), ("deploy", "failed"), ("gate", "skipped")]
+    assert data["steps"][1]["detail"] == "instance i2 never became healthy"
+    assert data["outcome"] == "failed" and data["commit"] == "abc123"
+    summary = (record.dir / "summary.md").read_text()
+    assert "| deploy | staging | failed |" in summary and "- [ ] deploy staging" in summary
+    assert latest(tmp_path) == record.dir
