@@ -85,6 +85,55 @@ class FlagsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class DatabaseConfig:
+    """The database gate: advisors, migration safety, backups."""
+
+    # [database] keys are added here as the feature is built.
+
+
+@dataclasses.dataclass(frozen=True)
+class BrowserConfig:
+    """The browser gate: the Admin frame, tiles, console noise."""
+
+    # [browser] keys are added here as the feature is built.
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeConfig:
+    """The traffic probe that measures downtime during a rollout."""
+
+    # [probe] keys are added here as the feature is built.
+
+
+@dataclasses.dataclass(frozen=True)
+class DrillConfig:
+    """The rollback drill on staging before production."""
+
+    # [drill] keys are added here as the feature is built.
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitorConfig:
+    """The monitoring window and its alerts."""
+
+    # [monitor] keys are added here as the feature is built.
+
+
+@dataclasses.dataclass(frozen=True)
+class CIConfig:
+    """The CI-green check of the commit being deployed."""
+
+    # [ci] keys are added here as the feature is built.
+
+
+@dataclasses.dataclass(frozen=True)
+class NotifyConfig:
+    """Release notifications and sign-off."""
+
+    # [notify] keys are added here as the feature is built.
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     path: Path
     app: AppConfig
@@ -92,6 +141,13 @@ class Config:
     local: LocalConfig = LocalConfig()
     record: RecordConfig = RecordConfig()
     flags: FlagsConfig = FlagsConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    browser: BrowserConfig = BrowserConfig()
+    probe: ProbeConfig = ProbeConfig()
+    drill: DrillConfig = DrillConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    ci: CIConfig = CIConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     @property
     def root(self) -> Path:
@@ -133,6 +189,17 @@ class Config:
                 f"environments.{env.name}.database_url_env",
                 f"environment variable {env.database_url_env} is not set",
             )
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "database": DatabaseConfig,
+    "browser": BrowserConfig,
+    "probe": ProbeConfig,
+    "drill": DrillConfig,
+    "monitor": MonitorConfig,
+    "ci": CIConfig,
+    "notify": NotifyConfig,
+}
 
 
 # ---------------------------------------------------------------------------
@@ -178,7 +245,7 @@ def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None
 
 
 def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
-    known = {"app", "environments", "local", "record", "flags"}
+    known = {"app", "environments", "local", "record", "flags", *SECTIONS}
     for key in data:
         if key not in known:
             raise ConfigError(path, prefix + key, f"unknown section (expected one of: {', '.join(sorted(known))})")
@@ -203,6 +270,7 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
         local=read_section(LocalConfig, data.get("local", {}), path, prefix + "local"),
         record=read_section(RecordConfig, data.get("record", {}), path, prefix + "record"),
         flags=read_section(FlagsConfig, data.get("flags", {}), path, prefix + "flags"),
+        **{name: read_section(cls, data.get(name, {}), path, prefix + name) for name, cls in SECTIONS.items()},
     )
     register_env(*(e.database_url_env for e in environments.values() if e.database_url_env))
     return config
