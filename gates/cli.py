@@ -180,8 +180,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     cfg = _load(args)
     stopped = down(cfg)
     cluster = LocalCluster.for_config(cfg)
-    if cluster.running():
-        cluster.stop()
+    was_running = cluster.running()
+    cluster.stop()  # also clears the data folder a crashed cluster left behind
+    if was_running:
         stopped.append("postgres cluster")
     print("gates: stopped " + (", ".join(stopped) if stopped else "nothing (nothing was running)"))
     return EXIT_OK

@@ -26,7 +26,7 @@ def migrate(config: Config, url: str, log: Path | None) -> str:
     files = local_migrations(config.migrations_dir)
     todo = pending(config, url)
     if todo:
-        push(url, config.app_source, log)
+        push(url, config.app_source, log, migrations_dir=config.migrations_dir)
     with _connect(url) as conn:
         for measurement in (migrations_applied(conn, files), no_unknown_migrations(conn, files)):
             if not measurement.ok:

@@ -129,7 +129,7 @@ def test_pytest_m_with_two_environments_is_a_usage_error(release):
 
 def _gate(release: Released, env: str, tmp_path: Path) -> dict[str, str]:
     cfg = release.cfg
-    (tmp_path / "logs").mkdir(exist_ok=True)
+    (tmp_path / "logs").mkdir(parents=True, exist_ok=True)
     outcome = run_gate(cfg, cfg.environment(env), env, tmp_path, f"{env}-gate")
     results = junit_results(tmp_path / f"{env}-gate.xml")
     assert outcome.passed == all(v == "passed" for v in results.values())

@@ -1,0 +1,189 @@
+"""Database checks: the migration history against the files, the tables, row level security.
+
+Each takes an open psycopg connection and plain arguments, runs SELECTs only
+(a production gate connects read-only), and never raises for a verdict: a
+query that fails is a failed Measurement saying so. Nothing to verify is a
+failure too (fail closed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from gates.database.migrations import HISTORY_TABLE, MigrationFile, applied_migrations
+from gates.measurement import Measurement
+
+_HISTORY_SQL = f"select version, name from {HISTORY_TABLE}"
+_TABLES_SQL = """
+select e.schema, e.name, c.relkind::text
+from unnest(%s::text[], %s::text[]) with ordinality as e(schema, name, i)
+left join pg_namespace n on n.nspname = e.schema
+left join pg_class c on c.relnamespace = n.oid and c.relname = e.name
+order by e.i
+"""
+_SCHEMAS_SQL = "select nspname from pg_namespace where nspname = any(%s)"
+_RLS_SQL = """
+select n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       (select count(*) from pg_policy p where p.polrelid = c.oid)
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = any(%s) and c.relkind in ('r', 'p')
+order by 1, 2
+"""
+_TABLE_KINDS = {"r": "table", "p": "partitioned table"}
+_OTHER_KINDS = {"v": "view", "m": "materialized view", "f": "foreign table", "S": "sequence", "i": "index"}
+
+
+def migrations_applied(conn: psycopg.Connection[Any], files: Sequence[MigrationFile]) -> Measurement:
+    """Every local migration file's version is recorded in the database's migration history."""
+    name, question = "migrations applied", f"every local migration file is recorded as applied in {HISTORY_TABLE}"
+    source = f"{_HISTORY_SQL} vs {_folder(files)}"
+    try:
+        applied = {m.version for m in applied_migrations(conn)}
+    except psycopg.Error as exc:
+        return _query_failed(conn, exc, name, question, source, f"all {len(files)} applied")
+    missing = [f for f in files if f.version not in applied]
+    problems = [f"{f.filename}: not applied (version {f.version} is not in the history)" for f in missing]
+    if not files:
+        problems.append("no migration files were read: nothing was verified")
+    if not applied:
+        problems.append(f"the database records no migrations ({HISTORY_TABLE} is missing or empty)")
+    return Measurement(
+        name=name,
+        question=question,
+        observed=f"{len(files) - len(missing)} of {len(files)} applied",
+        expected=f"all {len(files)} applied",
+        ok=not problems,
+        source=source,
+        details=[{"file": f.filename, "version": f.version, "applied": f.version in applied} for f in files],
+        problems=problems,
+    )
+
+
+def no_unknown_migrations(conn: psycopg.Connection[Any], files: Sequence[MigrationFile]) -> Measurement:
+    """No version in the history lacks a local file (drift: applied from elsewhere, or a file removed)."""
+    name, question = "no unknown migrations", "every migration the database records has a local file"
+    source = f"{_HISTORY_SQL} vs {_folder(files)}"
+    try:
+        applied = applied_migrations(conn)
+    except psycopg.Error as exc:
+        return _query_failed(conn, exc, name, question, source, "0 unknown")
+    local = {f.version for f in files}
+    unknown = [m for m in applied if m.version not in local]
+    return Measurement(
+        name=name,
+        question=question,
+        observed=f"{len(unknown)} unknown of {len(applied)} applied",
+        expected="0 unknown",
+        ok=not unknown,
+        source=source,
+        details=[{"version": m.version, "name": m.name, "local file": m.version in local} for m in applied],
+        problems=[f"version {m.version} ({m.name or 'no name'}): applied, but no local file has it" for m in unknown],
+    )
+
+
+def tables_exist(conn: psycopg.Connection[Any], expected: Sequence[str]) -> Measurement:
+    """Each ``schema.table`` (default schema public) exists as a table; an empty list fails."""
+    name, question = "tables exist", "every expected table exists"
+    wanted = list(dict.fromkeys(_split(t) for t in expected))
+    source = f"pg_class/pg_namespace lookup of {', '.join(f'{s}.{t}' for s, t in wanted) or 'no tables'}"
+    try:
+        rows = conn.execute(_TABLES_SQL, ([s for s, _ in wanted], [t for _, t in wanted])).fetchall()
+    except psycopg.Error as exc:
+        return _query_failed(conn, exc, name, question, source, f"{len(wanted)} tables")
+    problems: list[str] = []
+    details: list[dict[str, Any]] = []
+    for schema, table, kind in rows:
+        details.append({"table": f"{schema}.{table}", "kind": _kind(kind)})
+        if kind is None:
+            problems.append(f"{schema}.{table}: missing")
+        elif kind not in _TABLE_KINDS:
+            problems.append(f"{schema}.{table}: is a {_kind(kind)}, not a table")
+    if not wanted:
+        problems.append("no tables expected: nothing was verified (were the migrations read?)")
+    return Measurement(
+        name=name,
+        question=question,
+        observed=f"{sum(1 for r in rows if r[2] in _TABLE_KINDS)} of {len(wanted)} exist",
+        expected=f"all {len(wanted)} exist" if wanted else "at least one table to verify",
+        ok=not problems,
+        source=source,
+        details=details,
+        problems=problems,
+    )
+
+
+def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measurement:
+    """Every ordinary or partitioned table in the named schemas has row level security enabled."""
+    name, question = "RLS enabled", f"row level security is enabled on every table in {', '.join(schemas) or '-'}"
+    source = (
+        f"select relname, relrowsecurity from pg_class where relkind in ('r','p') and schema in ({', '.join(schemas)})"
+    )
+    expected = f"RLS on every table of {len(schemas)} schema(s)"
+    try:
+        found = {row[0] for row in conn.execute(_SCHEMAS_SQL, (list(schemas),)).fetchall()}
+        rows = conn.execute(_RLS_SQL, (list(schemas),)).fetchall()
+    except psycopg.Error as exc:
+        return _query_failed(conn, exc, name, question, source, expected)
+    problems: list[str] = []
+    if not schemas:
+        problems.append("no schemas named: nothing was verified")
+    for schema in schemas:
+        if schema not in found:
+            problems.append(f"schema {schema}: does not exist")
+        elif not any(r[0] == schema for r in rows):
+            problems.append(f"schema {schema}: has no tables, nothing to verify")
+    problems += [f"{schema}.{table}: RLS disabled" for schema, table, rls, _, _ in rows if not rls]
+    enabled = sum(1 for r in rows if r[2])
+    return Measurement(
+        name=name,
+        question=question,
+        observed=f"{enabled} of {len(rows)} tables with RLS",
+        expected=expected,
+        ok=not problems,
+        source=source,
+        details=[
+            {"table": f"{s}.{t}", "rls": bool(rls), "forced": bool(forced), "policies": int(policies)}
+            for s, t, rls, forced, policies in rows
+        ],
+        problems=problems,
+    )
+
+
+def _split(name: str) -> tuple[str, str]:
+    schema, dot, table = name.partition(".")
+    return (schema, table) if dot else ("public", name)
+
+
+def _kind(relkind: str | None) -> str:
+    if relkind is None:
+        return "missing"
+    return _TABLE_KINDS.get(relkind) or _OTHER_KINDS.get(relkind, f"relation of kind {relkind}")
+
+
+def _folder(files: Sequence[MigrationFile]) -> str:
+    folders = sorted({str(f.path.parent) for f in files})
+    return ", ".join(folders) if folders else "no migration files"
+
+
+def _query_failed(
+    conn: psycopg.Connection[Any], exc: psycopg.Error, name: str, question: str, source: str, expected: str
+) -> Measurement:
+    """The verdict when the database could not be asked: failed, saying why."""
+    if not conn.autocommit and not conn.closed:
+        # Leave the connection usable for the next check rather than stuck in an aborted transaction.
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return Measurement(
+        name=name,
+        question=question,
+        observed="query failed",
+        expected=expected,
+        ok=False,
+        source=source,
+        problems=[f"query failed: {reason}"],
+    )

@@ -1,0 +1,256 @@
+"""Migrations in Supabase's layout, applied with the real Supabase CLI.
+
+Files are ``supabase/migrations/<version>_<name>.sql``; the history is
+``supabase_migrations.schema_migrations (version, name, statements)``.
+``push`` runs ``supabase db push`` against any Postgres URL; the checks in
+``gates.checks.database`` then read the history back from the database
+itself, because the CLI's own report is not proof (see the facts on
+supabase/cli#4521, #5047).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+import gates
+from gates.errors import GatesError, UsageError
+from gates.procs import Completed, run
+from gates.redact import redact, register_secret
+
+# The CLI's own pattern (pkg/migration): anything else in the folder is skipped.
+_MIGRATION_FILE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
+HISTORY_TABLE = "supabase_migrations.schema_migrations"
+PUSH_TIMEOUT = 120.0
+# No telemetry and no update check: the CLI runs offline and should not phone anyone with our targets.
+_CLI_ENV = {"SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationFile:
+    """One local migration file."""
+
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+@dataclasses.dataclass(frozen=True)
+class AppliedMigration:
+    """One row of the database's migration history."""
+
+    version: str
+    name: str
+    statements: tuple[str, ...]
+
+
+def local_migrations(directory: Path) -> list[MigrationFile]:
+    """The migration files of ``directory`` in version order (the order the CLI applies them)."""
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: migrations folder not found")
+    files: list[MigrationFile] = []
+    for path in directory.iterdir():
+        m = _MIGRATION_FILE.match(path.name)
+        if m and path.is_file():
+            files.append(MigrationFile(m.group("version"), m.group("name"), path))
+    files.sort(key=lambda f: (f.version, f.path.name))
+    seen: dict[str, str] = {}
+    for f in files:
+        if f.version in seen:
+            # The history's primary key is the version: the CLI would apply one and fail on the other.
+            raise UsageError(f"{directory}: {seen[f.version]} and {f.path.name} share version {f.version}")
+        seen[f.version] = f.path.name
+    return files
+
+
+def applied_migrations(conn: psycopg.Connection[Any]) -> list[AppliedMigration]:
+    """The history the database records; [] when it has none (the checks then fail closed)."""
+    found = conn.execute("select to_regclass(%s)", (HISTORY_TABLE,)).fetchone()
+    if found is None or found[0] is None:
+        return []
+    columns = {
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'supabase_migrations' and table_name = 'schema_migrations'"
+        ).fetchall()
+    }
+    # Histories written by old CLI releases lack name and statements.
+    name = sql.SQL("coalesce(name, '')" if "name" in columns else "''")
+    statements = sql.SQL("coalesce(statements, '{}')" if "statements" in columns else "'{}'::text[]")
+    query = sql.SQL("select version, {}, {} from supabase_migrations.schema_migrations order by version").format(
+        name, statements
+    )
+    return [AppliedMigration(str(v), str(n), tuple(s)) for v, n, s in conn.execute(query).fetchall()]
+
+
+# ---------------------------------------------------------------------------
+# Which tables the migrations create
+
+_IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_NAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})?"
+_EVENTS = re.compile(
+    rf"\bcreate\s+(?:or\s+replace\s+)?(?:(?:global|local)\s+)?(?:(?P<temp>temp|temporary)\s+|unlogged\s+)?"
+    rf"table\s+(?:if\s+not\s+exists\s+)?(?P<create>{_NAME})"
+    rf"|\bdrop\s+table\s+(?:if\s+exists\s+)?(?P<drop>{_NAME}(?:\s*,\s*{_NAME})*)"
+    rf"|\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?(?P<old>{_NAME})\s+rename\s+to\s+(?P<new>{_IDENT})",
+    re.IGNORECASE,
+)
+# Comments and string literals could hold text that looks like DDL; quoted identifiers must stay.
+_NOISE = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|(?P<quoted>\"(?:[^\"]|\"\")*\")", re.DOTALL)
+
+
+def created_tables(files: Iterable[MigrationFile]) -> list[str]:
+    """``schema.table`` of every table the files create and do not drop later, in creation order."""
+    tables: dict[str, None] = {}  # an ordered set
+    for f in files:
+        text = _NOISE.sub(lambda m: m.group("quoted") or " ", f.path.read_text(errors="replace"))
+        for m in _EVENTS.finditer(text):
+            if m.group("create") and not m.group("temp"):
+                tables[_qualified(m.group("create"))] = None
+            elif m.group("drop"):
+                for name in _split_names(m.group("drop")):
+                    tables.pop(_qualified(name), None)
+            elif m.group("old"):
+                old = _qualified(m.group("old"))
+                if old in tables:
+                    del tables[old]
+                    tables[f"{old.split('.', 1)[0]}.{_ident(m.group('new'))}"] = None
+    return list(tables)
+
+
+def _split_names(text: str) -> list[str]:
+    return re.findall(_NAME, text)
+
+
+def _ident(token: str) -> str:
+    """An identifier as Postgres stores it: quoted ones verbatim, others folded to lower case."""
+    token = token.strip()
+    return token[1:-1].replace('""', '"') if token.startswith('"') else token.lower()
+
+
+def _qualified(name: str) -> str:
+    parts = [_ident(p) for p in re.findall(_IDENT, name)]
+    return ".".join(parts) if len(parts) == 2 else f"public.{parts[0]}"
+
+
+# ---------------------------------------------------------------------------
+# Applying them with the Supabase CLI
+
+
+def supabase_bin() -> str:
+    """The Supabase CLI: $SUPABASE_BIN, else node_modules/.bin/supabase of the gates checkout, else PATH."""
+    explicit = os.environ.get("SUPABASE_BIN")
+    if explicit:
+        found = shutil.which(explicit)
+        if not found:
+            raise GatesError(f"SUPABASE_BIN={explicit}: not an executable")
+        return found
+    bundled = Path(gates.__file__).resolve().parent.parent / "node_modules" / ".bin" / "supabase"
+    if bundled.is_file() and os.access(bundled, os.X_OK):
+        return str(bundled)
+    on_path = shutil.which("supabase")
+    if on_path:
+        return on_path
+    raise GatesError(
+        f"Supabase CLI not found: run `npm ci` in {bundled.parent.parent.parent}, "
+        "put `supabase` on PATH or set SUPABASE_BIN"
+    )
+
+
+def push(db_url: str, app_source: Path, log: Path | None, *, migrations_dir: Path | None = None) -> Completed:
+    """Apply the pending migrations of ``app_source`` (``supabase/migrations``) to ``db_url`` with the CLI.
+
+    Raises GatesError naming the failing file when the CLI reports a failure.
+    The returned Completed is redacted: it carries no password.
+    """
+    _register_url_secrets(db_url)
+    migrations = (migrations_dir or app_source / "supabase" / "migrations").resolve()
+    if not migrations.is_dir():
+        raise UsageError(f"{migrations}: migrations folder not found")
+    # The CLI needs no config.toml but writes supabase/.temp into its workdir, and would read the
+    # app's config.toml and supabase/.env: a throwaway workdir holding only the migrations keeps
+    # the user's folder untouched and the push about migrations alone.
+    with tempfile.TemporaryDirectory(prefix="gates-push-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "supabase").mkdir()
+        (workdir / "supabase" / "migrations").symlink_to(migrations, target_is_directory=True)
+        args = [supabase_bin(), "db", "push", f"--remote={db_url}", "--yes"]
+        result = run(
+            [*args, "--workdir", str(workdir), "--output-format", "json"],
+            timeout=PUSH_TIMEOUT,
+            cwd=workdir,
+            env=_CLI_ENV,
+            log=log,
+            check=False,
+        )
+    result = _redacted(result)
+    _raise_on_failure(result, migrations)
+    return result
+
+
+def _register_url_secrets(db_url: str) -> None:
+    """Mask the URL's password everywhere, also percent-decoded (the CLI may print it decoded).
+
+    Only the password: the rest of the URL says which database a log is about.
+    """
+    try:
+        password = urlsplit(db_url).password
+    except ValueError:
+        return
+    if password:
+        register_secret(password)
+        register_secret(unquote(password))
+
+
+def _redacted(result: Completed) -> Completed:
+    return dataclasses.replace(
+        result,
+        args=tuple(redact(a) for a in result.args),
+        stdout=redact(result.stdout),
+        stderr=redact(result.stderr),
+    )
+
+
+def _cli_report(stdout: str) -> dict[str, Any] | None:
+    """The CLI's JSON report: the last line of stdout that parses as a JSON object."""
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def _raise_on_failure(result: Completed, migrations: Path) -> None:
+    report = _cli_report(result.stdout)
+    if result.returncode == 0 and report is not None and report.get("_tag") != "Error":
+        return
+    # Fail closed: a non-zero exit, an error report, or no report at all is a failure.
+    error = report.get("error") if report else None
+    message = str(error.get("message")) if isinstance(error, dict) else _last_lines(result.output)
+    # Files run one by one, each announced first: the last one announced is the one that failed.
+    applying = re.findall(r"Applying migration (\S+?\.sql)", result.stderr)
+    where = f" at {migrations / applying[-1]}" if applying else ""
+    raise GatesError(redact(f"supabase db push failed{where} (exit {result.returncode}): {message}"))
+
+
+def _last_lines(text: str, count: int = 5) -> str:
+    return " | ".join(text.strip().splitlines()[-count:]) or "no output"
