@@ -1,0 +1,214 @@
+"""The demo app: a small stand-in for a React Router 7 dashboard embedded in Shopify Admin.
+
+Run from this folder (the local platform does, with the release's snapshot as the working directory):
+
+    python -m uvicorn app:app --host 127.0.0.1 --port 8000
+
+Environment:
+    DATABASE_URL   the app's Postgres database (optional: without it the data routes answer errors)
+    APP_RELEASE    the release number the platform deployed; every response carries it as ``X-Release``
+    APP_INSTANCE   the id of this instance, reported by /health
+
+Routes: ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
+the database), and ``/app``, the dashboard page whose tiles come from ``public.dashboard_tiles``
+and ``public.ad_campaigns``.
+
+Faults, for tests that must see a gate fail. A faulty release is this folder copied with a
+``faults.json`` next to this file; it is read once at start. Keys (all optional):
+
+    "status":      {"<path>": <code>}   answer <code> with an error JSON body on that path
+    "delay_ms":    {"<path>": <ms>}     wait <ms> before answering that path
+    "fail_health": true                 /health answers 503, so the instance never becomes healthy
+    "extra_html":  "<script>...</script>"  appended to the dashboard page (e.g. a console error)
+
+An unknown key stops the app at start, so a misspelt fault never passes silently as a healthy release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any, LiteralString
+
+import psycopg
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FAULT_KEYS = {"status", "delay_ms", "fail_health", "extra_html"}
+RELEASE = int(os.environ.get("APP_RELEASE") or 0)
+INSTANCE = os.environ.get("APP_INSTANCE", "")
+DB_CONNECT_TIMEOUT = 2  # seconds: a health check must answer well within the gate's budget
+
+
+def load_faults(path: Path) -> dict[str, Any]:
+    """The faults this release was built with (none when the file is absent)."""
+    if not path.is_file():
+        return {}
+    faults = json.loads(path.read_text())
+    unknown = set(faults) - FAULT_KEYS
+    if unknown:
+        raise SystemExit(f"{path}: unknown fault(s) {sorted(unknown)}; known: {sorted(FAULT_KEYS)}")
+    return dict(faults)
+
+
+FAULTS = load_faults(Path(__file__).with_name("faults.json"))
+
+
+class FaultsAndRelease:
+    """Apply the configured delay and status faults, and stamp every response with its release.
+
+    Plain ASGI rather than BaseHTTPMiddleware: it adds nothing per request but a header, which
+    keeps the app fast under the load a zero-downtime probe sends.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        delay = FAULTS.get("delay_ms", {}).get(path)
+        if delay:
+            await asyncio.sleep(delay / 1000)
+
+        async def send_with_release(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("X-Release", str(RELEASE))
+            await send(message)
+
+        status = FAULTS.get("status", {}).get(path)
+        if status:
+            fault = JSONResponse({"status": "error", "error": "injected fault"}, status_code=status)
+            await fault(scope, receive, send_with_release)
+            return
+        await self.app(scope, receive, send_with_release)
+
+
+# ---------------------------------------------------------------------------
+# Data
+
+
+class DatabaseUnavailable(Exception):
+    """The database is not configured, not reachable, or not migrated; the message is safe to show."""
+
+
+def query(sql: LiteralString) -> list[tuple[Any, ...]]:
+    """Rows of one read-only query; raise DatabaseUnavailable without ever revealing the URL."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise DatabaseUnavailable("database not configured")
+    try:
+        # prepare_threshold=None: Supabase's transaction pooler does not keep prepared statements.
+        with psycopg.connect(url, connect_timeout=DB_CONNECT_TIMEOUT, autocommit=True, prepare_threshold=None) as conn:
+            conn.execute("set statement_timeout = '2s'")
+            return conn.execute(sql).fetchall()
+    except psycopg.OperationalError:
+        raise DatabaseUnavailable("database unreachable") from None
+    except psycopg.Error:
+        raise DatabaseUnavailable("database query failed") from None
+
+
+def tiles() -> list[tuple[str, str, str]]:
+    """(name, label, value) of every dashboard tile; the campaigns tile counts active campaigns live."""
+    rows = query(
+        "select t.name, t.label,"
+        " case when t.name = 'campaigns'"
+        "  then (select count(*) from public.ad_campaigns where status = 'active')::text else t.value end"
+        " from public.dashboard_tiles t order by t.position, t.name"
+    )
+    return [(str(name), str(label), str(value)) for name, label, value in rows]
+
+
+# ---------------------------------------------------------------------------
+# Routes
+
+
+async def health(request: Request) -> Response:
+    if FAULTS.get("fail_health"):
+        return JSONResponse({"status": "error", "release": RELEASE, "instance": INSTANCE}, status_code=503)
+    return JSONResponse({"status": "ok", "release": RELEASE, "instance": INSTANCE})
+
+
+async def ads_health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "service": "ads", "release": RELEASE})
+
+
+def analytics_health(request: Request) -> Response:
+    # A plain def: Starlette runs it in a thread, so a slow database never blocks the event loop.
+    try:
+        ((up, count),) = query("select 1, (select count(*) from public.dashboard_tiles)")
+    except DatabaseUnavailable as exc:
+        return JSONResponse({"status": "error", "error": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ok" if up == 1 else "error", "service": "analytics", "tiles": count})
+
+
+def dashboard(request: Request) -> Response:
+    try:
+        rows = tiles()
+        body = "".join(tile_html(name, label, value) for name, label, value in rows) or error_tile("no tiles")
+    except DatabaseUnavailable as exc:
+        body = error_tile(str(exc))
+    return HTMLResponse(PAGE.format(release=RELEASE, tiles=body, extra=FAULTS.get("extra_html", "")))
+
+
+def tile_html(name: str, label: str, value: str) -> str:
+    return (
+        f'<section class="tile" data-tile="{html.escape(name)}">'
+        f'<h2 class="tile__label">{html.escape(label)}</h2>'
+        f'<p class="tile__value">{html.escape(value)}</p></section>'
+    )
+
+
+def error_tile(reason: str) -> str:
+    return (
+        '<section class="tile tile--error" data-tile="dashboard">'
+        '<h2 class="tile__label">Data unavailable</h2>'
+        f'<p class="tile__value">{html.escape(reason)}</p></section>'
+    )
+
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Hot Dash</title>
+<link rel="icon" href="data:,">
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5rem; background: #f6f6f7; }}
+.tiles {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: 1rem; }}
+.tile {{ background: #fff; border-radius: .75rem; padding: 1rem; box-shadow: 0 1px 2px #0002; }}
+.tile__label {{ font-size: .9rem; color: #616161; margin: 0 0 .5rem; }}
+.tile__value {{ font-size: 1.6rem; margin: 0; }}
+.tile--error {{ background: #fff4f4; color: #8e1f0b; }}
+</style>
+</head>
+<body>
+<main class="dashboard" data-release="{release}">
+<h1>Hot Dash</h1>
+<div class="tiles">{tiles}</div>
+</main>
+{extra}
+</body>
+</html>
+"""
+
+app = Starlette(
+    routes=[
+        Route("/health", health),
+        Route("/api/ads/health", ads_health),
+        Route("/api/analytics/health", analytics_health),
+        Route("/app", dashboard),
+    ],
+    middleware=[Middleware(FaultsAndRelease)],
+)

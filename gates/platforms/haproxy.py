@@ -1,0 +1,236 @@
+"""HAProxy as the front door of a local environment: its config, its start, its runtime API.
+
+One HAProxy per environment listens on the environment's port and balances one backend,
+``app``. The config declares no server: instances are added, drained and removed at run time
+through the admin socket, so a rollout never reloads HAProxy and never drops a connection.
+
+What this relies on, checked on HAProxy 2.6.12:
+
+- ``add server app/NAME 127.0.0.1:PORT check ...`` answers ``New server registered.``; a dynamic
+  server does not inherit ``default-server``, so its check options are given inline; it starts
+  in maintenance with checks off until ``enable health`` and ``set server ... state ready``.
+- ``option httpchk`` of the backend applies to dynamic servers (``check_status`` L7OK).
+- ``set server ... state drain|maint|ready`` answers nothing on success.
+- ``del server`` answers ``Server deleted.``, and refuses a server that is not in maintenance or
+  still has connections.
+- Every error is a text reply with a successful exchange (``No such server.``): replies are checked.
+- ``stats socket`` refuses a path longer than 97 bytes (it binds a temporary name first): a deep
+  state folder gets its socket in a short folder of /tmp instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import hashlib
+import os
+import shutil
+import socket
+import stat
+from pathlib import Path
+
+from gates.errors import GatesError
+from gates.procs import run, wait_until
+
+BACKEND = "app"
+# A new instance is UP about 0.2 s after it is placed, a dead one out of rotation within ~0.4 s.
+SERVER_CHECK = "check inter 200ms fall 2 rise 1"
+_SOCKET_PATH_MAX = 97  # bytes HAProxy 2.6 accepts for a stats socket path
+# /tmp, not $TMPDIR: the fallback path must be short whatever the environment says.
+_SHORT_ROOT = Path("/tmp")
+_API_TIMEOUT = 5.0
+_START_TIMEOUT = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerStat:
+    """HAProxy's view of one server: its status (UP, DOWN, DRAIN, MAINT, "UP 1/2", ...) and sessions."""
+
+    name: str
+    status: str
+    sessions: int
+    check: str
+
+
+class FrontDoor:
+    """The HAProxy of one environment, its files in ``folder``."""
+
+    def __init__(self, folder: Path, port: int, env_name: str) -> None:
+        self.folder = folder
+        self.port = port
+        self.env_name = env_name
+        self.config_path = folder / "haproxy.cfg"
+        self.pid_path = folder / "haproxy.pid"
+        self.socket_path = _socket_path(folder)
+
+    # -- process ---------------------------------------------------------------
+
+    def render(self) -> str:
+        """The config: one frontend on the environment's port, one backend with no server yet."""
+        return _CONFIG.format(env=self.env_name, socket=self.socket_path, port=self.port, backend=BACKEND)
+
+    def argv(self) -> list[str]:
+        binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        return [binary, "-f", str(self.config_path), "-D", "-p", str(self.pid_path)]
+
+    def is_own(self, cmdline: list[str]) -> bool:
+        """Whether a process command line is this front door's HAProxy (its config path names it)."""
+        return bool(cmdline) and Path(cmdline[0]).name == "haproxy" and str(self.config_path) in cmdline
+
+    def pid(self) -> int | None:
+        """The pid HAProxy wrote at start, if any (the caller checks the process is still this one)."""
+        try:
+            return int(self.pid_path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def start(self, log: Path) -> None:
+        """Write the config and start HAProxy as a daemon; return once its admin socket answers."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.socket_path.parent != self.folder:
+            _private_folder(self.socket_path.parent)
+        self.config_path.write_text(self.render())
+        if not Path(self.argv()[0]).exists():
+            raise GatesError("haproxy not found: the local platform needs it (apt-get install haproxy)")
+        result = run(self.argv(), timeout=_START_TIMEOUT, log=log, check=False)
+        if result.returncode != 0:
+            # HAProxy's reasons are its ALERT lines; the last lines only say that there were errors.
+            alerts = [line.split(" : ", 1)[-1] for line in result.output.splitlines() if "[ALERT]" in line]
+            reason = " | ".join(alerts) or result.output.strip()[-500:]
+            raise GatesError(f"{self.env_name}: HAProxy did not start on 127.0.0.1:{self.port}: {reason}")
+        wait_until(f"the admin socket of HAProxy ({self.socket_path})", self.answers, timeout=_START_TIMEOUT)
+
+    def forget(self) -> None:
+        """Remove the files of a stopped HAProxy: pidfile, socket, and the short socket folder if it has one."""
+        self.pid_path.unlink(missing_ok=True)
+        self.socket_path.unlink(missing_ok=True)
+        if self.socket_path.parent != self.folder:
+            with contextlib.suppress(OSError):
+                self.socket_path.parent.rmdir()
+
+    # -- runtime API -------------------------------------------------------------
+
+    def command(self, line: str) -> str:
+        """Send one runtime API command; return HAProxy's reply (it closes the connection after it)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(_API_TIMEOUT)
+            sock.connect(str(self.socket_path))
+            sock.sendall(line.encode() + b"\n")
+            chunks: list[bytes] = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace").strip()
+
+    def servers(self) -> dict[str, ServerStat]:
+        """Every server of the backend, from ``show stat``."""
+        reply = self.command("show stat")
+        if not reply.startswith("# pxname,"):
+            raise GatesError(f"HAProxy of {self.env_name}: unexpected reply to 'show stat': {reply[:200]!r}")
+        rows = csv.DictReader(reply[2:].splitlines())
+        return {
+            row["svname"]: ServerStat(
+                row["svname"], row["status"], int(row["scur"] or 0), row.get("check_status") or ""
+            )
+            for row in rows
+            if row["pxname"] == BACKEND and row["svname"] not in ("BACKEND", "FRONTEND")
+        }
+
+    def servers_or_none(self) -> dict[str, ServerStat] | None:
+        """``servers()``, or None while HAProxy does not answer (a probe for ``wait_until``)."""
+        try:
+            return self.servers()
+        except OSError:
+            return None
+
+    def answers(self) -> bool:
+        """Whether the admin socket answers (with no server yet, ``servers()`` is an empty dict)."""
+        return self.servers_or_none() is not None
+
+    def add(self, name: str, port: int) -> None:
+        """Add an instance as a server, checks on, ready for traffic once its check passes."""
+        self._expect(f"add server {BACKEND}/{name} 127.0.0.1:{port} {SERVER_CHECK}", "New server registered.")
+        self._expect(f"enable health {BACKEND}/{name}", "")
+        self._expect(f"set server {BACKEND}/{name} state ready", "")
+
+    def set_state(self, name: str, state: str) -> bool:
+        """Set a server ready, drain or maint; False when HAProxy has no such server."""
+        reply = self.command(f"set server {BACKEND}/{name} state {state}")
+        if reply == "No such server.":
+            return False
+        if reply:
+            raise GatesError(f"HAProxy of {self.env_name}: 'set server {BACKEND}/{name} state {state}': {reply}")
+        return True
+
+    def remove(self, name: str) -> bool:
+        """Delete a server in maintenance; True when it is gone, False while it still has connections."""
+        reply = self.command(f"del server {BACKEND}/{name}")
+        return reply in ("Server deleted.", "No such server.")
+
+    def wait_status(self, name: str, status: str, timeout: float) -> None:
+        def reached() -> bool:
+            stat = self.servers().get(name)
+            return stat is not None and stat.status == status
+
+        wait_until(f"HAProxy of {self.env_name} to report server {name} {status}", reached, timeout=timeout)
+
+    def wait_idle(self, name: str, timeout: float) -> None:
+        def idle() -> bool:
+            stat = self.servers().get(name)
+            return stat is None or stat.sessions == 0
+
+        wait_until(f"server {name} to finish its requests (HAProxy scur = 0)", idle, timeout=timeout)
+
+    def _expect(self, line: str, expected: str) -> None:
+        reply = self.command(line)
+        if reply != expected:
+            raise GatesError(f"HAProxy of {self.env_name}: {line!r} answered {reply!r}, expected {expected!r}")
+
+
+def _socket_path(folder: Path) -> Path:
+    """The admin socket: in the state folder when HAProxy accepts the path, else in a short folder named after it."""
+    inside = folder / "haproxy.sock"
+    if len(str(inside).encode()) <= _SOCKET_PATH_MAX:
+        return inside
+    digest = hashlib.sha1(str(folder).encode(), usedforsecurity=False).hexdigest()[:12]
+    return _SHORT_ROOT / f"gates-haproxy-{digest}" / "haproxy.sock"
+
+
+def _private_folder(folder: Path) -> None:
+    """Make sure ``folder`` exists, is ours and a real folder: in /tmp another user could have made it first."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise GatesError(f"{folder}: not a folder of this user; remove it and deploy again")
+
+
+# Why each setting:
+# - retries/redispatch/retry-on: a request that meets a closed connection (an instance just stopped)
+#   is sent again to another server instead of failing; only GET and HEAD, which are safe to repeat.
+# - X-Gates-Server: which instance answered, for probes and evidence.
+_CONFIG = """\
+# Written by gates for environment {env}; rewritten at each start. Servers are added at run time.
+global
+    stats socket {socket} mode 600 level admin
+    stats timeout 10s
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout http-request 10s
+    option redispatch
+    retries 3
+    retry-on conn-failure empty-response
+
+frontend web
+    bind 127.0.0.1:{port}
+    default_backend {backend}
+
+backend {backend}
+    balance roundrobin
+    option httpchk GET /health
+    http-request disable-l7-retry unless METH_GET || METH_HEAD
+    http-response set-header X-Gates-Server %[srv_name]
+"""

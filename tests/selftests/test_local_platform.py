@@ -1,0 +1,218 @@
+"""The local platform: releases of the demo app behind HAProxy, deployed, probed, rolled back, stopped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gates.config import Config, Environment
+from gates.errors import GatesError
+from gates.platforms import local
+from gates.platforms.base import Release
+from gates.platforms.local import LocalPlatform, down, rollback_target
+from tests.selftests.demo import DEMO, port_is_free
+from tests.selftests.platformfixtures import RequestLoop
+
+MakeConfig = Callable[..., Config]
+
+
+def staging(config: Config) -> tuple[LocalPlatform, Environment]:
+    return LocalPlatform(config), config.environment("staging")
+
+
+def served(env: Environment, path: str = "/health", count: int = 4) -> list[httpx.Response]:
+    """``count`` answers of the environment URL: enough to reach every instance of a round robin."""
+    return [httpx.get(env.url + path, timeout=5) for _ in range(count)]
+
+
+def release_headers(responses: list[httpx.Response]) -> set[str]:
+    return {r.headers["X-Release"] for r in responses}
+
+
+def test_second_deploy_serves_release_2_through_haproxy_on_every_instance(make_config: MakeConfig) -> None:
+    """After two deploys the environment URL answers from release 2 only, through two healthy instances on release 2."""
+    platform, env = staging(make_config())
+    platform.deploy(env, str(DEMO))
+    second = platform.deploy(env, str(DEMO))
+
+    responses = served(env)
+    status = platform.status(env)
+    assert (second.version, second.status) == (2, "complete")
+    assert [r.status_code for r in responses] == [200] * 4
+    assert release_headers(responses) == {"2"}
+    assert {r.headers["X-Gates-Server"] for r in responses} == {"v2-0", "v2-1"}
+    assert status.release == 2
+    assert [(i.id, i.release, i.healthy) for i in status.instances] == [("v2-0", 2, True), ("v2-1", 2, True)]
+    assert [(r.version, r.status) for r in platform.releases(env)] == [(2, "complete"), (1, "complete")]
+
+
+def test_rolling_deploy_under_steady_requests_loses_none(
+    make_config: MakeConfig, request_loop: Callable[[str], RequestLoop]
+) -> None:
+    """A rolling deploy under a steady stream of requests fails none of them, and the stream sees both releases."""
+    platform, env = staging(make_config())
+    platform.deploy(env, str(DEMO))
+
+    with request_loop(env.url + "/health") as loop:
+        platform.deploy(env, str(DEMO), strategy="rolling")
+
+    assert loop.failed == 0, f"{loop.failed} of {loop.ok + loop.failed} requests failed: {loop.errors[:5]}"
+    assert loop.releases == {1, 2}
+    assert loop.ok >= 50, "too few requests to say anything about downtime"
+
+
+def test_immediate_deploy_under_steady_requests_loses_some(
+    make_config: MakeConfig, request_loop: Callable[[str], RequestLoop]
+) -> None:
+    """An immediate deploy stops every instance before starting new ones, and the same stream sees failed requests."""
+    platform, env = staging(make_config())
+    platform.deploy(env, str(DEMO))
+
+    with request_loop(env.url + "/health") as loop:
+        platform.deploy(env, str(DEMO), strategy="immediate")
+
+    assert loop.failed > 0, f"{loop.ok} requests, none failed: the probe cannot see downtime"
+    assert release_headers(served(env)) == {"2"}
+
+
+def test_release_failing_its_health_check_fails_and_the_old_release_keeps_serving(
+    make_config: MakeConfig, faulty_demo: Callable[[dict[str, Any]], Path]
+) -> None:
+    """A release whose instance never passes GET /health fails naming release, instance and last answer; release 1 serves on."""
+    config = make_config()
+    platform, env = LocalPlatform(config, health_timeout=2), config.environment("staging")
+    platform.deploy(env, str(DEMO))
+
+    with pytest.raises(GatesError) as failure:
+        platform.deploy(env, str(faulty_demo({"fail_health": True})))
+
+    message = str(failure.value)
+    assert "release 2" in message and "instance v2-0" in message and "last answer: 503" in message
+    assert "now serving: v1-0 (release 1), v1-1 (release 1)" in message
+    assert [(r.version, r.status) for r in platform.releases(env)] == [(2, "failed"), (1, "complete")]
+    assert release_headers(served(env)) == {"1"}
+    status = platform.status(env)
+    assert status.release == 1
+    assert [(i.release, i.healthy) for i in status.instances] == [(1, True), (1, True)]
+
+
+def test_rollback_redeploys_the_previous_release_as_a_new_one_and_says_which(
+    make_config: MakeConfig, faulty_demo: Callable[[dict[str, Any]], Path]
+) -> None:
+    """Rollback rolls out the snapshot of the previous complete release as a new release described as a rollback to it."""
+    platform, env = staging(make_config())
+    first = platform.deploy(env, str(DEMO))
+    second = platform.deploy(env, str(faulty_demo({"extra_html": "<!-- release two -->"})))
+
+    rolled = platform.rollback(env)
+
+    assert second.ref != first.ref
+    assert (rolled.version, rolled.ref, rolled.status) == (3, first.ref, "complete")
+    assert rolled.description == "rollback to v1"
+    pages = served(env, "/app")
+    assert release_headers(pages) == {"3"}
+    assert not any("release two" in page.text for page in pages)
+
+
+def test_rollback_without_an_earlier_complete_release_says_there_is_nothing_to_roll_back_to(
+    make_config: MakeConfig,
+) -> None:
+    """Rollback of an environment with no complete release refuses, saying there is nothing to roll back to."""
+    platform, env = staging(make_config())
+
+    with pytest.raises(GatesError, match="nothing to roll back to: no complete release yet"):
+        platform.rollback(env)
+
+
+def test_rollback_target_skips_failed_releases_and_the_current_one() -> None:
+    """The default rollback target is the newest complete release older than the current (newest complete) one."""
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    history = [Release(1, "a", at, "complete"), Release(2, "b", at, "complete"), Release(3, "c", at, "failed")]
+
+    assert rollback_target(history, None, "staging").version == 1
+    assert rollback_target(history, 2, "staging").version == 2
+    with pytest.raises(GatesError, match="release 3 is failed"):
+        rollback_target(history, 3, "staging")
+
+
+def test_down_stops_every_gates_process_and_frees_the_port(make_config: MakeConfig) -> None:
+    """down stops every instance and the HAProxy gates started, names them, frees the port, and then finds nothing."""
+    config = make_config()
+    platform, env = staging(config)
+    platform.deploy(env, str(DEMO))
+    ports = [i.port for i in platform.status(env).instances]
+
+    stopped = down(config)
+
+    assert [s.split(" (")[0] for s in stopped] == [
+        "staging: instance v1-0",
+        "staging: instance v1-1",
+        "staging: HAProxy",
+    ]
+    assert processes_mentioning(config.state_dir) == []
+    assert port_is_free(int(env.url.rsplit(":", 1)[1]))
+    assert all(port_is_free(port) for port in ports if port)
+    assert [i.id for i in platform.status(env).instances] == []
+    assert down(config) == []
+
+
+def test_down_never_stops_a_process_whose_pid_was_reused(
+    make_config: MakeConfig, sleeper: subprocess.Popen[bytes]
+) -> None:
+    """down leaves alone a process whose pid gates recorded but whose command line is not the one gates started."""
+    config = make_config()
+    recorded = {"id": "v1-0", "pid": sleeper.pid, "port": 1, "release": 1, "log": "-", "started_at": "-"}
+    state = config.state_dir / "staging"
+    state.mkdir(parents=True)
+    (state / "instances.json").write_text(json.dumps([{**recorded, "argv": ["python", "-m", "uvicorn", "app:app"]}]))
+    (state / "haproxy.pid").write_text(f"{sleeper.pid}\n")
+
+    assert down(config) == []
+    assert sleeper.poll() is None
+
+
+def test_deploy_while_another_holds_the_environment_lock_fails_naming_the_lock(
+    make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy waits a bounded time for the environment's deploy lock, then fails naming it, having recorded nothing."""
+    monkeypatch.setattr(local, "LOCK_TIMEOUT", 0.3)
+    platform, env = staging(make_config())
+    lock = platform.config.state_dir / "staging" / "deploy.lock"
+    lock.parent.mkdir(parents=True)
+
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(GatesError, match="waiting for the deploy lock of staging"):
+            platform.deploy(env, str(DEMO))
+
+    assert platform.releases(env) == []
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A process gates did not start, standing in for one that reused a recorded pid."""
+    proc = subprocess.Popen(["sleep", "30"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def processes_mentioning(folder: Path) -> list[str]:
+    """Command lines of running processes that name ``folder`` (every process gates starts does)."""
+    found: list[str] = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended while we looked
+            continue
+        if str(folder) in text:
+            found.append(text)
+    return found
