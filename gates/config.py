@@ -56,6 +56,8 @@ class Environment:
     strategy: str = "rolling"
     fly_config: str = ""
     protected: bool = False
+    # The Admin page that embeds the app's dashboard (Shopify Admin, or the local platform's stand-in).
+    admin_url: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -92,10 +94,32 @@ class DatabaseConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AllowedNoise:
+    """A console message or request failure the browser gate tolerates, and why."""
+
+    pattern: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class BrowserConfig:
     """The browser gate: the Admin frame, tiles, console noise."""
 
-    # [browser] keys are added here as the feature is built.
+    dashboard_path: str = "/app"
+    frame_name: str = "app-iframe"
+    # Origins besides each environment's admin_url that the app must let embed it.
+    admin_origins: tuple[str, ...] = ()
+    tile_selector: str = "[data-tile]"
+    tile_name_attribute: str = "data-tile"
+    tile_value_selector: str = ".tile__value"
+    tile_error_selector: str = ".tile--error"
+    tiles: tuple[str, ...] = ()
+    load_timeout: float = 15.0
+    allow: tuple[AllowedNoise, ...] = ()
+    # A Playwright storage state (a logged-in Shopify Admin): named by env var, it is a secret.
+    storage_state_env: str = ""
+    # Where traces taken with a storage state go: never beside a shared report.
+    private_dir: str = ".gates/private"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,6 +318,11 @@ def _validate_environment(env: Environment, path: Path, key: str) -> None:
         raise ConfigError(path, f"{key}.url", "must not carry a password; name an environment variable instead")
     if env.platform == "local" and parts.port is None:
         raise ConfigError(path, f"{key}.url", "the local platform needs an explicit port, e.g. http://127.0.0.1:8081")
+    admin = urlsplit(env.admin_url)
+    if env.admin_url and (admin.scheme not in ("http", "https") or not admin.hostname):
+        raise ConfigError(path, f"{key}.admin_url", f"expected an http(s) URL, got {env.admin_url!r}")
+    if env.admin_url and env.platform == "local" and admin.port in (None, parts.port):
+        raise ConfigError(path, f"{key}.admin_url", "the local platform serves the Admin on its own port, not the app's")
     if env.database_url_env and not _ENV_VAR_NAME.match(env.database_url_env):
         raise ConfigError(
             path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}"
@@ -326,6 +355,8 @@ def read_section(cls: type[T], table: Any, path: Path, key: str) -> T:
 
 def _coerce(raw: Any, hint: Any, path: Path, key: str) -> Any:
     origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return read_section(hint, raw, path, key)
     if origin is tuple:
         (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
         if not isinstance(raw, list):

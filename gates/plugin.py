@@ -62,6 +62,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[_CONFIG_KEY] = None
     config.stash[_ENV_KEY] = None
+    # Registered here, after every entry-point plugin, so its fixtures override pytest-playwright's.
+    if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin("gates-browser"):
+        from gates import browser
+
+        config.pluginmanager.register(browser, "gates-browser")
     target = config.getoption("gates_measurements")
     if target:
         config.pluginmanager.register(MeasurementWriter(Path(target)), "gates-measurements")

@@ -8,6 +8,8 @@ Environment:
     DATABASE_URL   the app's Postgres database (optional: without it the data routes answer errors)
     APP_RELEASE    the release number the platform deployed; every response carries it as ``X-Release``
     APP_INSTANCE   the id of this instance, reported by /health
+    FRAME_ANCESTORS  space-separated origins allowed to embed the app (Shopify Admin); every response
+                   carries ``Content-Security-Policy: frame-ancestors <them>`` ('none' when unset)
 
 Routes: ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
 the database), and ``/app``, the dashboard page whose tiles come from ``public.dashboard_tiles``
@@ -20,6 +22,9 @@ Faults, for tests that must see a gate fail. A faulty release is this folder cop
     "delay_ms":    {"<path>": <ms>}     wait <ms> before answering that path
     "fail_health": true                 /health answers 503, so the instance never becomes healthy
     "extra_html":  "<script>...</script>"  appended to the dashboard page (e.g. a console error)
+    "empty_tiles": ["<name>"]           those tiles render with an empty value
+    "frame_ancestors": "<sources>"      the CSP frame-ancestors sent instead of FRAME_ANCESTORS
+    "x_frame_options": "<value>"        also send X-Frame-Options with that value (e.g. DENY)
 
 An unknown key stops the app at start, so a misspelt fault never passes silently as a healthy release.
 """
@@ -42,7 +47,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FAULT_KEYS = {"status", "delay_ms", "fail_health", "extra_html"}
+FAULT_KEYS = {"status", "delay_ms", "fail_health", "extra_html", "empty_tiles", "frame_ancestors", "x_frame_options"}
 RELEASE = int(os.environ.get("APP_RELEASE") or 0)
 INSTANCE = os.environ.get("APP_INSTANCE", "")
 DB_CONNECT_TIMEOUT = 2  # seconds: a health check must answer well within the gate's budget
@@ -60,6 +65,10 @@ def load_faults(path: Path) -> dict[str, Any]:
 
 
 FAULTS = load_faults(Path(__file__).with_name("faults.json"))
+FRAME_ANCESTORS = FAULTS.get("frame_ancestors") or os.environ.get("FRAME_ANCESTORS", "").strip() or "'none'"
+EMBEDDING_HEADERS = [("Content-Security-Policy", f"frame-ancestors {FRAME_ANCESTORS}")]
+if FAULTS.get("x_frame_options"):
+    EMBEDDING_HEADERS.append(("X-Frame-Options", FAULTS["x_frame_options"]))
 
 
 class FaultsAndRelease:
@@ -83,7 +92,10 @@ class FaultsAndRelease:
 
         async def send_with_release(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append("X-Release", str(RELEASE))
+                headers = MutableHeaders(scope=message)
+                headers.append("X-Release", str(RELEASE))
+                for name, value in EMBEDDING_HEADERS:
+                    headers.append(name, value)
             await send(message)
 
         status = FAULTS.get("status", {}).get(path)
@@ -155,7 +167,10 @@ def analytics_health(request: Request) -> Response:
 def dashboard(request: Request) -> Response:
     try:
         rows = tiles()
-        body = "".join(tile_html(name, label, value) for name, label, value in rows) or error_tile("no tiles")
+        empty = set(FAULTS.get("empty_tiles", ()))
+        body = "".join(
+            tile_html(name, label, "" if name in empty else value) for name, label, value in rows
+        ) or error_tile("no tiles")
     except DatabaseUnavailable as exc:
         body = error_tile(str(exc))
     return HTMLResponse(PAGE.format(release=RELEASE, tiles=body, extra=FAULTS.get("extra_html", "")))

@@ -56,10 +56,16 @@ class ServerStat:
 class FrontDoor:
     """The HAProxy of one environment, its files in ``folder``."""
 
-    def __init__(self, folder: Path, port: int, env_name: str) -> None:
+    def __init__(
+        self, folder: Path, port: int, env_name: str, admin_port: int | None = None, admin_html: str = ""
+    ) -> None:
         self.folder = folder
         self.port = port
         self.env_name = env_name
+        # The Admin stand-in: a second frontend answering every request with one static page.
+        self.admin_port = admin_port
+        self.admin_html = admin_html
+        self.admin_path = folder / "admin.html"
         self.config_path = folder / "haproxy.cfg"
         self.pid_path = folder / "haproxy.pid"
         self.socket_path = _socket_path(folder)
@@ -67,8 +73,11 @@ class FrontDoor:
     # -- process ---------------------------------------------------------------
 
     def render(self) -> str:
-        """The config: one frontend on the environment's port, one backend with no server yet."""
-        return _CONFIG.format(env=self.env_name, socket=self.socket_path, port=self.port, backend=BACKEND)
+        """The config: one frontend on the environment's port, one backend with no server yet, the Admin page."""
+        config = _CONFIG.format(env=self.env_name, socket=self.socket_path, port=self.port, backend=BACKEND)
+        if self.admin_port is not None:
+            config += _ADMIN.format(port=self.admin_port, page=self.admin_path)
+        return config
 
     def argv(self) -> list[str]:
         binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -91,6 +100,8 @@ class FrontDoor:
         if self.socket_path.parent != self.folder:
             _private_folder(self.socket_path.parent)
         self.config_path.write_text(self.render())
+        if self.admin_port is not None:
+            self.admin_path.write_text(self.admin_html)
         if not Path(self.argv()[0]).exists():
             raise GatesError("haproxy not found: the local platform needs it (apt-get install haproxy)")
         result = run(self.argv(), timeout=_START_TIMEOUT, log=log, check=False)
@@ -233,4 +244,11 @@ backend {backend}
     option httpchk GET /health
     http-request disable-l7-retry unless METH_GET || METH_HEAD
     http-response set-header X-Gates-Server %[srv_name]
+"""
+
+# HAProxy reads the file once at start; `return ... file` answers it whole, with no backend involved.
+_ADMIN = """
+frontend admin
+    bind 127.0.0.1:{port}
+    http-request return status 200 content-type "text/html; charset=utf-8" file {page}
 """

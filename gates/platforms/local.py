@@ -11,7 +11,7 @@ State, under ``config.state_dir / env.name``::
     releases.json        every release, oldest first (version, ref, created_at, status, commit, description)
     instances.json       every process gates started and has not stopped yet (id, pid, port, release, argv)
     snapshots/<ref>/     the app folder of a release, as deployed (ref = sha256 of its content, 12 hex)
-    haproxy.cfg, haproxy.pid, haproxy.sock
+    haproxy.cfg, haproxy.pid, haproxy.sock, admin.html (the Admin stand-in on admin_url's port)
     uvicorn-log.json     the logging config of the instances (timestamped lines)
     logs/<instance>.log  each instance's output; logs/deploy.log the rollout steps; logs/haproxy.log
     deploy.lock          held (flock) during deploy and rollback
@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from gates.admin import admin_origins, stand_in_page
 from gates.config import Config, Environment
 from gates.database import database_url, uses_local_cluster
 from gates.errors import GatesError, UsageError
@@ -93,7 +94,9 @@ class Site:
         self.dir = config.state_dir / env.name
         self.logs = self.dir / "logs"
         self.snapshots = self.dir / "snapshots"
-        self.front = FrontDoor(self.dir, port, env.name)
+        admin_port = urlsplit(env.admin_url).port if env.admin_url else None
+        self.front = FrontDoor(self.dir, port, env.name, admin_port, stand_in_page(config, env) if admin_port else "")
+        self.frame_ancestors = " ".join(admin_origins(config, env))
 
     def load_releases(self) -> list[Release]:
         """Every release, oldest first."""
@@ -348,6 +351,7 @@ class Rollout:
             "APP_RELEASE": str(self.release.version),
             "APP_INSTANCE": instance_id,
             "DATABASE_URL": self.db_url,
+            "FRAME_ANCESTORS": self.site.frame_ancestors,
             # Snapshots are immutable: no __pycache__ written into them.
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",

@@ -13,6 +13,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo"
+DEMO_TILES = ["revenue", "orders", "conversion", "campaigns"]
 
 
 def free_port() -> int:
@@ -39,6 +40,7 @@ def write_config(
     environments: dict[str, dict[str, Any]],
     app: dict[str, Any] | None = None,
     postgres_port: int | None = None,
+    browser: dict[str, Any] | None = None,
 ) -> Path:
     """A gates.toml in ``folder`` releasing ``source`` to local environments on free ports, state inside ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,10 +52,15 @@ def write_config(
     }
     lines = ["[app]", *(f"{k} = {json.dumps(v)}" for k, v in app_table.items())]
     for name, table in environments.items():
-        table = {"platform": "local", "url": f"http://127.0.0.1:{free_port()}", **table}
+        table = {
+            "platform": "local", "url": f"http://127.0.0.1:{free_port()}",
+            "admin_url": f"http://127.0.0.1:{free_port()}/", **table,
+        }  # fmt: skip
         lines += ["", f"[environments.{name}]", *(f"{k} = {json.dumps(v)}" for k, v in table.items())]
     lines += ["", "[local]", f'state_dir = "{folder / "state"}"', f"postgres_port = {postgres_port or free_port()}"]
     lines += ["", "[record]", f'dir = "{folder / "deploys"}"']
+    browser_table = {"tiles": DEMO_TILES, **(browser or {})}
+    lines += ["", "[browser]", *(f"{k} = {json.dumps(v)}" for k, v in browser_table.items())]
     path = folder / "gates.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

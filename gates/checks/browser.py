@@ -1,0 +1,138 @@
+"""Browser checks: what one visit of the Admin page saw, judged without a browser.
+
+``gates.browser`` drives Chromium once per gate run and records a ``Visit``; the functions here
+turn it into Measurements (the dashboard loaded in the Admin frame, every tile shows data,
+no console error in any frame), so they are pure and testable with a hand-made Visit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from gates.config import AllowedNoise
+from gates.measurement import Measurement
+
+ERROR_KINDS = ("console.error", "pageerror", "requestfailed", "response")
+
+
+@dataclasses.dataclass(frozen=True)
+class PageEvent:
+    """One console message, uncaught error, failed request or error response, from any frame."""
+
+    kind: str  # console.<type> | pageerror | requestfailed | response
+    text: str
+    url: str  # the script, document or request it came from
+
+    @property
+    def is_error(self) -> bool:
+        return self.kind in ERROR_KINDS
+
+    def line(self) -> str:
+        return f"[{self.kind}] {self.text}" + (f" ({self.url})" if self.url else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tile:
+    name: str
+    value: str
+    error: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Visit:
+    """The Admin page opened once: did the dashboard appear in its frame, what it showed, what was logged."""
+
+    admin_url: str
+    dashboard_url: str
+    frame: str
+    waited_for: str
+    timeout: float
+    loaded: bool
+    load_error: str = ""
+    seconds: float | None = None
+    tiles: tuple[Tile, ...] = ()
+    events: tuple[PageEvent, ...] = ()
+    screenshot: bytes | None = None
+
+    def console_log(self) -> str:
+        """Every event of every frame, one a line, with its source URL."""
+        return "\n".join(e.line() for e in self.events) or "(nothing was logged)"
+
+
+def _frame_desc(visit: Visit) -> str:
+    return f'iframe[name="{visit.frame}"] of {visit.admin_url}'
+
+
+def dashboard_loaded(visit: Visit) -> Measurement:
+    """The dashboard appears inside the Admin's app frame within the bound."""
+    problems: list[str] = []
+    if not visit.loaded:
+        problems.append(visit.load_error or f"waited {visit.timeout:g}s for {visit.waited_for}")
+        # The browser usually says why a frame stayed empty (a refused frame-ancestors, a 404...).
+        problems += [f"seen meanwhile: {e.line()}" for e in visit.events if e.is_error][:5]
+    return Measurement(
+        name="dashboard in the Admin frame",
+        question="the dashboard loads inside the Admin's app frame within its bound",
+        observed=f"loaded in {visit.seconds:.1f}s" if visit.loaded and visit.seconds is not None else "not loaded",
+        expected=f"{visit.waited_for} visible within {visit.timeout:g}s",
+        ok=visit.loaded,
+        source=f"{_frame_desc(visit)} -> {visit.dashboard_url}",
+        problems=problems,
+    )
+
+
+def tiles_show_data(visit: Visit, expected: Sequence[str]) -> Measurement:
+    """Every expected tile is present, with a non-empty value, not in its error state."""
+    problems: list[str] = []
+    seen = {t.name: t for t in visit.tiles}
+    if not visit.loaded:
+        problems.append(f"the dashboard did not load, so no tile could be checked ({visit.load_error})")
+    elif not visit.tiles:
+        problems.append("no tile on the dashboard")
+    for name in expected:
+        if visit.loaded and name not in seen:
+            problems.append(f"tile {name!r} is missing")
+    for tile in visit.tiles:
+        if tile.error:
+            problems.append(f"tile {tile.name!r} is in its error state: {tile.value!r}")
+        elif not tile.value.strip():
+            problems.append(f"tile {tile.name!r} is empty")
+    return Measurement(
+        name="tiles show data",
+        question="every tile the config names is present, non-empty and not in an error state",
+        observed=", ".join(f"{t.name}={t.value!r}" for t in visit.tiles) or "no tiles",
+        expected=", ".join(expected) + " with data" if expected else "at least one tile, all with data",
+        ok=not problems,
+        source=f"{_frame_desc(visit)} -> {visit.dashboard_url}",
+        details=[dataclasses.asdict(t) for t in visit.tiles],
+        problems=problems,
+    )
+
+
+def no_console_errors(visit: Visit, allow: Sequence[AllowedNoise]) -> Measurement:
+    """No console error, uncaught error, failed request or response >= 400 in any frame, but allowed noise."""
+    allowed: list[dict[str, str]] = []
+    problems: list[str] = []
+    for event in visit.events:
+        if not event.is_error:
+            continue
+        rule = next((a for a in allow if re.search(a.pattern, f"{event.text} {event.url}")), None)
+        if rule is None:
+            problems.append(event.line())
+        else:
+            allowed.append({"event": event.line(), "pattern": rule.pattern, "reason": rule.reason})
+    if not visit.events and not visit.loaded:
+        problems.append(f"the page was not observed: {visit.load_error}")
+    observed = f"{len(problems)} error(s)" + (f", {len(allowed)} allowed" if allowed else "")
+    return Measurement(
+        name="no console errors",
+        question="zero console errors, uncaught errors, failed requests and responses >= 400 across all frames",
+        observed=observed,
+        expected="0 errors (allow-list: " + ("; ".join(f"{a.pattern!r}: {a.reason}" for a in allow) or "empty") + ")",
+        ok=not problems,
+        source=f"{visit.admin_url} and every frame in it",
+        details=allowed,
+        problems=[*problems, *(f"allowed: {a['event']} -- {a['reason']}" for a in allowed)] if problems else [],
+    )
