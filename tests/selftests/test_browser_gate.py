@@ -1,0 +1,162 @@
+"""The browser gate against a deployed demo: the healthy release passes, each broken one fails the right molecule.
+
+One staging environment (one instance, on the shared test cluster) is deployed for the module;
+each fault test deploys a faulty release onto it, runs the gate's smoke molecules in a child
+pytest as ``gates deploy`` does (one browser visit per run checks all of them), and rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gates import config as config_mod
+from gates.database.migrate import migrate
+from gates.pipeline import run_gate
+from gates.platforms import platform_for
+from gates.platforms.local import down
+from tests.selftests.demo import DEMO, demo_copy, junit_results, write_config
+
+pytestmark = pytest.mark.xdist_group("browser-gate")
+
+DB_ENV = "GATES_SELFTEST_BROWSER_DB"
+STATE_ENV = "GATES_SELFTEST_STORAGE_STATE"
+LOAD_TIMEOUT = 10.0
+CANARY = "canary-session-5Wd02"
+LOADS = "test_dashboard_loads_inside_the_admin_frame"
+TILES = "test_every_tile_shows_data"
+CONSOLE = "test_no_console_errors_in_any_frame"
+HEADERS = "test_app_pages_allow_embedding_in_the_admin"
+MOLECULES = {LOADS, TILES, CONSOLE, HEADERS}
+
+
+@dataclass
+class Deployed:
+    config: config_mod.Config
+
+    @property
+    def env(self) -> config_mod.Environment:
+        return self.config.environment("staging")
+
+    def gate(self, out: Path, config: config_mod.Config | None = None) -> dict[str, str]:
+        """Run the smoke molecules in a child pytest; molecule name -> 'passed' or its failure message."""
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        cfg = config or self.config
+        run_gate(cfg, cfg.environment("staging"), "smoke", out, "smoke-gate")
+        # pytest-playwright names browser tests after the browser: test_x[chromium].
+        return {name.removesuffix("[chromium]"): r for name, r in junit_results(out / "smoke-gate.xml").items()}
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[Deployed]:
+    folder = tmp_path_factory.mktemp("browser-gate")
+    previous = os.environ.get(DB_ENV)
+    os.environ[DB_ENV] = pg_cluster.ensure_database("browser_gate")
+    path = write_config(
+        folder, environments={"staging": {"database_url_env": DB_ENV, "instances": 1}},
+        browser={"load_timeout": LOAD_TIMEOUT},
+    )  # fmt: skip
+    config = config_mod.load(path)
+    try:
+        migrate(config, os.environ[DB_ENV], None)
+        platform_for(config, config.environment("staging")).deploy(config.environment("staging"), str(DEMO))
+        yield Deployed(config)
+    finally:
+        down(config)
+        if previous is None:
+            os.environ.pop(DB_ENV, None)
+        else:
+            os.environ[DB_ENV] = previous
+
+
+def test_the_healthy_release_passes_with_a_screenshot_in_the_report(deployed, tmp_path):
+    """The demo as shipped passes all four smoke molecules; the report embeds the screenshot and the console log."""
+    results = deployed.gate(tmp_path)
+    assert results == dict.fromkeys(MOLECULES, "passed")
+    report = (tmp_path / "smoke-gate.html").read_text()
+    for molecule in (LOADS, TILES, CONSOLE):
+        assert molecule in report
+    assert "data:image/png;base64," in report and "console log (all frames)" in report
+    assert not list(tmp_path.glob("*trace*.zip")), "a passing run keeps no trace"
+
+
+# (faults.json of the release, {molecule: texts its failure names}, molecules that must still pass)
+FAULTS = {
+    "console-error-only-in-the-iframe-and-an-empty-tile": (
+        {
+            "extra_html": "<script>if (window.top !== window.self) console.error('tiles widget: quota exceeded')</script>",
+            "empty_tiles": ["orders"],
+        },
+        {CONSOLE: ["console.error", "tiles widget: quota exceeded", "/app"], TILES: ["tile 'orders' is empty"]},
+        {LOADS, HEADERS},
+    ),
+    "uncaught-exception-after-the-tiles-load-and-x-frame-options-deny": (
+        {
+            "extra_html": "<script>addEventListener('load', () => setTimeout(() => { throw new Error('late tile refresh failed') }, 100))</script>",
+            "x_frame_options": "DENY",
+        },
+        {CONSOLE: ["pageerror", "late tile refresh failed"], HEADERS: ["X-Frame-Options: DENY"]},
+        {LOADS, TILES},
+    ),
+    "a-script-that-404s": (
+        {"extra_html": '<script src="/static/charts.js"></script>'},
+        {CONSOLE: ["HTTP 404", "/static/charts.js"]},
+        {LOADS, TILES, HEADERS},
+    ),
+    "a-csp-that-forbids-the-admin-origin": (
+        {"frame_ancestors": "'self'"},
+        {HEADERS: ["frame-ancestors", "does not admit"], LOADS: ["frame-ancestors"]},
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("faults, failing, passing", FAULTS.values(), ids=FAULTS.keys())
+def test_a_faulty_release_fails_the_molecule_that_names_its_cause(deployed, tmp_path, faults, failing, passing):
+    """Each fault fails the molecule(s) it breaks, each message naming the cause; the others still pass."""
+    platform = platform_for(deployed.config, deployed.env)
+    platform.deploy(deployed.env, str(demo_copy(tmp_path, faults)))
+    try:
+        results = deployed.gate(tmp_path / "gate")
+    finally:
+        platform.rollback(deployed.env)
+    assert set(results) == MOLECULES
+    for molecule, texts in failing.items():
+        assert results[molecule] != "passed", molecule
+        for text in texts:
+            assert text in results[molecule], (molecule, text, results[molecule])
+    assert {m for m in passing if results[m] == "passed"} == passing, results
+    assert (tmp_path / "gate" / "smoke-gate-trace.zip").is_file(), "a failed run keeps the trace beside the report"
+    assert "Playwright trace" in (tmp_path / "gate" / "smoke-gate.html").read_text()
+
+
+def test_a_dashboard_that_never_loads_fails_within_its_bound_and_keeps_the_session_private(deployed, tmp_path, monkeypatch):
+    """A dashboard that never answers fails the load molecule saying what it waited for; with a storage state
+    (a logged-in Admin) the trace goes to the private folder, and the session is in no report file."""
+    state = tmp_path / "state.json"
+    cookie = {"name": "admin_session", "value": CANARY, "domain": "127.0.0.1", "path": "/", "expires": -1,
+              "httpOnly": True, "secure": False, "sameSite": "Lax"}  # fmt: skip
+    state.write_text(json.dumps({"cookies": [cookie], "origins": []}))
+    monkeypatch.setenv(STATE_ENV, str(state))
+    private = tmp_path / "private"
+    path = tmp_path / "gates.toml"  # the same environment, logged in: [browser] is the config's last table
+    path.write_text(deployed.config.path.read_text() + f'storage_state_env = "{STATE_ENV}"\nprivate_dir = "{private}"\n')
+    platform = platform_for(deployed.config, deployed.env)
+    platform.deploy(deployed.env, str(demo_copy(tmp_path, {"delay_ms": {"/app": 120_000}})))
+    try:
+        results = deployed.gate(tmp_path / "gate", config_mod.load(path))
+    finally:
+        platform.rollback(deployed.env)
+    assert f'waited {LOAD_TIMEOUT:g}s for [data-tile] in iframe[name="app-iframe"]' in results[LOADS]
+    assert "did not load" in results[TILES]
+    assert "no answer" in results[HEADERS]  # the headers molecule fails closed on the same page
+    assert list(private.glob("*trace*.zip")), "the trace taken with the session is kept privately"
+    for file in (tmp_path / "gate").rglob("*"):
+        assert not file.name.endswith(".zip"), file
+        if file.is_file():
+            assert CANARY.encode() not in file.read_bytes(), file
