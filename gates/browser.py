@@ -127,8 +127,15 @@ def _listen(page: Any, events: list[PageEvent]) -> None:
     """Record console messages, uncaught errors, failed requests and error responses of every frame."""
     page.on("console", lambda m: events.append(PageEvent(f"console.{m.type}", m.text, m.location.get("url", ""))))
     page.on("pageerror", lambda e: events.append(PageEvent("pageerror", f"{e.name}: {e.message}", _stack_url(e.stack))))
-    page.on("requestfailed", lambda r: events.append(PageEvent("requestfailed", f"{r.method} failed: {r.failure}", r.url)))
-    page.on("response", lambda r: r.status >= 400 and events.append(PageEvent("response", f"HTTP {r.status}", r.url)))
+    page.on(
+        "requestfailed", lambda r: events.append(PageEvent("requestfailed", f"{r.method} failed: {r.failure}", r.url))
+    )
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400:
+            events.append(PageEvent("response", f"HTTP {response.status}", response.url))
+
+    page.on("response", on_response)
 
 
 def _stack_url(stack: str | None) -> str:
@@ -158,7 +165,12 @@ def _load(page: Any, visit: Visit, error_type: type[Exception]) -> tuple[bool, s
                 frame.wait_for_load_state("networkidle", timeout=max(deadline - time.monotonic(), 0.1) * 1000)
                 return True, "", time.monotonic() - start, frame
         except error_type as exc:
-            return False, f"{visit.dashboard_url} did not settle within {visit.timeout:g}s: {str(exc).splitlines()[0]}", None, frame
+            return (
+                False,
+                f"{visit.dashboard_url} did not settle within {visit.timeout:g}s: {str(exc).splitlines()[0]}",
+                None,
+                frame,
+            )
         page.wait_for_timeout(_POLL_MS)  # Playwright's own pump: events keep flowing while we poll
     where = f"the frame at {frame.url}" if frame is not None else "no such frame on the page"
     return False, f"waited {visit.timeout:g}s for {visit.waited_for} ({where})", None, frame
@@ -194,7 +206,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if link:
             added.append(extras.url(link, name="Playwright trace"))
     report.extras = [*getattr(report, "extras", []), *added]  # type: ignore[attr-defined]
-
 
 
 def _extras() -> Any:

@@ -322,7 +322,9 @@ def _validate_environment(env: Environment, path: Path, key: str) -> None:
     if env.admin_url and (admin.scheme not in ("http", "https") or not admin.hostname):
         raise ConfigError(path, f"{key}.admin_url", f"expected an http(s) URL, got {env.admin_url!r}")
     if env.admin_url and env.platform == "local" and admin.port in (None, parts.port):
-        raise ConfigError(path, f"{key}.admin_url", "the local platform serves the Admin on its own port, not the app's")
+        raise ConfigError(
+            path, f"{key}.admin_url", "the local platform serves the Admin on its own port, not the app's"
+        )
     if env.database_url_env and not _ENV_VAR_NAME.match(env.database_url_env):
         raise ConfigError(
             path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}"

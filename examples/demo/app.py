@@ -23,6 +23,7 @@ Faults, for tests that must see a gate fail. A faulty release is this folder cop
     "fail_health": true                 /health answers 503, so the instance never becomes healthy
     "extra_html":  "<script>...</script>"  appended to the dashboard page (e.g. a console error)
     "empty_tiles": ["<name>"]           those tiles render with an empty value
+    "stuck_loading": true               the dashboard shows its loading state forever, never a tile
     "frame_ancestors": "<sources>"      the CSP frame-ancestors sent instead of FRAME_ANCESTORS
     "x_frame_options": "<value>"        also send X-Frame-Options with that value (e.g. DENY)
 
@@ -47,7 +48,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FAULT_KEYS = {"status", "delay_ms", "fail_health", "extra_html", "empty_tiles", "frame_ancestors", "x_frame_options"}
+FAULT_KEYS = {
+    "status",
+    "delay_ms",
+    "fail_health",
+    "extra_html",
+    "empty_tiles",
+    "stuck_loading",
+    "frame_ancestors",
+    "x_frame_options",
+}
 RELEASE = int(os.environ.get("APP_RELEASE") or 0)
 INSTANCE = os.environ.get("APP_INSTANCE", "")
 DB_CONNECT_TIMEOUT = 2  # seconds: a health check must answer well within the gate's budget
@@ -165,6 +175,9 @@ def analytics_health(request: Request) -> Response:
 
 
 def dashboard(request: Request) -> Response:
+    if FAULTS.get("stuck_loading"):
+        # What a client-rendered dashboard looks like when its data call never settles: a spinner, no tile.
+        return HTMLResponse(PAGE.format(release=RELEASE, tiles='<p class="loading">Loading...</p>', extra=""))
     try:
         rows = tiles()
         empty = set(FAULTS.get("empty_tiles", ()))

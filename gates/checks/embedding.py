@@ -74,13 +74,17 @@ def embedding_allowed(client: httpx.Client, path: str, origins: Sequence[str], t
             problems.append(f"GET {url} -> {response.status_code}, expected 200")
         own = f"{client.base_url.scheme}://{client.base_url.netloc.decode()}"
         if lists is None:
-            problems.append(f"GET {url} sends no Content-Security-Policy frame-ancestors: Admin cannot be named as allowed")
+            problems.append(
+                f"GET {url} sends no Content-Security-Policy frame-ancestors: Admin cannot be named as allowed"
+            )
         for origin in origins:
             # Every policy must admit the origin: several CSP headers are all enforced.
             if lists is not None and not all(any(source_admits(s, origin, own) for s in sources) for sources in lists):
                 problems.append(f"Content-Security-Policy frame-ancestors of {url} does not admit {origin}")
             for value in xfo:
-                if value.strip().upper() in ("DENY", "SAMEORIGIN") and not (value.strip().upper() == "SAMEORIGIN" and origin == own):
+                if value.strip().upper() in ("DENY", "SAMEORIGIN") and not (
+                    value.strip().upper() == "SAMEORIGIN" and origin == own
+                ):
                     problems.append(f"X-Frame-Options: {value.strip()} on {url} blocks embedding in {origin}")
     return Measurement(
         name="embedding headers",
