@@ -1,0 +1,102 @@
+"""The browser and embedding checks on hand-made inputs: no browser, no server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gates.checks.browser import PageEvent, Tile, Visit, dashboard_loaded, no_console_errors, tiles_show_data
+from gates.checks.embedding import embedding_allowed, source_admits
+from gates.config import AllowedNoise, ConfigError, parse
+
+ADMIN = "http://127.0.0.1:9001"
+
+
+def visit(**changes) -> Visit:
+    base = dict(admin_url=ADMIN + "/", dashboard_url="http://127.0.0.1:9000/app", frame="app-iframe",
+                waited_for='[data-tile] in iframe[name="app-iframe"]', timeout=5.0, loaded=True, seconds=0.4)  # fmt: skip
+    return Visit(**{**base, **changes})
+
+
+@pytest.mark.parametrize(
+    "source, origin, admits",
+    [
+        ("https://admin.shopify.com", "https://admin.shopify.com", True),
+        ("https://*.myshopify.com", "https://hotrodan.myshopify.com", True),
+        ("https://*.myshopify.com", "https://myshopify.com.evil.example", False),
+        ("admin.shopify.com", "https://admin.shopify.com", True),
+        ("https:", "https://admin.shopify.com", True),
+        ("http://127.0.0.1:9001", ADMIN, True),
+        ("http://127.0.0.1:9002", ADMIN, False),
+        ("http://127.0.0.1:*", ADMIN, True),
+        ("'none'", ADMIN, False),
+        ("'self'", ADMIN, False),
+        ("*", ADMIN, True),
+    ],
+)
+def test_a_frame_ancestors_source_admits_exactly_the_origins_csp_says(source, origin, admits):
+    """Scheme, host (with a *. wildcard) and port decide, as browsers match frame-ancestors."""
+    assert source_admits(source, origin, "http://127.0.0.1:9000") is admits
+
+
+def _client(headers: list[tuple[str, str]]) -> httpx.Client:
+    return httpx.Client(
+        base_url="http://app.test", transport=httpx.MockTransport(lambda r: httpx.Response(200, headers=headers))
+    )
+
+
+def test_embedding_fails_closed_without_a_csp_or_without_an_admin_origin():
+    """No frame-ancestors at all, or no Admin origin configured, is a failure saying so."""
+    assert "sends no Content-Security-Policy" in embedding_allowed(_client([]), "/app", [ADMIN], 1).explain()
+    headers = [("Content-Security-Policy", f"frame-ancestors {ADMIN}")]
+    assert "no Admin origin configured" in embedding_allowed(_client(headers), "/app", [], 1).explain()
+    assert embedding_allowed(_client(headers), "/app", [ADMIN], 1).ok
+
+
+def test_every_csp_header_must_admit_the_admin():
+    """Browsers enforce every policy sent: a second, stricter CSP header blocks the Admin."""
+    headers = [
+        ("Content-Security-Policy", f"frame-ancestors {ADMIN}"),
+        ("Content-Security-Policy", "frame-ancestors 'none'"),
+    ]
+    assert f"does not admit {ADMIN}" in embedding_allowed(_client(headers), "/app", [ADMIN], 1).explain()
+
+
+def test_allowed_noise_is_shown_with_its_reason_and_the_rest_fails():
+    """An allow-listed error passes and is listed with its reason; any other error fails the check."""
+    allow = [AllowedNoise(pattern=r"beacon\.example", reason="third-party analytics, blocked offline")]
+    noise = PageEvent("requestfailed", "GET failed: net::ERR_NAME_NOT_RESOLVED", "https://beacon.example/b")
+    judged = no_console_errors(visit(events=(noise, PageEvent("console.log", "hello", ""))), allow)
+    assert judged.ok and judged.details[0]["reason"] == "third-party analytics, blocked offline"
+    bad = PageEvent("console.error", "boom", "http://127.0.0.1:9000/app")
+    judged = no_console_errors(visit(events=(noise, bad)), allow)
+    assert not judged.ok and "[console.error] boom (http://127.0.0.1:9000/app)" in judged.problems
+    assert any("third-party analytics" in p for p in judged.problems)
+
+
+def test_tiles_fail_closed_when_none_or_some_are_missing():
+    """No tile, a missing expected tile, an error tile or an empty one each fail, named."""
+    assert "no tile on the dashboard" in tiles_show_data(visit(), ["revenue"]).explain()
+    tiles = (Tile("revenue", "$1", False), Tile("orders", "", False), Tile("dashboard", "database unreachable", True))
+    text = tiles_show_data(visit(tiles=tiles), ["revenue", "conversion"]).explain()
+    assert "tile 'conversion' is missing" in text and "tile 'orders' is empty" in text
+    assert "tile 'dashboard' is in its error state: 'database unreachable'" in text
+    assert not dashboard_loaded(visit(loaded=False, load_error="waited 5s for x")).ok
+
+
+def test_a_misspelt_allow_entry_is_a_config_error_naming_the_key(tmp_path):
+    """[[browser.allow]] entries are checked like any section: an unknown key names file and key."""
+    data = {
+        "app": {"name": "a"},
+        "environments": {
+            "staging": {"platform": "local", "url": "http://127.0.0.1:1", "admin_url": "http://127.0.0.1:2/"}
+        },
+        "browser": {"allow": [{"pattern": "x", "reason": "y"}, {"pattern": "x", "why": "y"}]},
+    }
+    with pytest.raises(ConfigError, match=r"browser\.allow\[1\]\.why"):
+        parse(data, tmp_path / "gates.toml")
+    data["browser"]["allow"].pop()
+    assert parse(data, tmp_path / "gates.toml").browser.allow == (AllowedNoise("x", "y"),)
+    data["environments"]["staging"]["admin_url"] = "http://127.0.0.1:1/admin"
+    with pytest.raises(ConfigError, match="admin_url"):
+        parse(data, tmp_path / "gates.toml")
