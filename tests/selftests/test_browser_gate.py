@@ -43,11 +43,11 @@ class Deployed:
     def env(self) -> config_mod.Environment:
         return self.config.environment("staging")
 
-    def gate(self, out: Path, config: config_mod.Config | None = None) -> dict[str, str]:
+    def gate(self, out: Path, config: config_mod.Config | None = None, workers: int = 0) -> dict[str, str]:
         """Run the smoke molecules in a child pytest; molecule name -> 'passed' or its failure message."""
         (out / "logs").mkdir(parents=True, exist_ok=True)
         cfg = config or self.config
-        run_gate(cfg, cfg.environment("staging"), "smoke", out, "smoke-gate")
+        run_gate(cfg, cfg.environment("staging"), "smoke", out, "smoke-gate", workers=workers)
         # pytest-playwright names browser tests after the browser: test_x[chromium].
         return {name.removesuffix("[chromium]"): r for name, r in junit_results(out / "smoke-gate.xml").items()}
 
@@ -75,8 +75,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[D
 
 
 def test_the_healthy_release_passes_with_a_screenshot_in_the_report(deployed, tmp_path):
-    """The demo as shipped passes all four smoke molecules; the report embeds the screenshot and the console log."""
-    results = deployed.gate(tmp_path)
+    """The demo as shipped passes all four smoke molecules under two xdist workers (each visits on its own);
+    the report embeds the screenshot and the console log."""
+    results = deployed.gate(tmp_path, workers=2)
     assert results == dict.fromkeys(MOLECULES, "passed")
     report = (tmp_path / "smoke-gate.html").read_text()
     for molecule in (LOADS, TILES, CONSOLE):

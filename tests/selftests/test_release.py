@@ -84,6 +84,7 @@ def test_the_record_holds_both_html_reports_and_the_logs(release):
         assert {f"{env}-gate.html", f"{env}-gate.xml", f"logs/{env}-gate.log", f"logs/migrate-{env}.log"} <= names
         html = (release.record / f"{env}-gate.html").read_text()
         assert "test_every_health_path_answers_200" in html and "gates-measurements" in html
+        assert "test_dashboard_loads_inside_the_admin_frame" in html and "data:image/png;base64," in html
     summary = (release.record / "summary.md").read_text()
     assert "passed" in summary and "[staging-gate.html](staging-gate.html)" in summary
     assert "supabase" in (release.record / "logs" / "migrate-staging.log").read_text().lower()
