@@ -18,10 +18,11 @@ demo: setup
 	@echo "Evidence: $$($(GATES) report)"
 	@echo "The demo keeps running: 'make down' (or '.venv/bin/gates down') stops it."
 
+# Lint first, so the test runner's summary is the last thing printed.
 test: setup
-	$(PYTEST) tests/selftests -n $(WORKERS) --dist loadgroup
 	$(VENV)/bin/ruff check gates tests examples
 	$(VENV)/bin/mypy
+	$(PYTEST) tests/selftests -n $(WORKERS) --dist loadgroup
 
 lint: setup
 	$(VENV)/bin/ruff check gates tests examples
