@@ -29,6 +29,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check gates
 	$(VENV)/bin/mypy
 
+# Speed targets live here, never in tests: prints a table, writes reports/bench.json.
+bench: setup
+	$(PY) -m gates.bench $(if $(QUICK),--quick)
+
 down:
 	@test -x $(GATES) && $(GATES) down || true
 
