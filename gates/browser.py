@@ -224,7 +224,8 @@ def _report_dir(config: pytest.Config) -> Path:
 def _trace_name(config: pytest.Config) -> str:
     html = config.getoption("htmlpath", None)
     stem = Path(html).stem if html else "browser"
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    # This run's own xdist worker id (not $PYTEST_XDIST_WORKER: a gate run from a worker inherits it).
+    worker = getattr(config, "workerinput", {}).get("workerid")
     return f"{stem}-trace{'-' + worker if worker else ''}.zip"
 
 
