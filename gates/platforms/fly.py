@@ -105,7 +105,10 @@ class FlyPlatform:
         if not isinstance(raw, list):
             raise GatesError(f"fly secrets list --json -a {env.app}: expected a list")
         # Newer flyctl prints snake_case keys, older PascalCase: accept both.
-        return [Secret(name=str(s.get("name") or s.get("Name")), digest=str(s.get("digest") or s.get("Digest"))) for s in raw]
+        return [
+            Secret(name=str(s.get("name") or s.get("Name")), digest=str(s.get("digest") or s.get("Digest")))
+            for s in raw
+        ]
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]:
         result = self._fly(env, "logs", "--no-tail", "--json", timeout=self.logs_timeout)
@@ -248,5 +251,6 @@ def concatenated_json(text: str) -> list[Mapping[str, Any]]:
 
 
 def parse_log(raw: Mapping[str, Any]) -> LogLine:
-    return LogLine(at=_time(raw.get("timestamp")), instance=str(raw.get("instance", "")), message=str(raw.get("message", "")))
-
+    return LogLine(
+        at=_time(raw.get("timestamp")), instance=str(raw.get("instance", "")), message=str(raw.get("message", ""))
+    )

@@ -24,7 +24,10 @@ class FakeFly:
 
     def __init__(self, path: Path, **fake: Any) -> None:
         self.path = path
-        state = {name: json.loads((FIXTURES / f"{name}.json").read_text()) for name in ("releases", "status", "checks", "secrets")}
+        state = {
+            name: json.loads((FIXTURES / f"{name}.json").read_text())
+            for name in ("releases", "status", "checks", "secrets")
+        }
         state["logs"] = (FIXTURES / "logs.txt").read_text()
         state["fake"] = fake
         path.write_text(json.dumps(state))
