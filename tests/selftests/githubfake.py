@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,13 +20,14 @@ SHA = "4f1c2b9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c"
 
 
 def check_run(name: str, status: str = "completed", conclusion: str | None = "success") -> dict[str, Any]:
+    run_id = zlib.crc32(name.encode())  # stable across processes, unlike hash()
     return {
-        "id": abs(hash(name)) % 10**9,
+        "id": run_id,
         "name": name,
         "head_sha": SHA,
         "status": status,
         "conclusion": conclusion,
-        "html_url": f"https://github.com/{REPO}/runs/{abs(hash(name)) % 10**9}",
+        "html_url": f"https://github.com/{REPO}/runs/{run_id}",
         "app": {"slug": "github-actions"},
     }
 
@@ -42,7 +44,7 @@ class GitHubFake:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 fake.requests.append((self.path, dict(self.headers)))
                 status, body, headers = fake.routes.get(self.path, (404, {"message": "Not Found"}, {}))
                 data = json.dumps(body).encode()
