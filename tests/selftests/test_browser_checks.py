@@ -100,3 +100,17 @@ def test_a_misspelt_allow_entry_is_a_config_error_naming_the_key(tmp_path):
     data["environments"]["staging"]["admin_url"] = "http://127.0.0.1:1/admin"
     with pytest.raises(ConfigError, match="admin_url"):
         parse(data, tmp_path / "gates.toml")
+
+
+def test_a_visit_fails_closed_without_an_admin_url_or_its_session(tmp_path):
+    """No admin_url, or a storage state variable naming no file, is a failed load naming the key, before any browser."""
+    from gates.browser import visit_admin
+
+    env = {"platform": "local", "url": "http://127.0.0.1:1"}
+    data = {"app": {"name": "a"}, "environments": {"staging": env}, "browser": {"storage_state_env": "ADMIN_STATE"}}
+    cfg = parse(data, tmp_path / "gates.toml")
+    assert "environments.staging.admin_url is not set" in visit_admin(None, cfg, cfg.environment("staging")).load_error
+    data["environments"]["staging"] = {**env, "admin_url": "http://127.0.0.1:2/"}
+    cfg = parse(data, tmp_path / "gates.toml")
+    lost = visit_admin(None, cfg, cfg.environment("staging"), storage_state="")
+    assert not lost.loaded and "ADMIN_STATE does not name a storage state file" in dashboard_loaded(lost).explain()
