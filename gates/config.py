@@ -88,7 +88,10 @@ class FlagsConfig:
 class DatabaseConfig:
     """The database gate: advisors, migration safety, backups."""
 
-    # [database] keys are added here as the feature is built.
+    # Lowest advisor level that fails the gate: error | warn | info.
+    advisors_level: str = "error"
+    # Squawk rules accepted anyway, each "rule: reason" (the reason is shown in the report).
+    squawk_allow: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,7 +276,17 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
         **{name: read_section(cls, data.get(name, {}), path, prefix + name) for name, cls in SECTIONS.items()},
     )
     register_env(*(e.database_url_env for e in environments.values() if e.database_url_env))
+    _validate_database(config.database, path, prefix + "database")
     return config
+
+
+def _validate_database(db: DatabaseConfig, path: Path, key: str) -> None:
+    if db.advisors_level not in ("error", "warn", "info"):
+        raise ConfigError(path, f"{key}.advisors_level", f"expected error, warn or info, got {db.advisors_level!r}")
+    for i, entry in enumerate(db.squawk_allow):
+        rule, _, reason = entry.partition(":")
+        if not rule.strip() or not reason.strip():
+            raise ConfigError(path, f"{key}.squawk_allow[{i}]", f"expected 'rule: reason', got {entry!r}")
 
 
 def _validate_environment(env: Environment, path: Path, key: str) -> None:
