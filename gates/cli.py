@@ -7,6 +7,7 @@ step exits 1 naming the step; nothing prints a secret.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -41,6 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="apply pending migrations to an environment with the Supabase CLI")
     p.add_argument("--env", required=True)
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("backup", help="pg_dump an environment's database and prove it by a scratch restore")
+    p.add_argument("--env", required=True)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup into an environment's database (replaces its objects)")
+    p.add_argument("--env", required=True)
+    p.add_argument("--backup", required=True, help="path of a backup file taken by `gates backup` or a release")
+    p.add_argument("--yes", action="store_true", help="confirm: the database's objects are replaced")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("rollback", help="roll an environment back to an earlier release")
     p.add_argument("--env", required=True)
@@ -116,6 +127,40 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     cfg.check_secrets_present(env)
     log = cfg.state_dir / env.name / "logs" / "migrate.log"
     print(f"gates: {env.name}: {migrate(cfg, prepare_database(cfg, env), log)} (log: {log})")
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from gates.database.backup import backup_environment
+
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    cfg.check_secrets_present(env)
+    folder = cfg.state_dir / env.name / "backups"
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    backup = backup_environment(cfg, env, folder / f"{stamp}.dump", folder / f"{stamp}.log")
+    Path(backup.path).with_suffix(".json").write_text(json.dumps(backup.as_dict(), indent=2) + "\n")
+    print(
+        f"gates: {env.name}: backup {backup.path}: {backup.bytes} bytes, sha256 {backup.sha256}, "
+        f"server {backup.server_version}; restored and compared: {backup.tables} tables, {backup.rows} rows"
+    )
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from gates.database import prepare_database
+    from gates.database.backup import restore
+
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    path = Path(args.backup).resolve()
+    if not args.yes:
+        raise UsageError(f"restore replaces the objects of the {env.name} database: add --yes to confirm")
+    if not path.is_file():
+        raise UsageError(f"--backup {path}: no such file")
+    cfg.check_secrets_present(env)
+    log = cfg.state_dir / env.name / "logs" / "restore.log"
+    print(f"gates: {env.name}: {restore(prepare_database(cfg, env), path, log)} (log: {log})")
     return EXIT_OK
 
 

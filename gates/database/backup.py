@@ -92,7 +92,8 @@ def verify_backup(
     name = f"gates_scratch_{uuid.uuid4().hex[:12]}"
     scratch = _with_db(scratch_admin_url, name)
     with _connect(scratch_admin_url) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        # template0: a clean database, without what a cluster may have added to template1.
+        admin.execute(sql.SQL("create database {} template template0").format(sql.Identifier(name)))
     try:
         with _connect(scratch) as conn:
             _, major = _server_version(conn)
