@@ -91,3 +91,23 @@ def test_gates_backup_then_restore_brings_the_rows_back(source: str, tmp_path: P
             assert conn.execute("select count(*) from public.orders").fetchone() == (25,)
     finally:
         gates("down", config=config)
+
+
+def test_production_is_not_migrated_without_a_proven_backup_from_this_release(source: str, tmp_path: Path) -> None:
+    """The pipeline's production migrate step refuses to run when this release took no proven backup of production."""
+    import os
+
+    from gates import config as config_mod
+    from gates.pipeline import Context, Step, execute, migrate_step
+    from gates.record import Record
+
+    config = write_config(tmp_path, environments={"production": {"database_url_env": DB_ENV}})
+    os.environ[DB_ENV] = source
+    try:
+        ctx = Context(config=config_mod.load(config), record=Record(tmp_path / "deploys"))
+        assert not execute(ctx, [Step("migrate", "production", migrate_step)])
+    finally:
+        del os.environ[DB_ENV]
+    (step,) = ctx.record.steps
+    assert step.outcome == "failed"
+    assert step.detail == "refusing to migrate production: no proven backup of it was taken in this release"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psycopg
@@ -50,3 +51,29 @@ def test_nothing_pending_passes_and_safe_files_pass(tmp_path: Path) -> None:
     """No pending file passes; a file with lock and statement timeouts creating a table passes."""
     assert migration_safety([], []).ok
     assert migration_safety(local_migrations(write_migrations(tmp_path, SAFE)), []).ok
+
+
+def test_an_unsafe_pending_migration_fails_the_preflight_molecule(pg_database: str, tmp_path: Path) -> None:
+    """`pytest -m preflight` against production fails the migration-safety molecule naming file:line and rule."""
+    from gates import config as config_mod
+    from gates.pipeline import run_gate
+    from tests.selftests.demo import demo_copy, junit_results, write_config
+
+    source = demo_copy(tmp_path / "app")
+    (source / "supabase" / "migrations" / "20990101000000_index.sql").write_text(
+        "set lock_timeout = '5s';\nset statement_timeout = '30s';\n"
+        "create index ad_campaigns_status on public.ad_campaigns (status);\n"
+    )
+    path = write_config(tmp_path, source=source, environments={"production": {"database_url_env": "GATES_SELFTEST_PF_DB"}})
+    os.environ["GATES_SELFTEST_PF_DB"] = pg_database
+    try:
+        cfg = config_mod.load(path)
+        (tmp_path / "out" / "logs").mkdir(parents=True)
+        outcome = run_gate(cfg, cfg.environment("production"), "preflight", tmp_path / "out", "preflight")
+    finally:
+        del os.environ["GATES_SELFTEST_PF_DB"]
+    results = junit_results(tmp_path / "out" / "preflight.xml")
+    assert not outcome.passed
+    message = results["test_pending_migrations_are_safe_for_zero_downtime"]
+    assert "20990101000000_index.sql:3 require-concurrent-index-creation" in message
+    assert "1 unsafe, 0 allowed, in 4 pending file(s)" in message  # the demo's own pending files are safe
