@@ -22,6 +22,7 @@ create table analytics.events (id bigint primary key);
 insert into analytics.events values (1), (2);
 """
 DB_ENV = "GATES_SELFTEST_BACKUP_DB"
+CANARY = "canary-pw-Bk42x"
 
 
 @pytest.fixture
@@ -32,8 +33,10 @@ def source(pg_database: str) -> str:
 
 
 def test_a_backup_is_restored_and_compared_before_it_counts(source: str, pg_cluster: LocalCluster, tmp_path: Path) -> None:
-    """take_backup dumps, restores into a scratch database and compares: path, size, sha256, server version, counts."""
-    backup = take_backup(source, tmp_path / "b.dump", pg_cluster.url("postgres"), tmp_path / "backup.log")
+    """take_backup dumps, restores into a scratch database and compares: path, size, sha256, server version, counts; the URL's password stays out of the log."""
+    with_password = source.replace("postgres@", f"postgres:{CANARY}@", 1)  # trust auth: carried, not checked
+    backup = take_backup(with_password, tmp_path / "b.dump", pg_cluster.url("postgres"), tmp_path / "backup.log")
+    assert CANARY not in (tmp_path / "backup.log").read_text() and "pg_dump" in (tmp_path / "backup.log").read_text()
     data = (tmp_path / "b.dump").read_bytes()
     assert backup.verified and backup.bytes == len(data) > 0
     assert backup.sha256 == hashlib.sha256(data).hexdigest()
