@@ -21,14 +21,23 @@ ADVISORS_TIMEOUT = 120.0
 NAME = "advisors"
 
 
-def advisors(db_url: str, level: str = "error", log: Path | None = None) -> Measurement:
-    """Run the advisors with the real CLI against ``db_url`` and judge its report at ``level``."""
+def advisors(db_url: str, level: str = "error", log: Path | None = None, *, read_only: bool = False) -> Measurement:
+    """Run the advisors with the real CLI against ``db_url`` and judge its report at ``level``.
+
+    ``read_only`` (production) makes the CLI's session read-only, as the gate's own connection is.
+    """
     register_url_secrets(db_url)
+    db_url = read_only_url(db_url) if read_only else db_url
     # A throwaway workdir: the CLI would otherwise read and write the caller's supabase/ folder.
     with tempfile.TemporaryDirectory(prefix="gates-advisors-") as tmp:
         args = [supabase_bin(), "db", "advisors", f"--remote={db_url}", "--output-format", "json", "--workdir", tmp]
         result = run([*args, "--level", "info"], timeout=ADVISORS_TIMEOUT, cwd=tmp, env=CLI_ENV, log=log, check=False)
     return judge_advisors(result.stdout, result.returncode, level, redact(result.command))
+
+
+def read_only_url(db_url: str) -> str:
+    """``db_url`` with ``default_transaction_read_only=on`` as a startup parameter (the CLI's pgx sends it)."""
+    return f"{db_url}{'&' if '?' in db_url else '?'}default_transaction_read_only=on"
 
 
 def judge_advisors(stdout: str, returncode: int, level: str, source: str) -> Measurement:

@@ -42,6 +42,6 @@ def test_every_exposed_table_has_rls_enabled(db, app, verdict):
     verdict(rls_enabled(db, app.exposed_schemas))
 
 
-def test_supabase_advisors_report_nothing_at_the_configured_level(db_url, gates_config, verdict):
+def test_supabase_advisors_report_nothing_at_the_configured_level(db_url, gates_config, environment, verdict):
     """`supabase db advisors` reports no finding at or above [database] advisors_level (default ERROR)."""
-    verdict(advisors(db_url, gates_config.database.advisors_level))
+    verdict(advisors(db_url, gates_config.database.advisors_level, read_only=environment.is_production))
