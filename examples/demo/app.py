@@ -8,8 +8,9 @@ Environment:
     DATABASE_URL   the app's Postgres database (optional: without it the data routes answer errors)
     APP_RELEASE    the release number the platform deployed; every response carries it as ``X-Release``
     APP_INSTANCE   the id of this instance, reported by /health
+    ANALYTICS_REAL_DATA, FEATURE_*   feature flags ("1", "true", "yes", "on" mean on), served by /api/flags
 
-Routes: ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
+Routes: ``/api/flags`` (the flags as booleans), ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
 the database), and ``/app``, the dashboard page whose tiles come from ``public.dashboard_tiles``
 and ``public.ad_campaigns``.
 
@@ -139,6 +140,17 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "release": RELEASE, "instance": INSTANCE})
 
 
+FLAG_NAMES = ("ANALYTICS_REAL_DATA",)
+FLAG_PREFIX = "FEATURE_"
+
+
+async def flags(request: Request) -> Response:
+    """What this instance believes its flags are: the named ones (off when unset) and every FEATURE_*."""
+    names = {*FLAG_NAMES, *(k for k in os.environ if k.startswith(FLAG_PREFIX))}
+    on = {n: os.environ.get(n, "").strip().lower() in ("1", "true", "yes", "on") for n in sorted(names)}
+    return JSONResponse({"flags": on, "release": RELEASE})
+
+
 async def ads_health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "service": "ads", "release": RELEASE})
 
@@ -206,6 +218,7 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5rem; background: #f6f6f7;
 app = Starlette(
     routes=[
         Route("/health", health),
+        Route("/api/flags", flags),
         Route("/api/ads/health", ads_health),
         Route("/api/analytics/health", analytics_health),
         Route("/app", dashboard),
