@@ -315,11 +315,15 @@ def _validate_monitor_and_flags(config: Config, prefix: str) -> None:
         try:
             parse_duration(mon.window, f"{key}.window")
         except UsageError:
-            raise ConfigError(path, f"{key}.window", f"expected a duration like 30s or 5m, got {mon.window!r}") from None
+            raise ConfigError(
+                path, f"{key}.window", f"expected a duration like 30s or 5m, got {mon.window!r}"
+            ) from None
     if mon.source not in MONITOR_SOURCES:
         raise ConfigError(path, f"{key}.source", f"expected one of: {', '.join(MONITOR_SOURCES)}, got {mon.source!r}")
     if mon.source == "prometheus" and not (mon.prometheus_url and mon.prometheus_token_env):
-        raise ConfigError(path, f"{key}.prometheus_url", "the prometheus source needs prometheus_url and prometheus_token_env")
+        raise ConfigError(
+            path, f"{key}.prometheus_url", "the prometheus source needs prometheus_url and prometheus_token_env"
+        )
     for name in ("rate", "max_p95", "max_check_interval"):
         if getattr(mon, name) <= 0:
             raise ConfigError(path, f"{key}.{name}", f"expected a positive number, got {getattr(mon, name)!r}")
@@ -338,7 +342,9 @@ def _validate_monitor_and_flags(config: Config, prefix: str) -> None:
     if flags.source not in FLAG_SOURCES:
         raise ConfigError(path, f"{fkey}.source", f"expected one of: {', '.join(FLAG_SOURCES)}, got {flags.source!r}")
     if flags.source == "digest" and not flags.calibration:
-        raise ConfigError(path, f"{fkey}.calibration", "the digest source needs a calibration secret known to hold false")
+        raise ConfigError(
+            path, f"{fkey}.calibration", "the digest source needs a calibration secret known to hold false"
+        )
 
 
 def _validate_environment(env: Environment, path: Path, key: str) -> None:

@@ -29,7 +29,9 @@ def from_values(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, bo
     return {n: (is_false(values[n]) if n in values else None) for n in names}
 
 
-def from_endpoint(client: httpx.Client, path: str, json_path: str, names: Sequence[str]) -> tuple[dict[str, bool | None], list[str]]:
+def from_endpoint(
+    client: httpx.Client, path: str, json_path: str, names: Sequence[str]
+) -> tuple[dict[str, bool | None], list[str]]:
     """Verdicts from the app's flags document; a failed request or a wrong shape is a problem (all missing)."""
     missing: dict[str, bool | None] = dict.fromkeys(names)
     try:
@@ -49,7 +51,9 @@ def from_endpoint(client: httpx.Client, path: str, json_path: str, names: Sequen
     return from_values(node, names), []
 
 
-def from_digests(secrets: Sequence[Secret], calibration: str, names: Sequence[str]) -> tuple[dict[str, bool | None], list[str]]:
+def from_digests(
+    secrets: Sequence[Secret], calibration: str, names: Sequence[str]
+) -> tuple[dict[str, bool | None], list[str]]:
     """Verdicts by digest equality with the calibration secret (which must itself exist)."""
     digests = {s.name: s.digest for s in secrets}
     reference = digests.get(calibration)
@@ -58,7 +62,9 @@ def from_digests(secrets: Sequence[Secret], calibration: str, names: Sequence[st
     return {n: (digests[n] == reference if n in digests else None) for n in names}, []
 
 
-def read_flags(config: Config, env: Environment, platform: Any, client: httpx.Client) -> tuple[list[str], dict[str, bool | None], list[str], str]:
+def read_flags(
+    config: Config, env: Environment, platform: Any, client: httpx.Client
+) -> tuple[list[str], dict[str, bool | None], list[str], str]:
     """(names, verdicts, problems, source description) for the configured source."""
     flags = config.flags
     secrets: Sequence[Secret] = platform.secrets(env)
@@ -73,6 +79,11 @@ def read_flags(config: Config, env: Environment, platform: Any, client: httpx.Cl
     from gates.platforms.secrets import SecretStore
 
     if env.platform != "local":
-        return names, dict.fromkeys(names), [f"source 'platform' reads local secrets; {env.name} is on {env.platform}"], "platform secrets"
+        return (
+            names,
+            dict.fromkeys(names),
+            [f"source 'platform' reads local secrets; {env.name} is on {env.platform}"],
+            "platform secrets",
+        )
     store = SecretStore(Site(config, env).dir)
     return names, from_values(store.values(), names), [], f"{env.name} secrets ({store.path.name})"

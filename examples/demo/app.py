@@ -10,7 +10,7 @@ Environment:
     APP_INSTANCE   the id of this instance, reported by /health
     ANALYTICS_REAL_DATA, FEATURE_*   feature flags ("1", "true", "yes", "on" mean on), served by /api/flags
 
-Routes: ``/api/flags`` (the flags as booleans), ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
+Routes: ``/api/flags`` (the flags as booleans), ``POST /api/alerts`` (a Slack-webhook stand-in), ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
 the database), and ``/app``, the dashboard page whose tiles come from ``public.dashboard_tiles``
 and ``public.ad_campaigns``.
 
@@ -151,6 +151,18 @@ async def flags(request: Request) -> Response:
     return JSONResponse({"flags": on, "release": RELEASE})
 
 
+async def alerts(request: Request) -> Response:
+    """A stand-in for a Slack incoming webhook, so the demo's alert channel can be proven: accepts JSON with text."""
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "expected JSON"}, status_code=400)
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        return JSONResponse({"error": "expected an object with text"}, status_code=400)
+    print(f"alert received: {body['text'][:300]}", flush=True)
+    return Response(status_code=204)
+
+
 async def ads_health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "service": "ads", "release": RELEASE})
 
@@ -219,6 +231,7 @@ app = Starlette(
     routes=[
         Route("/health", health),
         Route("/api/flags", flags),
+        Route("/api/alerts", alerts, methods=["POST"]),
         Route("/api/ads/health", ads_health),
         Route("/api/analytics/health", analytics_health),
         Route("/app", dashboard),

@@ -26,7 +26,9 @@ def is_false(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in FALSE_SPELLINGS
 
 
-def flags_false(verdicts: Mapping[str, bool | None], names: Sequence[str], source: str, problems: Sequence[str] = ()) -> Measurement:
+def flags_false(
+    verdicts: Mapping[str, bool | None], names: Sequence[str], source: str, problems: Sequence[str] = ()
+) -> Measurement:
     """Every flag in ``names`` is false: ``verdicts`` maps a name to is-false, or None when missing."""
     issues = list(problems)
     rows: list[dict[str, Any]] = []

@@ -38,7 +38,13 @@ class AlertEvent:
     delivery: Delivery
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "at": self.at, "text": self.text, "delivered": self.delivery.ok, "delivery": self.delivery.describe()}
+        return {
+            "kind": self.kind,
+            "at": self.at,
+            "text": self.text,
+            "delivered": self.delivery.ok,
+            "delivery": self.delivery.describe(),
+        }
 
 
 Sender = Callable[[dict[str, Any]], Delivery]

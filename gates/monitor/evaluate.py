@@ -66,7 +66,13 @@ def breaches(measured: Stats, limits: Thresholds, *, min_samples: int | None = N
     if measured.count < need:
         found.append(Breach("samples", measured.count, need))
     if measured.error_rate is None or measured.error_rate >= limits.max_error_rate:
-        found.append(Breach("error rate", measured.error_rate if measured.error_rate is not None else math.nan, limits.max_error_rate))
+        found.append(
+            Breach(
+                "error rate",
+                measured.error_rate if measured.error_rate is not None else math.nan,
+                limits.max_error_rate,
+            )
+        )
     if measured.p95 is None or measured.p95 >= limits.max_p95:
         found.append(Breach("p95", measured.p95 if measured.p95 is not None else math.nan, limits.max_p95))
     return found

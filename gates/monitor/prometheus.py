@@ -51,7 +51,9 @@ def instant(base_url: str, promql: str, token: str, client: httpx.Client | None 
         raise GatesError(f"prometheus {url}: HTTP {response.status_code}, not JSON, for {promql}") from None
     if not isinstance(body, dict) or body.get("status") != "success":
         error = body.get("error", "no error given") if isinstance(body, dict) else "not an object"
-        raise GatesError(redact(f"prometheus {url}: HTTP {response.status_code}, status error: {error} (query {promql})"))
+        raise GatesError(
+            redact(f"prometheus {url}: HTTP {response.status_code}, status error: {error} (query {promql})")
+        )
     result = (body.get("data") or {}).get("result")
     if not isinstance(result, list) or not result:
         raise GatesError(f"prometheus {url}: no data for {promql} (empty result: fail closed)")

@@ -17,7 +17,7 @@ from typing import Any
 
 from gates.config import Config, Environment
 from gates.errors import GatesError
-from gates.monitor.alerts import AlertEvent, Alerter, Delivery, post_webhook
+from gates.monitor.alerts import Alerter, AlertEvent, Delivery, post_webhook
 from gates.monitor.evaluate import Breach, Stats, Thresholds, breaches, rolling, stats
 from gates.monitor.plot import plot_window
 from gates.monitor.sampler import Sample, sample
@@ -124,7 +124,9 @@ def _prometheus_stats(config: Config, env: Environment, seconds: float, client: 
         return Stats(f"prometheus: {redact(str(exc))}", 0, None, None)
 
 
-def _write(result: WindowResult, config: Config, env: Environment, started: dt.datetime, seconds: float, limits: Thresholds) -> None:
+def _write(
+    result: WindowResult, config: Config, env: Environment, started: dt.datetime, seconds: float, limits: Thresholds
+) -> None:
     data = {
         "env": env.name,
         "started_at": started.isoformat(),
@@ -158,3 +160,15 @@ def stats_of(data: dict[str, Any], samples: Sequence[Sample]) -> Stats:
     if str(recorded.get("source", "synthetic")) == "synthetic":
         return stats(samples)
     return Stats(**recorded)
+
+
+def window_from_env() -> tuple[Stats, str]:
+    """The stats of the window the pipeline handed to the monitor gate ($GATES_MONITOR_WINDOW); none is no data."""
+    path = os.environ.get(WINDOW_ENV, "")
+    if not path:
+        return Stats(f"no window: {WINDOW_ENV} is not set (run `gates monitor`)", 0, None, None), WINDOW_ENV
+    try:
+        data, samples = load_window(Path(path))
+    except GatesError as exc:
+        return Stats(f"no window: {exc}", 0, None, None), path
+    return stats_of(data, samples), f"{path} ({data.get('seconds')}s over {', '.join(data.get('urls', []))})"
