@@ -65,16 +65,13 @@ def breaches(measured: Stats, limits: Thresholds, *, min_samples: int | None = N
     found: list[Breach] = []
     if measured.count < need:
         found.append(Breach("samples", measured.count, need))
-    if measured.error_rate is None or measured.error_rate >= limits.max_error_rate:
-        found.append(
-            Breach(
-                "error rate",
-                measured.error_rate if measured.error_rate is not None else math.nan,
-                limits.max_error_rate,
-            )
-        )
-    if measured.p95 is None or measured.p95 >= limits.max_p95:
-        found.append(Breach("p95", measured.p95 if measured.p95 is not None else math.nan, limits.max_p95))
+    for metric, value, limit in (
+        ("error rate", measured.error_rate, limits.max_error_rate),
+        ("p95", measured.p95, limits.max_p95),
+    ):
+        # None and NaN are no data; NaN would also slip through a comparison.
+        if value is None or not math.isfinite(value) or value >= limit:
+            found.append(Breach(metric, value if value is not None else math.nan, limit))
     return found
 
 
