@@ -18,6 +18,8 @@ from gates.platforms.base import Secret
 from gates.redact import register_secret
 
 FILE = "secrets.json"
+# Switch words are not worth masking, and masking them would blank every "false" gates prints.
+_SWITCH_WORDS = {"true", "false", "yes", "no", "on", "off", "enabled", "disabled"}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -43,7 +45,7 @@ class SecretStore:
             raise GatesError(f"{self.path}: expected an object of names to values")
         values = {str(k): str(v) for k, v in data.items()}
         for value in values.values():
-            register_secret(value)
+            _register(value)
         return values
 
     def list(self) -> list[Secret]:
@@ -52,7 +54,7 @@ class SecretStore:
     def set(self, name: str, value: str) -> Secret:
         if not _NAME.match(name):
             raise UsageError(f"secret name {name!r}: expected letters, digits and _ (not starting with a digit)")
-        register_secret(value)
+        _register(value)
         values = {**self.values(), name: value}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{FILE}.{os.getpid()}")
@@ -63,3 +65,8 @@ class SecretStore:
         os.chmod(tmp, 0o600)
         tmp.replace(self.path)
         return Secret(name, digest(value))
+
+
+def _register(value: str) -> None:
+    if value.strip().lower() not in _SWITCH_WORDS:
+        register_secret(value)
