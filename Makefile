@@ -19,15 +19,20 @@ demo: setup
 	@echo "Evidence: $$($(GATES) report)"
 	@echo "The demo keeps running: 'make down' (or '.venv/bin/gates down') stops it."
 
+# Lint first, so the test runner's summary is the last thing printed.
 test: setup
-	$(PYTEST) tests/selftests -n $(WORKERS) --dist loadgroup
 	$(VENV)/bin/ruff check gates tests examples
 	$(VENV)/bin/mypy
+	$(PYTEST) tests/selftests -n $(WORKERS) --dist loadgroup
 
 lint: setup
 	$(VENV)/bin/ruff check gates tests examples
 	$(VENV)/bin/ruff format --check gates
 	$(VENV)/bin/mypy
+
+# Speed targets live here, never in tests: prints a table, writes reports/bench.json.
+bench: setup
+	$(PY) -m gates.bench $(if $(QUICK),--quick)
 
 down:
 	@test -x $(GATES) && $(GATES) down || true

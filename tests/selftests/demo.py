@@ -11,14 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gates.sandbox import DEMO, free_port, write_config
+
 REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "examples" / "demo"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["DEMO", "REPO", "demo_copy", "free_port", "gates", "junit_results", "port_is_free", "write_config"]
 
 
 def port_is_free(port: int) -> bool:
@@ -30,33 +26,6 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def write_config(
-    folder: Path,
-    *,
-    source: Path = DEMO,
-    environments: dict[str, dict[str, Any]],
-    app: dict[str, Any] | None = None,
-    postgres_port: int | None = None,
-) -> Path:
-    """A gates.toml in ``folder`` releasing ``source`` to local environments on free ports, state inside ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    app_table = {
-        "name": "demo",
-        "source": str(source),
-        "health_paths": ["/health", "/api/ads/health", "/api/analytics/health"],
-        **(app or {}),
-    }
-    lines = ["[app]", *(f"{k} = {json.dumps(v)}" for k, v in app_table.items())]
-    for name, table in environments.items():
-        table = {"platform": "local", "url": f"http://127.0.0.1:{free_port()}", **table}
-        lines += ["", f"[environments.{name}]", *(f"{k} = {json.dumps(v)}" for k, v in table.items())]
-    lines += ["", "[local]", f'state_dir = "{folder / "state"}"', f"postgres_port = {postgres_port or free_port()}"]
-    lines += ["", "[record]", f'dir = "{folder / "deploys"}"']
-    path = folder / "gates.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def demo_copy(folder: Path, faults: dict[str, Any] | None = None) -> Path:

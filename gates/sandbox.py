@@ -1,0 +1,50 @@
+"""A throw-away release target: a config releasing an app to local environments on free ports.
+
+Used by the benchmark and the self-tests, so both build their sandboxes the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from gates.pipeline import GATES_ROOT
+
+DEMO = GATES_ROOT / "examples" / "demo"
+DEMO_HEALTH_PATHS = ["/health", "/api/ads/health", "/api/analytics/health"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(
+    folder: Path,
+    *,
+    environments: dict[str, dict[str, Any]],
+    source: Path = DEMO,
+    app: dict[str, Any] | None = None,
+    postgres_port: int | None = None,
+    extra: str = "",
+) -> Path:
+    """Write ``folder/gates.toml``: ``source`` released to local environments on free ports, state in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    app_table = {"name": "demo", "source": str(source), "health_paths": DEMO_HEALTH_PATHS, **(app or {})}
+    lines = ["[app]", *(f"{k} = {json.dumps(v)}" for k, v in app_table.items())]
+    for name, table in environments.items():
+        table = {"platform": "local", "url": f"http://127.0.0.1:{free_port()}", **table}
+        lines += ["", f"[environments.{name}]", *(f"{k} = {json.dumps(v)}" for k, v in table.items())]
+    lines += [
+        "",
+        "[local]",
+        f"state_dir = {json.dumps(str(folder / 'state'))}",
+        f"postgres_port = {postgres_port or free_port()}",
+    ]
+    lines += ["", "[record]", f"dir = {json.dumps(str(folder / 'deploys'))}"]
+    path = folder / "gates.toml"
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
