@@ -109,7 +109,7 @@ def test_a_fault_during_the_window_sends_exactly_one_alert_and_one_recovery(tmp_
 
 
 def test_a_slow_endpoint_breaches_p95(tmp_path, servers, monkeypatch):
-    """An endpoint answering in 0.3 s breaches a 0.1 s p95 limit; the window check names p95 and its value."""
+    """An endpoint answering in no less than 0.3 s breaches a 0.1 s p95 limit; the window check names p95 and its value."""
     monkeypatch.setenv(WEBHOOK_ENV, servers["receiver"]().url)
     target = servers["target"](delays={"/slow": 0.3})
     cfg = monitor_config(tmp_path, target.url, rate=100.0, rolling=4, min_samples=8, max_p95=0.1, paths=["/slow"])
@@ -117,7 +117,9 @@ def test_a_slow_endpoint_breaches_p95(tmp_path, servers, monkeypatch):
     result = run_window(cfg, cfg.environment("production"), 60, tmp_path / "out", "monitor", stop_after=8)
 
     m = window_within_thresholds(result.stats, Thresholds(0.001, 0.1, 8), "t")
-    assert not m.ok and len(m.problems) == 1 and m.problems[0].startswith("p95 0.3") and m.problems[0].endswith(">= 0.1s")
+    # The injected delay is a floor of every answer's duration; a loaded machine only adds to it.
+    assert result.stats.p95 is not None and result.stats.p95 >= 0.3
+    assert not m.ok and m.problems == (f"p95 {result.stats.p95:.3f}s >= 0.1s",)
     assert [e.kind for e in result.events] == ["alert"]  # still breaching at the end: no recovery
 
 
