@@ -146,9 +146,18 @@ class MonitorConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CIConfig:
-    """The CI-green check of the commit being deployed."""
+    """The CI-green check of the commit being deployed (GitHub's check runs).
 
-    # [ci] keys are added here as the feature is built.
+    The check is active when a repository is known (here or $GITHUB_REPOSITORY); otherwise the
+    preflight molecule is skipped with the reason, never passed.
+    """
+
+    repository: str = ""  # owner/name; empty: $GITHUB_REPOSITORY
+    branch: str = "main"  # the commit deployed must be this branch's head
+    api_url: str = ""  # empty: $GITHUB_API_URL, else https://api.github.com
+    token_envs: tuple[str, ...] = ("GITHUB_TOKEN", "GH_TOKEN")
+    allow_neutral: bool = False  # count `neutral` conclusions as green
+    timeout: float = 10.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,11 +40,12 @@ def health_checks_configured(checks: Sequence[HealthCheck], max_interval: float,
     )
 
 
-def fly_health_checks(data: Any, intervals: Mapping[str, float]) -> list[HealthCheck]:
+def fly_health_checks(data: Any, interval: float | None) -> list[HealthCheck]:
     """Checks from ``fly checks list --json`` (machine id -> [{name, status, output, updated_at}]).
 
-    Fly's answer has no intervals: they come from fly.toml, by check name (``intervals``); a name
-    missing there stays unknown and fails the check. flyctl's internal bluegreen checks are dropped.
+    Fly's answer has no intervals: ``interval`` is the slowest service check of fly.toml
+    (``slowest_service_check``), or None when unknown, which fails the check. flyctl's internal
+    bluegreen checks are dropped.
     """
     if not isinstance(data, Mapping):
         return []
@@ -54,8 +55,18 @@ def fly_health_checks(data: Any, intervals: Mapping[str, float]) -> list[HealthC
             name = str(c.get("name", "")) if isinstance(c, Mapping) else ""
             if not name or name.startswith(_FLY_INTERNAL):
                 continue
-            found.append(HealthCheck(str(machine), name, intervals.get(name), str(c.get("status", "")), ""))
+            found.append(HealthCheck(str(machine), name, interval, str(c.get("status", "")), ""))
     return found
+
+
+def slowest_service_check(fly_toml: Mapping[str, Any]) -> float | None:
+    """The longest interval of fly.toml's routing service checks (Fly's default 15 s when unset); None without any."""
+    from gates.checks.flytoml import _service_checks, seconds
+
+    intervals = [seconds(check.get("interval", "15s")) for _, check in _service_checks(fly_toml)]
+    if not intervals or any(i is None for i in intervals):
+        return None
+    return max(i for i in intervals if i is not None)
 
 
 def alert_delivered(event: AlertEvent, channel: str) -> Measurement:

@@ -101,6 +101,10 @@ def platform_for(config: Config, env: Environment) -> Platform:
         from gates.platforms.local import LocalPlatform
 
         return LocalPlatform(config)
+    if env.platform == "fly":
+        from gates.platforms.fly import FlyPlatform
+
+        return FlyPlatform(config)
     from gates.errors import UsageError
 
     raise UsageError(f"{config.path}: environments.{env.name}.platform: {env.platform!r} is not built yet")

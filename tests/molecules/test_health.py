@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gates.checks.http import health_paths, served_releases
+from gates.checks.machines import health_on_every_instance
 from gates.checks.release import serves_release
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.health]
@@ -21,3 +22,8 @@ def test_environment_serves_the_release_just_deployed(http, app, platform, envir
     """Every instance runs the release just deployed, healthy, and the URL serves nothing else."""
     served, errors = served_releases(http, app.health_paths[0], SAMPLES, app.health_timeout)
     verdict(serves_release(platform.status(environment), expected_release, served, errors, environment.url))
+
+
+def test_every_machine_answers_every_health_path(http, app, platform, environment, verdict):
+    """Each instance on its own (Fly: fly-force-instance-id; local: its own port) answers 200 on every health path."""
+    verdict(health_on_every_instance(http, platform.status(environment), app.health_paths, app.health_timeout))

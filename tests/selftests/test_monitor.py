@@ -208,9 +208,31 @@ def test_fly_checks_list_json_becomes_health_checks_without_flyctls_own():
             {"name": "bg_deployments_compat_http", "status": "critical", "output": "", "updated_at": "2026-01-01T00:00:00Z"},
         ]
     }
-    checks = fly_health_checks(data, {"servicecheck-00-http-8080": 15.0})
+    checks = fly_health_checks(data, 15.0)
     assert checks == [HealthCheck("148e21ea7e5e89", "servicecheck-00-http-8080", 15.0, "passing", "")]
     assert health_checks_configured(checks, 30.0, "fly checks list").ok
+    assert not health_checks_configured(fly_health_checks(data, None), 30.0, "fly checks list").ok
+
+
+def test_the_fly_platform_reads_checks_through_the_fake_fly_at_fly_tomls_interval(tmp_path, monkeypatch):
+    """FlyPlatform.health_checks: the fake fly's `checks list` (2 machines), at the fly.toml service check's 15 s."""
+    from gates.platforms.fly import FlyPlatform
+    from tests.selftests.flyfake import FAKES, TOKEN, FakeFly
+
+    monkeypatch.setenv("FLY_BIN", str(FAKES / "fly"))
+    monkeypatch.setenv("FLY_API_TOKEN", TOKEN)
+    monkeypatch.setenv("FAKE_FLY_STATE", str(FakeFly(tmp_path / "fake-fly.json").path))
+    monkeypatch.setenv("GATES_SELFTEST_DB", "postgresql://u@db.example/postgres")
+    (tmp_path / "fly.toml").write_text('app = "hotdash-staging"\n[http_service]\n[[http_service.checks]]\npath = "/health"\ninterval = "15s"\n')
+    (tmp_path / "gates.toml").write_text(
+        '[app]\nname = "a"\n[environments.production]\nplatform = "fly"\napp = "hotdash-staging"\nurl = "https://a.example"\n'
+        f'fly_config = "fly.toml"\ndatabase_url_env = "GATES_SELFTEST_DB"\n[local]\nstate_dir = "{tmp_path / "state"}"\n'
+    )
+    cfg = config_mod.load(tmp_path / "gates.toml")
+    checks = FlyPlatform(cfg).health_checks(cfg.environment("production"))
+    assert [(c.instance, c.interval, c.status) for c in checks] == [
+        ("148e21ea7e5d89", 15.0, "passing"), ("3d8d9016b21e08", 15.0, "passing"),
+    ]  # fmt: skip
 
 
 # -- the monitor molecules and the pipeline step ---------------------------------------------------------

@@ -1,0 +1,61 @@
+"""Every machine answers every health path: one bad machine cannot hide behind healthy ones.
+
+Through a load balancer a sample of requests may never reach the broken machine, so each
+instance is addressed on its own: on Fly through the public URL with Fly's proxy header
+``fly-force-instance-id: <machine id>``; on the local platform directly at its address and port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from gates.measurement import Measurement
+from gates.platforms.base import Instance, Status
+
+FORCE_INSTANCE_HEADER = "fly-force-instance-id"
+
+
+def instance_route(url: str, instance: Instance) -> tuple[str, dict[str, str]]:
+    """Base URL and headers that reach ``instance`` alone."""
+    if instance.port is not None and instance.address:
+        return f"http://{instance.address}", {}
+    return url.rstrip("/"), {FORCE_INSTANCE_HEADER: instance.id}
+
+
+def health_on_every_instance(client: httpx.Client, status: Status, paths: Sequence[str], timeout: float) -> Measurement:
+    """GET every health path on every instance of ``status``; each must answer 200."""
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    if not status.instances:
+        problems.append("the platform reports no instances: nothing was checked")
+    if not paths:
+        problems.append("no health paths configured: nothing was checked")
+    for instance in status.instances:
+        base, headers = instance_route(status.url, instance)
+        for path in paths:
+            url = base + path
+            via = f" ({FORCE_INSTANCE_HEADER}: {instance.id})" if headers else ""
+            try:
+                response = client.get(url, headers=headers, timeout=timeout)
+                code: int | None = response.status_code
+                error = "" if code == 200 else f"{code}, expected 200"
+            except httpx.HTTPError as exc:
+                code, error = None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            rows.append({"instance": instance.id, "url": url, "header": bool(headers), "status": code})
+            if error:
+                problems.append(f"instance {instance.id}: GET {url}{via} -> {error}")
+    checked = len({r["instance"] for r in rows})
+    return Measurement(
+        name="every machine answers every health path",
+        question="each instance, addressed on its own, answers 200 on every health path",
+        observed=f"{len(rows) - len([p for p in problems if p.startswith('instance ')])} of {len(rows)} answered 200 "
+        f"on {checked} instance(s)",
+        expected=f"200 on {len(paths)} path(s) x {len(status.instances)} instance(s)",
+        ok=not problems,
+        source=f"GET <path> on each instance of {status.env} (direct, or {FORCE_INSTANCE_HEADER} via {status.url})",
+        details=rows,
+        problems=problems,
+    )

@@ -1,0 +1,270 @@
+"""The Fly.io platform: drives flyctl (``fly``), and never believes its exit code alone.
+
+flyctl has reported success for failed deploys (flyctl#2651, PR #4921), so every deploy and
+rollback is confirmed afterwards: ``fly releases --json`` must show a new release, complete, and
+``fly status --json`` must show every started machine on it with passing checks.
+
+The binary is ``$FLY_BIN`` or ``fly`` on PATH. The token is read from ``FLY_API_TOKEN`` (or
+``FLY_ACCESS_TOKEN``) by flyctl itself from the environment: gates registers it as a secret and
+never puts it on a command line. Every call is bounded by a timeout (``fly logs`` can hang on an
+empty buffer). Rollback is ``fly deploy --image <ImageRef of an earlier complete release>``:
+flyctl has no ``releases rollback`` command.
+
+Tested only against a fake ``fly`` replaying flyctl's JSON formats (tests/selftests/fakes/fly);
+never against Fly.io itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gates.config import Config, Environment
+from gates.errors import GatesError, UsageError
+from gates.platforms.base import HealthCheck, Instance, LogLine, Release, Secret, Status
+from gates.procs import Completed, run
+from gates.redact import register_env
+
+TOKEN_ENVS = ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
+FORCE_INSTANCE_HEADER = "fly-force-instance-id"
+# Bounds, in seconds. A deploy waits for flyctl's own --wait-timeout (5 min by default) per machine group.
+DEPLOY_TIMEOUT = 1800.0
+READ_TIMEOUT = 60.0
+LOGS_TIMEOUT = 30.0
+# Fly's own bluegreen bookkeeping checks: not the app's health.
+IGNORED_CHECK_PREFIX = "bg_deployments_compat"
+_RELEASE_STATUS = {"complete": "complete", "succeeded": "complete", "running": "running", "pending": "running"}
+
+
+class FlyPlatform:
+    """The Platform protocol on Fly.io, through flyctl."""
+
+    def __init__(self, config: Config, *, logs_timeout: float = LOGS_TIMEOUT) -> None:
+        self.config = config
+        self.binary = os.environ.get("FLY_BIN") or "fly"
+        self.logs_timeout = logs_timeout
+        register_env(*TOKEN_ENVS)
+
+    # -- flyctl --------------------------------------------------------------
+
+    def _fly(self, env: Environment, *args: str, timeout: float = READ_TIMEOUT) -> Completed:
+        if not env.app:
+            raise UsageError(f"{self.config.path}: environments.{env.name}.app: required for platform 'fly'")
+        if not any(os.environ.get(name) for name in TOKEN_ENVS):
+            raise UsageError(f"FLY_API_TOKEN is not set: the fly platform of {env.name!r} needs a Fly.io token")
+        log = self.config.state_dir / env.name / "logs" / "fly.log"
+        # The token travels in the environment flyctl inherits, never in argv.
+        return run([self.binary, *args, "--app", env.app], timeout=timeout, log=log)
+
+    def _json(self, env: Environment, *args: str, timeout: float = READ_TIMEOUT) -> Any:
+        result = self._fly(env, *args, "--json", timeout=timeout)
+        try:
+            return json.loads(result.stdout)
+        except ValueError:
+            raise GatesError(f"{result.command}: expected JSON, got {result.stdout[:120]!r}") from None
+
+    def _config_args(self, env: Environment) -> list[str]:
+        return ["--config", str(self.config.resolve(env.fly_config))] if env.fly_config else []
+
+    # -- the protocol ---------------------------------------------------------
+
+    def releases(self, env: Environment) -> Sequence[Release]:
+        raw = self._json(env, "releases")
+        if not isinstance(raw, list):
+            raise GatesError(f"fly releases --json -a {env.app}: expected a list, got {type(raw).__name__}")
+        return [parse_release(r) for r in raw]
+
+    def status(self, env: Environment) -> Status:
+        raw = self._json(env, "status")
+        if not isinstance(raw, Mapping):
+            raise GatesError(f"fly status --json -a {env.app}: expected an object")
+        machines = [parse_machine(m) for m in raw.get("Machines") or []]
+        versions = {m.release for m in machines if m.state == "started"}
+        release = versions.pop() if len(versions) == 1 else None
+        return Status(env=env.name, url=env.url, release=release, instances=tuple(machines))
+
+    def checks(self, env: Environment) -> dict[str, list[tuple[str, str]]]:
+        """Machine id -> [(check name, status)] from ``fly checks list --json``."""
+        raw = self._json(env, "checks", "list")
+        if not isinstance(raw, Mapping):
+            raise GatesError(f"fly checks list --json -a {env.app}: expected an object")
+        return {
+            str(machine): [
+                (str(c.get("name")), str(c.get("status")))
+                for c in checks or []
+                if not str(c.get("name", "")).startswith(IGNORED_CHECK_PREFIX)
+            ]
+            for machine, checks in raw.items()
+        }
+
+    def health_checks(self, env: Environment) -> Sequence[HealthCheck]:
+        """Every machine's checks from ``fly checks list --json``, at the slowest service-check interval of fly.toml."""
+        import tomllib
+
+        from gates.checks.monitoring import fly_health_checks, slowest_service_check
+
+        interval = None
+        if env.fly_config:
+            try:
+                interval = slowest_service_check(tomllib.loads(self.config.resolve(env.fly_config).read_text()))
+            except (OSError, tomllib.TOMLDecodeError):
+                interval = None  # unknown: the monitoring molecule fails closed on it
+        return fly_health_checks(self._json(env, "checks", "list"), interval)
+
+    def secrets(self, env: Environment) -> Sequence[Secret]:
+        raw = self._json(env, "secrets", "list")
+        if not isinstance(raw, list):
+            raise GatesError(f"fly secrets list --json -a {env.app}: expected a list")
+        # Newer flyctl prints snake_case keys, older PascalCase: accept both.
+        return [
+            Secret(name=str(s.get("name") or s.get("Name")), digest=str(s.get("digest") or s.get("Digest")))
+            for s in raw
+        ]
+
+    def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]:
+        result = self._fly(env, "logs", "--no-tail", "--json", timeout=self.logs_timeout)
+        lines = [parse_log(entry) for entry in concatenated_json(result.stdout)]
+        if since is not None:
+            lines = [line for line in lines if line.at >= since]
+        return lines[-limit:]
+
+    def deploy(self, env: Environment, source: str, strategy: str | None = None) -> Release:
+        before = self._newest(env)
+        args = ["deploy", source, *self._config_args(env), "--strategy", strategy or env.strategy, "--yes"]
+        # Never --detach: a detached deploy skips the health checks and proves nothing.
+        self._fly(env, *args, timeout=DEPLOY_TIMEOUT)
+        return self._confirm(env, before)
+
+    def rollback(self, env: Environment, to: int | None = None) -> Release:
+        releases = self.releases(env)
+        current = self._newest_complete(releases)
+        target = pick_rollback(releases, current, to)
+        before = max((r.version for r in releases), default=None)
+        args = ["deploy", *self._config_args(env), "--image", target.ref, "--strategy", env.strategy, "--yes"]
+        self._fly(env, *args, timeout=DEPLOY_TIMEOUT)
+        return self._confirm(env, before)
+
+    # -- confirmation ---------------------------------------------------------
+
+    def _newest(self, env: Environment) -> int | None:
+        return max((r.version for r in self.releases(env)), default=None)
+
+    @staticmethod
+    def _newest_complete(releases: Sequence[Release]) -> Release | None:
+        complete = [r for r in releases if r.status == "complete"]
+        return max(complete, key=lambda r: r.version) if complete else None
+
+    def _confirm(self, env: Environment, before: int | None) -> Release:
+        """flyctl said it deployed; check that a new complete release runs, healthy, on every machine."""
+        releases = self.releases(env)
+        newest = max(releases, key=lambda r: r.version) if releases else None
+        if newest is None or (before is not None and newest.version <= before):
+            raise GatesError(f"fly deploy -a {env.app} exited 0 but no new release appeared (newest is v{before})")
+        if newest.status != "complete":
+            raise GatesError(f"fly deploy -a {env.app} exited 0 but release v{newest.version} is {newest.status}")
+        problems = machine_problems(self.status(env), newest.version)
+        if problems:
+            raise GatesError(f"fly deploy -a {env.app} exited 0 but " + "; ".join(problems))
+        return newest
+
+
+# ---------------------------------------------------------------------------
+# flyctl's JSON, parsed (pure functions: the fake and the real flyctl print the same shapes)
+
+
+def _time(value: Any) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return dt.datetime.fromtimestamp(0, dt.UTC)
+
+
+def parse_release(raw: Mapping[str, Any]) -> Release:
+    """One entry of ``fly releases --json`` (PascalCase: Version, Status, ImageRef, CreatedAt...)."""
+    status = str(raw.get("Status", "")).lower()
+    return Release(
+        version=int(raw["Version"]),
+        ref=str(raw.get("ImageRef") or ""),
+        created_at=_time(raw.get("CreatedAt")),
+        status=_RELEASE_STATUS.get(status, "failed"),  # failed, interrupted, unknown: not a good release
+        description=str(raw.get("Description") or raw.get("Reason") or ""),
+    )
+
+
+def parse_machine(raw: Mapping[str, Any]) -> Instance:
+    """One machine of ``fly status --json`` (snake_case; release in config.metadata.fly_release_version)."""
+    metadata = (raw.get("config") or {}).get("metadata") or {}
+    version = str(metadata.get("fly_release_version", ""))
+    checks = tuple(
+        (str(c.get("name")), str(c.get("status")))
+        for c in raw.get("checks") or []
+        if not str(c.get("name", "")).startswith(IGNORED_CHECK_PREFIX)
+    )
+    state = str(raw.get("state", ""))
+    return Instance(
+        id=str(raw["id"]),
+        release=int(version) if version.isdigit() else None,
+        state=state,
+        # No checks at all is not health: fail closed.
+        healthy=state == "started" and bool(checks) and all(s == "passing" for _, s in checks),
+        address=str(raw.get("private_ip") or ""),
+        checks=checks,
+    )
+
+
+def machine_problems(status: Status, version: int) -> list[str]:
+    """Why the machines of ``status`` are not all running ``version`` healthy (empty when they are)."""
+    started = [m for m in status.instances if m.state == "started"]
+    if not started:
+        return ["no machine is started"]
+    problems = []
+    for m in started:
+        if m.release != version:
+            problems.append(f"machine {m.id} runs release v{m.release}, expected v{version}")
+        elif not m.healthy:
+            checks = ", ".join(f"{n}={s}" for n, s in m.checks) or "no checks"
+            problems.append(f"machine {m.id} on v{version} is not healthy ({checks})")
+    return problems
+
+
+def pick_rollback(releases: Sequence[Release], current: Release | None, to: int | None) -> Release:
+    """The release to roll back to: ``to``, else the newest complete release before the current one."""
+    if to is not None:
+        match = [r for r in releases if r.version == to]
+        if not match:
+            raise UsageError(f"release v{to} is not among the latest releases Fly lists")
+        if match[0].status != "complete" or not match[0].ref:
+            raise UsageError(f"release v{to} is {match[0].status} or has no image: cannot roll back to it")
+        return match[0]
+    floor = current.version if current else None
+    earlier = [r for r in releases if r.status == "complete" and r.ref and (floor is None or r.version < floor)]
+    if not earlier:
+        raise GatesError("no earlier complete release with an image to roll back to")
+    return max(earlier, key=lambda r: r.version)
+
+
+def concatenated_json(text: str) -> list[Mapping[str, Any]]:
+    """``fly logs --json`` prints indented JSON objects one after another (not NDJSON)."""
+    decoder = json.JSONDecoder()
+    out: list[Mapping[str, Any]] = []
+    i = 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return out
+        try:
+            value, i = decoder.raw_decode(text, i)
+        except ValueError:
+            raise GatesError(f"fly logs --json: unreadable output at character {i}") from None
+        if isinstance(value, Mapping):
+            out.append(value)
+
+
+def parse_log(raw: Mapping[str, Any]) -> LogLine:
+    return LogLine(
+        at=_time(raw.get("timestamp")), instance=str(raw.get("instance", "")), message=str(raw.get("message", ""))
+    )

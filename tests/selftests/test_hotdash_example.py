@@ -1,0 +1,119 @@
+"""examples/hotdash and the deploy workflow users copy: valid config, lint-clean fly.toml, a sound workflow."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gates import config as config_mod
+from gates.checks.flytoml import lint_fly_config
+from tests.selftests.demo import REPO, gates
+
+HOTDASH = REPO / "examples" / "hotdash"
+WORKFLOW = REPO / ".github" / "workflows" / "deploy.yml"
+DB_URLS = {
+    "STAGING_DB_URL": "postgresql://postgres:canary-staging-pw@db.staging.invalid:5432/postgres",
+    "PRODUCTION_DB_URL": "postgresql://postgres:canary-prod-pw@db.prod.invalid:5432/postgres",
+}
+
+
+def test_gates_config_check_passes_on_the_hotdash_config_with_its_secrets_set():
+    """`gates --config examples/hotdash/gates.toml config check` exits 0 and prints no secret."""
+    result = gates("config", "check", config=HOTDASH / "gates.toml", env=DB_URLS)
+    assert result.returncode == 0, result.stderr
+    assert "environments staging (fly), production (fly)" in result.stdout
+    assert "canary" not in result.stdout + result.stderr
+
+
+def test_gates_config_check_names_the_missing_secret(monkeypatch):
+    """Without STAGING_DB_URL the check exits 2 naming the key and the variable."""
+    result = gates("config", "check", config=HOTDASH / "gates.toml", env={"STAGING_DB_URL": "", "PRODUCTION_DB_URL": "x"})
+    assert result.returncode == 2
+    assert "environments.staging.database_url_env: environment variable STAGING_DB_URL is not set" in result.stderr
+
+
+def test_the_hotdash_config_matches_the_seed():
+    """Apps, health paths, flag and database variables are the seed's."""
+    cfg = config_mod.load(HOTDASH / "gates.toml")
+    assert {n: (e.platform, e.app, e.database_url_env) for n, e in cfg.environments.items()} == {
+        "staging": ("fly", "hotdash-staging", "STAGING_DB_URL"),
+        "production": ("fly", "hotdash-app", "PRODUCTION_DB_URL"),
+    }
+    assert cfg.app.health_paths == ("/health", "/api/ads/health", "/api/analytics/health")
+    assert cfg.flags.names == ("ANALYTICS_REAL_DATA",)
+    assert [p.name for p in sorted(cfg.migrations_dir.glob("*.sql"))]
+    for env in cfg.environments.values():
+        m = lint_fly_config(cfg.resolve(env.fly_config), cfg.app.health_paths)
+        assert m.ok, m.explain()
+
+
+def test_the_hotdash_readme_maps_every_seed_step():
+    """Every DEVOPS-001..015 appears in the example's README."""
+    text = (HOTDASH / "README.md").read_text()
+    assert [n for n in range(1, 16) if f"DEVOPS-{n:03d}" not in text] == []
+
+
+# ---------------------------------------------------------------------------
+# The deploy workflow (structural check: actionlint is not installable here -- its PyPI wrapper
+# downloads the binary from GitHub at build time -- so the rules that matter are checked directly)
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[str, Any]:
+    data: dict[Any, Any] = yaml.safe_load(WORKFLOW.read_text())
+    return data
+
+
+def _runs(job: dict[str, Any]) -> list[str]:
+    return [str(step.get("run", "")) for step in job["steps"]]
+
+
+def test_the_workflow_runs_preflight_staging_drill_production_in_order(workflow):
+    """Four jobs chained by needs; deploy jobs use the staging/production GitHub environments."""
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["preflight", "staging", "drill", "production"]
+    assert [jobs[j].get("needs") for j in jobs] == [None, "preflight", "staging", "drill"]
+    assert [jobs[j].get("environment") for j in jobs] == [None, "staging", "staging", "production"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    assert "group" in workflow["concurrency"]
+    assert True in workflow or "on" in workflow  # PyYAML reads the key `on` as True
+
+
+def test_secrets_come_only_from_github_secrets_through_the_environment(workflow):
+    """Secrets appear only as `${{ secrets.X }}` env values, never in a command line."""
+    text = WORKFLOW.read_text()
+    for job in workflow["jobs"].values():
+        for name, value in job.get("env", {}).items():
+            if name in ("FLY_API_TOKEN", "STAGING_DB_URL", "PRODUCTION_DB_URL", "GITHUB_TOKEN"):
+                assert value == f"${{{{ secrets.{name} }}}}"
+        assert not any("secrets." in run for run in _runs(job))
+    assert not re.search(r"postgres(ql)?://[^$\s]*:[^$\s]*@", text)
+
+
+def test_every_job_uploads_its_reports_and_writes_the_job_summary(workflow):
+    """An always() upload-artifact of reports/ and an always() append to $GITHUB_STEP_SUMMARY in each job."""
+    for name, job in workflow["jobs"].items():
+        uploads = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+        assert uploads and uploads[0]["if"] == "always()" and "reports/" in uploads[0]["with"]["path"], name
+        assert any("GITHUB_STEP_SUMMARY" in run for run in _runs(job)), name
+        assert all("@" in str(s["uses"]) for s in job["steps"] if "uses" in s), name
+        assert job.get("timeout-minutes"), name
+
+
+def test_no_deploy_is_detached_and_each_gate_writes_html(workflow):
+    """fly deploy always names its strategy and never --detach; every pytest gate writes an HTML report."""
+    runs = [run for job in workflow["jobs"].values() for run in _runs(job)]
+    deploys = [line for run in runs for line in run.splitlines() if "fly deploy" in line]
+    assert deploys and all("--strategy" in d and "--detach" not in d for d in deploys)
+    gates_runs = [run for run in runs if "pytest " in run]
+    assert len(gates_runs) == 5 and all("--self-contained-html" in r and "pipefail" in r for r in gates_runs)
+
+
+def test_the_workflow_file_is_what_the_readme_points_to():
+    """The example README points users at the workflow to copy."""
+    assert ".github/workflows/deploy.yml" in (HOTDASH / "README.md").read_text()
+    assert Path(WORKFLOW).is_file()
