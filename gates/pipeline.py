@@ -13,7 +13,7 @@ import dataclasses
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from gates.config import Config, Environment
@@ -65,6 +65,11 @@ def plan(config: Config) -> list[Step]:
             Step("deploy", env.name, deploy_step),
             Step("gate", env.name, gate_step),
         ]
+    if config.monitor.window and order:
+        from gates.monitor.step import monitor_step
+
+        # After the production gate: watch the release that now serves users.
+        steps.append(Step("monitor", order[-1].name, monitor_step))
     return steps
 
 
@@ -179,13 +184,20 @@ def gate_command(
 
 
 def run_gate(
-    config: Config, env: Environment, marker: str, out: Path, stem: str, expected: int | None = None, workers: int = 0
+    config: Config,
+    env: Environment,
+    marker: str,
+    out: Path,
+    stem: str,
+    expected: int | None = None,
+    workers: int = 0,
+    env_vars: Mapping[str, str] | None = None,
 ) -> GateOutcome:
     """Run one gate in a child pytest; its exit code and JUnit XML give the verdict."""
     log = out / "logs" / f"{stem}.log"
     args = gate_command(config, env, marker, out, stem, expected, workers)
     try:
-        result = run(args, timeout=GATE_TIMEOUT, cwd=GATES_ROOT, log=log, check=False)
+        result = run(args, timeout=GATE_TIMEOUT, cwd=GATES_ROOT, log=log, check=False, env=env_vars)
     except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
         raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
     artifacts = tuple(p for p in (out / f"{stem}.html", out / f"{stem}.xml", log) if p.exists())
