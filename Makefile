@@ -13,8 +13,9 @@ WORKERS ?= 2
 setup:
 	@bash scripts/setup.sh
 
+# The demo's alerts go to the staging app's Slack-webhook stand-in (examples/demo/app.py).
 demo: setup
-	$(GATES) deploy
+	GATES_ALERT_WEBHOOK=$${GATES_ALERT_WEBHOOK:-http://127.0.0.1:8081/api/alerts} $(GATES) deploy
 	@echo "Evidence: $$($(GATES) report)"
 	@echo "The demo keeps running: 'make down' (or '.venv/bin/gates down') stops it."
 

@@ -7,6 +7,7 @@ step exits 1 naming the step; nothing prints a secret.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -42,6 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", required=True)
     p.set_defaults(func=cmd_migrate)
 
+    p = sub.add_parser("backup", help="pg_dump an environment's database and prove it by a scratch restore")
+    p.add_argument("--env", required=True)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup into an environment's database (replaces its objects)")
+    p.add_argument("--env", required=True)
+    p.add_argument("--backup", required=True, help="path of a backup file taken by `gates backup` or a release")
+    p.add_argument("--yes", action="store_true", help="confirm: the database's objects are replaced")
+    p.set_defaults(func=cmd_restore)
+
     p = sub.add_parser("rollback", help="roll an environment back to an earlier release")
     p.add_argument("--env", required=True)
     p.add_argument("--to", type=int, help="release version (default: the previous good release)")
@@ -58,6 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="print the path of the latest release summary")
     p.add_argument("--reports", help="folder of release records (default: [record] dir of the config)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("monitor", help="watch an environment for a while: samples, alerts, plot and the monitor gate")
+    p.add_argument("--env", required=True)
+    p.add_argument("--for", dest="duration", required=True, help="how long, e.g. 30s, 5m, 1h")
+    p.add_argument("--reports", help="folder for records (default: [record] dir of the config)")
+    p.set_defaults(func=cmd_monitor)
+
+    p = sub.add_parser("secrets", help="secrets of a local environment (names and digests shown, never values)")
+    ssub = p.add_subparsers(dest="secrets_command", required=True, parser_class=_Parser)
+    c = ssub.add_parser("set", help="set NAME=VALUE, or NAME with the value on stdin")
+    c.add_argument("--env", required=True)
+    c.add_argument("assignment", metavar="NAME[=VALUE]")
+    c.set_defaults(func=cmd_secrets_set)
+    c = ssub.add_parser("list", help="names and digests")
+    c.add_argument("--env", required=True)
+    c.set_defaults(func=cmd_secrets_list)
 
     p = sub.add_parser("config", help="config commands")
     csub = p.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
@@ -116,6 +143,40 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     cfg.check_secrets_present(env)
     log = cfg.state_dir / env.name / "logs" / "migrate.log"
     print(f"gates: {env.name}: {migrate(cfg, prepare_database(cfg, env), log)} (log: {log})")
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from gates.database.backup import backup_environment
+
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    cfg.check_secrets_present(env)
+    folder = cfg.state_dir / env.name / "backups"
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    backup = backup_environment(cfg, env, folder / f"{stamp}.dump", folder / f"{stamp}.log")
+    Path(backup.path).with_suffix(".json").write_text(json.dumps(backup.as_dict(), indent=2) + "\n")
+    print(
+        f"gates: {env.name}: backup {backup.path}: {backup.bytes} bytes, sha256 {backup.sha256}, "
+        f"server {backup.server_version}; restored and compared: {backup.tables} tables, {backup.rows} rows"
+    )
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from gates.database import prepare_database
+    from gates.database.backup import restore
+
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    path = Path(args.backup).resolve()
+    if not args.yes:
+        raise UsageError(f"restore replaces the objects of the {env.name} database: add --yes to confirm")
+    if not path.is_file():
+        raise UsageError(f"--backup {path}: no such file")
+    cfg.check_secrets_present(env)
+    log = cfg.state_dir / env.name / "logs" / "restore.log"
+    print(f"gates: {env.name}: {restore(prepare_database(cfg, env), path, log)} (log: {log})")
     return EXIT_OK
 
 
@@ -196,6 +257,57 @@ def cmd_report(args: argparse.Namespace) -> int:
     if folder is None:
         raise UsageError(f"{root}: no release record yet; run gates deploy")
     print(folder / "summary.md")
+    return EXIT_OK
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from gates import pipeline
+    from gates.durations import parse_duration
+    from gates.monitor.step import monitor_step_for
+    from gates.record import Record
+    from gates.vcs import commit_of
+
+    seconds = parse_duration(args.duration, "gates monitor: --for")
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    cfg.check_secrets_present(env)
+    root = Path(args.reports).resolve() if args.reports else cfg.record_dir
+    record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
+    print(f"gates: monitoring {env.name} for {args.duration}: record in {record.dir}")
+    ok = pipeline.execute(
+        pipeline.Context(cfg, record), [pipeline.Step("monitor", env.name, monitor_step_for(seconds))]
+    )
+    for step in record.steps:
+        print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
+    print(f"gates: monitor {record.outcome}; summary: {record.dir / 'summary.md'}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _secret_store(args: argparse.Namespace) -> Any:
+    from gates.platforms.local import Site
+    from gates.platforms.secrets import SecretStore
+
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    if env.platform != "local":
+        raise UsageError(f"gates secrets: {env.name} is on {env.platform}; use that platform's own tool (fly secrets)")
+    return SecretStore(Site(cfg, env).dir)
+
+
+def cmd_secrets_set(args: argparse.Namespace) -> int:
+    name, eq, value = args.assignment.partition("=")
+    if not eq:
+        # From stdin: the value stays out of argv (visible to every user) and shell history.
+        value = sys.stdin.read().rstrip("\n")
+    store = _secret_store(args)
+    secret = store.set(name, value)
+    print(f"gates: {args.env}: {secret.name} set (digest {secret.digest}); instances get it at their next start")
+    return EXIT_OK
+
+
+def cmd_secrets_list(args: argparse.Namespace) -> int:
+    for secret in _secret_store(args).list():
+        print(f"{secret.name}\t{secret.digest}")
     return EXIT_OK
 
 

@@ -81,16 +81,29 @@ class RecordConfig:
 
 @dataclasses.dataclass(frozen=True)
 class FlagsConfig:
-    """Feature flags that must be false in production."""
+    """Feature flags that must be false in production, and where their values are read.
+
+    ``source``: ``platform`` (the local platform's secrets), ``endpoint`` (a JSON document the
+    app serves at ``endpoint``, flags under ``json_path``), or ``digest`` (the platform's secret
+    digests compared with the digest of ``calibration``, a secret known to hold ``false``).
+    """
 
     names: tuple[str, ...] = ()
+    prefix: str = ""
+    source: str = "platform"
+    endpoint: str = "/api/flags"
+    json_path: str = "flags"
+    calibration: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
 class DatabaseConfig:
     """The database gate: advisors, migration safety, backups."""
 
-    # [database] keys are added here as the feature is built.
+    # Lowest advisor level that fails the gate: error | warn | info.
+    advisors_level: str = "error"
+    # Squawk rules accepted anyway, each "rule: reason" (the reason is shown in the report).
+    squawk_allow: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,9 +151,24 @@ class DrillConfig:
 
 @dataclasses.dataclass(frozen=True)
 class MonitorConfig:
-    """The monitoring window and its alerts."""
+    """The monitoring window and its alerts (see gates/monitor/).
 
-    # [monitor] keys are added here as the feature is built.
+    ``window`` empty: no monitor step in the release plan. ``paths`` empty: the app's health
+    paths and ``/app``. ``rolling`` is the number of latest samples alerts are evaluated over.
+    """
+
+    window: str = ""
+    rate: float = 5.0
+    paths: tuple[str, ...] = ()
+    rolling: int = 20
+    min_samples: int = 20
+    max_error_rate: float = 0.001
+    max_p95: float = 3.0
+    max_check_interval: float = 30.0
+    webhook_env: str = ""
+    source: str = "synthetic"
+    prometheus_url: str = ""
+    prometheus_token_env: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,7 +334,63 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
         **{name: read_section(cls, data.get(name, {}), path, prefix + name) for name, cls in SECTIONS.items()},
     )
     register_env(*(e.database_url_env for e in environments.values() if e.database_url_env))
+    _validate_database(config.database, path, prefix + "database")
+    _validate_monitor_and_flags(config, prefix)
     return config
+
+
+def _validate_database(db: DatabaseConfig, path: Path, key: str) -> None:
+    if db.advisors_level not in ("error", "warn", "info"):
+        raise ConfigError(path, f"{key}.advisors_level", f"expected error, warn or info, got {db.advisors_level!r}")
+    for i, entry in enumerate(db.squawk_allow):
+        rule, _, reason = entry.partition(":")
+        if not rule.strip() or not reason.strip():
+            raise ConfigError(path, f"{key}.squawk_allow[{i}]", f"expected 'rule: reason', got {entry!r}")
+
+
+FLAG_SOURCES = ("platform", "endpoint", "digest")
+MONITOR_SOURCES = ("synthetic", "prometheus")
+
+
+def _validate_monitor_and_flags(config: Config, prefix: str) -> None:
+    from gates.durations import parse_duration
+
+    path, mon, flags = config.path, config.monitor, config.flags
+    key = prefix + "monitor"
+    if mon.window:
+        try:
+            parse_duration(mon.window, f"{key}.window")
+        except UsageError:
+            raise ConfigError(
+                path, f"{key}.window", f"expected a duration like 30s or 5m, got {mon.window!r}"
+            ) from None
+    if mon.source not in MONITOR_SOURCES:
+        raise ConfigError(path, f"{key}.source", f"expected one of: {', '.join(MONITOR_SOURCES)}, got {mon.source!r}")
+    if mon.source == "prometheus" and not (mon.prometheus_url and mon.prometheus_token_env):
+        raise ConfigError(
+            path, f"{key}.prometheus_url", "the prometheus source needs prometheus_url and prometheus_token_env"
+        )
+    for name in ("rate", "max_p95", "max_check_interval"):
+        if getattr(mon, name) <= 0:
+            raise ConfigError(path, f"{key}.{name}", f"expected a positive number, got {getattr(mon, name)!r}")
+    for name in ("rolling", "min_samples"):
+        if getattr(mon, name) < 1:
+            raise ConfigError(path, f"{key}.{name}", f"expected at least 1, got {getattr(mon, name)!r}")
+    if not 0 < mon.max_error_rate < 1:
+        raise ConfigError(path, f"{key}.max_error_rate", f"expected a fraction in (0, 1), got {mon.max_error_rate!r}")
+    for name in ("webhook_env", "prometheus_token_env"):
+        value = getattr(mon, name)
+        if value and not _ENV_VAR_NAME.match(value):
+            raise ConfigError(path, f"{key}.{name}", f"expected an environment variable name, got {value!r}")
+    # A Slack webhook URL is a credential: it must never be shown.
+    register_env(*(v for v in (mon.webhook_env, mon.prometheus_token_env) if v))
+    fkey = prefix + "flags"
+    if flags.source not in FLAG_SOURCES:
+        raise ConfigError(path, f"{fkey}.source", f"expected one of: {', '.join(FLAG_SOURCES)}, got {flags.source!r}")
+    if flags.source == "digest" and not flags.calibration:
+        raise ConfigError(
+            path, f"{fkey}.calibration", "the digest source needs a calibration secret known to hold false"
+        )
 
 
 def _validate_environment(env: Environment, path: Path, key: str) -> None:

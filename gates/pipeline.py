@@ -13,7 +13,7 @@ import dataclasses
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from gates.config import Config, Environment
@@ -54,15 +54,22 @@ class Step:
 
 
 def plan(config: Config) -> list[Step]:
-    """migrate, deploy and gate each environment in order: staging first, production last."""
+    """preflight, then migrate, deploy and gate each environment: staging first, production (backed up first) last."""
     order = sorted(config.environments.values(), key=lambda e: (e.is_production, e.name != "staging"))
-    steps: list[Step] = []
+    # The preflight lints what is pending for production: the last environment of the order.
+    steps: list[Step] = [Step("preflight", order[-1].name, preflight_step)]
     for env in order:
+        steps += [Step("backup", env.name, backup_step)] if env.is_production else []
         steps += [
             Step("migrate", env.name, migrate_step),
             Step("deploy", env.name, deploy_step),
             Step("gate", env.name, gate_step),
         ]
+    if config.monitor.window and order:
+        from gates.monitor.step import monitor_step
+
+        # After the production gate: watch the release that now serves users.
+        steps.append(Step("monitor", order[-1].name, monitor_step))
     return steps
 
 
@@ -94,10 +101,39 @@ def migrate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     from gates.database import prepare_database
     from gates.database.migrate import migrate
 
+    backup = ctx.record.extra.get("backup", {})
+    if env.is_production and not (backup.get("verified") and backup.get("env") == env.name):
+        raise GatesError(f"refusing to migrate {env.name}: no proven backup of it was taken in this release")
     url = prepare_database(ctx.config, env)
     log = ctx.record.log(f"migrate-{env.name}")
     rec.artifacts.append(ctx.record.relative(log))
     rec.detail = migrate(ctx.config, url, log)
+
+
+def backup_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """pg_dump the environment's database into the record and prove it by a scratch restore."""
+    from gates.database.backup import backup_environment
+
+    log = ctx.record.log(f"backup-{env.name}")
+    rec.artifacts.append(ctx.record.relative(log))
+    backup = backup_environment(ctx.config, env, ctx.record.dir / "backups" / f"{env.name}.dump", log)
+    ctx.record.extra["backup"] = {**backup.as_dict(), "path": ctx.record.relative(Path(backup.path)), "env": env.name}
+    rec.artifacts.append(ctx.record.relative(Path(backup.path)))
+    rec.detail = (
+        f"{backup.bytes} bytes, sha256 {backup.sha256[:12]}, {backup.tables} tables / {backup.rows} rows restored"
+    )
+
+
+def preflight_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """Run `pytest -m preflight` against the environment (what is pending for it) before anything changes."""
+    from gates.database import prepare_database
+
+    prepare_database(ctx.config, env)  # the lint asks the database which migrations are still pending
+    outcome = run_gate(ctx.config, env, "preflight", ctx.record.dir, "preflight", None, ctx.workers)
+    rec.artifacts += [ctx.record.relative(p) for p in outcome.artifacts]
+    rec.detail = outcome.detail
+    if not outcome.passed:
+        raise GatesError(outcome.detail)
 
 
 def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
@@ -148,13 +184,20 @@ def gate_command(
 
 
 def run_gate(
-    config: Config, env: Environment, marker: str, out: Path, stem: str, expected: int | None = None, workers: int = 0
+    config: Config,
+    env: Environment,
+    marker: str,
+    out: Path,
+    stem: str,
+    expected: int | None = None,
+    workers: int = 0,
+    env_vars: Mapping[str, str] | None = None,
 ) -> GateOutcome:
     """Run one gate in a child pytest; its exit code and JUnit XML give the verdict."""
     log = out / "logs" / f"{stem}.log"
     args = gate_command(config, env, marker, out, stem, expected, workers)
     try:
-        result = run(args, timeout=GATE_TIMEOUT, cwd=GATES_ROOT, log=log, check=False)
+        result = run(args, timeout=GATE_TIMEOUT, cwd=GATES_ROOT, log=log, check=False, env=env_vars)
     except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
         raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
     artifacts = tuple(p for p in (out / f"{stem}.html", out / f"{stem}.xml", log) if p.exists())

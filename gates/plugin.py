@@ -184,13 +184,10 @@ def db(gates_config: config_mod.Config, environment: config_mod.Environment) -> 
     """A psycopg connection to the environment's database; read-only when the environment is production."""
     import psycopg
 
-    from gates.database import database_url
+    from gates.database import database_url, gate_connection
 
-    options = "-c default_transaction_read_only=on" if environment.is_production else ""
     try:
-        conn = psycopg.connect(
-            database_url(gates_config, environment), autocommit=True, connect_timeout=10, options=options
-        )
+        conn = gate_connection(database_url(gates_config, environment), environment)
     except psycopg.Error as exc:
         pytest.fail(redact(f"cannot connect to the {environment.name} database: {exc}"), pytrace=False)
     with conn:

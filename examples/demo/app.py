@@ -10,8 +10,9 @@ Environment:
     APP_INSTANCE   the id of this instance, reported by /health
     FRAME_ANCESTORS  space-separated origins allowed to embed the app (Shopify Admin); every response
                    carries ``Content-Security-Policy: frame-ancestors <them>`` ('none' when unset)
+    ANALYTICS_REAL_DATA, FEATURE_*   feature flags ("1", "true", "yes", "on" mean on), served by /api/flags
 
-Routes: ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
+Routes: ``/api/flags`` (the flags as booleans), ``POST /api/alerts`` (a Slack-webhook stand-in), ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
 the database), and ``/app``, the dashboard page whose tiles come from ``public.dashboard_tiles``
 and ``public.ad_campaigns``.
 
@@ -161,6 +162,29 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "release": RELEASE, "instance": INSTANCE})
 
 
+FLAG_NAMES = ("ANALYTICS_REAL_DATA",)
+FLAG_PREFIX = "FEATURE_"
+
+
+async def flags(request: Request) -> Response:
+    """What this instance believes its flags are: the named ones (off when unset) and every FEATURE_*."""
+    names = {*FLAG_NAMES, *(k for k in os.environ if k.startswith(FLAG_PREFIX))}
+    on = {n: os.environ.get(n, "").strip().lower() in ("1", "true", "yes", "on") for n in sorted(names)}
+    return JSONResponse({"flags": on, "release": RELEASE})
+
+
+async def alerts(request: Request) -> Response:
+    """A stand-in for a Slack incoming webhook, so the demo's alert channel can be proven: accepts JSON with text."""
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "expected JSON"}, status_code=400)
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        return JSONResponse({"error": "expected an object with text"}, status_code=400)
+    print(f"alert received: {body['text'][:300]}", flush=True)
+    return Response(status_code=204)
+
+
 async def ads_health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "service": "ads", "release": RELEASE})
 
@@ -234,6 +258,8 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5rem; background: #f6f6f7;
 app = Starlette(
     routes=[
         Route("/health", health),
+        Route("/api/flags", flags),
+        Route("/api/alerts", alerts, methods=["POST"]),
         Route("/api/ads/health", ads_health),
         Route("/api/analytics/health", analytics_health),
         Route("/app", dashboard),

@@ -9,6 +9,7 @@ failure too (fail closed).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,16 @@ select n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
        (select count(*) from pg_policy p where p.polrelid = c.oid)
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = any(%s) and c.relkind in ('r', 'p')
+order by 1, 2
+"""
+_VIEWS_SQL = """
+select n.nspname, c.relname
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = any(%s) and c.relkind = 'v'
+  and not exists (
+    select 1 from unnest(coalesce(c.reloptions, '{}')) o
+    where lower(o) in ('security_invoker=true', 'security_invoker=on', 'security_invoker=1', 'security_invoker=yes')
+  )
 order by 1, 2
 """
 _TABLE_KINDS = {"r": "table", "p": "partitioned table"}
@@ -116,16 +127,69 @@ def tables_exist(conn: psycopg.Connection[Any], expected: Sequence[str]) -> Meas
     )
 
 
-def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measurement:
-    """Every ordinary or partitioned table in the named schemas has row level security enabled."""
-    name, question = "RLS enabled", f"row level security is enabled on every table in {', '.join(schemas) or '-'}"
-    source = (
-        f"select relname, relrowsecurity from pg_class where relkind in ('r','p') and schema in ({', '.join(schemas)})"
+def migrations_unchanged(conn: psycopg.Connection[Any], files: Sequence[MigrationFile]) -> Measurement:
+    """No applied file was edited afterwards: the statements the history stores match the file's text.
+
+    The CLI compares versions only, so an edited file goes unnoticed by it. Both sides are compared
+    with comments, semicolons and whitespace removed (the CLI stores statements without them).
+    """
+    name, question = "migrations unchanged", "every applied migration file still holds the statements that were applied"
+    source = f"select version, statements from {HISTORY_TABLE} vs {_folder(files)}"
+    try:
+        applied = {m.version: m for m in applied_migrations(conn)}
+    except psycopg.Error as exc:
+        return _query_failed(conn, exc, name, question, source, "0 edited")
+    problems: list[str] = []
+    details: list[dict[str, Any]] = []
+    compared = 0
+    for f in files:
+        stored = applied.get(f.version)
+        if stored is None:
+            continue  # not applied: migrations_applied says so
+        text = _normalized(f.path.read_text(errors="replace"))
+        if not stored.statements and text:
+            problems.append(f"{f.filename}: the history stores no statements, so it cannot be compared (fail closed)")
+            state = "unknown"
+        elif _normalized("\n".join(stored.statements)) != text:
+            problems.append(
+                f"{f.filename}: edited after it was applied (version {f.version}; file differs from the history)"
+            )
+            state = "edited"
+        else:
+            state = "unchanged"
+        compared += 1
+        details.append({"file": f.filename, "version": f.version, "state": state})
+    if not compared:
+        problems.append("no applied migration file to compare: nothing was verified")
+    return Measurement(
+        name=name,
+        question=question,
+        observed=f"{sum(1 for d in details if d['state'] == 'edited')} edited of {compared} applied",
+        expected="0 edited",
+        ok=not problems,
+        source=source,
+        details=details,
+        problems=problems,
     )
-    expected = f"RLS on every table of {len(schemas)} schema(s)"
+
+
+def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measurement:
+    """Row level security holds in the named schemas: each table has RLS and a policy, and views run as the caller.
+
+    Each table or view is named with what is wrong with it: RLS disabled; RLS with no policy (nobody but
+    the owner can read it, usually a forgotten policy); policies on a table with RLS off (they do nothing);
+    a view without ``security_invoker`` (it runs with its owner's rights and bypasses RLS).
+    """
+    name, question = "RLS enabled", f"row level security holds on every table and view in {', '.join(schemas) or '-'}"
+    source = (
+        "pg_class.relrowsecurity, pg_policy and view reloptions (security_invoker) "
+        f"for relations in schema(s) {', '.join(schemas)}"
+    )
+    expected = f"RLS and a policy on every table, security_invoker on every view, in {len(schemas)} schema(s)"
     try:
         found = {row[0] for row in conn.execute(_SCHEMAS_SQL, (list(schemas),)).fetchall()}
         rows = conn.execute(_RLS_SQL, (list(schemas),)).fetchall()
+        views = conn.execute(_VIEWS_SQL, (list(schemas),)).fetchall()
     except psycopg.Error as exc:
         return _query_failed(conn, exc, name, question, source, expected)
     problems: list[str] = []
@@ -136,21 +200,40 @@ def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measur
             problems.append(f"schema {schema}: does not exist")
         elif not any(r[0] == schema for r in rows):
             problems.append(f"schema {schema}: has no tables, nothing to verify")
-    problems += [f"{schema}.{table}: RLS disabled" for schema, table, rls, _, _ in rows if not rls]
+    for schema, table, rls, _, policies in rows:
+        if not rls and policies:
+            problems.append(f"{schema}.{table}: RLS disabled, yet {policies} policy(ies) defined (they have no effect)")
+        elif not rls:
+            problems.append(f"{schema}.{table}: RLS disabled")
+        elif not policies:
+            problems.append(f"{schema}.{table}: RLS enabled but no policy")
+    problems += [
+        f"{schema}.{view}: view is security definer (no security_invoker): it bypasses RLS" for schema, view in views
+    ]
     enabled = sum(1 for r in rows if r[2])
     return Measurement(
         name=name,
         question=question,
-        observed=f"{enabled} of {len(rows)} tables with RLS",
+        observed=f"{enabled} of {len(rows)} tables with RLS; {len(views)} security-definer view(s)",
         expected=expected,
         ok=not problems,
         source=source,
         details=[
             {"table": f"{s}.{t}", "rls": bool(rls), "forced": bool(forced), "policies": int(policies)}
             for s, t, rls, forced, policies in rows
-        ],
+        ]
+        + [{"view": f"{s}.{v}", "security_invoker": False} for s, v in views],
         problems=problems,
     )
+
+
+_SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.DOTALL)
+
+
+def _normalized(sql_text: str) -> str:
+    """SQL without comments, semicolons and whitespace differences; string literals kept verbatim."""
+    text = _SQL_COMMENT.sub(lambda m: m.group(0) if m.group(0).startswith("'") else " ", sql_text)
+    return " ".join(text.replace(";", " ").split())
 
 
 def _split(name: str) -> tuple[str, str]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
+
+import psycopg
 
 from gates.config import Config, Environment
 from gates.errors import ConfigError
@@ -45,3 +48,13 @@ def prepare_database(config: Config, env: Environment) -> str:
     cluster = LocalCluster.for_config(config)
     cluster.start()
     return cluster.ensure_database(local_database_name(env))
+
+
+def gate_connection(url: str, env: Environment) -> psycopg.Connection[Any]:
+    """The connection a gate's checks use: autocommit, and read-only by default on production.
+
+    ``default_transaction_read_only`` stops accidents, not attackers (a session may turn it off):
+    the real boundary is a SELECT-only role in the URL the environment names.
+    """
+    options = "-c default_transaction_read_only=on" if env.is_production else ""
+    return psycopg.connect(url, autocommit=True, connect_timeout=10, options=options)

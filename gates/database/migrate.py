@@ -26,12 +26,26 @@ def migrate(config: Config, url: str, log: Path | None) -> str:
     files = local_migrations(config.migrations_dir)
     todo = pending(config, url)
     if todo:
-        push(url, config.app_source, log, migrations_dir=config.migrations_dir)
+        try:
+            push(url, config.app_source, log, migrations_dir=config.migrations_dir)
+        except GatesError as exc:
+            raise GatesError(f"{exc}; {_what_stayed(config, url, todo)}") from None
     with _connect(url) as conn:
         for measurement in (migrations_applied(conn, files), no_unknown_migrations(conn, files)):
             if not measurement.ok:
                 raise GatesError(measurement.explain())
     return f"applied {len(todo)} migration(s): {', '.join(todo)}" if todo else f"up to date ({len(files)} migrations)"
+
+
+def _what_stayed(config: Config, url: str, todo: list[str]) -> str:
+    """Which of this run's files the database now records, and which it does not (read back, not assumed)."""
+    try:
+        still = set(pending(config, url))
+    except GatesError as exc:
+        return f"could not read the history back: {exc}"
+    applied = [name for name in todo if name not in still]
+    missing = [name for name in todo if name in still]
+    return f"applied in this run and kept: {', '.join(applied) or 'none'}; not applied: {', '.join(missing) or 'none'}"
 
 
 def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:

@@ -34,7 +34,7 @@ _MIGRATION_FILE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
 HISTORY_TABLE = "supabase_migrations.schema_migrations"
 PUSH_TIMEOUT = 120.0
 # No telemetry and no update check: the CLI runs offline and should not phone anyone with our targets.
-_CLI_ENV = {"SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
+CLI_ENV = {"SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +179,7 @@ def push(db_url: str, app_source: Path, log: Path | None, *, migrations_dir: Pat
     Raises GatesError naming the failing file when the CLI reports a failure.
     The returned Completed is redacted: it carries no password.
     """
-    _register_url_secrets(db_url)
+    register_url_secrets(db_url)
     migrations = (migrations_dir or app_source / "supabase" / "migrations").resolve()
     if not migrations.is_dir():
         raise UsageError(f"{migrations}: migrations folder not found")
@@ -195,7 +195,7 @@ def push(db_url: str, app_source: Path, log: Path | None, *, migrations_dir: Pat
             [*args, "--workdir", str(workdir), "--output-format", "json"],
             timeout=PUSH_TIMEOUT,
             cwd=workdir,
-            env=_CLI_ENV,
+            env=CLI_ENV,
             log=log,
             check=False,
         )
@@ -204,7 +204,7 @@ def push(db_url: str, app_source: Path, log: Path | None, *, migrations_dir: Pat
     return result
 
 
-def _register_url_secrets(db_url: str) -> None:
+def register_url_secrets(db_url: str) -> None:
     """Mask the URL's password everywhere, also percent-decoded (the CLI may print it decoded).
 
     Only the password: the rest of the URL says which database a log is about.
@@ -249,7 +249,15 @@ def _raise_on_failure(result: Completed, migrations: Path) -> None:
     # Files run one by one, each announced first: the last one announced is the one that failed.
     applying = re.findall(r"Applying migration (\S+?\.sql)", result.stderr)
     where = f" at {migrations / applying[-1]}" if applying else ""
-    raise GatesError(redact(f"supabase db push failed{where} (exit {result.returncode}): {message}"))
+    raise GatesError(
+        redact(f"supabase db push failed{where}{_statement(message)} (exit {result.returncode}): {message}")
+    )
+
+
+def _statement(message: str) -> str:
+    """', statement N: <sql>' from the CLI's 'At statement: <0-based index>' and the line after it."""
+    m = re.search(r"At statement: (\d+)\n([^\n]*)", message)
+    return f", statement {int(m.group(1)) + 1}: {m.group(2).strip()}" if m else ""
 
 
 def _last_lines(text: str, count: int = 5) -> str:

@@ -56,6 +56,17 @@ class Secret:
 
 
 @dataclasses.dataclass(frozen=True)
+class HealthCheck:
+    """One health check of one instance: how often it runs (None when unknown) and its state now."""
+
+    instance: str
+    name: str
+    interval: float | None
+    status: str  # passing | warning | critical (Fly's words; local maps HAProxy's onto them)
+    output: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class LogLine:
     at: dt.datetime
     instance: str
@@ -78,6 +89,8 @@ class Platform(Protocol):
     def status(self, env: Environment) -> Status: ...
 
     def secrets(self, env: Environment) -> Sequence[Secret]: ...
+
+    def health_checks(self, env: Environment) -> Sequence[HealthCheck]: ...
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]: ...
 

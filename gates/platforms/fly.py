@@ -24,7 +24,7 @@ from typing import Any
 
 from gates.config import Config, Environment
 from gates.errors import GatesError, UsageError
-from gates.platforms.base import Instance, LogLine, Release, Secret, Status
+from gates.platforms.base import HealthCheck, Instance, LogLine, Release, Secret, Status
 from gates.procs import Completed, run
 from gates.redact import register_env
 
@@ -99,6 +99,20 @@ class FlyPlatform:
             ]
             for machine, checks in raw.items()
         }
+
+    def health_checks(self, env: Environment) -> Sequence[HealthCheck]:
+        """Every machine's checks from ``fly checks list --json``, at the slowest service-check interval of fly.toml."""
+        import tomllib
+
+        from gates.checks.monitoring import fly_health_checks, slowest_service_check
+
+        interval = None
+        if env.fly_config:
+            try:
+                interval = slowest_service_check(tomllib.loads(self.config.resolve(env.fly_config).read_text()))
+            except (OSError, tomllib.TOMLDecodeError):
+                interval = None  # unknown: the monitoring molecule fails closed on it
+        return fly_health_checks(self._json(env, "checks", "list"), interval)
 
     def secrets(self, env: Environment) -> Sequence[Secret]:
         raw = self._json(env, "secrets", "list")

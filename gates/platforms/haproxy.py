@@ -147,6 +147,15 @@ class FrontDoor:
             if row["pxname"] == BACKEND and row["svname"] not in ("BACKEND", "FRONTEND")
         }
 
+    def health_checks(self) -> list[tuple[str, float, str, str]]:
+        """(server, check interval in seconds, status, last check result) of every server of the backend.
+
+        The status and result come from ``show stat``; HAProxy 2.6's runtime API does not report a
+        server's ``inter``, so the interval is the one gates gave every server it added (SERVER_CHECK).
+        """
+        interval = check_interval(SERVER_CHECK)
+        return [(s.name, interval, s.status, s.check) for s in self.servers().values()]
+
     def servers_or_none(self) -> dict[str, ServerStat] | None:
         """``servers()``, or None while HAProxy does not answer (a probe for ``wait_until``)."""
         try:
@@ -196,6 +205,18 @@ class FrontDoor:
         reply = self.command(line)
         if reply != expected:
             raise GatesError(f"HAProxy of {self.env_name}: {line!r} answered {reply!r}, expected {expected!r}")
+
+
+def check_interval(options: str) -> float:
+    """Seconds of the ``inter`` option of a server line (HAProxy's default is 2 s)."""
+    words = options.split()
+    if "inter" not in words:
+        return 2.0
+    value = words[words.index("inter") + 1]
+    for unit, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if value.endswith(unit) and value[: -len(unit)].isdigit():
+            return int(value[: -len(unit)]) * scale
+    return int(value) / 1000  # a bare number is milliseconds
 
 
 def _socket_path(folder: Path) -> Path:

@@ -15,6 +15,7 @@ State, under ``config.state_dir / env.name``::
     uvicorn-log.json     the logging config of the instances (timestamped lines)
     logs/<instance>.log  each instance's output; logs/deploy.log the rollout steps; logs/haproxy.log
     deploy.lock          held (flock) during deploy and rollback
+    secrets.json         `gates secrets set` values (0600), given to instances as environment variables
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ from gates.admin import admin_origins, stand_in_page
 from gates.config import Config, Environment
 from gates.database import database_url, uses_local_cluster
 from gates.errors import GatesError, UsageError
-from gates.platforms.base import Instance, LogLine, Release, Secret, Status
+from gates.platforms.base import HealthCheck, Instance, LogLine, Release, Secret, Status
 from gates.platforms.haproxy import FrontDoor, ServerStat
+from gates.platforms.secrets import SecretStore
 from gates.procs import run, wait_until
 from gates.redact import redact, register_secret
 
@@ -182,7 +184,18 @@ class LocalPlatform:
         return Status(env.name, env.url, current.version if current else None, instances, db)
 
     def secrets(self, env: Environment) -> Sequence[Secret]:
-        return []
+        """Names and digests of the environment's secrets (``gates secrets set``); never values."""
+        return SecretStore(Site(self.config, env).dir).list()
+
+    def health_checks(self, env: Environment) -> Sequence[HealthCheck]:
+        """HAProxy's check of every instance: its interval and state, read through the runtime API."""
+        site = Site(self.config, env)
+        if not _front_door_pid(site):
+            return []
+        return [
+            HealthCheck(name, "haproxy httpchk GET /health", interval, _check_state(status), check)
+            for name, interval, status, check in site.front.health_checks()
+        ]
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]:
         """The last ``limit`` lines of every instance's log and of the rollout log, oldest first."""
@@ -231,6 +244,13 @@ class LocalPlatform:
             raise
         site.event(f"release {release.version} complete")
         return site.update_release(release.version, "complete")
+
+
+def _check_state(haproxy_status: str) -> str:
+    """HAProxy's server status in Fly's words: UP passing, a transition (``UP 1/2``) warning, else critical."""
+    if haproxy_status == "UP":
+        return "passing"
+    return "warning" if haproxy_status.startswith(("UP ", "DOWN ")) else "critical"
 
 
 def _check_strategy(strategy: str) -> str:
@@ -348,6 +368,7 @@ class Rollout:
         passed = {k: v for k, v in os.environ.items() if k in PASSED_ENV}
         return {
             **passed,
+            **SecretStore(self.site.dir).values(),  # `gates secrets set`: the app's configuration
             "APP_RELEASE": str(self.release.version),
             "APP_INSTANCE": instance_id,
             "DATABASE_URL": self.db_url,

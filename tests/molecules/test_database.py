@@ -1,10 +1,17 @@
-"""DEVOPS-003/007: every migration applied, none unknown, the tables exist, RLS on every exposed table."""
+"""DEVOPS-003/007: every migration applied, none unknown or edited, the tables exist, RLS holds, the advisors are quiet."""
 
 from __future__ import annotations
 
 import pytest
 
-from gates.checks.database import migrations_applied, no_unknown_migrations, rls_enabled, tables_exist
+from gates.checks.advisors import advisors
+from gates.checks.database import (
+    migrations_applied,
+    migrations_unchanged,
+    no_unknown_migrations,
+    rls_enabled,
+    tables_exist,
+)
 from gates.database.migrations import created_tables
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.database]
@@ -25,6 +32,16 @@ def test_tables_the_migrations_create_exist(db, migration_files, app, verdict):
     verdict(tables_exist(db, [*created_tables(migration_files), *app.tables]))
 
 
+def test_no_applied_migration_was_edited(db, migration_files, verdict):
+    """Every applied migration file still holds the statements the database recorded when it ran."""
+    verdict(migrations_unchanged(db, migration_files))
+
+
 def test_every_exposed_table_has_rls_enabled(db, app, verdict):
-    """Row level security is enabled on every table of the exposed schemas."""
+    """In the exposed schemas every table has RLS and a policy, no policy sits on a table without RLS, views are security_invoker."""
     verdict(rls_enabled(db, app.exposed_schemas))
+
+
+def test_supabase_advisors_report_nothing_at_the_configured_level(db_url, gates_config, environment, verdict):
+    """`supabase db advisors` reports no finding at or above [database] advisors_level (default ERROR)."""
+    verdict(advisors(db_url, gates_config.database.advisors_level, read_only=environment.is_production))

@@ -161,3 +161,15 @@ def test_bad_command_lines_exit_2_with_one_line(tmp_path, argv):
     result = gates_cli("--config", str(path), *argv, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_database_section_reads_level_and_allow_list_with_reasons(tmp_path):
+    """[database] takes advisors_level and squawk_allow entries 'rule: reason'; a bad level or a missing reason is a ConfigError naming the key."""
+    good = GOOD + '\n[database]\nadvisors_level = "warn"\nsquawk_allow = ["ban-drop-column: unused since v12"]\n'
+    cfg = config_mod.load(write(tmp_path, good))
+    assert cfg.database.advisors_level == "warn"
+    assert cfg.database.squawk_allow == ("ban-drop-column: unused since v12",)
+    with pytest.raises(ConfigError, match=r"database\.advisors_level.*expected error, warn or info"):
+        config_mod.load(write(tmp_path, GOOD + '\n[database]\nadvisors_level = "loud"\n'))
+    with pytest.raises(ConfigError, match=r"database\.squawk_allow\[0\].*expected 'rule: reason'"):
+        config_mod.load(write(tmp_path, GOOD + '\n[database]\nsquawk_allow = ["ban-drop-column"]\n'))

@@ -14,7 +14,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from gates.checks.database import migrations_applied, no_unknown_migrations, rls_enabled, tables_exist
+from gates.checks.database import (
+    migrations_applied,
+    migrations_unchanged,
+    no_unknown_migrations,
+    rls_enabled,
+    tables_exist,
+)
+from gates.config import Environment
+from gates.database import gate_connection
 from gates.database.cluster import LocalCluster
 from gates.database.migrations import MigrationFile, created_tables, local_migrations, push
 from gates.measurement import Measurement
@@ -29,6 +37,8 @@ MIGRATIONS = {
     "20250102000000_tiles.sql": """
         create table if not exists "public"."dashboard_tiles" (name text primary key);
         alter table public.dashboard_tiles enable row level security;
+        -- a comment the CLI may keep or drop: the edited-file check must not care
+        create policy tiles_read on public.dashboard_tiles for select to anon using (true);
     """,
 }
 Db = tuple[psycopg.Connection[tuple[object, ...]], list[MigrationFile]]
@@ -72,6 +82,7 @@ def test_every_check_passes_on_a_healthy_database(db: Db) -> None:
         no_unknown_migrations(conn, files),
         tables_exist(conn, created_tables(files)),
         rls_enabled(conn, ["public"]),
+        migrations_unchanged(conn, files),
     ):
         assert m.ok, m.explain()
         assert m.problems == () and m.source
@@ -149,8 +160,8 @@ def test_rls_off_on_one_table_fails_naming_it(db: Db) -> None:
     conn, _ = db
     conn.execute("alter table public.ad_campaigns disable row level security")
     m = rls_enabled(conn, ["public"])
-    assert _failed(m) == "public.ad_campaigns: RLS disabled"
-    assert m.observed == "1 of 2 tables with RLS"
+    assert _failed(m) == "public.ad_campaigns: RLS disabled, yet 1 policy(ies) defined (they have no effect)"
+    assert m.observed.startswith("1 of 2 tables with RLS")
     assert {d["table"]: d["rls"] for d in m.details} == {"public.ad_campaigns": False, "public.dashboard_tiles": True}
 
 
@@ -176,6 +187,60 @@ def test_a_failed_query_is_a_failed_measurement(db: Db) -> None:
         no_unknown_migrations(conn, files),
         tables_exist(conn, ["public.ad_campaigns"]),
         rls_enabled(conn, ["public"]),
+        migrations_unchanged(conn, files),
     ):
         assert not m.ok and m.observed == "query failed"
         assert m.problems[0].startswith("query failed: ")
+
+
+def test_a_table_without_rls_fails_naming_it(db: Db) -> None:
+    """A new table without RLS (and without policies) fails rls_enabled: `public.<table>: RLS disabled`."""
+    conn, _ = db
+    conn.execute("create table public.open_notes (id bigint primary key)")
+    assert _failed(rls_enabled(conn, ["public"])) == "public.open_notes: RLS disabled"
+
+
+def test_rls_on_with_no_policy_fails_naming_the_table(db: Db) -> None:
+    """A table with RLS enabled but no policy fails rls_enabled naming it (nobody but its owner can read it)."""
+    conn, _ = db
+    conn.execute("drop policy tiles_read on public.dashboard_tiles")
+    assert _failed(rls_enabled(conn, ["public"])) == "public.dashboard_tiles: RLS enabled but no policy"
+
+
+def test_a_security_definer_view_fails_naming_it(db: Db) -> None:
+    """A view without security_invoker fails rls_enabled naming the view; with security_invoker it passes."""
+    conn, _ = db
+    conn.execute("create view public.campaign_names as select name from public.ad_campaigns")
+    assert _failed(rls_enabled(conn, ["public"])) == (
+        "public.campaign_names: view is security definer (no security_invoker): it bypasses RLS"
+    )
+    conn.execute("alter view public.campaign_names set (security_invoker = on)")
+    assert rls_enabled(conn, ["public"]).ok
+
+
+def test_a_migration_file_edited_after_it_was_applied_fails_naming_it(db: Db, tmp_path: Path) -> None:
+    """A file whose text no longer matches the statements the history stores fails migrations_unchanged, named."""
+    conn, files = db
+    edited = tmp_path / files[0].filename
+    edited.write_text(files[0].path.read_text().replace("name text not null", "name text"))
+    changed = [MigrationFile(files[0].version, files[0].name, edited), *files[1:]]
+    m = migrations_unchanged(conn, changed)
+    assert _failed(m) == (
+        "20250101000000_ad_campaigns.sql: edited after it was applied (version 20250101000000; file differs from the history)"
+    )
+    assert m.observed == "1 edited of 2 applied"
+    # Whitespace and comments alone are no edit.
+    edited.write_text("-- reformatted\n" + "  ".join(files[0].path.read_text().split()))
+    assert migrations_unchanged(conn, [MigrationFile(files[0].version, files[0].name, edited)]).ok
+
+
+def test_a_write_through_the_production_gate_connection_is_refused(pg_cluster: LocalCluster, db: Db) -> None:
+    """The connection a production gate uses refuses writes (read-only transactions); staging's does not."""
+    conn, _ = db
+    url = pg_cluster.url(conn.info.dbname)
+    production = Environment(name="production", platform="local", url="http://127.0.0.1:1")
+    with gate_connection(url, production) as ro, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        ro.execute("create table public.written_by_a_gate (id int)")
+    staging = Environment(name="staging", platform="local", url="http://127.0.0.1:1")
+    with gate_connection(url, staging) as rw:
+        rw.execute("create table public.written_by_a_gate (id int)")

@@ -188,3 +188,25 @@ def test_the_password_of_the_url_never_leaves_push(pg_database: str, tmp_path: P
     text = log.read_text()
     assert CANARY not in text
     assert "--remote=postgresql://postgres:***@" in text and "no_such_database" in text
+
+
+def test_migrate_names_the_failing_file_and_statement_and_what_stayed(pg_database: str, tmp_path: Path) -> None:
+    """A file failing on its second statement: migrate raises naming file and statement, and which files stayed applied."""
+    from gates import config as config_mod
+    from gates.database.migrate import migrate
+    from tests.selftests.demo import write_config
+
+    app = tmp_path / "app"
+    write_migrations(app, {**GOOD, **BROKEN})
+    cfg = config_mod.load(write_config(tmp_path / "cfg", source=app, environments={"staging": {}}))
+
+    with pytest.raises(GatesError) as caught:
+        migrate(cfg, pg_database, tmp_path / "migrate.log")
+
+    message = str(caught.value)
+    assert "20240103000000_broken.sql, statement 2: select * from no_such_table" in message
+    assert message.endswith(
+        "applied in this run and kept: 20240101000000_campaigns.sql, 20240102000000_tiles.sql; "
+        "not applied: 20240103000000_broken.sql"
+    )
+    assert "half_done" not in _tables(pg_database)

@@ -65,15 +65,21 @@ def release(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[Re
 
 
 def test_a_whole_release_of_the_demo_passes(release):
-    """`gates deploy` migrates, deploys and gates staging then production, and exits 0."""
+    """`gates deploy` runs the preflight, then migrates, deploys and gates staging, then backs up, migrates, deploys and gates production."""
     assert release.result.returncode == 0, release.result.stdout + release.result.stderr
     record = json.loads((release.record / "record.json").read_text())
     assert record["outcome"] == "passed"
     steps = [(s["name"], s["env"], s["outcome"]) for s in record["steps"]]
     assert steps == [
+        ("preflight", "production", "passed"),
         ("migrate", "staging", "passed"), ("deploy", "staging", "passed"), ("gate", "staging", "passed"),
+        ("backup", "production", "passed"),
         ("migrate", "production", "passed"), ("deploy", "production", "passed"), ("gate", "production", "passed"),
     ]  # fmt: skip
+    backup = record["backup"]
+    assert backup["verified"] is True and backup["env"] == "production" and len(backup["sha256"]) == 64
+    assert (release.record / backup["path"]).stat().st_size == backup["bytes"] > 0
+    assert backup["server_version"].startswith("15")
     assert record["releases"] == {"staging": {"before": None, "after": 1}, "production": {"before": None, "after": 1}}
 
 
@@ -150,9 +156,46 @@ def test_rls_off_on_one_table_fails_the_staging_gate_naming_it(release, tmp_path
         finally:
             conn.execute(f'alter table public."{table}" enable row level security')
     failed = {name: msg for name, msg in results.items() if msg != "passed"}
-    assert list(failed) == ["test_every_exposed_table_has_rls_enabled"]
+    # Supabase's advisors see it too (rls_disabled_in_public / policy_exists_rls_disabled).
+    advisors = "test_supabase_advisors_report_nothing_at_the_configured_level"
+    assert sorted(failed) == ["test_every_exposed_table_has_rls_enabled", advisors]
     assert f"public.{table}" in failed["test_every_exposed_table_has_rls_enabled"]
+    assert f"public.{table}" in failed[advisors]
     assert _gate(release, "staging", tmp_path / "again")["test_every_exposed_table_has_rls_enabled"] == "passed"
+
+
+def test_database_faults_fail_the_named_staging_molecules(release, tmp_path):
+    """An edited applied migration and a security-definer view fail the edited-file, RLS and advisors molecules, each naming its object."""
+    view = "public.campaign_spend"
+    with psycopg.connect(release.staging_db, autocommit=True) as conn:
+        (version, statements) = conn.execute(
+            "select version, statements from supabase_migrations.schema_migrations order by version limit 1"
+        ).fetchone()
+        # What the history holds differs from the file: as if the file had been edited after it ran.
+        conn.execute(
+            "update supabase_migrations.schema_migrations set statements = statements || '{select 1}'::text[] where version = %s",
+            (version,),
+        )
+        conn.execute(f"create view {view} as select name from public.ad_campaigns")
+        try:
+            results = _gate(release, "staging", tmp_path)
+        finally:
+            conn.execute(f"drop view {view}")
+            conn.execute(
+                "update supabase_migrations.schema_migrations set statements = %s where version = %s", (statements, version)
+            )
+    failed = {name: msg for name, msg in results.items() if msg != "passed"}
+    assert set(failed) == {
+        "test_no_applied_migration_was_edited",
+        "test_every_exposed_table_has_rls_enabled",
+        "test_supabase_advisors_report_nothing_at_the_configured_level",
+    }
+    assert f"{version}_" in failed["test_no_applied_migration_was_edited"]
+    assert "edited after it was applied" in failed["test_no_applied_migration_was_edited"]
+    assert view in failed["test_every_exposed_table_has_rls_enabled"]
+    assert "security_definer_view" in failed["test_supabase_advisors_report_nothing_at_the_configured_level"]
+    again = _gate(release, "staging", tmp_path / "again")
+    assert all(again[name] == "passed" for name in failed)
 
 
 def test_a_release_whose_ads_health_returns_500_fails_the_health_molecule(release, tmp_path):

@@ -1,0 +1,174 @@
+"""One monitoring window of an environment: sample, alert as it goes, evaluate, and keep the evidence.
+
+Writes into ``out``: ``<stem>-samples.jsonl`` (every sample), ``<stem>.json`` (what was measured,
+thresholds, breaches, alerts sent) and ``<stem>.png`` (the plot). The ``monitor`` molecules read
+``<stem>.json`` back, so the verdict of the gate and the evidence are the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gates.config import Config, Environment
+from gates.errors import GatesError
+from gates.monitor.alerts import Alerter, AlertEvent, Delivery, post_webhook
+from gates.monitor.evaluate import Breach, Stats, Thresholds, breaches, rolling, stats
+from gates.monitor.plot import plot_window
+from gates.monitor.sampler import Sample, sample
+from gates.redact import redact
+
+WINDOW_ENV = "GATES_MONITOR_WINDOW"  # path of the window's JSON, handed to the monitor gate
+
+
+def thresholds(config: Config) -> Thresholds:
+    m = config.monitor
+    return Thresholds(m.max_error_rate, m.max_p95, m.min_samples)
+
+
+def monitor_urls(config: Config, env: Environment) -> list[str]:
+    paths = config.monitor.paths or (*config.app.health_paths, "/app")
+    return [env.url.rstrip("/") + p for p in dict.fromkeys(paths)]
+
+
+def webhook_sender(config: Config) -> Any:
+    """A sender posting to the URL in the configured variable; without one, every delivery fails saying so."""
+    name = config.monitor.webhook_env
+    url = os.environ.get(name, "") if name else ""
+    if not url:
+        reason = f"environment variable {name} is not set" if name else "no [monitor] webhook_env configured"
+        return lambda payload: Delivery(False, None, reason)
+    return lambda payload: post_webhook(url, payload)
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowResult:
+    stats: Stats
+    breaches: tuple[Breach, ...]
+    events: tuple[AlertEvent, ...]
+    json_path: Path
+    samples_path: Path
+    plot_path: Path
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaches
+
+    def describe(self) -> str:
+        s = self.stats
+        rate = f"{s.error_rate:.2%}" if s.error_rate is not None else "n/a"
+        p95 = f"{s.p95:.3f}s" if s.p95 is not None else "n/a"
+        head = f"{s.count} samples ({s.source}), error rate {rate}, p95 {p95}"
+        alerts = sum(1 for e in self.events if e.kind == "alert")
+        tail = f"; {alerts} alert(s) sent" if self.events else ""
+        if self.breaches:
+            return f"{head}: breached: {'; '.join(b.describe() for b in self.breaches)}{tail}"
+        return head + tail
+
+
+def run_window(
+    config: Config,
+    env: Environment,
+    seconds: float,
+    out: Path,
+    stem: str,
+    *,
+    stop_after: int | None = None,
+    prometheus_client: Any = None,
+) -> WindowResult:
+    """Sample ``env`` for ``seconds``, alerting on rolling breaches; evaluate the whole window; write the evidence."""
+    mon = config.monitor
+    limits = thresholds(config)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, samples_path, plot_path = out / f"{stem}.json", out / f"{stem}-samples.jsonl", out / f"{stem}.png"
+    alerter = Alerter(webhook_sender(config), where=f"{config.app.name} {env.name}", evidence=str(json_path))
+    taken: list[Sample] = []
+    started = dt.datetime.now(dt.UTC)
+    with samples_path.open("w") as fh:
+
+        def on_sample(one: Sample) -> None:
+            taken.append(one)
+            fh.write(json.dumps(one.as_dict()) + "\n")
+            fh.flush()
+            recent = rolling(taken, mon.rolling)
+            if len(recent) >= mon.rolling:  # judge only a full rolling window: a first slow answer is no breach
+                found = [b for b in breaches(stats(recent), limits, min_samples=0) if b.metric != "samples"]
+                alerter.observe(one.at, found)
+
+        sample(monitor_urls(config, env), mon.rate, seconds, on_sample=on_sample, stop_after=stop_after)
+    measured = stats(taken)
+    if mon.source == "prometheus":
+        measured = _prometheus_stats(config, env, seconds, prometheus_client)
+    found = tuple(breaches(measured, limits))
+    plot_window(taken, mon.max_p95, f"{config.app.name} {env.name}: monitor window", plot_path)
+    result = WindowResult(measured, found, tuple(alerter.events), json_path, samples_path, plot_path)
+    _write(result, config, env, started, seconds, limits)
+    return result
+
+
+def _prometheus_stats(config: Config, env: Environment, seconds: float, client: Any) -> Stats:
+    from gates.monitor.prometheus import window_stats
+
+    mon = config.monitor
+    token = os.environ.get(mon.prometheus_token_env, "")
+    if not token:
+        return Stats("prometheus", 0, None, None)  # fail closed: breaches() reports the missing data
+    try:
+        return window_stats(mon.prometheus_url, token, env.app or config.app.name, round(seconds), client)
+    except GatesError as exc:
+        return Stats(f"prometheus: {redact(str(exc))}", 0, None, None)
+
+
+def _write(
+    result: WindowResult, config: Config, env: Environment, started: dt.datetime, seconds: float, limits: Thresholds
+) -> None:
+    data = {
+        "env": env.name,
+        "started_at": started.isoformat(),
+        "ended_at": dt.datetime.now(dt.UTC).isoformat(),
+        "seconds": seconds,
+        "rate": config.monitor.rate,
+        "urls": monitor_urls(config, env),
+        "stats": dataclasses.asdict(result.stats),
+        "thresholds": dataclasses.asdict(limits),
+        "breaches": [dataclasses.asdict(b) | {"text": b.describe()} for b in result.breaches],
+        "events": [e.as_dict() for e in result.events],
+        "samples": result.samples_path.name,
+        "plot": result.plot_path.name,
+    }
+    result.json_path.write_text(redact(json.dumps(data, indent=2)) + "\n")
+
+
+def load_window(path: Path) -> tuple[dict[str, Any], list[Sample]]:
+    """A window's JSON and its samples, as the monitor gate reads them back; GatesError if absent."""
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+        lines = (path.parent / str(data["samples"])).read_text().splitlines()
+    except (OSError, ValueError, KeyError) as exc:
+        raise GatesError(f"{path}: no readable monitor window ({type(exc).__name__}: {exc})") from None
+    return data, [Sample.from_dict(json.loads(line)) for line in lines if line.strip()]
+
+
+def stats_of(data: dict[str, Any], samples: Sequence[Sample]) -> Stats:
+    """The window's stats: recomputed from the samples for the synthetic source, as recorded otherwise."""
+    recorded = data.get("stats") or {}
+    if str(recorded.get("source", "synthetic")) == "synthetic":
+        return stats(samples)
+    return Stats(**recorded)
+
+
+def window_from_env() -> tuple[Stats, str]:
+    """The stats of the window the pipeline handed to the monitor gate ($GATES_MONITOR_WINDOW); none is no data."""
+    path = os.environ.get(WINDOW_ENV, "")
+    if not path:
+        return Stats(f"no window: {WINDOW_ENV} is not set (run `gates monitor`)", 0, None, None), WINDOW_ENV
+    try:
+        data, samples = load_window(Path(path))
+    except GatesError as exc:
+        return Stats(f"no window: {exc}", 0, None, None), path
+    return stats_of(data, samples), f"{path} ({data.get('seconds')}s over {', '.join(data.get('urls', []))})"

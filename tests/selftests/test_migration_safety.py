@@ -1,0 +1,79 @@
+"""squawk over the migrations pending for a database: unsafe statements named file:line and rule, allow-list with reasons."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+
+from gates.checks.migration_safety import migration_safety, pending_files
+from gates.database.migrations import local_migrations, push
+from tests.selftests.pgfixtures import write_migrations
+
+SAFE = {
+    "20250101000000_notes.sql": "set lock_timeout = '5s';\nset statement_timeout = '30s';\n"
+    "create table public.notes (id bigint primary key, body text);\n",
+}
+# Applied already: unsafe, but history is not linted.
+OLD_UNSAFE = {"20250102000000_old_index.sql": "create index notes_body on public.notes (body);\n"}
+UNSAFE = {
+    "20250103000000_required.sql": "set lock_timeout = '5s';\nset statement_timeout = '30s';\n"
+    "alter table public.notes add column owner text not null;\n",
+}
+
+
+def test_an_unsafe_pending_migration_fails_naming_file_line_and_rule(pg_database: str, tmp_path: Path) -> None:
+    """A pending NOT NULL column without default fails, named file:line and rule; applied files are not linted."""
+    app = tmp_path / "app"
+    folder = write_migrations(app, {**SAFE, **OLD_UNSAFE})
+    push(pg_database, app, None)
+    write_migrations(app, UNSAFE)
+    with psycopg.connect(pg_database) as conn:
+        pending = pending_files(conn, local_migrations(folder))
+    assert [f.filename for f in pending] == ["20250103000000_required.sql"]
+    m = migration_safety(pending, [])
+    assert not m.ok
+    (problem,) = m.problems
+    assert problem.startswith("20250103000000_required.sql:3 adding-required-field: ")
+
+
+def test_an_allow_listed_rule_passes_and_shows_its_reason(tmp_path: Path) -> None:
+    """With the rule allow-listed as 'rule: reason', the finding passes and the reason is in the report's details."""
+    files = local_migrations(write_migrations(tmp_path, UNSAFE))
+    m = migration_safety(files, ["adding-required-field: the table is empty in every environment"])
+    assert m.ok, m.explain()
+    assert {"allowed rule": "adding-required-field", "reason": "the table is empty in every environment"} in m.details
+    assert any(d.get("allowed") == "the table is empty in every environment" for d in m.details)
+
+
+def test_nothing_pending_passes_and_safe_files_pass(tmp_path: Path) -> None:
+    """No pending file passes; a file with lock and statement timeouts creating a table passes."""
+    assert migration_safety([], []).ok
+    assert migration_safety(local_migrations(write_migrations(tmp_path, SAFE)), []).ok
+
+
+def test_an_unsafe_pending_migration_fails_the_preflight_molecule(pg_database: str, tmp_path: Path) -> None:
+    """`pytest -m preflight` against production fails the migration-safety molecule naming file:line and rule."""
+    from gates import config as config_mod
+    from gates.pipeline import run_gate
+    from tests.selftests.demo import demo_copy, junit_results, write_config
+
+    source = demo_copy(tmp_path / "app")
+    (source / "supabase" / "migrations" / "20990101000000_index.sql").write_text(
+        "set lock_timeout = '5s';\nset statement_timeout = '30s';\n"
+        "create index ad_campaigns_status on public.ad_campaigns (status);\n"
+    )
+    path = write_config(tmp_path, source=source, environments={"production": {"database_url_env": "GATES_SELFTEST_PF_DB"}})
+    os.environ["GATES_SELFTEST_PF_DB"] = pg_database
+    try:
+        cfg = config_mod.load(path)
+        (tmp_path / "out" / "logs").mkdir(parents=True)
+        outcome = run_gate(cfg, cfg.environment("production"), "preflight", tmp_path / "out", "preflight")
+    finally:
+        del os.environ["GATES_SELFTEST_PF_DB"]
+    results = junit_results(tmp_path / "out" / "preflight.xml")
+    assert not outcome.passed
+    message = results["test_pending_migrations_are_safe_for_zero_downtime"]
+    assert "20990101000000_index.sql:3 require-concurrent-index-creation" in message
+    assert "1 unsafe, 0 allowed, in 4 pending file(s)" in message  # the demo's own pending files are safe
