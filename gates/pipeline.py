@@ -137,13 +137,37 @@ def preflight_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 
 
 def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
-    """Deploy the app's source as a new release and record the versions before and after."""
+    """Deploy the app's source as a new release under the traffic probe; record the versions and the probe."""
+    from gates.probe import Probe, ProbeRun
+
     platform = ctx.platform(env)
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
-    release = platform.deploy(env, str(ctx.config.app_source))
+    path = probe_path(ctx.record.dir, env)
+    rec.artifacts.append(ctx.record.relative(path))
+    probe = Probe(ctx.config, env, path, before).start()
+
+    def keep(run: ProbeRun) -> ProbeRun:
+        ctx.record.extra.setdefault("probe", {})[env.name] = {"path": ctx.record.relative(path), **run.summary()}
+        return run
+
+    try:
+        release = platform.deploy(env, str(ctx.config.app_source))
+    except GatesError as exc:
+        # A failed rollout must leave the old release serving: the probe watches it do so.
+        raise GatesError(f"{exc}; {keep(probe.finish()).describe()}") from None
+    except BaseException:
+        keep(probe.finish(settle=False))
+        raise
+    probe.deployed(release.version)
+    run = keep(probe.finish())
     ctx.record.releases[env.name]["after"] = release.version
-    rec.detail = f"release {before} -> {release.version} ({release.ref})"
+    rec.detail = f"release {before} -> {release.version} ({release.ref}); {run.describe()}"
+
+
+def probe_path(out: Path, env: Environment) -> Path:
+    """Where the deploy step keeps the traffic probe of ``env``'s rollout."""
+    return out / f"probe-{env.name}.jsonl"
 
 
 def gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
@@ -178,6 +202,8 @@ def gate_command(
     ]  # fmt: skip
     if expected is not None:
         args += ["--expect-release", str(expected)]
+    if marker == "production" and probe_path(out, env).is_file():
+        args += ["--probe-samples", str(probe_path(out, env))]
     if workers:
         args += ["-n", str(workers)]
     return args
