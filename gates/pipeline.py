@@ -19,6 +19,7 @@ from pathlib import Path
 from gates.config import Config, Environment
 from gates.errors import GatesError
 from gates.platforms import Platform, platform_for
+from gates.platforms.base import Release
 from gates.procs import run
 from gates.record import Record, StepRecord
 from gates.redact import redact
@@ -138,21 +139,32 @@ def preflight_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 
 def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     """Deploy the app's source as a new release under the traffic probe; record the versions and the probe."""
-    from gates.probe import Probe, ProbeRun
-
     platform = ctx.platform(env)
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
-    path = probe_path(ctx.record.dir, env)
+    release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+    ctx.record.releases[env.name]["after"] = release.version
+    rec.detail = f"release {before} -> {release.version} ({release.ref}); {rec.detail}"
+
+
+def probed(
+    ctx: Context, env: Environment, rec: StepRecord, before: int | None, rollout: Callable[[], Release], kind: str = ""
+) -> Release:
+    """Run ``rollout`` (a deploy, a rollback) under the traffic probe; keep its file in the record and its
+    summary in ``extra["probe"][env]`` (``kind`` names a second probe of the environment: ``rollback``)."""
+    from gates.probe import Probe, ProbeRun
+
+    path = probe_path(ctx.record.dir, env, kind)
     rec.artifacts.append(ctx.record.relative(path))
     probe = Probe(ctx.config, env, path, before).start()
 
     def keep(run: ProbeRun) -> ProbeRun:
-        ctx.record.extra.setdefault("probe", {})[env.name] = {"path": ctx.record.relative(path), **run.summary()}
+        key = f"{env.name}-{kind}" if kind else env.name
+        ctx.record.extra.setdefault("probe", {})[key] = {"path": ctx.record.relative(path), **run.summary()}
         return run
 
     try:
-        release = platform.deploy(env, str(ctx.config.app_source))
+        release = rollout()
     except GatesError as exc:
         # A failed rollout must leave the old release serving: the probe watches it do so.
         raise GatesError(f"{exc}; {keep(probe.finish()).describe()}") from None
@@ -160,14 +172,19 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         keep(probe.finish(settle=False))
         raise
     probe.deployed(release.version)
-    run = keep(probe.finish())
-    ctx.record.releases[env.name]["after"] = release.version
-    rec.detail = f"release {before} -> {release.version} ({release.ref}); {run.describe()}"
+    rec.detail = keep(probe.finish()).describe()
+    return release
 
 
-def probe_path(out: Path, env: Environment) -> Path:
-    """Where the deploy step keeps the traffic probe of ``env``'s rollout."""
-    return out / f"probe-{env.name}.jsonl"
+def probe_path(out: Path, env: Environment, kind: str = "") -> Path:
+    """Where a step keeps the traffic probe of ``env``'s rollout: ``probe-<env>[.<kind>].jsonl``."""
+    return out / f"probe-{env.name}{'.' + kind if kind else ''}.jsonl"
+
+
+def latest_probe(out: Path, env: Environment) -> Path | None:
+    """The newest probe file of ``env`` in ``out``: the rollout the environment serves now."""
+    found = [p for p in (probe_path(out, env), *out.glob(f"probe-{env.name}.*.jsonl")) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
 
 
 def gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
@@ -202,8 +219,9 @@ def gate_command(
     ]  # fmt: skip
     if expected is not None:
         args += ["--expect-release", str(expected)]
-    if marker == "production" and probe_path(out, env).is_file():
-        args += ["--probe-samples", str(probe_path(out, env))]
+    probe = latest_probe(out, env)
+    if probe is not None:  # only the zero_downtime molecule (production) reads it
+        args += ["--probe-samples", str(probe)]
     if workers:
         args += ["-n", str(workers)]
     return args

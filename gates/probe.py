@@ -318,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C reaches the whole process group: the parent decides when the probe stops (it closes stdin).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_stop_on_eof, args=(sys.stdin, stop), daemon=True).start()
     with open(args.out, "a") as fh:
 
