@@ -220,10 +220,14 @@ class Probe:
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         try:
-            wait_until(f"the probe of {self.env.name} to send its first request", self._started, timeout=START_TIMEOUT)
+            state = wait_until(
+                f"the probe of {self.env.name} to send its first request", self._started, timeout=START_TIMEOUT
+            )
         except GatesError:
             self._stop()
             raise
+        if state == "exited":
+            raise GatesError(f"the probe of {self.env.name} exited at start: {self._stderr()}")
         return self
 
     def deployed(self, version: int) -> None:
@@ -259,10 +263,10 @@ class Probe:
         self._seen += fresh
         return fresh
 
-    def _started(self) -> bool:
+    def _started(self) -> str | None:
         if self.proc is not None and self.proc.poll() is not None:
-            raise GatesError(f"the probe of {self.env.name} exited at start: {self._stderr()}")
-        return bool(self._read() or self._seen)
+            return "exited"
+        return "started" if self._read() or self._seen else None
 
     def _settle(self, serving: int) -> str:
         minimum = self.config.probe.min_requests

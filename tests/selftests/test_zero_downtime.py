@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,20 @@ def test_probe_settings_have_defaults_and_bad_values_name_the_key(tmp_path):
         with pytest.raises(ConfigError) as info:
             load(path)
         assert f": {key}: " in str(info.value)
+
+
+def test_the_gate_gets_the_newest_probe_file_of_its_environment(tmp_path):
+    """A rollback probed after the deploy is the evidence of what serves now; another environment's file is not."""
+    from gates.pipeline import gate_command, latest_probe, probe_path
+
+    config = load(write_config(tmp_path, environments={"production": {}}))
+    env = config.environment("production")
+    out = tmp_path / "record"
+    assert latest_probe(out, env) is None
+    write_probe(probe_path(out, env), 1, 2, [])
+    write_probe(out / "probe-production-eu.jsonl", 1, 2, [])
+    rollback = write_probe(probe_path(out, env, "rollback"), 2, 3, [])
+    os.utime(probe_path(out, env), (1_000_000_000, 1_000_000_000))  # written long before the rollback
+    assert latest_probe(out, env) == rollback
+    args = gate_command(config, env, "production", out, "gate", 3, 0)
+    assert args[args.index("--probe-samples") + 1] == str(rollback)
