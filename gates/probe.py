@@ -269,12 +269,14 @@ class Probe:
         return "started" if self._read() or self._seen else None
 
     def _settle(self, serving: int) -> str:
+        """Keep probing until STREAK requests sent after the rollout returned were answered by ``serving``."""
         minimum = self.config.probe.min_requests
-        what = f"{STREAK} answers in a row from release {serving} and at least {minimum} requests"
+        since = self.deployed_at or time.time()
+        what = f"{STREAK} answers in a row from release {serving} after the rollout and at least {minimum} requests"
 
         def done() -> bool:
             self._read()
-            tail = self._seen[-STREAK:]
+            tail = [s for s in self._seen[-STREAK:] if s.at >= since]
             alone = len(tail) == STREAK and all(not s.failed and s.release == str(serving) for s in tail)
             return alone and len(self._seen) >= minimum
 

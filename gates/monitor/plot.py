@@ -59,7 +59,7 @@ def plot_timeline(
         ax.set_xlabel("seconds since the first request")
         ax.set_ylabel("request duration (s)")
         ax.set_title(title)
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside: never over a mark
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
