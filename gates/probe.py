@@ -227,7 +227,7 @@ class Probe:
             self._stop()
             raise
         if state == "exited":
-            raise GatesError(f"the probe of {self.env.name} exited at start: {self._stderr()}")
+            raise GatesError(f"the probe of {self.env.name} did not start: {self._stop().get('error', '')}")
         return self
 
     def deployed(self, version: int) -> None:
@@ -301,12 +301,6 @@ class Probe:
         except (ValueError, IndexError):
             return {"error": redact(f"the probe exited {proc.returncode}: {err.strip()[-300:]}")}
         return account
-
-    def _stderr(self) -> str:
-        proc = self.proc
-        if proc is None or proc.stderr is None:
-            return ""
-        return redact(proc.stderr.read().strip()[-300:])
 
 
 # ---------------------------------------------------------------------------
