@@ -118,3 +118,13 @@ def test_a_release_failing_its_health_check_never_gets_traffic_and_the_old_one_s
     assert run.after is None and run.end["outcome"] == "failed"
     assert len(run.samples) >= 100 and not [s for s in run.samples if s.failed]
     assert {s.release for s in run.samples} == {"1"} and {s.server for s in run.samples} == {"v1-0", "v1-1"}
+
+
+def test_by_hand_without_probe_evidence_of_the_release_served_the_molecule_fails_closed(make_config, tmp_path):
+    """A release deployed outside `gates deploy` left no probe file: the molecule fails saying how to get one."""
+    cfg = probed_config(make_config)
+    LocalPlatform(cfg).deploy(cfg.environment("production"), str(DEMO))
+
+    message = gate(cfg, tmp_path / "by-hand", 1)[MOLECULE]
+    assert "no probe evidence of the deploy of release 1 to production" in message
+    assert "gates deploy" in message and "--probe-samples" in message
