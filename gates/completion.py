@@ -92,8 +92,9 @@ def _next_steps(record: Record) -> str:
     if record.outcome == "running":
         return "- Next: the release is still running ([evidence](record.json))"
     reason = record.reason or record.outcome
-    link = incident or "record.json"
-    return f"- Next: fix the cause ({reason}), fill in the incident report, release again ([evidence]({link}))"
+    if incident:
+        return f"- Next: fill in the incident report, fix the cause ({reason}), release again ([evidence]({incident}))"
+    return f"- Next: fix the cause ({reason}), release again ([evidence](record.json))"
 
 
 def claims(record: Record) -> list[Claim]:
