@@ -47,7 +47,12 @@ class IncidentWriter:
 
     def __call__(self, event: str, record: Record, step: StepRecord | None) -> None:
         if event == "finish" and is_incident(record):
-            path = write_report(record, incidents_dir(self.config, record))
+            try:
+                path = write_report(record, incidents_dir(self.config, record))
+            except OSError as exc:
+                # The release's verdict stands; the record says why its report is missing.
+                record.extra["incident_error"] = redact(f"incident report not written: {exc}")
+                return
             record.extra["incident"] = os.path.relpath(path, record.dir)
 
 

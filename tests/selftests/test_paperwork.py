@@ -378,6 +378,17 @@ def test_a_failed_production_gate_without_rollback_writes_a_report_with_the_back
     assert "- gate production: no measurements file in the record (2 molecules failed)" in text
 
 
+def test_an_unwritable_incidents_folder_is_recorded_and_the_verdict_stands(tmp_path, receiver):
+    """A file where the incidents folder goes: the record says the report was not written, and why; the release stays rolled back."""
+    ctx = make_ctx(tmp_path, NOTIFY)
+    (tmp_path / "reports" / "incidents").write_text("a file, not a folder")
+    rolled_back(ctx)
+    data = json.loads((ctx.record.dir / "record.json").read_text())
+    assert data["outcome"] == "rolled_back" and "incident" not in data
+    assert data["incident_error"].startswith("incident report not written: ")
+    assert data["notifications"][-1]["event"] == "failed"
+
+
 def test_a_failure_before_production_writes_no_incident_report(tmp_path, receiver):
     """A release refused at the sign-off changed nothing in production: no incident report."""
     ctx = make_ctx(tmp_path, NOTIFY)
