@@ -235,7 +235,7 @@ def test_a_rolled_back_release_notifies_the_rollback_then_the_failure(tmp_path, 
     events = [n["event"] for n in ctx.record.extra["notifications"]]
     assert events == ["started", "staging passed", "rolled back", "failed"]
     texts = [m["text"] for m in receiver.messages]
-    assert "production rolled back 2 -> 3 (passed)" in texts[2]
+    assert "production rolled back 3 -> 2 (passed)" in texts[2]
     assert "rolled back: 1 of 12 molecules failed" in texts[3] and "incident report:" in texts[3]
 
 
@@ -326,13 +326,13 @@ def rolled_back(ctx: Context) -> None:
               "measurement": {**MEASUREMENT, "name": "release", "ok": True}}]  # fmt: skip
     (ctx.record.dir / "production-gate-measurements.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     ctx.record.extra["rollback"] = {
-        "env": "production", "from": 2, "to": 3, "reason": failing,
+        "env": "production", "from": 3, "to": 2, "reason": failing,
         "failed": ["test_every_health_path_answers_200: health: FAILED", "test_every_machine_serves: FAILED"],
         "gate_passed": True, "backup": BACKUP["path"],
         "restore_command": f"gates restore --env production --backup {ctx.record.dir / BACKUP['path']} --yes",
     }  # fmt: skip
     with ctx.record.step("rollback", "production") as rec:
-        rec.detail = "release 3 -> 4 (the image of release 2)"
+        rec.detail = "release 2 serves again"
     with ctx.record.step("rollback-gate", "production") as rec:
         (ctx.record.dir / "rollback-gate.html").write_text("evidence")
         rec.artifacts.append("rollback-gate.html")
@@ -354,7 +354,7 @@ def test_a_rolled_back_release_writes_an_incident_report(tmp_path, receiver):
     assert "test_release_is_served" not in text  # passed molecules are not incidents
     assert f"    gates restore --env production --backup {ctx.record.dir / BACKUP['path']} --yes" in text
     assert "| gate | production | failed |" in text and "| rollback-gate | production | passed |" in text
-    assert "rolled back production: 2 -> 3, gate after the rollback passed" in text
+    assert "rolled back production: 3 -> 2, gate after the rollback passed" in text
     assert "## Cause" in text and "## Follow-ups" in text and "_To fill" in text
     assert "[production-gate.html](../deploys/" in text
     # The record links the report; the summary's next step points to it.
