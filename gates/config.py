@@ -198,7 +198,7 @@ class NotifyConfig:
     no notifications, and the sign-off's "notifications reachable" item stays unchecked.
     ``required``: a failed delivery fails the release (default: it is only reported in the record).
     ``link_base``: prefix of the evidence links in messages (where the records are published, e.g.
-    a CI artifacts URL); empty: the record folder's path.
+    a CI artifacts URL); empty: the record folder's path. ``timeout``: seconds per delivery.
     """
 
     webhook_env: str = ""
