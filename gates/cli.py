@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="run the whole release: migrate, deploy and gate staging, then production")
     p.add_argument("--reports", help="folder for release records (default: [record] dir of the config)")
     p.add_argument("--workers", type=int, default=0, help="pytest-xdist workers per gate (default 0: in process)")
+    p.add_argument(
+        "--approve",
+        action="store_true",
+        help="sign off production without a terminal (CI, once the environment's reviewers approved); "
+        "the checklist must still be complete",
+    )
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("migrate", help="apply pending migrations to an environment with the Supabase CLI")
@@ -68,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="print the path of the latest release summary")
     p.add_argument("--reports", help="folder of release records (default: [record] dir of the config)")
+    p.add_argument("--markdown", action="store_true", help="print the latest release's WORK COMPLETE block")
+    p.add_argument(
+        "--runbook-timings",
+        action="store_true",
+        help="rewrite the timing tables of the runbooks from the recorded releases (median per step, with count)",
+    )
+    p.add_argument("--runbooks", help="folder of the runbooks (default: docs/runbooks beside the config)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("monitor", help="watch an environment for a while: samples, alerts, plot and the monitor gate")
@@ -115,6 +128,7 @@ def _load(args: argparse.Namespace) -> config_mod.Config:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from gates import pipeline
+    from gates.paperwork import attach
     from gates.record import Record
     from gates.vcs import commit_of
 
@@ -126,7 +140,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
     print(f"gates: release {record.id}: record in {record.dir}")
-    ctx = pipeline.Context(config=cfg, record=record, workers=args.workers)
+    ctx = pipeline.Context(config=cfg, record=record, workers=args.workers, approve=args.approve)
+    try:
+        attach(cfg, record)  # notifications and the incident report; says the release started
+    except GatesError as exc:  # a required notification that could not be delivered
+        record.finish("failed", str(exc))
+        raise
     ok = pipeline.execute(ctx, pipeline.plan(cfg))
     for step in record.steps:
         print(f"  {step.outcome:<11} {step.title}: {step.detail}")
@@ -252,10 +271,24 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from gates.record import latest
 
+    if args.runbooks and not args.runbook_timings:
+        raise UsageError("gates report: --runbooks goes with --runbook-timings")
     root = Path(args.reports).resolve() if args.reports else _load(args).record_dir
+    if args.runbook_timings:
+        from gates.runbooks import update_runbooks
+
+        runbooks = Path(args.runbooks).resolve() if args.runbooks else _load(args).root / "docs" / "runbooks"
+        for path, count in update_runbooks(root, runbooks):
+            print(f"gates: {path}: timing table rewritten from {count} recorded releases")
+        return EXIT_OK
     folder = latest(root)
     if folder is None:
         raise UsageError(f"{root}: no release record yet; run gates deploy")
+    if args.markdown:
+        from gates.completion import block_of_summary
+
+        print(block_of_summary(folder / "summary.md"), end="")
+        return EXIT_OK
     print(folder / "summary.md")
     return EXIT_OK
 

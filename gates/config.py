@@ -77,6 +77,9 @@ class RecordConfig:
     """Where the evidence of releases goes."""
 
     dir: str = "reports/deploys"
+    # Incident reports of rollbacks and failed production gates; empty: `incidents` beside the
+    # records folder (reports/deploys -> reports/incidents).
+    incidents: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,9 +204,19 @@ class CIConfig:
 
 @dataclasses.dataclass(frozen=True)
 class NotifyConfig:
-    """Release notifications and sign-off."""
+    """Release notifications (see gates/notify.py) to a Slack-compatible webhook.
 
-    # [notify] keys are added here as the feature is built.
+    ``webhook_env`` names the variable holding the webhook URL (a credential: never shown); empty:
+    no notifications, and the sign-off's "notifications reachable" item stays unchecked.
+    ``required``: a failed delivery fails the release (default: it is only reported in the record).
+    ``link_base``: prefix of the evidence links in messages (where the records are published, e.g.
+    a CI artifacts URL); empty: the record folder's path. ``timeout``: seconds per delivery.
+    """
+
+    webhook_env: str = ""
+    required: bool = False
+    link_base: str = ""
+    timeout: float = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,6 +362,7 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
     _validate_database(config.database, path, prefix + "database")
     _validate_monitor_and_flags(config, prefix)
     _validate_probe(config.probe, path, prefix + "probe")
+    _validate_notify(config.notify, path, prefix + "notify")
     return config
 
 
@@ -362,6 +376,20 @@ def _validate_probe(probe: ProbeConfig, path: Path, key: str) -> None:
     for i, p in enumerate(probe.paths):
         if not p.startswith("/"):
             raise ConfigError(path, f"{key}.paths[{i}]", f"expected a path starting with /, got {p!r}")
+
+
+def _validate_notify(notify: NotifyConfig, path: Path, key: str) -> None:
+    if notify.webhook_env and not _ENV_VAR_NAME.match(notify.webhook_env):
+        raise ConfigError(
+            path, f"{key}.webhook_env", f"expected an environment variable name, got {notify.webhook_env!r}"
+        )
+    if notify.timeout <= 0:
+        raise ConfigError(path, f"{key}.timeout", f"expected a positive number, got {notify.timeout!r}")
+    if notify.required and not notify.webhook_env:
+        raise ConfigError(path, f"{key}.required", "required notifications need a webhook_env")
+    if notify.webhook_env:
+        # The webhook URL is a credential: register it so that every redact() masks it.
+        register_env(notify.webhook_env)
 
 
 def _validate_database(db: DatabaseConfig, path: Path, key: str) -> None:

@@ -36,6 +36,7 @@ class Context:
     config: Config
     record: Record
     workers: int = 0
+    approve: bool = False  # `gates deploy --approve`: the production sign-off without a terminal
     platforms: dict[str, Platform] = dataclasses.field(default_factory=dict)
 
     def platform(self, env: Environment) -> Platform:
@@ -56,11 +57,18 @@ class Step:
 
 def plan(config: Config) -> list[Step]:
     """preflight, then migrate, deploy and gate each environment: staging first, production (backed up first) last."""
+    from gates.signoff import signoff_step
+
     order = sorted(config.environments.values(), key=lambda e: (e.is_production, e.name != "staging"))
     # The preflight lints what is pending for production: the last environment of the order.
     steps: list[Step] = [Step("preflight", order[-1].name, preflight_step)]
     for env in order:
-        steps += [Step("backup", env.name, backup_step)] if env.is_production else []
+        # The sign-off comes after the backup, so "a proven backup of this release" can be checked.
+        steps += (
+            [Step("backup", env.name, backup_step), Step("signoff", env.name, signoff_step)]
+            if env.is_production
+            else []
+        )
         steps += [
             Step("migrate", env.name, migrate_step),
             Step("deploy", env.name, deploy_step),

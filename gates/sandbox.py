@@ -54,3 +54,24 @@ def write_config(
     path = folder / "gates.toml"
     path.write_text("\n".join(lines) + "\n" + extra)
     return path
+
+
+# [notify] of a sandbox, pointed (by demo_webhook) at the staging app's Slack-webhook stand-in, as `make demo` does.
+NOTIFY_ENV = "GATES_SANDBOX_WEBHOOK"
+NOTIFY = f'\n[notify]\nwebhook_env = "{NOTIFY_ENV}"\n'
+
+
+def demo_webhook(config: Path) -> dict[str, str]:
+    """The environment variable of NOTIFY: the demo's ``POST /api/alerts`` on the sandbox's staging."""
+    from gates import config as config_mod
+
+    return {NOTIFY_ENV: config_mod.load(config).environment("staging").url.rstrip("/") + "/api/alerts"}
+
+
+def release_cli() -> list[str]:
+    """How the self-tests and the benchmark run a whole release: ``-m gates.cli``, or, while gates has no
+    rollback drill, the stand-in that waives it (tests/selftests/drillstandin.py) so the sign-off can pass.
+    """
+    import importlib.util
+
+    return ["-m", "gates.cli"] if importlib.util.find_spec("gates.drill") else ["-m", "tests.selftests.drillstandin"]

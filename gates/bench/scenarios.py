@@ -18,15 +18,15 @@ from gates.bench.stats import Figure, figure
 from gates.pipeline import GATES_ROOT, MOLECULES, run_gate
 from gates.platforms import platform_for
 from gates.platforms.haproxy import FrontDoor
-from gates.sandbox import DEMO, write_config
+from gates.sandbox import DEMO, NOTIFY, demo_webhook, release_cli, write_config
 
 TIMEOUT = 600
 
 
-def _gates(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _gates(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gates.cli", "--config", str(config), *args],
-        cwd=GATES_ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False,
+        [sys.executable, *release_cli(), "--config", str(config), *args],
+        cwd=GATES_ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False, env={**os.environ, **(env or {})},
     )  # fmt: skip
 
 
@@ -51,9 +51,9 @@ def release_and_gate(tmp: Path, runs: int) -> list[Figure]:
     gate_walls: list[float] = []
     max_molecules: list[float] = []
     for run in range(runs):
-        config = write_config(tmp / f"release-{run}", environments={"staging": {}, "production": {}})
+        config = write_config(tmp / f"release-{run}", environments={"staging": {}, "production": {}}, extra=NOTIFY)
         started = time.monotonic()
-        result = _gates(config, "deploy")
+        result = _gates(config, "deploy", "--first-release", "--approve", env=demo_webhook(config))
         wall.append(time.monotonic() - started)
         try:
             if result.returncode != 0:
@@ -86,11 +86,13 @@ def rollback(tmp: Path, runs: int) -> list[Figure]:
         folder = tmp / f"rollback-{run}"
         config = write_config(folder, environments={"production": {}})
         try:
-            if _gates(config, "deploy").returncode != 0:
-                raise RuntimeError("bench rollback: the first release failed")
+            # The release to roll back to: migrated and deployed (a whole release would need a staging drill).
+            if _gates(config, "migrate", "--env", "production").returncode != 0:
+                raise RuntimeError("bench rollback: the migration of the first release failed")
             cfg = config_mod.load(config)
             env = cfg.environment("production")
             platform = platform_for(cfg, env)
+            platform.deploy(env, str(cfg.app_source))
             faulty = _faulty_copy(cfg.app_source, folder / "faulty")
             platform.deploy(env, str(faulty))
             (folder / "gate" / "logs").mkdir(parents=True)
