@@ -442,7 +442,7 @@ class Rollout:
 
         def probe() -> str | None:
             if not _running(proc):
-                return "exited"
+                return None if _execing(proc.pid) else "exited"
             last[0], ok = _health(proc.port, proc.release)
             return "healthy" if ok else None
 
@@ -610,6 +610,21 @@ def started_as(proc: Proc) -> Callable[[list[str]], bool]:
 
 def _running(proc: Proc) -> bool:
     return started_as(proc)(_cmdline(proc.pid))
+
+
+def _execing(pid: int) -> bool:
+    """A live process whose command line is still empty: it is inside execve.
+
+    posix_spawn returns once the child has let go of the parent's memory, before the kernel has
+    set up the new program's arguments; on a loaded machine that window is long enough for a
+    first look at /proc/<pid>/cmdline to find it empty, which is not an exit.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    state = stat.rpartition(")")[2].split()[:1]
+    return not _cmdline(pid) and state not in (["Z"], ["X"], [])
 
 
 def stop(pid: int, is_ours: Callable[[list[str]], bool]) -> bool:

@@ -186,3 +186,16 @@ def processes_mentioning(folder: Path) -> list[str]:
         if str(folder) in text:
             found.append(text)
     return found
+
+
+def test_a_live_process_with_an_empty_command_line_is_starting_not_exited(monkeypatch):
+    """posix_spawn returns before the kernel sets the new program's arguments: an empty
+    /proc/<pid>/cmdline of a live process means "inside execve", while a reaped one has exited."""
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        monkeypatch.setattr(local, "_cmdline", lambda pid: [])
+        assert local._execing(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert not local._execing(child.pid)
