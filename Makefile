@@ -15,7 +15,7 @@ setup:
 
 # The demo's alerts go to the staging app's Slack-webhook stand-in (examples/demo/app.py).
 demo: setup
-	GATES_ALERT_WEBHOOK=$${GATES_ALERT_WEBHOOK:-http://127.0.0.1:8081/api/alerts} $(GATES) deploy
+	GATES_ALERT_WEBHOOK=$${GATES_ALERT_WEBHOOK:-http://127.0.0.1:8081/api/alerts} $(GATES) deploy --first-release
 	@echo "Evidence: $$($(GATES) report)"
 	@echo "The demo keeps running: 'make down' (or '.venv/bin/gates down') stops it."
 

@@ -37,7 +37,9 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     if new is None:
         raise GatesError(f"no release of {env.name} was deployed in this release: nothing to drill")
     platform = ctx.platform(env)
-    previous = previous_good(platform.releases(env), new, failed_releases(ctx.record.dir.parent, env.name))
+    releases, bad = platform.releases(env), failed_releases(ctx.record.dir.parent, env.name)
+    # Other code proves the most; a redeploy of unchanged code still rehearses the rollback itself.
+    previous = previous_good(releases, new, bad) or previous_good(releases, new, bad, other_code=False)
     if previous is None:
         said = f"first release of {ctx.config.app.name} on {env.name}: no earlier complete release to roll back to"
         if not ctx.first_release:

@@ -15,11 +15,14 @@ from gates.errors import GatesError
 from gates.platforms.base import Release
 
 
-def previous_good(releases: Sequence[Release], version: int, bad: Collection[int] = ()) -> Release | None:
-    """The newest good release older than ``version``."""
+def previous_good(
+    releases: Sequence[Release], version: int, bad: Collection[int] = (), *, other_code: bool = True
+) -> Release | None:
+    """The newest good release older than ``version`` (with ``other_code=False`` it may run the same code)."""
     current = next((r for r in releases if r.version == version), None)
     older = [r for r in releases if r.version < version and r.status == "complete" and r.version not in bad]
-    older = [r for r in older if current is None or r.ref != current.ref]
+    if other_code:
+        older = [r for r in older if current is None or r.ref != current.ref]
     return max(older, key=lambda r: r.version, default=None)
 
 

@@ -51,7 +51,7 @@ def release_and_gate(tmp: Path, runs: int) -> list[Figure]:
     for run in range(runs):
         config = write_config(tmp / f"release-{run}", environments={"staging": {}, "production": {}})
         started = time.monotonic()
-        result = _gates(config, "deploy")
+        result = _gates(config, "deploy", "--first-release")
         wall.append(time.monotonic() - started)
         try:
             if result.returncode != 0:
@@ -82,9 +82,10 @@ def rollback(tmp: Path, runs: int) -> list[Figure]:
     times: list[float] = []
     for run in range(runs):
         folder = tmp / f"rollback-{run}"
-        config = write_config(folder, environments={"production": {}})
+        # Production is only released after a drill on staging (waived: a fresh state has no earlier release).
+        config = write_config(folder, environments={"staging": {}, "production": {}})
         try:
-            if _gates(config, "deploy").returncode != 0:
+            if _gates(config, "deploy", "--first-release").returncode != 0:
                 raise RuntimeError("bench rollback: the first release failed")
             cfg = config_mod.load(config)
             env = cfg.environment("production")

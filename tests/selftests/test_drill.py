@@ -104,6 +104,8 @@ def test_previous_good_skips_failed_same_code_and_gated_out_releases() -> None:
     assert previous_good(releases, 5, bad={4}) == releases[0]
     assert previous_good(releases, 2, bad={1}) is None
     assert previous_good([_release(1, "a")], 1) is None
+    assert previous_good([_release(1, "a"), _release(2, "a")], 2) is None
+    assert previous_good([_release(1, "a"), _release(2, "a")], 2, other_code=False) == _release(1, "a")
 
 
 def test_failed_releases_come_from_failed_gates_and_automatic_rollbacks(tmp_path: Path) -> None:
@@ -134,3 +136,25 @@ def test_pick_names_current_and_target_or_says_why_not() -> None:
         pick(releases, "staging", 9)
     with pytest.raises(GatesError, match="nothing to roll back to"):
         pick(releases, "staging", None, bad={1})
+
+
+def test_a_failed_smoke_on_the_rolled_back_release_fails_the_drill_and_staging_is_rolled_forward(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """When the rolled-back release fails its smoke molecules the drill fails naming them, yet staging ends on the new release's code."""
+    config = make_config(instances=1)  # no database: the dashboard's tiles cannot load, so the smoke fails
+    staging = config.environment("staging")
+    platform = platform_for(config, staging)
+    platform.deploy(staging, str(config.app_source))
+    ctx = _first_staging_release(config, tmp_path, first_release=True)
+    new = ctx.record.releases["staging"]["after"]
+    assert not execute(ctx, [Step("drill", "staging", drill_step), Step("backup", "production", backup_step)])
+    drill, backup = ctx.record.steps
+    assert drill.outcome == "failed" and "smoke FAILED" in drill.detail and "test_every_tile_shows_data" in drill.detail
+    assert backup.outcome == "skipped"
+    record = ctx.record.extra["drill"]
+    assert record["passed"] is False and set(record["timings"]) == {"rollback", "smoke", "roll_forward", "gate"}
+    serving = platform.releases(staging)[0]
+    assert serving.version == record["releases"]["forward"] and serving.status == "complete"
+    assert serving.ref == next(r.ref for r in platform.releases(staging) if r.version == new)
+    assert (ctx.record.dir / "drill-smoke.html").is_file() and "drill-smoke.html" in drill.artifacts
