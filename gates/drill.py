@@ -64,8 +64,9 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         rec.artifacts.extend(ctx.record.relative(p) for p in outcome.artifacts)
         return outcome
 
+    drill["releases"] = {"new": new, "previous": previous.version}
     back = timed("rollback", lambda: platform.rollback(env, to=previous.version))
-    drill["releases"] = {"new": new, "previous": previous.version, "rollback": back.version}
+    drill["releases"]["rollback"] = back.version
     try:
         smoke = timed("smoke", lambda: gate(ctx.config.drill.smoke, "drill-smoke", back.version))
         drill["report"] = ctx.record.relative(ctx.record.dir / "drill-smoke.html")

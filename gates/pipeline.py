@@ -92,25 +92,29 @@ def execute(ctx: Context, steps: Sequence[Step]) -> bool:
     (steps ``rollback`` and ``rollback-gate``) and ends the record as ``rolled_back``. An
     interrupt (Ctrl-C, SIGTERM) marks the record "interrupted at <step>" and propagates.
     """
-    for index, step in enumerate(steps):
-        env = ctx.config.environment(step.env)
-        try:
-            with ctx.record.step(step.name, env.name) as rec:
-                step.run(ctx, env, rec)
-        except GatesError as exc:
-            title = f"{step.name} {step.env}"
-            rolled_back = _roll_back_after(ctx, step, env, str(exc))
-            _skip(ctx, steps[index + 1 :], f"not run: {title} failed")
-            if rolled_back is None:
-                ctx.record.finish("failed", f"{title} failed: {exc}")
-            else:
-                ctx.record.finish("rolled_back", rolled_back)
-            return False
-        except KeyboardInterrupt:
-            title = f"{step.name} {step.env}"
-            _skip(ctx, steps[index + 1 :], f"not run: interrupted at {title}")
-            ctx.record.finish("interrupted", f"interrupted at {title}")
-            raise
+    index = 0
+    try:
+        for index, step in enumerate(steps):
+            env = ctx.config.environment(step.env)
+            try:
+                with ctx.record.step(step.name, env.name) as rec:
+                    step.run(ctx, env, rec)
+            except GatesError as exc:
+                title = f"{step.name} {step.env}"
+                rolled_back = _roll_back_after(ctx, step, env, str(exc))
+                _skip(ctx, steps[index + 1 :], f"not run: {title} failed")
+                if rolled_back is None:
+                    ctx.record.finish("failed", f"{title} failed: {exc}")
+                else:
+                    ctx.record.finish("rolled_back", rolled_back)
+                return False
+    except KeyboardInterrupt:
+        # The step the interrupt hit (a rollback step too) is the last one the record holds.
+        last = ctx.record.steps[-1] if ctx.record.steps else None
+        title = last.title if last else "start"
+        _skip(ctx, steps[index + 1 :], f"not run: interrupted at {title}")
+        ctx.record.finish("interrupted", f"interrupted at {title}")
+        raise
     ctx.record.finish("passed")
     return True
 
@@ -171,10 +175,10 @@ def migrate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     from gates.database.migrate import migrate
 
     backup = ctx.record.extra.get("backup", {})
-    if env.is_production:
-        require_drill(ctx, env, "migrate")
     if env.is_production and not (backup.get("verified") and backup.get("env") == env.name):
         raise GatesError(f"refusing to migrate {env.name}: no proven backup of it was taken in this release")
+    if env.is_production:
+        require_drill(ctx, env, "migrate")
     url = prepare_database(ctx.config, env)
     log = ctx.record.log(f"migrate-{env.name}")
     rec.artifacts.append(ctx.record.relative(log))
@@ -237,6 +241,8 @@ def rollback_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     rec.detail = (
         f"release {info['from']} -> {info['to']} (serving it as release {release.version}); database not rolled back"
     )
+    if info["restore_command"]:
+        rec.detail += f"; to restore it from this release's backup: {info['restore_command']}"
 
 
 def rollback_gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:

@@ -55,9 +55,14 @@ def _start_deploy(config: Path, out: Path) -> subprocess.Popen[bytes]:
         )  # fmt: skip
 
 
+def _records(config: Path) -> set[Path]:
+    return {p.parent for p in (config.parent / "deploys").glob("*/record.json")}
+
+
 def _record(config: Path) -> Path | None:
-    folders = sorted((config.parent / "deploys").glob("*/record.json"))
-    return folders[-1].parent if folders else None
+    """The record of the only release started so far."""
+    records = _records(config)
+    return records.pop() if len(records) == 1 else None
 
 
 def _running_with_child(config: Path) -> tuple[Path, dict[str, Any]] | None:
@@ -142,9 +147,8 @@ def test_a_lock_left_by_a_killed_deploy_is_reported_stale_and_taken_over(deploy_
 
     after = _start_deploy(deploy_config, tmp_path / "after")
     try:
-        wait_until("a new release", lambda: _record(deploy_config) not in (None, record), timeout=START_TIMEOUT)
-        new = _record(deploy_config)
-        assert new is not None
+        # Not "the newest": two records of one second sort by their random suffix.
+        new = wait_until("a new release", lambda: next(iter(_records(deploy_config) - {record}), None), timeout=START_TIMEOUT)
         stale = wait_until("the stale lock in the record", lambda: json.loads((new / "record.json").read_text()).get("lock"), timeout=60)
         after.send_signal(signal.SIGTERM)
         assert after.wait(timeout=120) == 130

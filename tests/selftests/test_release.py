@@ -238,6 +238,10 @@ class Second:
     def data(self) -> dict[str, Any]:
         return dict(json.loads((self.record / "record.json").read_text()))
 
+    def explain(self) -> str:
+        """The steps and their details: what a failed assertion about this release shows."""
+        return "\n".join(f"{s['name']} {s['env']} {s['outcome']}: {s['detail']}" for s in self.data["steps"])
+
 
 @pytest.fixture(scope="module")
 def second(release: Released, tmp_path_factory: pytest.TempPathFactory) -> Second:
@@ -252,7 +256,7 @@ def second(release: Released, tmp_path_factory: pytest.TempPathFactory) -> Secon
 def test_the_rollback_drill_rolls_staging_back_smoke_tests_it_and_rolls_forward(second):
     """On a second release the drill rolls staging back to the previous release, smoke-tests it, rolls forward and gates staging again, timing each part."""
     record = second.data
-    assert record["drill"]["passed"] is True and record["drill"]["waived"] == "", record["drill"]
+    assert record["drill"]["passed"] is True and record["drill"]["waived"] == "", second.explain()
     assert set(record["drill"]["timings"]) == {"rollback", "smoke", "roll_forward", "gate"}
     assert all(seconds >= 0 for seconds in record["drill"]["timings"].values())
     cfg = config_mod.load(second.config)
@@ -276,7 +280,7 @@ def test_a_release_failing_a_production_molecule_is_rolled_back_automatically(se
     """A release that is healthy but fails the production flag molecule is rolled back; the rolled-back release passes the gate; exit 1."""
     assert second.result.returncode == 1, second.result.stdout + second.result.stderr
     record = second.data
-    assert record["outcome"] == "rolled_back"
+    assert record["outcome"] == "rolled_back", second.explain()
     steps = [(s["name"], s["env"], s["outcome"]) for s in record["steps"]]
     assert steps[-3:] == [("gate", "production", "failed"), ("rollback", "production", "passed"), ("rollback-gate", "production", "passed")]
     rollback = record["rollback"]
@@ -290,6 +294,8 @@ def test_a_release_failing_a_production_molecule_is_rolled_back_automatically(se
     assert rollback["backup"] == record["backup"]["path"] and (second.record / rollback["backup"]).is_file()
     assert rollback["restore_command"] == f"gates restore --env production --backup {second.record / rollback['backup']} --yes"
     assert junit_results(second.record / "production-rollback-gate.xml")["test_every_flag_is_false_in_production"] == "passed"
+    (step,) = [s for s in record["steps"] if s["name"] == "rollback"]
+    assert rollback["restore_command"] in step["detail"] and rollback["restore_command"] in (second.record / "summary.md").read_text()
     status = json.loads(gates("status", "--json", "--env", "production", config=second.config).stdout)[0]
     assert status["release"] == rollback["release"]
     assert all(i["release"] == rollback["release"] and i["healthy"] for i in status["instances"])
