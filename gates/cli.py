@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the app's first release: staging has nothing to roll back to, so the rollback drill is waived",
     )
+    p.add_argument(
+        "--approve",
+        action="store_true",
+        help="sign off production without a terminal (CI, once the environment's reviewers approved); "
+        "the checklist must still be complete",
+    )
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("migrate", help="apply pending migrations to an environment with the Supabase CLI")
@@ -95,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="print the path of the latest release summary")
     p.add_argument("--reports", help="folder of release records (default: [record] dir of the config)")
+    p.add_argument("--markdown", action="store_true", help="print the latest release's WORK COMPLETE block")
+    p.add_argument(
+        "--runbook-timings",
+        action="store_true",
+        help="rewrite the timing tables of the runbooks from the recorded releases (median per step, with count)",
+    )
+    p.add_argument("--runbooks", help="folder of the runbooks (default: docs/runbooks beside the config)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("monitor", help="watch an environment for a while: samples, alerts, plot and the monitor gate")
@@ -164,6 +177,7 @@ def _load(args: argparse.Namespace) -> config_mod.Config:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from gates import pipeline
+    from gates.paperwork import attach
     from gates.record import Record
     from gates.vcs import commit_of
 
@@ -180,7 +194,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             record.extra["lock"] = {"stale": lock.stale}
             record.write()
         print(f"gates: release {record.id}: record in {record.dir}", flush=True)
-        ctx = pipeline.Context(config=cfg, record=record, workers=args.workers, first_release=args.first_release)
+        ctx = pipeline.Context(
+            config=cfg, record=record, workers=args.workers, approve=args.approve, first_release=args.first_release
+        )
+        try:
+            attach(cfg, record)  # notifications and the incident report; says the release started
+        except GatesError as exc:  # a required notification that could not be delivered
+            record.finish("failed", str(exc))
+            raise
         try:
             ok = pipeline.execute(ctx, pipeline.plan(cfg))
         finally:
@@ -329,10 +350,24 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from gates.record import latest
 
+    if args.runbooks and not args.runbook_timings:
+        raise UsageError("gates report: --runbooks goes with --runbook-timings")
     root = Path(args.reports).resolve() if args.reports else _load(args).record_dir
+    if args.runbook_timings:
+        from gates.runbooks import update_runbooks
+
+        runbooks = Path(args.runbooks).resolve() if args.runbooks else _load(args).root / "docs" / "runbooks"
+        for path, count in update_runbooks(root, runbooks):
+            print(f"gates: {path}: timing table rewritten from {count} recorded releases")
+        return EXIT_OK
     folder = latest(root)
     if folder is None:
         raise UsageError(f"{root}: no release record yet; run gates deploy")
+    if args.markdown:
+        from gates.completion import block_of_summary
+
+        print(block_of_summary(folder / "summary.md"), end="")
+        return EXIT_OK
     print(folder / "summary.md")
     return EXIT_OK
 

@@ -77,6 +77,9 @@ class RecordConfig:
     """Where the evidence of releases goes."""
 
     dir: str = "reports/deploys"
+    # Incident reports of rollbacks and failed production gates; empty: `incidents` beside the
+    # records folder (reports/deploys -> reports/incidents).
+    incidents: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,9 +140,21 @@ class BrowserConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ProbeConfig:
-    """The traffic probe that measures downtime during a rollout."""
+    """The traffic probe that measures downtime during every deploy step (see gates/probe.py).
 
-    # [probe] keys are added here as the feature is built.
+    ``paths`` empty: the app's health paths and the browser's dashboard path. ``rate`` is requests
+    per second over ``concurrency`` keep-alive connections; ``timeout`` bounds one request (an answer
+    later than that is a failed request). ``max_gap_ms``: the longest time the probe may go without a
+    successful answer during the rollout (1 s: what a user clicking sees as "the app hung"). A probe
+    of fewer than ``min_requests`` requests proves nothing and fails the zero_downtime molecule.
+    """
+
+    rate: float = 200.0
+    paths: tuple[str, ...] = ()
+    concurrency: int = 4
+    timeout: float = 2.0
+    max_gap_ms: float = 1000.0
+    min_requests: int = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,9 +208,19 @@ class CIConfig:
 
 @dataclasses.dataclass(frozen=True)
 class NotifyConfig:
-    """Release notifications and sign-off."""
+    """Release notifications (see gates/notify.py) to a Slack-compatible webhook.
 
-    # [notify] keys are added here as the feature is built.
+    ``webhook_env`` names the variable holding the webhook URL (a credential: never shown); empty:
+    no notifications, and the sign-off's "notifications reachable" item stays unchecked.
+    ``required``: a failed delivery fails the release (default: it is only reported in the record).
+    ``link_base``: prefix of the evidence links in messages (where the records are published, e.g.
+    a CI artifacts URL); empty: the record folder's path. ``timeout``: seconds per delivery.
+    """
+
+    webhook_env: str = ""
+    required: bool = False
+    link_base: str = ""
+    timeout: float = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,7 +365,35 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
     register_env(*(e.database_url_env for e in environments.values() if e.database_url_env))
     _validate_database(config.database, path, prefix + "database")
     _validate_monitor_and_flags(config, prefix)
+    _validate_probe(config.probe, path, prefix + "probe")
+    _validate_notify(config.notify, path, prefix + "notify")
     return config
+
+
+def _validate_probe(probe: ProbeConfig, path: Path, key: str) -> None:
+    for name in ("rate", "timeout", "max_gap_ms"):
+        if getattr(probe, name) <= 0:
+            raise ConfigError(path, f"{key}.{name}", f"expected a positive number, got {getattr(probe, name)!r}")
+    for name in ("concurrency", "min_requests"):
+        if getattr(probe, name) < 1:
+            raise ConfigError(path, f"{key}.{name}", f"expected at least 1, got {getattr(probe, name)!r}")
+    for i, p in enumerate(probe.paths):
+        if not p.startswith("/"):
+            raise ConfigError(path, f"{key}.paths[{i}]", f"expected a path starting with /, got {p!r}")
+
+
+def _validate_notify(notify: NotifyConfig, path: Path, key: str) -> None:
+    if notify.webhook_env and not _ENV_VAR_NAME.match(notify.webhook_env):
+        raise ConfigError(
+            path, f"{key}.webhook_env", f"expected an environment variable name, got {notify.webhook_env!r}"
+        )
+    if notify.timeout <= 0:
+        raise ConfigError(path, f"{key}.timeout", f"expected a positive number, got {notify.timeout!r}")
+    if notify.required and not notify.webhook_env:
+        raise ConfigError(path, f"{key}.required", "required notifications need a webhook_env")
+    if notify.webhook_env:
+        # The webhook URL is a credential: register it so that every redact() masks it.
+        register_env(notify.webhook_env)
 
 
 def _validate_database(db: DatabaseConfig, path: Path, key: str) -> None:

@@ -21,6 +21,7 @@ from gates.config import Config, Environment
 from gates.drill import require_drill
 from gates.errors import GatesError
 from gates.platforms import Platform, platform_for
+from gates.platforms.base import Release
 from gates.procs import run
 from gates.record import Record, StepRecord
 from gates.redact import redact
@@ -37,6 +38,7 @@ class Context:
     config: Config
     record: Record
     workers: int = 0
+    approve: bool = False  # `gates deploy --approve`: the production sign-off without a terminal
     platforms: dict[str, Platform] = dataclasses.field(default_factory=dict)
     # `gates deploy --first-release`: the rollback drill may be waived when there is nothing to roll back to.
     first_release: bool = False
@@ -61,8 +63,9 @@ class Step:
 
 def plan(config: Config) -> list[Step]:
     """preflight; migrate, deploy and gate each environment, staging first; the rollback drill on the
-    environment just before production; production (backed up first) last; then the monitor."""
+    environment just before production; production (backed up, then signed off) last; then the monitor."""
     from gates.drill import drill_step
+    from gates.signoff import signoff_step
 
     order = sorted(config.environments.values(), key=lambda e: (e.is_production, e.name != "staging"))
     # The preflight lints what is pending for production: the last environment of the order.
@@ -71,7 +74,12 @@ def plan(config: Config) -> list[Step]:
         if env.is_production and index > 0 and not order[index - 1].is_production:
             # Rehearse the rollback on the environment just gated, before production is touched.
             steps.append(Step("drill", order[index - 1].name, drill_step))
-        steps += [Step("backup", env.name, backup_step)] if env.is_production else []
+        # The sign-off comes after the backup, so "a proven backup of this release" can be checked.
+        steps += (
+            [Step("backup", env.name, backup_step), Step("signoff", env.name, signoff_step)]
+            if env.is_production
+            else []
+        )
         steps += [
             Step("migrate", env.name, migrate_step),
             Step("deploy", env.name, deploy_step),
@@ -214,15 +222,55 @@ def preflight_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 
 
 def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
-    """Deploy the app's source as a new release and record the versions before and after."""
+    """Deploy the app's source as a new release under the traffic probe; record the versions and the probe."""
     if env.is_production:
         require_drill(ctx, env, "deploy")
     platform = ctx.platform(env)
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
-    release = platform.deploy(env, str(ctx.config.app_source))
+    release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
     ctx.record.releases[env.name]["after"] = release.version
-    rec.detail = f"release {before} -> {release.version} ({release.ref})"
+    rec.detail = f"release {before} -> {release.version} ({release.ref}); {rec.detail}"
+
+
+def probed(
+    ctx: Context, env: Environment, rec: StepRecord, before: int | None, rollout: Callable[[], Release], kind: str = ""
+) -> Release:
+    """Run ``rollout`` (a deploy, a rollback) under the traffic probe; keep its file in the record and its
+    summary in ``extra["probe"][env]`` (``kind`` names a second probe of the environment: ``rollback``)."""
+    from gates.probe import Probe, ProbeRun
+
+    path = probe_path(ctx.record.dir, env, kind)
+    rec.artifacts.append(ctx.record.relative(path))
+    probe = Probe(ctx.config, env, path, before).start()
+
+    def keep(run: ProbeRun) -> ProbeRun:
+        key = f"{env.name}-{kind}" if kind else env.name
+        ctx.record.extra.setdefault("probe", {})[key] = {"path": ctx.record.relative(path), **run.summary()}
+        return run
+
+    try:
+        release = rollout()
+    except GatesError as exc:
+        # A failed rollout must leave the old release serving: the probe watches it do so.
+        raise GatesError(f"{exc}; {keep(probe.finish()).describe()}") from None
+    except BaseException:
+        keep(probe.finish(settle=False))
+        raise
+    probe.deployed(release.version)
+    rec.detail = keep(probe.finish()).describe()
+    return release
+
+
+def probe_path(out: Path, env: Environment, kind: str = "") -> Path:
+    """Where a step keeps the traffic probe of ``env``'s rollout: ``probe-<env>[.<kind>].jsonl``."""
+    return out / f"probe-{env.name}{'.' + kind if kind else ''}.jsonl"
+
+
+def latest_probe(out: Path, env: Environment) -> Path | None:
+    """The newest probe file of ``env`` in ``out``: the rollout the environment serves now."""
+    found = [p for p in (probe_path(out, env), *out.glob(f"probe-{env.name}.*.jsonl")) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
 
 
 def gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
@@ -236,10 +284,13 @@ def rollback_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     info = ctx.record.extra["rollback"]
     if info["to"] is None:
         raise GatesError(f"{env.name}: nothing to roll back to: release {info['from']} is its first release")
-    release = ctx.platform(env).rollback(env, to=info["to"])
+    platform = ctx.platform(env)
+    # Under the traffic probe too: the rollback gate's zero_downtime molecule judges this rollout.
+    release = probed(ctx, env, rec, info["from"], lambda: platform.rollback(env, to=info["to"]), kind="rollback")
     info["release"] = release.version
     rec.detail = (
-        f"release {info['from']} -> {info['to']} (serving it as release {release.version}); database not rolled back"
+        f"release {info['from']} -> {info['to']} (serving it as release {release.version}); "
+        f"database not rolled back; {rec.detail}"
     )
     if info["restore_command"]:
         rec.detail += f"; to restore it from this release's backup: {info['restore_command']}"
@@ -289,6 +340,9 @@ def gate_command(
     ]  # fmt: skip
     if expected is not None:
         args += ["--expect-release", str(expected)]
+    probe = latest_probe(out, env)
+    if probe is not None:  # only the zero_downtime molecule (production) reads it
+        args += ["--probe-samples", str(probe)]
     if workers:
         args += ["-n", str(workers)]
     return args

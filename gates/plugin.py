@@ -9,6 +9,7 @@ with a message naming value, condition and source.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -28,6 +29,7 @@ from gates.redact import redact
 _ENV_KEY = pytest.StashKey["config_mod.Environment | None"]()
 _CONFIG_KEY = pytest.StashKey["config_mod.Config | None"]()
 _MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
+_IMAGES_KEY = pytest.StashKey[list[tuple[str, bytes]]]()
 MEASUREMENT_PROPERTY = "gates_measurement"
 
 
@@ -48,6 +50,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         help="the release version the environment must serve (default: the platform's newest)",
+    )
+    group.addoption(
+        "--probe-samples",
+        dest="gates_probe_samples",
+        default=None,
+        help="the traffic probe's file of the rollout (probe-<env>.jsonl; default: the newest record's of that release)",
     )
     group.addoption(
         "--measurements",
@@ -207,6 +215,16 @@ def verdict(request: pytest.FixtureRequest) -> Callable[[Measurement], None]:
     return judge
 
 
+@pytest.fixture
+def attach_image(request: pytest.FixtureRequest) -> Callable[[str, bytes], None]:
+    """Attach a PNG (a plot) to this test's HTML report under a name, whatever the verdict."""
+
+    def attach(name: str, png: bytes) -> None:
+        request.node.stash.setdefault(_IMAGES_KEY, []).append((name, png))
+
+    return attach
+
+
 # ---------------------------------------------------------------------------
 # Evidence: measurements into the report, secrets out of everything
 
@@ -219,8 +237,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when != "call":
         return
     measurements = item.stash.get(_MEASUREMENTS_KEY, [])
-    if measurements:
-        report.extras = [*getattr(report, "extras", []), *_html_extras(measurements)]  # type: ignore[attr-defined]
+    images = item.stash.get(_IMAGES_KEY, [])
+    if measurements or images:
+        added = _html_extras(measurements) if measurements else []
+        report.extras = [*getattr(report, "extras", []), *added, *_image_extras(images)]  # type: ignore[attr-defined]
 
 
 def _scrub(report: pytest.TestReport) -> None:
@@ -253,6 +273,14 @@ def _html_extras(measurements: list[Measurement]) -> list[dict[str, Any]]:
         f"<th>expected</th><th>source</th><th>at</th></tr>{rows}</table>"
     )
     return [extras.html(table), *(extras.json(m.as_dict(), name=m.name) for m in measurements)]
+
+
+def _image_extras(images: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    try:
+        from pytest_html import extras
+    except ImportError:
+        return []
+    return [extras.png(base64.b64encode(png).decode(), name=name) for name, png in images]
 
 
 class MeasurementWriter:

@@ -14,15 +14,19 @@ import datetime as dt
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from gates.errors import GatesError
 from gates.measurement import utcnow
 from gates.redact import redact
 
 OUTCOMES = ("passed", "failed", "rolled_back", "interrupted", "running")
 STEP_OUTCOMES = ("passed", "failed", "skipped", "interrupted", "running")
+
+# A listener hears "step" (a step ended, with its StepRecord) and "finish" (with None).
+Listener = Callable[[str, "Record", "StepRecord | None"], None]
 
 
 @dataclasses.dataclass
@@ -61,6 +65,8 @@ class Record:
         self.steps: list[StepRecord] = []
         self.releases: dict[str, dict[str, int | None]] = {}
         self.extra: dict[str, Any] = {}
+        # Paperwork (notifications, incident reports) hooks on here, not into the runner.
+        self.listeners: list[Listener] = []
         self.write()
 
     def log(self, name: str) -> Path:
@@ -93,6 +99,20 @@ class Record:
             step.ended_at = utcnow().isoformat()
             step.artifacts = [a for a in step.artifacts if (self.dir / a).exists()]
             self.write()
+            self._tell("step", step)
+
+    def _tell(self, event: str, step: StepRecord | None) -> None:
+        """Call every listener. A GatesError (a required notification failed) fails a step that passed."""
+        for listener in list(self.listeners):
+            try:
+                listener(event, self, step)
+            except GatesError as exc:
+                if step is None or step.outcome != "passed":
+                    continue  # the release already stops; the listener kept its own account
+                step.outcome = "failed"
+                step.detail = redact(f"{step.detail}; {exc}" if step.detail else str(exc))
+                self.write()
+                raise
 
     def skip(self, name: str, env: str | None, reason: str) -> None:
         now = utcnow().isoformat()
@@ -103,6 +123,8 @@ class Record:
         self.outcome = outcome
         self.reason = redact(reason)
         self.ended_at = utcnow()
+        self.write()
+        self._tell("finish", None)
         self.write()
 
     def as_dict(self) -> dict[str, Any]:
@@ -146,6 +168,9 @@ class Record:
             mark = "x" if s.outcome == "passed" else " "
             evidence = s.artifacts[0] if s.artifacts else "record.json"
             lines.append(f"- [{mark}] {s.title}: {s.outcome} ([evidence]({evidence}))")
+        from gates.completion import completion_block
+
+        lines += ["", *completion_block(self)]
         return "\n".join(lines) + "\n"
 
 

@@ -54,3 +54,20 @@ def write_config(
     path = folder / "gates.toml"
     path.write_text("\n".join(lines) + "\n" + extra)
     return path
+
+
+# [notify] of a sandbox, pointed (by demo_webhook) at the staging app's Slack-webhook stand-in, as `make demo` does.
+NOTIFY_ENV = "GATES_SANDBOX_WEBHOOK"
+NOTIFY = f'\n[notify]\nwebhook_env = "{NOTIFY_ENV}"\n'
+
+
+def demo_webhook(config: Path) -> dict[str, str]:
+    """The environment variable of NOTIFY: the demo's ``POST /api/alerts`` on the sandbox's staging."""
+    from gates import config as config_mod
+
+    return {NOTIFY_ENV: config_mod.load(config).environment("staging").url.rstrip("/") + "/api/alerts"}
+
+
+def release_cli() -> list[str]:
+    """How the self-tests and the benchmark run a whole release: the gates CLI as a module of this interpreter."""
+    return ["-m", "gates.cli"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,15 +17,16 @@ from gates import config as config_mod
 from gates.bench.stats import Figure, figure
 from gates.pipeline import GATES_ROOT, MOLECULES, run_gate
 from gates.platforms import platform_for
-from gates.sandbox import write_config
+from gates.platforms.haproxy import FrontDoor
+from gates.sandbox import DEMO, NOTIFY, demo_webhook, release_cli, write_config
 
 TIMEOUT = 600
 
 
-def _gates(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _gates(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gates.cli", "--config", str(config), *args],
-        cwd=GATES_ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False,
+        [sys.executable, *release_cli(), "--config", str(config), *args],
+        cwd=GATES_ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False, env={**os.environ, **(env or {})},
     )  # fmt: skip
 
 
@@ -49,9 +51,9 @@ def release_and_gate(tmp: Path, runs: int) -> list[Figure]:
     gate_walls: list[float] = []
     max_molecules: list[float] = []
     for run in range(runs):
-        config = write_config(tmp / f"release-{run}", environments={"staging": {}, "production": {}})
+        config = write_config(tmp / f"release-{run}", environments={"staging": {}, "production": {}}, extra=NOTIFY)
         started = time.monotonic()
-        result = _gates(config, "deploy", "--first-release")
+        result = _gates(config, "deploy", "--first-release", "--approve", env=demo_webhook(config))
         wall.append(time.monotonic() - started)
         try:
             if result.returncode != 0:
@@ -82,14 +84,15 @@ def rollback(tmp: Path, runs: int) -> list[Figure]:
     times: list[float] = []
     for run in range(runs):
         folder = tmp / f"rollback-{run}"
-        # Production is only released after a drill on staging (waived: a fresh state has no earlier release).
-        config = write_config(folder, environments={"staging": {}, "production": {}})
+        config = write_config(folder, environments={"production": {}})
         try:
-            if _gates(config, "deploy", "--first-release").returncode != 0:
-                raise RuntimeError("bench rollback: the first release failed")
+            # The release to roll back to: migrated and deployed (a whole release would need a staging drill).
+            if _gates(config, "migrate", "--env", "production").returncode != 0:
+                raise RuntimeError("bench rollback: the migration of the first release failed")
             cfg = config_mod.load(config)
             env = cfg.environment("production")
             platform = platform_for(cfg, env)
+            platform.deploy(env, str(cfg.app_source))
             faulty = _faulty_copy(cfg.app_source, folder / "faulty")
             platform.deploy(env, str(faulty))
             (folder / "gate" / "logs").mkdir(parents=True)
@@ -105,9 +108,77 @@ def rollback(tmp: Path, runs: int) -> list[Figure]:
     return [figure("rollback: failed gate -> previous release serving", "s", times, "<= 5 s", _le(times, 5.0))]
 
 
+OUTAGES_MS = (10, 20, 50, 100, 200)
+OUTAGE_SPACING = 0.5  # seconds of normal service between two injected outages
+BENCH_DB_ENV = "GATES_BENCH_UNREACHABLE_DB"  # the probed paths need no database
+
+
 def probe_resolution(tmp: Path, quick: bool) -> list[Figure]:
-    """Which injected outages the traffic probe detects (measured once the probe exists)."""
-    return []
+    """Outages of 10-200 ms (every HAProxy backend server in maintenance) under the probe: which it detects,
+    the rate it sustains, and its CPU cost (its own process's CPU time over its wall time, % of one core)."""
+    from gates.platforms.local import LocalPlatform, Site, down
+    from gates.probe import Probe
+
+    os.environ[BENCH_DB_ENV] = "postgresql://bench@127.0.0.1:9/bench"  # port 9: refused at once
+    extra = '\n[probe]\npaths = ["/health", "/api/ads/health", "/app"]\n'
+    path = write_config(tmp / "probe", environments={"production": {"database_url_env": BENCH_DB_ENV}}, extra=extra)
+    cfg = config_mod.load(path)
+    env = cfg.environment("production")
+    detected: dict[int, list[float]] = {ms: [] for ms in OUTAGES_MS}
+    rates: list[float] = []
+    cpu: list[float] = []
+    try:
+        LocalPlatform(cfg).deploy(env, str(DEMO))
+        front = Site(cfg, env).front
+        for run in range(1 if quick else 3):
+            probe = Probe(cfg, env, tmp / "probe" / f"probe-{run}.jsonl", before=1).start()
+            windows = [(ms, *_outage(front, ms)) for ms in OUTAGES_MS]
+            result = probe.finish()
+            failed = [s.at for s in result.samples if s.failed]
+            for ms, start, end in windows:
+                # A request sent in the outage or just before it (its answer fell inside) counts for it.
+                detected[ms].append(float(any(start - 0.05 <= at <= end for at in failed)))
+            rates.append(result.timeline.rate)
+            share = result.summary()["cpu_percent"]
+            cpu += [float(share)] if share is not None else []
+    finally:
+        down(cfg)
+    figures = [
+        figure(
+            f"probe: {ms} ms outage detected",
+            "share",
+            hits,
+            "detected" if ms >= 20 else "",
+            _all(hits) if ms >= 20 else None,
+        )
+        for ms, hits in detected.items()
+    ]
+    figures.append(figure("probe: sustained request rate", "req/s", rates, ">= 200 req/s", _ge(rates, 199.0)))
+    figures.append(figure("probe: CPU (% of one core)", "%", cpu, "<= 30 %", _le(cpu, 30.0)))
+    return figures
+
+
+def _outage(front: FrontDoor, ms: int) -> tuple[float, float]:
+    """Every server of the backend in maintenance for ``ms``; (start, end) in epoch seconds."""
+    time.sleep(OUTAGE_SPACING)
+    names = list(front.servers())
+    start = time.time()
+    for name in names:
+        front.set_state(name, "maint")
+    time.sleep(max(0.0, ms / 1000 - (time.time() - start)))
+    for name in names:
+        front.set_state(name, "ready")
+    end = time.time()
+    time.sleep(OUTAGE_SPACING)
+    return start, end
+
+
+def _all(hits: list[float]) -> bool:
+    return bool(hits) and all(h == 1.0 for h in hits)
+
+
+def _ge(values: list[float], bound: float) -> bool:
+    return bool(values) and sorted(values)[len(values) // 2] >= bound
 
 
 # ---------------------------------------------------------------------------

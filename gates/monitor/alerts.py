@@ -60,6 +60,17 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float = WEBHOOK_TIM
     return Delivery(200 <= response.status_code < 300, response.status_code)
 
 
+def webhook_sender(variable: str, section: str, timeout: float = WEBHOOK_TIMEOUT) -> Sender:
+    """A sender posting to the URL in ``variable``; without one, every delivery fails saying why."""
+    import os
+
+    url = os.environ.get(variable, "") if variable else ""
+    if not url:
+        reason = f"environment variable {variable} is not set" if variable else f"no [{section}] webhook_env configured"
+        return lambda payload: Delivery(False, None, reason)
+    return lambda payload: post_webhook(url, payload, timeout)
+
+
 def _stamp(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="seconds")
 

@@ -1,38 +1,53 @@
-"""The synthetic sampler: GET a list of URLs in turn at a steady rate for a while; one Sample per request.
+"""The one sampling engine: GET a list of URLs in turn at a steady rate for a while; one Sample per request.
 
-Generic on purpose (URLs, rate, duration in; samples out): the monitoring window uses it, and a
-traffic probe during a rollout needs the same loop. A slow answer delays the next request (one
-request in flight at a time), so the achieved rate is recorded rather than assumed.
+Generic on purpose (URLs, rate, duration in; samples out): the monitoring window uses it at a few
+requests a second, one in flight, and the traffic probe of a rollout (``gates.probe``) at hundreds a
+second over several keep-alive connections. Requests are paced to a schedule, so a slow answer
+delays only its own connection's next request and the achieved rate is recorded, never assumed.
+
+The client is the standard library's ``http.client`` on one keep-alive connection per worker: about
+a quarter of the CPU of an httpx client per request (measured: 116 us against 398 us on the local
+platform), which is what lets the probe sample finely at a small cost.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import httpx
+from urllib.parse import SplitResult, urlsplit
 
 from gates.redact import redact
+
+RELEASE_HEADER = "X-Release"  # the release that answered (the demo app sends it; so can any app)
+SERVER_HEADER = "X-Gates-Server"  # the instance that answered (the local platform's HAProxy adds it)
 
 
 @dataclasses.dataclass(frozen=True)
 class Sample:
-    """One request: when (epoch seconds), to what, its status (None when no answer) and how long it took."""
+    """One request: when it was sent (epoch seconds), to what, its status (None when no answer), how long it
+    took, and the release and instance that answered, when the response names them."""
 
     at: float
     url: str
     status: int | None
     seconds: float
     error: str = ""
+    release: str = ""
+    server: str = ""
 
     @property
     def failed(self) -> bool:
         # Synthetic requests go to paths that must answer 2xx: anything else is an error.
         return self.status is None or not 200 <= self.status < 400
+
+    @property
+    def answered_at(self) -> float:
+        return self.at + self.seconds
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -40,8 +55,9 @@ class Sample:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sample:
         return cls(
-            float(data["at"]), str(data["url"]), data.get("status"), float(data["seconds"]), str(data.get("error", ""))
-        )
+            float(data["at"]), str(data["url"]), data.get("status"), float(data["seconds"]),
+            str(data.get("error", "")), str(data.get("release", "")), str(data.get("server", "")),
+        )  # fmt: skip
 
 
 def sample(
@@ -53,41 +69,106 @@ def sample(
     on_sample: Callable[[Sample], None] | None = None,
     stop_after: int | None = None,
     stop: threading.Event | None = None,
-    client: httpx.Client | None = None,
+    concurrency: int = 1,
 ) -> list[Sample]:
-    """Request ``urls`` round robin, ``rate`` per second, for ``duration`` seconds (or ``stop_after`` samples)."""
+    """Request ``urls`` round robin, ``rate`` per second, for ``duration`` seconds (or ``stop_after`` samples).
+
+    ``concurrency`` connections share the schedule (connection ``i`` sends requests ``i``, ``i + c``, ...):
+    with one, a slow answer delays every next request; with several, only its own connection's.
+    ``on_sample`` is called once per sample, never from two connections at once. Samples come back in
+    the order they were sent.
+    """
     if not urls or rate <= 0 or duration <= 0:
         return []
     stop = stop or threading.Event()
-    interval = 1.0 / rate
-    start = time.monotonic()
-    deadline = start + duration
+    schedule = _Schedule(tuple(urls), rate, time.monotonic(), duration, stop_after, stop, timeout)
     samples: list[Sample] = []
-    own = client is None
-    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
-    try:
-        for n, url in enumerate(itertools.cycle(urls)):
-            now = time.monotonic()
-            if now >= deadline or stop.is_set() or (stop_after is not None and n >= stop_after):
-                break
-            one = _request(http, url, timeout)
+    lock = threading.Lock()
+
+    def record(one: Sample) -> None:
+        with lock:
             samples.append(one)
             if on_sample is not None:
                 on_sample(one)
-            # Pace to the schedule, not to the last answer: the rate stays steady when answers vary.
-            next_at = start + (n + 1) * interval
-            stop.wait(max(0.0, min(next_at, deadline) - time.monotonic()))
-    finally:
-        if own:
-            http.close()
+
+    workers = max(1, concurrency)
+    if workers == 1:
+        schedule.run(0, 1, record)
+    else:
+        threads = [
+            threading.Thread(target=schedule.run, args=(i, workers, record), name=f"sampler {i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    samples.sort(key=lambda s: s.at)
     return samples
 
 
-def _request(client: httpx.Client, url: str, timeout: float) -> Sample:
-    at = time.time()
-    started = time.monotonic()
-    try:
-        response = client.get(url, timeout=timeout)
-    except httpx.HTTPError as exc:
-        return Sample(at, url, None, time.monotonic() - started, redact(f"{type(exc).__name__}: {exc}")[:200])
-    return Sample(at, url, response.status_code, time.monotonic() - started)
+@dataclasses.dataclass(frozen=True)
+class _Schedule:
+    urls: tuple[str, ...]
+    rate: float
+    start: float
+    duration: float
+    stop_after: int | None
+    stop: threading.Event
+    timeout: float
+
+    def run(self, first: int, step: int, record: Callable[[Sample], None]) -> None:
+        """Send requests ``first``, ``first + step``, ... each at its time on the schedule, on one connection."""
+        deadline = self.start + self.duration
+        connections = _Connections(self.timeout)
+        try:
+            for n in itertools.count(first, step):
+                # Pace to the schedule, not to the last answer: the rate stays steady when answers vary.
+                due = self.start + n / self.rate
+                self.stop.wait(max(0.0, min(due, deadline) - time.monotonic()))
+                if time.monotonic() >= deadline or self.stop.is_set():
+                    break
+                if self.stop_after is not None and n >= self.stop_after:
+                    break
+                record(connections.get(self.urls[n % len(self.urls)]))
+        finally:
+            connections.close()
+
+
+class _Connections:
+    """One keep-alive connection per origin; a connection that failed is closed and opened again on next use."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.open: dict[tuple[str, str], http.client.HTTPConnection] = {}
+
+    def connection(self, parts: SplitResult) -> http.client.HTTPConnection:
+        key = (parts.scheme, parts.netloc)
+        conn = self.open.get(key)
+        if conn is None:
+            host, port = parts.hostname or "", parts.port
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            conn = self.open[key] = kind(host, port, timeout=self.timeout)
+        return conn
+
+    def get(self, url: str) -> Sample:
+        parts = urlsplit(url)
+        conn = self.connection(parts)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        at = time.time()
+        started = time.monotonic()
+        try:
+            conn.request("GET", target)
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()  # the next request opens a fresh connection
+            error = redact(f"{type(exc).__name__}: {exc}")[:200]
+            return Sample(at, url, None, time.monotonic() - started, error)
+        release, server = response.getheader(RELEASE_HEADER) or "", response.getheader(SERVER_HEADER) or ""
+        return Sample(at, url, response.status, time.monotonic() - started, "", release, server)
+
+    def close(self) -> None:
+        for conn in self.open.values():
+            conn.close()
+        self.open.clear()

@@ -17,7 +17,8 @@ from typing import Any
 
 from gates.config import Config, Environment
 from gates.errors import GatesError
-from gates.monitor.alerts import Alerter, AlertEvent, Delivery, post_webhook
+from gates.monitor.alerts import Alerter, AlertEvent
+from gates.monitor.alerts import webhook_sender as alerts_webhook_sender
 from gates.monitor.evaluate import Breach, Stats, Thresholds, breaches, rolling, stats
 from gates.monitor.plot import plot_window
 from gates.monitor.sampler import Sample, sample
@@ -38,12 +39,7 @@ def monitor_urls(config: Config, env: Environment) -> list[str]:
 
 def webhook_sender(config: Config) -> Any:
     """A sender posting to the URL in the configured variable; without one, every delivery fails saying so."""
-    name = config.monitor.webhook_env
-    url = os.environ.get(name, "") if name else ""
-    if not url:
-        reason = f"environment variable {name} is not set" if name else "no [monitor] webhook_env configured"
-        return lambda payload: Delivery(False, None, reason)
-    return lambda payload: post_webhook(url, payload)
+    return alerts_webhook_sender(config.monitor.webhook_env, "monitor")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -167,11 +167,12 @@ class FrontDoor:
         """Whether the admin socket answers (with no server yet, ``servers()`` is an empty dict)."""
         return self.servers_or_none() is not None
 
-    def add(self, name: str, port: int) -> None:
-        """Add an instance as a server, checks on, ready for traffic once its check passes."""
+    def add(self, name: str, port: int, state: str = "ready") -> None:
+        """Add an instance as a server, checks on: ``ready`` takes traffic once its check passes,
+        ``drain`` is checked but takes none until it is set ready (a blue-green switch)."""
         self._expect(f"add server {BACKEND}/{name} 127.0.0.1:{port} {SERVER_CHECK}", "New server registered.")
         self._expect(f"enable health {BACKEND}/{name}", "")
-        self._expect(f"set server {BACKEND}/{name} state ready", "")
+        self._expect(f"set server {BACKEND}/{name} state {state}", "")
 
     def set_state(self, name: str, state: str) -> bool:
         """Set a server ready, drain or maint; False when HAProxy has no such server."""

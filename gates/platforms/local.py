@@ -48,7 +48,7 @@ from gates.platforms.secrets import SecretStore
 from gates.procs import run, wait_until
 from gates.redact import redact, register_secret
 
-STRATEGIES_BUILT = ("rolling", "immediate")
+STRATEGIES_BUILT = ("rolling", "immediate", "bluegreen", "canary")
 HEALTH_PATH = "/health"
 IGNORED = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".git", ".venv", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".temp"
@@ -61,6 +61,8 @@ STOP_TIMEOUT = 8.0  # a process exits after SIGTERM (uvicorn's graceful shutdown
 REMOVE_TIMEOUT = 5.0  # HAProxy lets go of a stopped server's connections
 LOCK_TIMEOUT = 10.0  # another deploy of the same environment finishes
 PROBE_TIMEOUT = 1.0  # one direct GET /health of an instance
+CANARY_TIMEOUT = 15.0  # the canary passes CANARY_CHECKS health checks in a row while taking traffic
+CANARY_CHECKS = 5
 # Instances get only these variables from the gates process: its environment holds other
 # environments' secrets (PRODUCTION_DB_URL must never reach a staging process).
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "PYTHONPATH", "SSL_CERT_FILE")
@@ -230,10 +232,9 @@ class LocalPlatform:
         site.event(f"release {release.version}: {strategy} rollout to {site.env.instances} instance(s)")
         try:
             rollout.ensure_front_door()
-            if strategy == "rolling":
-                rollout.rolling()
-            else:
-                rollout.immediate()
+            strategies = {"rolling": rollout.rolling, "immediate": rollout.immediate}
+            strategies |= {"bluegreen": rollout.bluegreen, "canary": rollout.canary}
+            strategies[strategy]()
         except BaseException as exc:
             site.update_release(release.version, "failed")
             site.event(f"release {release.version} failed: {exc}")
@@ -322,6 +323,62 @@ class Rollout:
         for index in range(self.site.env.instances):
             self.launch(index)
 
+    def bluegreen(self) -> None:
+        """Start the whole new set beside the old one, taking no traffic; switch every server at once; stop the old."""
+        old = self.site.load_instances()
+        new: list[Proc] = []
+        try:
+            for index in range(self.site.env.instances):
+                new.append(self.launch(index, state="drain"))
+        except BaseException:
+            for proc in new:  # never took traffic: stop them, the old set serves on
+                self.retire(proc, drain=False)
+            raise
+        front = self.site.front
+        # New ones ready before old ones drain: for a moment both serve, never neither.
+        for proc in new:
+            front.set_state(proc.id, "ready")
+        for proc in old:
+            front.set_state(proc.id, "drain")
+        self.site.event(f"switched traffic to release {self.release.version} ({', '.join(p.id for p in new)})")
+        for proc in old:
+            self.retire(proc, drain=True)
+
+    def canary(self) -> None:
+        """One new instance beside the old ones; once it keeps passing its health check under traffic, roll the rest."""
+        old = self.site.load_instances()
+        first = self.launch(0)
+        try:
+            self.gate_canary(first)
+        except BaseException:
+            self.retire(first, drain=True)
+            raise
+        for index in range(1, self.site.env.instances):
+            if index - 1 < len(old):
+                self.retire(old[index - 1], drain=True)
+            self.launch(index)
+        for proc in old[max(self.site.env.instances - 1, 0) :]:
+            self.retire(proc, drain=True)
+
+    def gate_canary(self, proc: Proc) -> None:
+        """The canary answers CANARY_CHECKS health checks in a row with its release, and HAProxy keeps it UP."""
+        streak = [0]
+        last = ["no answer yet"]
+
+        def passing() -> bool:
+            last[0], ok = _health(proc.port, proc.release)
+            stat = self.site.front.servers().get(proc.id)
+            ok = ok and stat is not None and stat.status == "UP"
+            streak[0] = streak[0] + 1 if ok else 0
+            return streak[0] >= CANARY_CHECKS
+
+        what = f"canary {proc.id} to pass {CANARY_CHECKS} health checks in a row while in rotation"
+        try:
+            wait_until(what, passing, timeout=CANARY_TIMEOUT)
+        except GatesError as exc:
+            raise GatesError(f"{exc}; last answer: {redact(last[0])}") from None
+        self.site.event(f"canary {proc.id} passed {CANARY_CHECKS} health checks in a row; rolling the rest")
+
     def ensure_front_door(self) -> None:
         """Start HAProxy when it is not running, and put back the instances that still run."""
         if _front_door_pid(self.site):
@@ -332,13 +389,14 @@ class Rollout:
             if _running(proc):
                 self.site.front.add(proc.id, proc.port)
 
-    def launch(self, index: int) -> Proc:
-        """Start instance ``index`` of the release, wait for it to be healthy, and put it in rotation."""
+    def launch(self, index: int, state: str = "ready") -> Proc:
+        """Start instance ``index`` of the release, wait for it to be healthy, and place it in HAProxy:
+        in rotation (``ready``), or checked but taking no traffic yet (``drain``)."""
         proc = self.start(index)
         try:
             self.await_healthy(proc)
-            self.site.front.add(proc.id, proc.port)
-            self.site.front.wait_status(proc.id, "UP", PLACE_TIMEOUT)
+            self.site.front.add(proc.id, proc.port, state)
+            self.site.front.wait_status(proc.id, "UP" if state == "ready" else "DRAIN", PLACE_TIMEOUT)
         except BaseException:
             self.site.event(f"instance {proc.id} failed to come up; stopping it")
             # Clean up as far as possible, but never hide why the instance failed.
@@ -347,7 +405,7 @@ class Rollout:
                 stop(proc.pid, started_as(proc))
                 self.site.drop_instance(proc)
             raise
-        self.site.event(f"instance {proc.id} (pid {proc.pid}, port {proc.port}) is UP in HAProxy")
+        self.site.event(f"instance {proc.id} (pid {proc.pid}, port {proc.port}) is {state} in HAProxy")
         return proc
 
     def start(self, index: int) -> Proc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,3 +24,18 @@ def db_url(gates_config: Config, environment: Any) -> str:
     from gates.database import database_url
 
     return database_url(gates_config, environment)
+
+
+@pytest.fixture(scope="session")
+def probe_run(request: pytest.FixtureRequest, gates_config: Config, environment: Any, expected_release: Any) -> Any:
+    """The traffic probe of the rollout: --probe-samples, else the newest record's probe of the release served now."""
+    from gates import probe
+    from gates.errors import GatesError
+
+    explicit = request.config.getoption("gates_probe_samples")
+    try:
+        if explicit:
+            return probe.load(Path(explicit))
+        return probe.find(gates_config, environment, expected_release)
+    except GatesError as exc:
+        pytest.fail(str(exc), pytrace=False)

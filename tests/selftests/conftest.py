@@ -2,6 +2,6 @@
 
 from tests.selftests.httpfixtures import servers
 from tests.selftests.pgfixtures import pg_cluster, pg_database
-from tests.selftests.platformfixtures import faulty_demo, free_port_fixture, make_config, request_loop
+from tests.selftests.platformfixtures import faulty_demo, free_port_fixture, make_config
 
-__all__ = ["faulty_demo", "free_port_fixture", "make_config", "pg_cluster", "pg_database", "request_loop", "servers"]
+__all__ = ["faulty_demo", "free_port_fixture", "make_config", "pg_cluster", "pg_database", "servers"]

@@ -33,5 +33,6 @@ def test_quick_bench_runs_and_writes_valid_json(tmp_path):
     names = {f["name"] for f in data["figures"]}
     assert {"collection (pytest -m staging --collect-only)", "release: whole gates deploy", "gate_wall / max_molecule"} <= names
     assert "rollback: failed gate -> previous release serving" in names
+    assert {"probe: 20 ms outage detected", "probe: sustained request rate", "probe: CPU (% of one core)"} <= names
     assert all(f["runs"] >= 1 for f in data["figures"])
     assert "figure" in result.stdout.splitlines()[0]

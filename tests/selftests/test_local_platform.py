@@ -19,7 +19,6 @@ from gates.platforms import local
 from gates.platforms.base import Release
 from gates.platforms.local import LocalPlatform, down, rollback_target
 from tests.selftests.demo import DEMO, port_is_free
-from tests.selftests.platformfixtures import RequestLoop
 
 MakeConfig = Callable[..., Config]
 
@@ -52,35 +51,6 @@ def test_second_deploy_serves_release_2_through_haproxy_on_every_instance(make_c
     assert status.release == 2
     assert [(i.id, i.release, i.healthy) for i in status.instances] == [("v2-0", 2, True), ("v2-1", 2, True)]
     assert [(r.version, r.status) for r in platform.releases(env)] == [(2, "complete"), (1, "complete")]
-
-
-def test_rolling_deploy_under_steady_requests_loses_none(
-    make_config: MakeConfig, request_loop: Callable[[str], RequestLoop]
-) -> None:
-    """A rolling deploy under a steady stream of requests fails none of them, and the stream sees both releases."""
-    platform, env = staging(make_config())
-    platform.deploy(env, str(DEMO))
-
-    with request_loop(env.url + "/health") as loop:
-        platform.deploy(env, str(DEMO), strategy="rolling")
-
-    assert loop.failed == 0, f"{loop.failed} of {loop.ok + loop.failed} requests failed: {loop.errors[:5]}"
-    assert loop.releases == {1, 2}
-    assert loop.ok >= 50, "too few requests to say anything about downtime"
-
-
-def test_immediate_deploy_under_steady_requests_loses_some(
-    make_config: MakeConfig, request_loop: Callable[[str], RequestLoop]
-) -> None:
-    """An immediate deploy stops every instance before starting new ones, and the same stream sees failed requests."""
-    platform, env = staging(make_config())
-    platform.deploy(env, str(DEMO))
-
-    with request_loop(env.url + "/health") as loop:
-        platform.deploy(env, str(DEMO), strategy="immediate")
-
-    assert loop.failed > 0, f"{loop.ok} requests, none failed: the probe cannot see downtime"
-    assert release_headers(served(env)) == {"2"}
 
 
 def test_release_failing_its_health_check_fails_and_the_old_release_keeps_serving(

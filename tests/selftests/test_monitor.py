@@ -126,7 +126,7 @@ def test_a_slow_endpoint_breaches_p95(tmp_path, servers, monkeypatch):
 def test_the_sampler_records_transport_errors_and_stops_after_n_samples():
     """Against a closed port every sample is an error with no status; stop_after bounds the count."""
     taken = sample([f"http://127.0.0.1:{free_port()}/health"], rate=500, duration=30, stop_after=5)
-    assert len(taken) == 5 and all(s.status is None and s.failed and "ConnectError" in s.error for s in taken)
+    assert len(taken) == 5 and all(s.status is None and s.failed and "ConnectionRefusedError" in s.error for s in taken)
 
 
 # -- Prometheus source ---------------------------------------------------------------------------------

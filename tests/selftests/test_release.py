@@ -26,6 +26,7 @@ import pytest
 from gates import config as config_mod
 from gates.pipeline import run_gate
 from gates.platforms import platform_for
+from gates.sandbox import NOTIFY, NOTIFY_ENV, demo_webhook, release_cli
 from tests.selftests.demo import REPO, demo_copy, gates, junit_results, port_is_free, write_config
 
 pytestmark = pytest.mark.xdist_group("release")
@@ -53,17 +54,25 @@ class Released:
         return sorted((self.folder / "deploys").iterdir())[0]
 
 
+def _deploy(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`gates deploy --approve`, its notifications sent to the staging app's webhook stand-in."""
+    return subprocess.run(
+        [sys.executable, *release_cli(), "--config", str(config), "deploy", *args, "--approve"],
+        cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, **demo_webhook(config)},
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[Released]:
     folder = tmp_path_factory.mktemp("release")
     staging_db = pg_cluster.ensure_database("release_staging").replace("postgres@", f"postgres:{CANARY}@", 1)
-    config = write_config(
-        folder, environments={"staging": {"database_url_env": STAGING_DB_ENV}, "production": {}}, extra=FLAGS
-    )
+    environments = {"staging": {"database_url_env": STAGING_DB_ENV}, "production": {}}
+    config = write_config(folder, environments=environments, extra=NOTIFY + FLAGS)
     previous = os.environ.get(STAGING_DB_ENV)
     os.environ[STAGING_DB_ENV] = staging_db
     try:
-        result = gates("deploy", "--first-release", config=config)
+        # Signed off with --approve; notifications go to the staging app's webhook stand-in, as in `make demo`.
+        result = _deploy(config, "--first-release")
         yield Released(config, folder, result, staging_db)
     finally:
         gates("down", config=config)
@@ -82,8 +91,7 @@ def test_a_whole_release_of_the_demo_passes(release):
     assert steps == [
         ("preflight", "production", "passed"),
         ("migrate", "staging", "passed"), ("deploy", "staging", "passed"), ("gate", "staging", "passed"),
-        ("drill", "staging", "passed"),
-        ("backup", "production", "passed"),
+        ("drill", "staging", "passed"), ("backup", "production", "passed"), ("signoff", "production", "passed"),
         ("migrate", "production", "passed"), ("deploy", "production", "passed"), ("gate", "production", "passed"),
     ]  # fmt: skip
     backup = record["backup"]
@@ -94,6 +102,24 @@ def test_a_whole_release_of_the_demo_passes(release):
     drill = record["drill"]
     assert drill["passed"] is False and drill["waived"] == "first release: nothing to roll back to (--first-release)"
     assert "waived: first release of demo on staging" in record["steps"][4]["detail"]
+
+
+def test_the_release_is_signed_off_announced_and_ends_with_its_completion_block(release):
+    """The sign-off names its signer (--approve) and a full checklist; the staging stand-in webhook got the messages in order."""
+    record = json.loads((release.record / "record.json").read_text())
+    signoff = record["signoff"]
+    assert signoff["signed"] and signoff["how"] == "--approve" and signoff["by"] and signoff["at"]
+    assert [i["item"] for i in signoff["checklist"] if i["checked"]] == [
+        "preflight passed", "rollback drill passed in this release", "proven backup of this release",
+        "notifications reachable",
+    ]  # fmt: skip
+    sent = [(n["event"], n["delivered"]) for n in record["notifications"]]
+    # The first message goes out before staging (its receiver) is up: kept as undelivered, not blocking.
+    assert sent == [("started", False), ("staging passed", True), ("production promoted", True), ("completed", True)]
+    webhook = demo_webhook(release.config)[NOTIFY_ENV]  # a credential: never written
+    assert webhook not in (release.record / "record.json").read_text() + release.result.stdout + release.result.stderr
+    summary = (release.record / "summary.md").read_text()
+    assert "- [x] Production deployed: production release 1, gate passed ([evidence](production-gate.html))" in summary
 
 
 def test_the_record_holds_both_html_reports_and_the_logs(release):
@@ -249,7 +275,7 @@ def second(release: Released, tmp_path_factory: pytest.TempPathFactory) -> Secon
     config = release.config.with_name("gates-flag-on.toml")
     text = re.sub(r"^source = .*$", f"source = {json.dumps(str(source))}", release.config.read_text(), count=1, flags=re.M)
     config.write_text(text)
-    result = gates("deploy", config=config, timeout=900)
+    result = _deploy(config)
     return Second(config, result, sorted((release.folder / "deploys").iterdir())[-1])
 
 
