@@ -62,6 +62,6 @@ def pick(releases: Sequence[Release], env: str, to: int | None, bad: Collection[
     if target is None:
         raise GatesError(
             f"{env}: nothing to roll back to: no complete release older than {current.version} "
-            "runs other code and passed its gate"
+            "runs other code and passed its gate (--to N rolls back to a named complete release anyway)"
         )
     return current, target
