@@ -158,3 +158,14 @@ def test_a_failed_smoke_on_the_rolled_back_release_fails_the_drill_and_staging_i
     assert serving.version == record["releases"]["forward"] and serving.status == "complete"
     assert serving.ref == next(r.ref for r in platform.releases(staging) if r.version == new)
     assert (ctx.record.dir / "drill-smoke.html").is_file() and "drill-smoke.html" in drill.artifacts
+
+
+def test_the_drill_smoke_expression_is_configurable(tmp_path: Path) -> None:
+    """`[drill] smoke` sets the marker expression run against the rolled-back release; the default is the staging smoke molecules."""
+    from gates.config import load
+    from gates.sandbox import write_config
+
+    default = load(write_config(tmp_path / "default", environments={"staging": {}}))
+    assert default.drill.smoke == "staging and smoke"
+    custom = load(write_config(tmp_path / "custom", environments={"staging": {}}, extra='\n[drill]\nsmoke = "staging and health"\n'))
+    assert custom.drill.smoke == "staging and health"
