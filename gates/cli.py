@@ -198,12 +198,16 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             config=cfg, record=record, workers=args.workers, approve=args.approve, first_release=args.first_release
         )
         try:
-            attach(cfg, record)  # notifications and the incident report; says the release started
-        except GatesError as exc:  # a required notification that could not be delivered
-            record.finish("failed", str(exc))
-            raise
-        try:
+            try:
+                attach(cfg, record)  # notifications and the incident report; says the release started
+            except GatesError as exc:  # a required notification that could not be delivered
+                record.finish("failed", str(exc))
+                raise
             ok = pipeline.execute(ctx, pipeline.plan(cfg))
+        except KeyboardInterrupt:
+            if record.outcome == "running":  # interrupted before the first step began
+                record.finish("interrupted", "interrupted before the first step")
+            raise
         finally:
             for step in record.steps:
                 print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
