@@ -169,3 +169,16 @@ def test_a_lock_is_taken_all_or_none(tmp_path, make_config):
             refused.acquire()
         with ReleaseLock(config, ["staging"]) as staging:
             assert staging.stale == []
+
+
+@pytest.mark.parametrize("command", [["rollback", "--env", "staging"], ["migrate", "--env", "staging"]])
+def test_rollback_and_migrate_are_refused_while_a_release_holds_the_environment(make_config, command):
+    """`gates rollback` and `gates migrate` take the environment's lock too: refused with exit 1 naming the holder."""
+    config = make_config()
+    with ReleaseLock(config, ["staging"], argv=["deploy"]) as held:
+        held.set_record("20260101T000000Z-abcdef")
+        result = gates(*command, config=config.path)
+    assert result.returncode == 1, result.stderr
+    assert f"staging: another release holds the lock (pid {os.getpid()} " in result.stderr
+    assert "record 20260101T000000Z-abcdef: gates deploy" in result.stderr
+    assert lock_path(config, "staging").read_text() == ""
