@@ -16,7 +16,7 @@ setup:
 # The demo's alerts and release notifications go to the staging app's Slack-webhook stand-in
 # (examples/demo/app.py); --approve signs production off (the checklist must still be complete).
 demo: setup
-	GATES_ALERT_WEBHOOK=$${GATES_ALERT_WEBHOOK:-http://127.0.0.1:8081/api/alerts} $(GATES) deploy --approve
+	GATES_ALERT_WEBHOOK=$${GATES_ALERT_WEBHOOK:-http://127.0.0.1:8081/api/alerts} $(GATES) deploy --first-release --approve
 	@echo "Evidence: $$($(GATES) report)"
 	@echo "The demo keeps running: 'make down' (or '.venv/bin/gates down') stops it."
 

@@ -7,16 +7,22 @@ step exits 1 naming the step; nothing prints a secret.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gates import config as config_mod
 from gates.errors import GatesError, UsageError
 from gates.redact import redact
+
+if TYPE_CHECKING:
+    from gates.lock import ReleaseLock
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -34,9 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("deploy", help="run the whole release: migrate, deploy and gate staging, then production")
+    p = sub.add_parser(
+        "deploy",
+        help="run the whole release: migrate, deploy and gate staging, drill the rollback, then production",
+        description=(
+            "Run the whole release under a lock of every environment (a second deploy is refused, exit 1, "
+            "naming the holder). A failed production gate rolls production back automatically (exit 1). "
+            "Ctrl-C or SIGTERM stops the children, records 'interrupted at <step>' and exits 130."
+        ),
+    )
     p.add_argument("--reports", help="folder for release records (default: [record] dir of the config)")
     p.add_argument("--workers", type=int, default=0, help="pytest-xdist workers per gate (default 0: in process)")
+    p.add_argument(
+        "--first-release",
+        action="store_true",
+        help="the app's first release: staging has nothing to roll back to, so the rollback drill is waived",
+    )
     p.add_argument(
         "--approve",
         action="store_true",
@@ -59,9 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="confirm: the database's objects are replaced")
     p.set_defaults(func=cmd_restore)
 
-    p = sub.add_parser("rollback", help="roll an environment back to an earlier release")
+    p = sub.add_parser(
+        "rollback",
+        help="roll an environment back to an earlier release (the app only: the database is not touched)",
+    )
     p.add_argument("--env", required=True)
-    p.add_argument("--to", type=int, help="release version (default: the previous good release)")
+    p.add_argument(
+        "--to",
+        type=int,
+        help="release version (default: the previous good release: complete, other code, no failed gate in a record)",
+    )
+    p.add_argument("--reports", help="folder of release records to judge releases by (default: [record] dir)")
     p.set_defaults(func=cmd_rollback)
 
     p = sub.add_parser("status", help="what each environment runs now")
@@ -106,7 +133,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM takes Ctrl-C's path: steps stop their children, the record and the locks are closed.
+    # A second one must not cut the clean-up short. A handler, not SIG_IGN: an ignored signal would
+    # stay ignored in the children started meanwhile, which are stopped with SIGTERM.
+    signal.signal(signal.SIGTERM, _ignore)
+    raise KeyboardInterrupt
+
+
+def _ignore(signum: int, frame: object) -> None:
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)  # only the main thread may set signal handlers
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         func: Callable[[argparse.Namespace], int] = args.func
@@ -138,19 +187,43 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise UsageError(f"gates deploy: --workers: expected 0 or more, got {args.workers}")
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
-    record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
-    print(f"gates: release {record.id}: record in {record.dir}")
-    ctx = pipeline.Context(config=cfg, record=record, workers=args.workers, approve=args.approve)
-    try:
-        attach(cfg, record)  # notifications and the incident report; says the release started
-    except GatesError as exc:  # a required notification that could not be delivered
-        record.finish("failed", str(exc))
-        raise
-    ok = pipeline.execute(ctx, pipeline.plan(cfg))
-    for step in record.steps:
-        print(f"  {step.outcome:<11} {step.title}: {step.detail}")
-    print(f"gates: release {record.outcome}; summary: {record.dir / 'summary.md'}")
+    with _locked(cfg, list(cfg.environments)) as lock:
+        record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
+        lock.set_record(record.id)
+        if lock.stale:
+            record.extra["lock"] = {"stale": lock.stale}
+            record.write()
+        print(f"gates: release {record.id}: record in {record.dir}", flush=True)
+        ctx = pipeline.Context(
+            config=cfg, record=record, workers=args.workers, approve=args.approve, first_release=args.first_release
+        )
+        try:
+            try:
+                attach(cfg, record)  # notifications and the incident report; says the release started
+            except GatesError as exc:  # a required notification that could not be delivered
+                record.finish("failed", str(exc))
+                raise
+            ok = pipeline.execute(ctx, pipeline.plan(cfg))
+        except KeyboardInterrupt:
+            if record.outcome == "running":  # interrupted before the first step began
+                record.finish("interrupted", "interrupted before the first step")
+            raise
+        finally:
+            for step in record.steps:
+                print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
+            print(f"gates: release {record.outcome}; summary: {record.dir / 'summary.md'}", flush=True)
     return EXIT_OK if ok else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _locked(cfg: config_mod.Config, envs: list[str]) -> Iterator[ReleaseLock]:
+    """Hold the release lock of ``envs``, saying on stderr which stale locks were taken over."""
+    from gates.lock import ReleaseLock
+
+    with ReleaseLock(cfg, envs) as lock:
+        for line in lock.stale:
+            print(f"gates: {line}", file=sys.stderr, flush=True)
+        yield lock
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -161,7 +234,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     env = cfg.environment(args.env)
     cfg.check_secrets_present(env)
     log = cfg.state_dir / env.name / "logs" / "migrate.log"
-    print(f"gates: {env.name}: {migrate(cfg, prepare_database(cfg, env), log)} (log: {log})")
+    with _locked(cfg, [env.name]):
+        print(f"gates: {env.name}: {migrate(cfg, prepare_database(cfg, env), log)} (log: {log})")
     return EXIT_OK
 
 
@@ -195,18 +269,27 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise UsageError(f"--backup {path}: no such file")
     cfg.check_secrets_present(env)
     log = cfg.state_dir / env.name / "logs" / "restore.log"
-    print(f"gates: {env.name}: {restore(prepare_database(cfg, env), path, log)} (log: {log})")
+    with _locked(cfg, [env.name]):
+        print(f"gates: {env.name}: {restore(prepare_database(cfg, env), path, log)} (log: {log})")
     return EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from gates.platforms import platform_for
+    from gates.rollback import failed_releases, pick
 
     cfg = _load(args)
     env = cfg.environment(args.env)
     cfg.check_secrets_present(env)
-    release = platform_for(cfg, env).rollback(env, to=args.to)
-    print(f"gates: {env.name}: rolled back: release {release.version} serves {release.description or release.ref}")
+    root = Path(args.reports).resolve() if args.reports else cfg.record_dir
+    platform = platform_for(cfg, env)
+    with _locked(cfg, [env.name]):
+        current, target = pick(platform.releases(env), env.name, args.to, failed_releases(root, env.name))
+        release = platform.rollback(env, to=target.version)
+    print(
+        f"gates: rolled back {env.name}: v{current.version} -> v{target.version} "
+        f"(serving v{target.version}'s code as release v{release.version}); the database was not touched"
+    )
     return EXIT_OK
 
 

@@ -159,9 +159,13 @@ class ProbeConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DrillConfig:
-    """The rollback drill on staging before production."""
+    """The rollback drill on staging before production (gates/drill.py).
 
-    # [drill] keys are added here as the feature is built.
+    ``smoke``: the marker expression run against the rolled-back release (its environment is the
+    staging one, ``--env`` names it); the rolled-forward release then runs the whole staging gate.
+    """
+
+    smoke: str = "staging and smoke"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,8 +15,10 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from gates.config import Config, Environment
+from gates.drill import require_drill
 from gates.errors import GatesError
 from gates.platforms import Platform, platform_for
 from gates.platforms.base import Release
@@ -38,6 +40,10 @@ class Context:
     workers: int = 0
     approve: bool = False  # `gates deploy --approve`: the production sign-off without a terminal
     platforms: dict[str, Platform] = dataclasses.field(default_factory=dict)
+    # `gates deploy --first-release`: the rollback drill may be waived when there is nothing to roll back to.
+    first_release: bool = False
+    # The last gate outcome of each environment: automatic rollback names its failed molecules.
+    gates: dict[str, GateOutcome] = dataclasses.field(default_factory=dict)
 
     def platform(self, env: Environment) -> Platform:
         if env.name not in self.platforms:
@@ -56,13 +62,18 @@ class Step:
 
 
 def plan(config: Config) -> list[Step]:
-    """preflight, then migrate, deploy and gate each environment: staging first, production (backed up first) last."""
+    """preflight; migrate, deploy and gate each environment, staging first; the rollback drill on the
+    environment just before production; production (backed up, then signed off) last; then the monitor."""
+    from gates.drill import drill_step
     from gates.signoff import signoff_step
 
     order = sorted(config.environments.values(), key=lambda e: (e.is_production, e.name != "staging"))
     # The preflight lints what is pending for production: the last environment of the order.
     steps: list[Step] = [Step("preflight", order[-1].name, preflight_step)]
-    for env in order:
+    for index, env in enumerate(order):
+        if env.is_production and index > 0 and not order[index - 1].is_production:
+            # Rehearse the rollback on the environment just gated, before production is touched.
+            steps.append(Step("drill", order[index - 1].name, drill_step))
         # The sign-off comes after the backup, so "a proven backup of this release" can be checked.
         steps += (
             [Step("backup", env.name, backup_step), Step("signoff", env.name, signoff_step)]
@@ -83,22 +94,83 @@ def plan(config: Config) -> list[Step]:
 
 
 def execute(ctx: Context, steps: Sequence[Step]) -> bool:
-    """Run steps in order; stop at the first failure. Return whether every step passed."""
-    for index, step in enumerate(steps):
-        env = ctx.config.environment(step.env)
-        try:
-            with ctx.record.step(step.name, env.name) as rec:
-                step.run(ctx, env, rec)
-        except GatesError as exc:
-            for later in steps[index + 1 :]:
-                ctx.record.skip(later.name, later.env, f"not run: {step.name} {step.env} failed")
-            ctx.record.finish("failed", f"{step.name} {step.env} failed: {exc}")
-            return False
-        except KeyboardInterrupt:
-            ctx.record.finish("interrupted", f"interrupted at {step.name} {step.env}")
-            raise
+    """Run steps in order; stop at the first failure. Return whether every step passed.
+
+    A failed production gate after a production deploy in this release rolls production back
+    (steps ``rollback`` and ``rollback-gate``) and ends the record as ``rolled_back``. An
+    interrupt (Ctrl-C, SIGTERM) marks the record "interrupted at <step>" and propagates.
+    """
+    index = 0
+    try:
+        for index, step in enumerate(steps):
+            env = ctx.config.environment(step.env)
+            try:
+                with ctx.record.step(step.name, env.name) as rec:
+                    step.run(ctx, env, rec)
+            except GatesError as exc:
+                title = f"{step.name} {step.env}"
+                rolled_back = _roll_back_after(ctx, step, env, str(exc))
+                _skip(ctx, steps[index + 1 :], f"not run: {title} failed")
+                if rolled_back is None:
+                    ctx.record.finish("failed", f"{title} failed: {exc}")
+                else:
+                    ctx.record.finish("rolled_back", rolled_back)
+                return False
+    except KeyboardInterrupt:
+        # The step the interrupt hit (a rollback step too) is the last one the record holds.
+        last = ctx.record.steps[-1] if ctx.record.steps else None
+        title = last.title if last else "start"
+        _skip(ctx, steps[index + 1 :], f"not run: interrupted at {title}")
+        ctx.record.finish("interrupted", f"interrupted at {title}")
+        raise
     ctx.record.finish("passed")
     return True
+
+
+def _skip(ctx: Context, steps: Sequence[Step], reason: str) -> None:
+    for later in steps:
+        ctx.record.skip(later.name, later.env, reason)
+
+
+def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) -> str | None:
+    """After a failed production gate that followed a production deploy: roll back, gate the rolled-back release.
+
+    Returns the record's reason when production was rolled back, None when there was nothing to do
+    (or the rollback itself failed: the release then simply failed). The database is never
+    rolled back: ``extra["rollback"]`` names the backup and the command that restores it.
+    """
+    deployed = any(s.name == "deploy" and s.env == env.name and s.outcome == "passed" for s in ctx.record.steps)
+    if not (step.name == "gate" and env.is_production and deployed):
+        return None
+    failed = ctx.gates.get(env.name)
+    backup = ctx.record.extra.get("backup", {})
+    path = str(ctx.record.dir / backup["path"]) if backup.get("env") == env.name and backup.get("path") else ""
+    info: dict[str, Any] = {
+        "env": env.name,
+        "from": ctx.record.releases.get(env.name, {}).get("after"),
+        "to": ctx.record.releases.get(env.name, {}).get("before"),
+        "reason": detail,
+        "failed": list(failed.failed) if failed else [],
+        "gate_passed": False,
+        "backup": backup["path"] if path else "",
+        "restore_command": f"gates restore --env {env.name} --backup {path} --yes" if path else "",
+    }
+    ctx.record.extra["rollback"] = info
+    try:
+        with ctx.record.step("rollback", env.name) as rec:
+            rollback_step(ctx, env, rec)
+    except GatesError:
+        return None
+    try:
+        with ctx.record.step("rollback-gate", env.name) as rec:
+            rollback_gate_step(ctx, env, rec)
+    except GatesError:
+        pass
+    verdict = "passed" if info["gate_passed"] else "FAILED too"
+    return (
+        f"{env.name} gate failed on release {info['from']}: {detail}; rolled back to release {info['to']} "
+        f"(serving as release {info['release']}), whose gate {verdict}; the database was not rolled back"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -113,6 +185,8 @@ def migrate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     backup = ctx.record.extra.get("backup", {})
     if env.is_production and not (backup.get("verified") and backup.get("env") == env.name):
         raise GatesError(f"refusing to migrate {env.name}: no proven backup of it was taken in this release")
+    if env.is_production:
+        require_drill(ctx, env, "migrate")
     url = prepare_database(ctx.config, env)
     log = ctx.record.log(f"migrate-{env.name}")
     rec.artifacts.append(ctx.record.relative(log))
@@ -123,6 +197,8 @@ def backup_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     """pg_dump the environment's database into the record and prove it by a scratch restore."""
     from gates.database.backup import backup_environment
 
+    if env.is_production:
+        require_drill(ctx, env, "back up")
     log = ctx.record.log(f"backup-{env.name}")
     rec.artifacts.append(ctx.record.relative(log))
     backup = backup_environment(ctx.config, env, ctx.record.dir / "backups" / f"{env.name}.dump", log)
@@ -147,6 +223,8 @@ def preflight_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 
 def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     """Deploy the app's source as a new release under the traffic probe; record the versions and the probe."""
+    if env.is_production:
+        require_drill(ctx, env, "deploy")
     platform = ctx.platform(env)
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
@@ -197,9 +275,44 @@ def latest_probe(out: Path, env: Environment) -> Path | None:
 
 def gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     """Run the environment's gate as `pytest -m <gate>` with an HTML report in the record."""
-    gate = "production" if env.is_production else "staging"
     expected = ctx.record.releases.get(env.name, {}).get("after")
-    outcome = run_gate(ctx.config, env, gate, ctx.record.dir, f"{env.name}-gate", expected, ctx.workers)
+    _gate_into(ctx, env, rec, f"{env.name}-gate", expected)
+
+
+def rollback_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """Roll the environment back to the release that served before this release's deploy."""
+    info = ctx.record.extra["rollback"]
+    if info["to"] is None:
+        raise GatesError(f"{env.name}: nothing to roll back to: release {info['from']} is its first release")
+    platform = ctx.platform(env)
+    # Under the traffic probe too: the rollback gate's zero_downtime molecule judges this rollout.
+    release = probed(ctx, env, rec, info["from"], lambda: platform.rollback(env, to=info["to"]), kind="rollback")
+    info["release"] = release.version
+    rec.detail = (
+        f"release {info['from']} -> {info['to']} (serving it as release {release.version}); "
+        f"database not rolled back; {rec.detail}"
+    )
+    if info["restore_command"]:
+        rec.detail += f"; to restore it from this release's backup: {info['restore_command']}"
+
+
+def rollback_gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """Gate the rolled-back release: the environment's gate, expecting the release the rollback made."""
+    info = ctx.record.extra["rollback"]
+    try:
+        _gate_into(ctx, env, rec, f"{env.name}-rollback-gate", info["release"])
+        info["gate_passed"] = True
+    finally:
+        ctx.record.write()
+
+
+def gate_marker(env: Environment) -> str:
+    return "production" if env.is_production else "staging"
+
+
+def _gate_into(ctx: Context, env: Environment, rec: StepRecord, stem: str, expected: int | None) -> None:
+    outcome = run_gate(ctx.config, env, gate_marker(env), ctx.record.dir, stem, expected, ctx.workers)
+    ctx.gates[env.name] = outcome
     rec.artifacts += [ctx.record.relative(p) for p in outcome.artifacts]
     rec.detail = outcome.detail
     if not outcome.passed:

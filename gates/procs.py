@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +20,7 @@ T = TypeVar("T")
 
 # Tests set GATES_FAST=1 to make poll intervals tiny; bounds stay the same.
 _POLL = 0.005 if os.environ.get("GATES_FAST") else 0.05
+STOP_GRACE = 5.0  # seconds a stopped command's process group gets to exit after SIGTERM
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,17 +58,32 @@ def run(
     started = time.monotonic()
     full_env = {**os.environ, **(env or {})}
     try:
-        proc = subprocess.run(
-            list(args), cwd=cwd, env=full_env, input=input, capture_output=True, text=True, timeout=timeout
+        # Its own process group: a timeout or an interrupt stops the command and everything it
+        # started (pytest-xdist workers, Chromium, the Supabase CLI's pg tools), not just itself.
+        proc = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
-        result = Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
-    except subprocess.TimeoutExpired as exc:
-        out = _text(exc.stdout) + _text(exc.stderr)
-        result = Completed(tuple(args), -9, out, "", time.monotonic() - started)
-        _append_log(log, result)
-        raise GatesError(f"{result.command}: no answer within {timeout:g}s") from None
     except FileNotFoundError:
         raise GatesError(f"{redact(args[0])}: command not found") from None
+    try:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        stdout, stderr = proc.communicate()
+        result = Completed(tuple(args), -9, stdout + stderr, "", time.monotonic() - started)
+        _append_log(log, result)
+        raise GatesError(f"{result.command}: no answer within {timeout:g}s") from None
+    except BaseException:  # KeyboardInterrupt (Ctrl-C, SIGTERM): leave nothing running behind us
+        stop_group(proc)
+        raise
+    result = Completed(tuple(args), proc.returncode, stdout, stderr, time.monotonic() - started)
     _append_log(log, result)
     if check and result.returncode != 0:
         tail = result.output.strip().splitlines()[-3:]
@@ -73,10 +91,19 @@ def run(
     return result
 
 
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
+def stop_group(proc: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:
+    """SIGTERM the process group ``proc`` leads, SIGKILL it after ``grace`` seconds; reap ``proc``."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # The leader is gone; members that ignored SIGTERM still get SIGKILL.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return
 
 
 def _append_log(log: Path | None, result: Completed) -> None:

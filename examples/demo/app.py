@@ -27,6 +27,8 @@ Faults, for tests that must see a gate fail. A faulty release is this folder cop
     "stuck_loading": true               the dashboard shows its loading state forever, never a tile
     "frame_ancestors": "<sources>"      the CSP frame-ancestors sent instead of FRAME_ANCESTORS
     "x_frame_options": "<value>"        also send X-Frame-Options with that value (e.g. DENY)
+    "flags_on":    ["<flag>"]           those flags read on whatever the environment says (a flag
+                                        switched on in code: healthy, but it fails the production gate)
 
 An unknown key stops the app at start, so a misspelt fault never passes silently as a healthy release.
 """
@@ -58,6 +60,7 @@ FAULT_KEYS = {
     "stuck_loading",
     "frame_ancestors",
     "x_frame_options",
+    "flags_on",
 }
 RELEASE = int(os.environ.get("APP_RELEASE") or 0)
 INSTANCE = os.environ.get("APP_INSTANCE", "")
@@ -169,7 +172,9 @@ FLAG_PREFIX = "FEATURE_"
 async def flags(request: Request) -> Response:
     """What this instance believes its flags are: the named ones (off when unset) and every FEATURE_*."""
     names = {*FLAG_NAMES, *(k for k in os.environ if k.startswith(FLAG_PREFIX))}
-    on = {n: os.environ.get(n, "").strip().lower() in ("1", "true", "yes", "on") for n in sorted(names)}
+    forced = set(FAULTS.get("flags_on", ()))
+    names |= forced
+    on = {n: n in forced or os.environ.get(n, "").strip().lower() in ("1", "true", "yes", "on") for n in sorted(names)}
     return JSONResponse({"flags": on, "release": RELEASE})
 
 

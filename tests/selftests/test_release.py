@@ -2,18 +2,23 @@
 
 One release is deployed for the module (staging on a database whose URL
 carries a canary password, production on gates' own local cluster); the
-read-only tests share it, the fault tests restore what they break.
+read-only tests share it, the fault tests restore what they break. Near the
+end a second release (a flag switched on in code) runs the rollback drill for
+real and is rolled back automatically by its production gate.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -28,6 +33,8 @@ pytestmark = pytest.mark.xdist_group("release")
 
 CANARY = "canary-pw-7Qx81"
 STAGING_DB_ENV = "GATES_SELFTEST_STAGING_DB"
+# The production gate's flag molecule reads what the app serves at /api/flags.
+FLAGS = '\n[flags]\nnames = ["ANALYTICS_REAL_DATA"]\nsource = "endpoint"\n'
 
 
 @dataclass
@@ -43,8 +50,16 @@ class Released:
 
     @property
     def record(self) -> Path:
-        (folder,) = (self.folder / "deploys").iterdir()
-        return folder
+        """The first release's record (a later test adds a second one)."""
+        return sorted((self.folder / "deploys").iterdir())[0]
+
+
+def _deploy(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`gates deploy --approve`, its notifications sent to the staging app's webhook stand-in."""
+    return subprocess.run(
+        [sys.executable, *release_cli(), "--config", str(config), "deploy", *args, "--approve"],
+        cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, **demo_webhook(config)},
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +67,12 @@ def release(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[Re
     folder = tmp_path_factory.mktemp("release")
     staging_db = pg_cluster.ensure_database("release_staging").replace("postgres@", f"postgres:{CANARY}@", 1)
     environments = {"staging": {"database_url_env": STAGING_DB_ENV}, "production": {}}
-    config = write_config(folder, environments=environments, extra=NOTIFY)
+    config = write_config(folder, environments=environments, extra=NOTIFY + FLAGS)
     previous = os.environ.get(STAGING_DB_ENV)
     os.environ[STAGING_DB_ENV] = staging_db
     try:
         # Signed off with --approve; notifications go to the staging app's webhook stand-in, as in `make demo`.
-        result = subprocess.run(
-            [sys.executable, *release_cli(), "--config", str(config), "deploy", "--first-release", "--approve"],
-            cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, **demo_webhook(config)},
-        )  # fmt: skip
+        result = _deploy(config, "--first-release")
         yield Released(config, folder, result, staging_db)
     finally:
         gates("down", config=config)
@@ -71,7 +83,7 @@ def release(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[Re
 
 
 def test_a_whole_release_of_the_demo_passes(release):
-    """`gates deploy` runs the preflight, then migrates, deploys and gates staging, then backs up, migrates, deploys and gates production."""
+    """`gates deploy --first-release` runs the preflight, migrates, deploys and gates staging, waives the drill, then backs up, migrates, deploys and gates production."""
     assert release.result.returncode == 0, release.result.stdout + release.result.stderr
     record = json.loads((release.record / "record.json").read_text())
     assert record["outcome"] == "passed"
@@ -87,6 +99,9 @@ def test_a_whole_release_of_the_demo_passes(release):
     assert (release.record / backup["path"]).stat().st_size == backup["bytes"] > 0
     assert backup["server_version"].startswith("15")
     assert record["releases"] == {"staging": {"before": None, "after": 1}, "production": {"before": None, "after": 1}}
+    drill = record["drill"]
+    assert drill["passed"] is False and drill["waived"] == "first release: nothing to roll back to (--first-release)"
+    assert "waived: first release of demo on staging" in record["steps"][4]["detail"]
 
 
 def test_the_release_is_signed_off_announced_and_ends_with_its_completion_block(release):
@@ -235,6 +250,109 @@ def test_a_release_whose_ads_health_returns_500_fails_the_health_molecule(releas
     message = results["test_every_health_path_answers_200"]
     assert f"GET {env.url}/api/ads/health -> 500, expected 200" in message
     assert _gate(release, "staging", tmp_path / "again")["test_every_health_path_answers_200"] == "passed"
+
+
+@dataclass
+class Second:
+    """A second release of the same environments: code that switches a flag on (healthy, but not fit for production)."""
+
+    config: Path
+    result: subprocess.CompletedProcess[str]
+    record: Path
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(json.loads((self.record / "record.json").read_text()))
+
+    def explain(self) -> str:
+        """The steps and their details: what a failed assertion about this release shows."""
+        return "\n".join(f"{s['name']} {s['env']} {s['outcome']}: {s['detail']}" for s in self.data["steps"])
+
+
+@pytest.fixture(scope="module")
+def second(release: Released, tmp_path_factory: pytest.TempPathFactory) -> Second:
+    source = demo_copy(tmp_path_factory.mktemp("flag-on"), {"flags_on": ["ANALYTICS_REAL_DATA"]})
+    config = release.config.with_name("gates-flag-on.toml")
+    text = re.sub(r"^source = .*$", f"source = {json.dumps(str(source))}", release.config.read_text(), count=1, flags=re.M)
+    config.write_text(text)
+    result = _deploy(config)
+    return Second(config, result, sorted((release.folder / "deploys").iterdir())[-1])
+
+
+def test_the_rollback_drill_rolls_staging_back_smoke_tests_it_and_rolls_forward(second):
+    """On a second release the drill rolls staging back to the previous release, smoke-tests it, rolls forward and gates staging again, timing each part."""
+    record = second.data
+    assert record["drill"]["passed"] is True and record["drill"]["waived"] == "", second.explain()
+    assert set(record["drill"]["timings"]) == {"rollback", "smoke", "roll_forward", "gate"}
+    assert all(seconds >= 0 for seconds in record["drill"]["timings"].values())
+    cfg = config_mod.load(second.config)
+    staging = cfg.environment("staging")
+    by_version = {r.version: r for r in platform_for(cfg, staging).releases(staging)}
+    versions = record["drill"]["releases"]
+    assert versions["new"] == record["releases"]["staging"]["after"]
+    assert by_version[versions["rollback"]].ref == by_version[versions["previous"]].ref != by_version[versions["new"]].ref
+    assert by_version[versions["forward"]].ref == by_version[versions["new"]].ref
+    smoke = junit_results(second.record / "drill-smoke.xml")
+    assert "test_dashboard_loads_inside_the_admin_frame[chromium]" in smoke and set(smoke.values()) == {"passed"}
+    gate = junit_results(second.record / "drill-staging-gate.xml")
+    assert "test_every_health_path_answers_200" in gate and set(gate.values()) == {"passed"}
+    assert record["drill"]["report"] == "drill-smoke.html"
+    assert record["drill"]["reports"] == ["drill-smoke.html", "drill-staging-gate.html"]
+    (step,) = [s for s in record["steps"] if s["name"] == "drill"]
+    assert {"drill-smoke.html", "drill-staging-gate.html"} <= set(step["artifacts"])
+
+
+def test_a_release_failing_a_production_molecule_is_rolled_back_automatically(second):
+    """A release that is healthy but fails the production flag molecule is rolled back; the rolled-back release passes the gate; exit 1."""
+    assert second.result.returncode == 1, second.result.stdout + second.result.stderr
+    record = second.data
+    assert record["outcome"] == "rolled_back", second.explain()
+    steps = [(s["name"], s["env"], s["outcome"]) for s in record["steps"]]
+    assert steps[-3:] == [("gate", "production", "failed"), ("rollback", "production", "passed"), ("rollback-gate", "production", "passed")]
+    rollback = record["rollback"]
+    releases = record["releases"]["production"]
+    assert (rollback["env"], rollback["from"], rollback["to"]) == ("production", releases["after"], releases["before"])
+    assert rollback["gate_passed"] is True
+    assert [f.split(":")[0] for f in rollback["failed"]] == ["test_every_flag_is_false_in_production"]
+    assert "flags false: FAILED" in rollback["failed"][0] and "flags false: FAILED" in record["reason"]
+    assert "test_every_flag_is_false_in_production" in rollback["reason"]
+    assert "database was not rolled back" in record["reason"]
+    assert rollback["backup"] == record["backup"]["path"] and (second.record / rollback["backup"]).is_file()
+    assert rollback["restore_command"] == f"gates restore --env production --backup {second.record / rollback['backup']} --yes"
+    assert junit_results(second.record / "production-rollback-gate.xml")["test_every_flag_is_false_in_production"] == "passed"
+    (step,) = [s for s in record["steps"] if s["name"] == "rollback"]
+    assert rollback["restore_command"] in step["detail"] and rollback["restore_command"] in (second.record / "summary.md").read_text()
+    status = json.loads(gates("status", "--json", "--env", "production", config=second.config).stdout)[0]
+    assert status["release"] == rollback["release"]
+    assert all(i["release"] == rollback["release"] and i["healthy"] for i in status["instances"])
+
+
+def test_the_recorded_restore_command_restores_the_backup(second):
+    """The restore command the rollback record names runs as written and restores the production backup."""
+    args = shlex.split(second.data["rollback"]["restore_command"])
+    assert args[:2] == ["gates", "restore"]
+    result = gates(*args[1:], config=second.config)
+    assert result.returncode == 0, result.stderr
+    assert "restore" in result.stdout.lower() and CANARY not in result.stdout + result.stderr
+
+
+def test_gates_rollback_picks_the_previous_good_release_and_says_which(second):
+    """`gates rollback` skips releases of the same code and releases whose gate failed, and prints from, to and the new release."""
+    refused = gates("rollback", "--env", "production", config=second.config)
+    # Production runs the old code again; the only other code is the release the gate failed.
+    assert refused.returncode == 1 and "nothing to roll back to" in refused.stderr
+    cfg = config_mod.load(second.config)
+    staging = cfg.environment("staging")
+    current = platform_for(cfg, staging).releases(staging)[0]
+    drill = second.data["drill"]["releases"]
+    result = gates("rollback", "--env", "staging", config=second.config)
+    assert result.returncode == 0, result.stderr
+    rolled = platform_for(cfg, staging).releases(staging)[0]
+    assert result.stdout.strip() == (
+        f"gates: rolled back staging: v{current.version} -> v{drill['rollback']} "
+        f"(serving v{drill['rollback']}'s code as release v{rolled.version}); the database was not touched"
+    )
+    assert rolled.status == "complete" and rolled.ref != current.ref
 
 
 def test_down_stops_every_gates_process_and_frees_the_ports(release):

@@ -38,6 +38,9 @@ def deploy(cfg: Config, source: Path = DEMO, *, health_timeout: float = 30.0) ->
     """One `gates deploy`-style deploy step of production, with its own record."""
     cfg = dataclasses.replace(cfg, app=dataclasses.replace(cfg.app, source=str(source)))
     ctx = Context(cfg, Record(cfg.record_dir))
+    # A production deploy needs this release's rollback drill, passed or waived (gates/drill.py).
+    waiver = "a deploy step on its own: the probe's self-test"
+    ctx.record.extra["drill"] = {"passed": False, "env": "staging", "waived": waiver, "timings": {}, "report": ""}
     ctx.platforms["production"] = LocalPlatform(cfg, health_timeout=health_timeout)
     execute(ctx, [Step("deploy", "production", deploy_step)])
     return ctx.record

@@ -1,0 +1,171 @@
+"""The rollback drill's decisions: first releases, refusals of production, and which release is previous and good.
+
+The drill run for real (rollback, smoke gate, roll forward, staging gate) and the automatic
+rollback are pinned by the second release of tests/selftests/test_release.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gates.config import Config
+from gates.drill import FIRST_RELEASE_WAIVER, drill_step
+from gates.errors import GatesError
+from gates.pipeline import Context, Step, backup_step, deploy_step, execute, plan
+from gates.platforms import platform_for
+from gates.platforms.base import Release
+from gates.record import Record
+from gates.rollback import failed_releases, pick, previous_good
+
+MakeConfig = Callable[..., Config]
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def _release(version: int, ref: str, status: str = "complete") -> Release:
+    return Release(version, ref, T0 + dt.timedelta(minutes=version), status)
+
+
+def _first_staging_release(config: Config, tmp_path: Path, *, first_release: bool) -> Context:
+    """A context whose staging has just received its very first release, as the deploy step leaves it."""
+    env = config.environment("staging")
+    release = platform_for(config, env).deploy(env, str(config.app_source))
+    ctx = Context(config, Record(tmp_path / "deploys"), first_release=first_release)
+    ctx.record.releases["staging"] = {"before": None, "after": release.version}
+    return ctx
+
+
+def test_the_drill_sits_after_the_staging_gate_and_before_the_production_backup(make_config: MakeConfig) -> None:
+    """The plan drills the rollback on staging once staging is gated, before production is touched."""
+    names = [(s.name, s.env) for s in plan(make_config())]
+    assert names[names.index(("gate", "staging")) + 1 : names.index(("backup", "production")) + 1] == [
+        ("drill", "staging"),
+        ("backup", "production"),
+    ]
+
+
+def test_a_first_release_without_the_flag_fails_the_drill_and_production_never_starts(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """With nothing to roll back to, the drill says so, names --first-release, fails, and no production step runs."""
+    config = make_config(instances=1)
+    ctx = _first_staging_release(config, tmp_path, first_release=False)
+    steps = [Step("drill", "staging", drill_step), Step("deploy", "production", deploy_step)]
+    assert not execute(ctx, steps)
+    drill, deploy = ctx.record.steps
+    assert drill.outcome == "failed" and "first release of demo on staging" in drill.detail
+    assert "gates deploy --first-release" in drill.detail
+    assert deploy.outcome == "skipped"
+    assert ctx.record.extra["drill"] == {"passed": False, "env": "staging", "waived": "", "timings": {}, "report": ""}
+    production = config.environment("production")
+    assert list(platform_for(config, production).releases(production)) == []
+
+
+def test_the_first_release_flag_waives_the_drill_with_its_reason(make_config: MakeConfig, tmp_path: Path) -> None:
+    """`--first-release` turns the impossible drill into a waiver the record states; production may go on."""
+    config = make_config(instances=1)
+    ctx = _first_staging_release(config, tmp_path, first_release=True)
+    assert execute(ctx, [Step("drill", "staging", drill_step)])
+    assert ctx.record.extra["drill"]["waived"] == FIRST_RELEASE_WAIVER
+    assert ctx.record.extra["drill"]["passed"] is False
+    assert ctx.record.steps[0].detail.startswith("waived: first release of demo on staging")
+    assert json.loads((ctx.record.dir / "record.json").read_text())["drill"]["waived"] == FIRST_RELEASE_WAIVER
+
+
+@pytest.mark.parametrize(
+    ("drill", "said"),
+    [(None, "did not run"), ({"passed": False, "env": "staging", "waived": "", "timings": {}, "report": ""}, "failed")],
+)
+@pytest.mark.parametrize("step", [backup_step, deploy_step])
+def test_production_steps_refuse_without_a_passed_drill(
+    make_config: MakeConfig, tmp_path: Path, drill: dict[str, object] | None, said: str, step: Callable[..., None]
+) -> None:
+    """Backing up or deploying production is refused, naming the drill, when it did not run or failed in this release."""
+    config = make_config(instances=1)
+    ctx = Context(config, Record(tmp_path / "deploys"))
+    if drill is not None:
+        ctx.record.extra["drill"] = drill
+    assert not execute(ctx, [Step(step.__name__.removesuffix("_step"), "production", step)])
+    (rec,) = ctx.record.steps
+    assert rec.outcome == "failed" and f"the rollback drill {said} in this release" in rec.detail
+    assert rec.detail.startswith("refusing to ")
+    production = config.environment("production")
+    assert list(platform_for(config, production).releases(production)) == []
+
+
+def test_previous_good_skips_failed_same_code_and_gated_out_releases() -> None:
+    """The previous good release is complete, runs other code than the current one and has no failed gate."""
+    releases = [_release(1, "a"), _release(2, "b"), _release(3, "c", "failed"), _release(4, "a"), _release(5, "b")]
+    assert previous_good(releases, 5) == releases[3]
+    assert previous_good(releases, 5, bad={4}) == releases[0]
+    assert previous_good(releases, 2, bad={1}) is None
+    assert previous_good([_release(1, "a")], 1) is None
+    assert previous_good([_release(1, "a"), _release(2, "a")], 2) is None
+    assert previous_good([_release(1, "a"), _release(2, "a")], 2, other_code=False) == _release(1, "a")
+
+
+def test_failed_releases_come_from_failed_gates_and_automatic_rollbacks(tmp_path: Path) -> None:
+    """A record whose gate on an environment failed, or that rolled it back, marks that release as not good."""
+    records = {
+        "r1": {"releases": {"production": {"after": 2}}, "steps": [{"name": "gate", "env": "production", "outcome": "failed"}]},
+        "r2": {"releases": {"production": {"after": 7}}, "rollback": {"env": "production", "from": 7}},
+        "r3": {"releases": {"production": {"after": 9}}, "steps": [{"name": "gate", "env": "production", "outcome": "passed"}]},
+        "r4": {"releases": {"staging": {"after": 3}}, "steps": [{"name": "gate", "env": "staging", "outcome": "failed"}]},
+    }
+    for name, data in records.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "record.json").write_text(json.dumps(data))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "record.json").write_text("{not json")
+    assert failed_releases(tmp_path, "production") == {2, 7}
+    assert failed_releases(tmp_path / "missing", "production") == set()
+
+
+def test_pick_names_current_and_target_or_says_why_not() -> None:
+    """pick returns (current, target); an explicit --to must be complete; nothing to roll back to is an error."""
+    releases = [_release(1, "a"), _release(2, "b"), _release(3, "c", "failed")]
+    assert pick(releases, "staging", None) == (releases[1], releases[0])
+    assert pick(releases, "staging", 1) == (releases[1], releases[0])
+    with pytest.raises(GatesError, match="release 3 is failed"):
+        pick(releases, "staging", 3)
+    with pytest.raises(GatesError, match="release 9 does not exist"):
+        pick(releases, "staging", 9)
+    with pytest.raises(GatesError, match="nothing to roll back to"):
+        pick(releases, "staging", None, bad={1})
+
+
+def test_a_failed_smoke_on_the_rolled_back_release_fails_the_drill_and_staging_is_rolled_forward(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """When the rolled-back release fails its smoke molecules the drill fails naming them, yet staging ends on the new release's code."""
+    config = make_config(instances=1)  # no database: the dashboard's tiles cannot load, so the smoke fails
+    staging = config.environment("staging")
+    platform = platform_for(config, staging)
+    platform.deploy(staging, str(config.app_source))
+    ctx = _first_staging_release(config, tmp_path, first_release=True)
+    new = ctx.record.releases["staging"]["after"]
+    assert not execute(ctx, [Step("drill", "staging", drill_step), Step("backup", "production", backup_step)])
+    drill, backup = ctx.record.steps
+    assert drill.outcome == "failed" and "smoke FAILED" in drill.detail and "test_every_tile_shows_data" in drill.detail
+    assert backup.outcome == "skipped"
+    record = ctx.record.extra["drill"]
+    assert record["passed"] is False and set(record["timings"]) == {"rollback", "smoke", "roll_forward", "gate"}
+    serving = platform.releases(staging)[0]
+    assert serving.version == record["releases"]["forward"] and serving.status == "complete"
+    assert serving.ref == next(r.ref for r in platform.releases(staging) if r.version == new)
+    assert (ctx.record.dir / "drill-smoke.html").is_file() and "drill-smoke.html" in drill.artifacts
+
+
+def test_the_drill_smoke_expression_is_configurable(tmp_path: Path) -> None:
+    """`[drill] smoke` sets the marker expression run against the rolled-back release; the default is the staging smoke molecules."""
+    from gates.config import load
+    from gates.sandbox import write_config
+
+    default = load(write_config(tmp_path / "default", environments={"staging": {}}))
+    assert default.drill.smoke == "staging and smoke"
+    custom = load(write_config(tmp_path / "custom", environments={"staging": {}}, extra='\n[drill]\nsmoke = "staging and health"\n'))
+    assert custom.drill.smoke == "staging and health"
