@@ -400,6 +400,16 @@ def _junit_summary(path: Path) -> tuple[dict[str, int], tuple[str, ...]]:
         for tag in ("failure", "error"):
             node = case.find(tag)
             if node is not None:
-                message = (node.get("message") or node.text or tag).strip().splitlines()
-                failed.append(redact(f"{case.get('name')}: {message[0] if message else tag}"))
+                failed.append(redact(f"{case.get('name')}: {_first_cause(node.get('message') or node.text or tag)}"))
     return counts, tuple(failed)
+
+
+def _first_cause(message: str) -> str:
+    """A failure's first line, with its first listed problem: the summary alone ("0 of 1 false")
+    would not name the cause in the record, the notifications or the incident report."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "failed"
+    if len(lines) > 1 and lines[1].startswith("- "):
+        return f"{lines[0]} -- {lines[1][2:]}"
+    return lines[0]
