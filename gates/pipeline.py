@@ -242,7 +242,7 @@ def probed(
 
     path = probe_path(ctx.record.dir, env, kind)
     rec.artifacts.append(ctx.record.relative(path))
-    probe = Probe(ctx.config, env, path, before).start()
+    probe = Probe(ctx.config, env, path, before, _idle(ctx.platform(env), env, before)).start()
 
     def keep(run: ProbeRun) -> ProbeRun:
         key = f"{env.name}-{kind}" if kind else env.name
@@ -260,6 +260,21 @@ def probed(
     probe.deployed(release.version)
     rec.detail = keep(probe.finish()).describe()
     return release
+
+
+def _idle(platform: Platform, env: Environment, before: int | None) -> str:
+    """Why the rollout has no downtime to measure although a release exists: none of its instances
+    runs (the environment was stopped). Empty when one does, or when the platform cannot say: then
+    the probe measures (fail closed)."""
+    if before is None:
+        return ""
+    try:
+        instances = platform.status(env).instances
+    except GatesError:
+        return ""
+    if any(i.healthy for i in instances):
+        return ""
+    return f"nothing served {env.name} before the rollout (no healthy instance of release {before}): no downtime to measure"
 
 
 def probe_path(out: Path, env: Environment, kind: str = "") -> Path:

@@ -11,7 +11,8 @@ and a trailer after::
 
 The child stops when its stdin closes, so it never outlives the gates process that started it.
 The first release of an environment is not probed: nothing served before it, so there is no
-downtime to measure, and the trailer says so (``waived``).
+downtime to measure, and the trailer says so (``waived``); nor is a rollout into an environment
+where no instance served before it (stopped by ``gates down``).
 """
 
 from __future__ import annotations
@@ -135,15 +136,15 @@ def load(path: Path) -> ProbeRun:
 
 
 def find(config: Config, env: Environment, release: int | None) -> ProbeRun:
-    """The newest probe evidence under the record dir of a deploy of ``env`` to ``release``; GatesError if none."""
+    """The newest probe evidence under the record dir of a rollout of ``env`` to ``release`` (a deploy or a
+    rollback: ``probe-<env>[.<kind>].jsonl``); GatesError if none."""
     root = config.record_dir
     name = f"probe-{env.name}.jsonl"
     folders = sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else []
     for folder in folders:
-        if (folder / name).is_file():
-            with_release = load(folder / name)
-            if release is not None and with_release.after == release:
-                return with_release
+        for path in (folder / name, *sorted(folder.glob(f"probe-{env.name}.*.jsonl"))):
+            if path.is_file() and release is not None and (run := load(path)).after == release:
+                return run
     raise GatesError(
         f"no probe evidence of the deploy of release {release} to {env.name}: no {name} under {root} for it."
         f" The deploy step of `gates deploy` probes every rollout; or pass --probe-samples PATH"
@@ -190,11 +191,18 @@ def _now() -> str:
 class Probe:
     """One probe of one deploy: start before, ``finish`` after (in a ``finally``), the file in ``path``."""
 
-    def __init__(self, config: Config, env: Environment, path: Path, before: int | None) -> None:
+    def __init__(self, config: Config, env: Environment, path: Path, before: int | None, idle: str = "") -> None:
         self.config = config
         self.env = env
         self.path = path
         self.before = before
+        # Why nothing to measure: a first release, or an environment that served nothing before
+        # the rollout (stopped by `gates down`): its outage is not the deploy's.
+        self.waived = (
+            f"first release of {env.name}: nothing served before the deploy, no downtime to measure"
+            if before is None
+            else idle
+        )
         self.proc: subprocess.Popen[str] | None = None
         self.after: int | None = None
         self.deployed_at: float | None = None
@@ -212,7 +220,7 @@ class Probe:
         }  # fmt: skip
         self.path.write_text(json.dumps({"probe": header}) + "\n")
         self._offset = self.path.stat().st_size
-        if self.before is None:
+        if self.waived:
             return self
         args = [sys.executable, "-m", "gates.probe", "--out", str(self.path), "--rate", str(p.rate)]
         args += ["--concurrency", str(p.concurrency), "--timeout", str(p.timeout), *urls]
@@ -239,13 +247,12 @@ class Probe:
         """Let the serving release answer alone for a moment (``settle``), stop the child, write the trailer."""
         end: dict[str, Any] = {"after": self.after, "outcome": "complete" if self.after is not None else "failed"}
         end["deployed_at"] = self.deployed_at
-        if self.before is None:
-            end["waived"] = (
-                f"first release of {self.env.name}: nothing served before the deploy, no downtime to measure"
-            )
+        if self.waived:
+            end["waived"] = self.waived
         elif self.proc is not None:
-            if settle:
-                end["settle"] = self._settle(self.after if self.after is not None else self.before)
+            serving = self.after if self.after is not None else self.before
+            if settle and serving is not None:
+                end["settle"] = self._settle(serving)
             end.update(self._stop())
         _append(self.path, {"end": end})
         return load(self.path)

@@ -19,7 +19,7 @@ from gates import config as config_mod
 from gates import probe
 from gates.config import Config
 from gates.pipeline import Context, Step, deploy_step, execute, run_gate
-from gates.platforms.local import LocalPlatform
+from gates.platforms.local import LocalPlatform, down
 from gates.record import Record
 from tests.selftests.demo import DEMO, junit_results
 
@@ -83,6 +83,21 @@ def test_the_first_release_is_not_probed_and_the_molecule_skips_saying_why(make_
     gate(cfg, record.dir, 1)
     xml = (record.dir / "gate.xml").read_text()
     assert "<skipped" in xml and "first release of production" in xml
+
+
+def test_a_rollout_into_a_stopped_environment_is_not_probed_and_the_molecule_skips_saying_why(make_config):
+    """After `gates down` nothing serves: the outage before the deploy is not the deploy's, so the probe is
+    waived with that reason (never a failed release, never a pass)."""
+    cfg = probed_config(make_config)
+    assert deploy(cfg).outcome == "passed"
+    down(cfg)
+    record = deploy(cfg)
+    assert record.outcome == "passed", record.reason
+    run = probe.load(record.dir / "probe-production.jsonl")
+    assert run.waived.startswith("nothing served production before the rollout") and run.samples == ()
+    gate(cfg, record.dir, 2)
+    xml = (record.dir / "gate.xml").read_text()
+    assert "<skipped" in xml and "nothing served production" in xml
 
 
 def test_the_probe_catches_the_outage_of_an_immediate_rollout(make_config):

@@ -118,6 +118,9 @@ def test_by_hand_the_newest_record_of_the_release_served_is_found_else_it_fails_
     write_probe(config.record_dir / "20261128T100000Z-aaaaaa" / "probe-production.jsonl", 1, 2, answers("12"))
     write_probe(config.record_dir / "20261128T110000Z-bbbbbb" / "probe-production.jsonl", 2, 3, answers("23"))
     assert probe.find(config, env, 2).path.parent.name == "20261128T100000Z-aaaaaa"
+    # A rollback's own probe file is evidence of the release it rolled out.
+    write_probe(config.record_dir / "20261128T110000Z-bbbbbb" / "probe-production.rollback.jsonl", 3, 5, answers("35"))
+    assert probe.find(config, env, 5).path.name == "probe-production.rollback.jsonl"
     with pytest.raises(GatesError) as missing:
         probe.find(config, env, 4)
     assert "no probe evidence of the deploy of release 4 to production" in str(missing.value)
