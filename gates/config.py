@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import string
 import tomllib
 import types
 import typing
@@ -56,8 +57,10 @@ class Environment:
     strategy: str = "rolling"
     fly_config: str = ""
     protected: bool = False
-    # The Admin page that embeds the app's dashboard (Shopify Admin, or the local platform's stand-in).
+    # The Admin page that embeds the app's dashboard (Shopify Admin, or the local platform's stand-in);
+    # empty: [browser] admin_url, a template, filled in with this environment's store and app.
     admin_url: str = ""
+    store: str = ""  # the Shopify store's handle: {store} of the admin_url template
 
     @property
     def is_production(self) -> bool:
@@ -125,6 +128,9 @@ class BrowserConfig:
     frame_name: str = "app-iframe"
     # Origins besides each environment's admin_url that the app must let embed it.
     admin_origins: tuple[str, ...] = ()
+    # Template of every environment's admin_url, e.g. https://admin.shopify.com/store/{store}/apps/{app}:
+    # {store} (environments.NAME.store), {app} (environments.NAME.app, else [app] name), {env}.
+    admin_url: str = ""
     tile_selector: str = "[data-tile]"
     tile_name_attribute: str = "data-tile"
     tile_value_selector: str = ".tile__value"
@@ -351,6 +357,7 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
         if not isinstance(table, Mapping):
             raise ConfigError(path, key, "expected a table")
         env = read_section(Environment, {"name": name, **table}, path, key)
+        env = _fill_admin_url(env, app, data.get("browser", {}), path, prefix, key)
         _validate_environment(env, path, key)
         environments[name] = env
     config = Config(
@@ -448,6 +455,28 @@ def _validate_monitor_and_flags(config: Config, prefix: str) -> None:
         raise ConfigError(
             path, f"{fkey}.calibration", "the digest source needs a calibration secret known to hold false"
         )
+
+
+ADMIN_URL_FIELDS = ("store", "app", "env")
+
+
+def _fill_admin_url(env: Environment, app: AppConfig, browser: Any, path: Path, prefix: str, key: str) -> Environment:
+    """The environment's admin_url: its own, else ``[browser] admin_url`` with its fields filled in."""
+    template = browser.get("admin_url", "") if isinstance(browser, Mapping) else ""
+    if env.admin_url or not template or not isinstance(template, str):
+        return env  # a wrong type of [browser] admin_url is reported when the section is read
+    tkey = f"{prefix}browser.admin_url"
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ConfigError(path, tkey, f"not a valid template: {exc}") from None
+    unknown = sorted({f for f in fields if f not in ADMIN_URL_FIELDS})
+    if unknown:
+        raise ConfigError(path, tkey, f"unknown field {{{unknown[0]}}} (expected {{store}}, {{app}} or {{env}})")
+    if "store" in fields and not env.store:
+        raise ConfigError(path, f"{key}.store", "the [browser] admin_url template needs this environment's store")
+    url = template.format(store=env.store, app=env.app or app.name, env=env.name)
+    return dataclasses.replace(env, admin_url=url)
 
 
 def _validate_environment(env: Environment, path: Path, key: str) -> None:

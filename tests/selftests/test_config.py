@@ -173,3 +173,58 @@ def test_database_section_reads_level_and_allow_list_with_reasons(tmp_path):
         config_mod.load(write(tmp_path, GOOD + '\n[database]\nadvisors_level = "loud"\n'))
     with pytest.raises(ConfigError, match=r"database\.squawk_allow\[0\].*expected 'rule: reason'"):
         config_mod.load(write(tmp_path, GOOD + '\n[database]\nsquawk_allow = ["ban-drop-column"]\n'))
+
+
+FLY_ENVS = """
+[app]
+name = "hotdash"
+
+[environments.staging]
+platform = "fly"
+app = "hotdash-staging"
+url = "https://hotdash-staging.fly.dev"
+database_url_env = "STAGING_DB_URL_FOR_TEST"
+store = "hotrodan-dev"
+
+[environments.production]
+platform = "fly"
+url = "https://hotdash-app.fly.dev"
+store = "hotrodan"
+admin_url = "https://admin.shopify.com/store/hotrodan/apps/hotdash-own"
+database_url_env = "PROD_DB_URL_FOR_TEST"
+"""
+
+
+@pytest.fixture
+def fly_db_urls(monkeypatch):
+    monkeypatch.setenv("STAGING_DB_URL_FOR_TEST", "postgresql://u@db.example/s")
+    monkeypatch.setenv("PROD_DB_URL_FOR_TEST", "postgresql://u@db.example/p")
+
+
+@pytest.mark.usefixtures("fly_db_urls")
+def test_the_admin_url_is_a_template_filled_per_environment(tmp_path):
+    """[browser] admin_url fills {store}, {app} (the environment's app, else [app] name) and {env}; an
+    environment's own admin_url wins."""
+    text = FLY_ENVS + '\n[browser]\nadmin_url = "https://admin.shopify.com/store/{store}/apps/{app}?e={env}"\n'
+    config = config_mod.load(write(tmp_path, text))
+    staging = config.environment("staging").admin_url
+    assert staging == "https://admin.shopify.com/store/hotrodan-dev/apps/hotdash-staging?e=staging"
+    assert config.environment("production").admin_url == "https://admin.shopify.com/store/hotrodan/apps/hotdash-own"
+
+
+@pytest.mark.parametrize(
+    ("template", "drop_store", "key", "words"),
+    [
+        ("https://admin.shopify.com/store/{shop}/apps/{app}", False, "browser.admin_url", "unknown field {shop}"),
+        ("https://admin.shopify.com/store/{store/apps", False, "browser.admin_url", "not a valid template"),
+        ("https://admin.shopify.com/store/{store}/apps/{app}", True, "environments.staging.store", "needs"),
+    ],
+)
+@pytest.mark.usefixtures("fly_db_urls")
+def test_a_bad_admin_url_template_names_the_key(tmp_path, template, drop_store, key, words):
+    """An unknown field, a broken template or a missing store is a config error naming the key."""
+    text = FLY_ENVS.replace('store = "hotrodan-dev"\n', "") if drop_store else FLY_ENVS
+    path = write(tmp_path, text + f'\n[browser]\nadmin_url = "{template}"\n')
+    with pytest.raises(ConfigError) as err:
+        config_mod.load(path)
+    assert key in str(err.value) and words in str(err.value)
