@@ -59,6 +59,15 @@ def gate(cfg: Config, out: Path, expected: int) -> dict[str, str]:
     return junit_results(out / "gate.xml")
 
 
+def assert_waived_and_skipped(cfg: Config, record: Record, release: int, reason: str) -> None:
+    """The probe file holds no request and says why; the molecule is skipped with that reason."""
+    run = probe.load(record.dir / "probe-production.jsonl")
+    assert run.waived.startswith(reason) and run.samples == ()
+    gate(cfg, record.dir, release)
+    xml = (record.dir / "gate.xml").read_text()
+    assert "<skipped" in xml and reason in xml
+
+
 def test_a_rolling_rollout_loses_no_request_and_the_zero_downtime_molecule_passes(make_config, tmp_path):
     """Rolling: 0 of >= 100 probe requests failed, releases 1 -> 2 in the record; the molecule passes with
     --probe-samples (a timeline plot in its report) and, by hand, from the newest record of release 2."""
@@ -78,11 +87,7 @@ def test_the_first_release_is_not_probed_and_the_molecule_skips_saying_why(make_
     """Nothing served before a first release: the probe file says so and the molecule is skipped, not passed."""
     cfg = probed_config(make_config)
     record = deploy(cfg)
-    run = probe.load(record.dir / "probe-production.jsonl")
-    assert run.waived.startswith("first release of production") and run.samples == ()
-    gate(cfg, record.dir, 1)
-    xml = (record.dir / "gate.xml").read_text()
-    assert "<skipped" in xml and "first release of production" in xml
+    assert_waived_and_skipped(cfg, record, 1, "first release of production")
 
 
 def test_a_rollout_into_a_stopped_environment_is_not_probed_and_the_molecule_skips_saying_why(make_config):
@@ -93,11 +98,7 @@ def test_a_rollout_into_a_stopped_environment_is_not_probed_and_the_molecule_ski
     down(cfg)
     record = deploy(cfg)
     assert record.outcome == "passed", record.reason
-    run = probe.load(record.dir / "probe-production.jsonl")
-    assert run.waived.startswith("nothing served production before the rollout") and run.samples == ()
-    gate(cfg, record.dir, 2)
-    xml = (record.dir / "gate.xml").read_text()
-    assert "<skipped" in xml and "nothing served production" in xml
+    assert_waived_and_skipped(cfg, record, 2, "nothing served production before the rollout")
 
 
 def test_the_probe_catches_the_outage_of_an_immediate_rollout(make_config):
