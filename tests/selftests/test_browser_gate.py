@@ -106,7 +106,9 @@ FAULTS = {
     ),
     "a-script-that-404s": (
         {"extra_html": '<script src="/static/charts.js"></script>'},
-        {CONSOLE: ["HTTP 404", "/static/charts.js"]},
+        # Chromium reports the 404 as a response, or on a loaded machine at times only as an aborted
+        # request: either way the molecule must fail naming the script.
+        {CONSOLE: [("HTTP 404", "ERR_ABORTED"), "/static/charts.js"]},
         {LOADS, TILES, HEADERS},
     ),
     "a-csp-that-forbids-the-admin-origin": (
@@ -130,7 +132,8 @@ def test_a_faulty_release_fails_the_molecule_that_names_its_cause(deployed, tmp_
     for molecule, texts in failing.items():
         assert results[molecule] != "passed", molecule
         for text in texts:
-            assert text in results[molecule], (molecule, text, results[molecule])
+            alternatives = text if isinstance(text, tuple) else (text,)
+            assert any(t in results[molecule] for t in alternatives), (molecule, text, results[molecule])
     assert {m for m in passing if results[m] == "passed"} == passing, results
     assert (tmp_path / "gate" / "smoke-gate-trace.zip").is_file(), "a failed run keeps the trace beside the report"
     assert "Playwright trace" in (tmp_path / "gate" / "smoke-gate.html").read_text()
