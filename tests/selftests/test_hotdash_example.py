@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +60,9 @@ def test_the_hotdash_readme_maps_every_seed_step():
 
 
 # ---------------------------------------------------------------------------
-# The deploy workflow (structural check: actionlint is not installable here -- its PyPI wrapper
-# downloads the binary from GitHub at build time -- so the rules that matter are checked directly)
+# The deploy workflow: GitHub's workflow JSON schema (check-jsonschema), and the rules that matter
+# checked directly (actionlint is not installable here: its PyPI wrapper downloads the binary from
+# GitHub at build time)
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +120,23 @@ def test_the_workflow_file_is_what_the_readme_points_to():
     """The example README points users at the workflow to copy."""
     assert ".github/workflows/deploy.yml" in (HOTDASH / "README.md").read_text()
     assert Path(WORKFLOW).is_file()
+
+
+def check_workflow_schema(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with its vendored SchemaStore schema of GitHub workflows (offline)."""
+    args = [str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+    return subprocess.run([*args, *map(str, paths)], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_workflows_validate_against_github_workflow_schema():
+    """deploy.yml (for users) and ci.yml pass the GitHub workflow JSON schema (actionlint cannot be installed here)."""
+    result = check_workflow_schema(WORKFLOW, REPO / ".github" / "workflows" / "ci.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_catches_a_broken_workflow(tmp_path):
+    """A job without runs-on and a misspelt key fail the schema check: it is not a check that cannot fail."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("runs-on:", "run-on:", 1))
+    result = check_workflow_schema(broken)
+    assert result.returncode != 0 and "broken.yml" in result.stdout + result.stderr
