@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -376,11 +377,18 @@ def run_gate(
     """Run one gate in a child pytest; its exit code and JUnit XML give the verdict."""
     log = out / "logs" / f"{stem}.log"
     args = gate_command(config, env, marker, out, stem, expected, workers)
+    advisors = _prefetch_advisors(config, env, marker, out / f"{stem}-advisors.json")
+    if advisors is not None:
+        args += ["--advisors-report", str(advisors[0])]
     try:
         result = run(args, timeout=GATE_TIMEOUT, cwd=GATES_ROOT, log=log, check=False, env=env_vars)
     except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
         raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
-    artifacts = tuple(p for p in (out / f"{stem}.html", out / f"{stem}.xml", log) if p.exists())
+    finally:
+        if advisors is not None:
+            advisors[1].join()  # bounded by the CLI's own timeout
+    extra = (advisors[0],) if advisors is not None and advisors[0].exists() else ()
+    artifacts = tuple(p for p in (out / f"{stem}.html", out / f"{stem}.xml", log, *extra) if p.exists())
     counts, failed = _junit_summary(out / f"{stem}.xml")
     if result.returncode == 0 and counts.get("tests", 0) > 0:
         return GateOutcome(True, f"{counts['tests']} molecules passed", (), artifacts)
@@ -396,6 +404,30 @@ def run_gate(
     return GateOutcome(
         False, f"gate {marker} on {env.name} could not run (exit {result.returncode}): {tail}", (), artifacts
     )
+
+
+def _prefetch_advisors(
+    config: Config, env: Environment, marker: str, path: Path
+) -> tuple[Path, threading.Thread] | None:
+    """Start `supabase db advisors` for a whole staging or production gate (the gates with the advisors
+    molecule) in a thread, now: it runs on the core the child pytest leaves idle while it starts up,
+    instead of after the browser molecules. None when the database cannot be named (the molecule then
+    reports that itself)."""
+    if marker not in ("staging", "production"):
+        return None
+    from gates.checks.advisors import prefetch
+    from gates.database import database_url
+
+    try:
+        url = database_url(config, env)
+    except GatesError:
+        return None
+    path.unlink(missing_ok=True)  # a run left by an earlier gate of this record is not this gate's
+    thread = threading.Thread(
+        target=prefetch, args=(url, path), kwargs={"read_only": env.is_production}, name="gates-advisors"
+    )
+    thread.start()
+    return path, thread
 
 
 def _junit_summary(path: Path) -> tuple[dict[str, int], tuple[str, ...]]:

@@ -52,6 +52,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the release version the environment must serve (default: the platform's newest)",
     )
     group.addoption(
+        "--advisors-report",
+        dest="gates_advisors_report",
+        default=None,
+        help="a run of `supabase db advisors` started with the gate (default: the molecule runs the CLI itself)",
+    )
+    group.addoption(
         "--probe-samples",
         dest="gates_probe_samples",
         default=None,

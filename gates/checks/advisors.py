@@ -6,14 +6,17 @@ parsing its JSON, never from its exit code: an error report, or no report, fails
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from gates.database.migrations import CLI_ENV, register_url_secrets, supabase_bin
+from gates.errors import GatesError
 from gates.measurement import Measurement
-from gates.procs import run
+from gates.procs import run, wait_until
 from gates.redact import redact
 
 LEVELS = ("info", "warn", "error")
@@ -21,18 +24,63 @@ ADVISORS_TIMEOUT = 120.0
 NAME = "advisors"
 
 
-def advisors(db_url: str, level: str = "error", log: Path | None = None, *, read_only: bool = False) -> Measurement:
-    """Run the advisors with the real CLI against ``db_url`` and judge its report at ``level``.
+@dataclasses.dataclass(frozen=True)
+class AdvisorsRun:
+    """What one run of the CLI printed (secrets masked) and how it exited; ``command`` says what ran."""
+
+    stdout: str
+    returncode: int
+    command: str
+
+
+def advisors(
+    db_url: str,
+    level: str = "error",
+    log: Path | None = None,
+    *,
+    read_only: bool = False,
+    prefetched: Path | None = None,
+) -> Measurement:
+    """Judge the advisors' report at ``level``: from ``prefetched`` (a run the pipeline started with the
+    gate, see ``prefetch``) when given, else from running the real CLI against ``db_url`` now.
 
     ``read_only`` (production) makes the CLI's session read-only, as the gate's own connection is.
     """
+    result = read_run(prefetched) if prefetched else run_advisors(db_url, log, read_only=read_only)
+    return judge_advisors(result.stdout, result.returncode, level, result.command)
+
+
+def run_advisors(db_url: str, log: Path | None = None, *, read_only: bool = False) -> AdvisorsRun:
+    """Run `supabase db advisors` at level info against ``db_url``; the judging is ``judge_advisors``'s."""
     register_url_secrets(db_url)
     db_url = read_only_url(db_url) if read_only else db_url
     # A throwaway workdir: the CLI would otherwise read and write the caller's supabase/ folder.
     with tempfile.TemporaryDirectory(prefix="gates-advisors-") as tmp:
         args = [supabase_bin(), "db", "advisors", f"--remote={db_url}", "--output-format", "json", "--workdir", tmp]
         result = run([*args, "--level", "info"], timeout=ADVISORS_TIMEOUT, cwd=tmp, env=CLI_ENV, log=log, check=False)
-    return judge_advisors(result.stdout, result.returncode, level, redact(result.command))
+    return AdvisorsRun(redact(result.stdout), result.returncode, redact(result.command))
+
+
+def prefetch(db_url: str, path: Path, *, read_only: bool = False) -> None:
+    """Run the CLI and leave its run in ``path`` (whole or not at all); a run that could not happen is
+    kept as exit -1 with the reason, which ``judge_advisors`` fails (fail closed)."""
+    try:
+        result = run_advisors(db_url, read_only=read_only)
+    except Exception as exc:  # any failure must reach the molecule, never vanish in a thread
+        result = AdvisorsRun("", -1, redact(f"supabase db advisors could not run: {exc}"))
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(dataclasses.asdict(result)))
+    os.replace(partial, path)
+
+
+def read_run(path: Path, timeout: float = ADVISORS_TIMEOUT) -> AdvisorsRun:
+    """The run ``prefetch`` leaves in ``path``, waiting (bounded) for it to finish."""
+    wait_until(f"the advisors run the gate started ({path})", lambda: path.is_file() or None, timeout=timeout)
+    try:
+        data = json.loads(path.read_text())
+        return AdvisorsRun(str(data["stdout"]), int(data["returncode"]), str(data["command"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GatesError(f"{path}: not an advisors run: {exc}") from None
 
 
 def read_only_url(db_url: str) -> str:

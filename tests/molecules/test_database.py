@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gates.checks.advisors import advisors
@@ -42,6 +44,8 @@ def test_every_exposed_table_has_rls_enabled(db, app, verdict):
     verdict(rls_enabled(db, app.exposed_schemas))
 
 
-def test_supabase_advisors_report_nothing_at_the_configured_level(db_url, gates_config, environment, verdict):
+def test_supabase_advisors_report_nothing_at_the_configured_level(request, db_url, gates_config, environment, verdict):
     """`supabase db advisors` reports no finding at or above [database] advisors_level (default ERROR)."""
-    verdict(advisors(db_url, gates_config.database.advisors_level, read_only=environment.is_production))
+    prefetched = request.config.getoption("gates_advisors_report")
+    level, read_only = gates_config.database.advisors_level, environment.is_production
+    verdict(advisors(db_url, level, read_only=read_only, prefetched=Path(prefetched) if prefetched else None))

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gates.checks.advisors import advisors, judge_advisors, read_only_url
+from gates.checks.advisors import advisors, judge_advisors, prefetch, read_only_url, read_run
 from gates.database.migrations import push
 from gates.errors import GatesError
 from tests.selftests.pgfixtures import write_migrations
@@ -79,3 +79,30 @@ def test_on_production_the_cli_session_is_read_only(pg_database: str, tmp_path: 
     write_migrations(tmp_path, {"1_write.sql": "create table public.written (id bigint primary key);\n"})
     with pytest.raises(GatesError, match="read-only transaction"):
         push(read_only_url(pg_database), tmp_path, None)
+
+
+def test_a_prefetched_run_is_judged_like_a_direct_one_and_fails_closed(pg_database: str, tmp_path: Path) -> None:
+    """The run the pipeline starts beside the gate gives the molecule's verdict: quiet on a healthy database,
+    the CLI's error on a missing one, and the database password masked in the file."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(HEALTHY)
+    # The local cluster trusts its users, so a password in the URL is accepted and must never be written.
+    with_password = pg_database.replace("postgres@", "postgres:canary-advisors-pw@", 1)
+    assert "canary-advisors-pw" in with_password
+    prefetch(with_password, tmp_path / "healthy.json")
+    assert advisors(with_password, prefetched=tmp_path / "healthy.json").ok
+    assert "canary-advisors-pw" not in (tmp_path / "healthy.json").read_text()
+    missing = pg_database.rsplit("/", 1)[0] + "/no_such_database"
+    prefetch(missing, tmp_path / "missing.json")
+    m = advisors(missing, prefetched=tmp_path / "missing.json")
+    assert not m.ok and "the advisors CLI reported an error (DbConnectError" in m.problems[0]
+    assert not list(tmp_path.glob("*.partial")), "a run is left whole or not at all"
+
+
+def test_a_prefetched_run_that_never_comes_or_is_not_one_fails_naming_the_file(tmp_path: Path) -> None:
+    """Waiting for a run is bounded and names the file; a file that is not a run is an error naming it."""
+    with pytest.raises(GatesError, match=r"never\.json"):
+        read_run(tmp_path / "never.json", timeout=0.2)
+    (tmp_path / "garbage.json").write_text("{")
+    with pytest.raises(GatesError, match=r"garbage\.json: not an advisors run"):
+        read_run(tmp_path / "garbage.json")

@@ -130,6 +130,10 @@ def test_the_record_holds_both_html_reports_and_the_logs(release):
         html = (release.record / f"{env}-gate.html").read_text()
         assert "test_every_health_path_answers_200" in html and "gates-measurements" in html
         assert "test_dashboard_loads_inside_the_admin_frame" in html and "data:image/png;base64," in html
+        # The advisors ran beside the gate's start-up; the molecule judged that run, kept as evidence.
+        run = json.loads((release.record / f"{env}-gate-advisors.json").read_text())
+        assert run["returncode"] == 0 and '"results"' in run["stdout"]
+        assert "test_supabase_advisors_report_nothing_at_the_configured_level" in html
     summary = (release.record / "summary.md").read_text()
     assert "passed" in summary and "[staging-gate.html](staging-gate.html)" in summary
     assert "supabase" in (release.record / "logs" / "migrate-staging.log").read_text().lower()
