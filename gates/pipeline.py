@@ -23,7 +23,7 @@ from gates.drill import require_drill
 from gates.errors import GatesError
 from gates.platforms import Platform, platform_for
 from gates.platforms.base import Release
-from gates.procs import run
+from gates.procs import STOP_GRACE, run
 from gates.record import Record, StepRecord
 from gates.redact import redact
 
@@ -384,9 +384,12 @@ def run_gate(
         result = run(args, timeout=GATE_TIMEOUT, cwd=GATES_ROOT, log=log, check=False, env=env_vars)
     except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
         raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
-    finally:
-        if advisors is not None:
-            advisors[1].join()  # bounded by the CLI's own timeout
+    except BaseException:
+        if advisors is not None:  # interrupted: do not wait out the CLI's whole timeout
+            advisors[1].join(timeout=STOP_GRACE)
+        raise
+    if advisors is not None:
+        advisors[1].join()  # bounded by the CLI's own timeout; usually done long before the gate
     extra = (advisors[0],) if advisors is not None and advisors[0].exists() else ()
     artifacts = tuple(p for p in (out / f"{stem}.html", out / f"{stem}.xml", log, *extra) if p.exists())
     counts, failed = _junit_summary(out / f"{stem}.xml")
@@ -424,7 +427,7 @@ def _prefetch_advisors(
         return None
     path.unlink(missing_ok=True)  # a run left by an earlier gate of this record is not this gate's
     thread = threading.Thread(
-        target=prefetch, args=(url, path), kwargs={"read_only": env.is_production}, name="gates-advisors"
+        target=prefetch, args=(url, path), kwargs={"read_only": env.is_production}, name="gates-advisors", daemon=True
     )
     thread.start()
     return path, thread
