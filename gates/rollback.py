@@ -47,8 +47,11 @@ def failed_releases(record_root: Path, env: str) -> set[int]:
     return bad
 
 
-def pick(releases: Sequence[Release], env: str, to: int | None, bad: Collection[int] = ()) -> tuple[Release, Release]:
-    """(current, target) of a rollback of ``env``; GatesError when there is nothing to roll back to."""
+def pick(
+    releases: Sequence[Release], env: str, to: int | None, bad: Collection[int] = (), *, other_code: bool = True
+) -> tuple[Release, Release]:
+    """(current, target) of a rollback of ``env``: ``to`` if complete, else ``previous_good``; GatesError when
+    there is nothing to roll back to. Every platform's rollback and ``gates rollback`` choose through this."""
     current = max((r for r in releases if r.status == "complete"), key=lambda r: r.version, default=None)
     if current is None:
         raise GatesError(f"{env}: nothing to roll back to: no complete release yet")
@@ -58,10 +61,11 @@ def pick(releases: Sequence[Release], env: str, to: int | None, bad: Collection[
             state = "does not exist" if target is None else f"is {target.status}"
             raise GatesError(f"{env}: release {to} {state}; only a complete release can be rolled back to")
         return current, target
-    target = previous_good(releases, current.version, bad)
+    target = previous_good(releases, current.version, bad, other_code=other_code)
     if target is None:
+        good = "runs other code and passed its gate" if other_code else "is complete"
         raise GatesError(
-            f"{env}: nothing to roll back to: no complete release older than {current.version} "
-            "runs other code and passed its gate (--to N rolls back to a named complete release anyway)"
+            f"{env}: nothing to roll back to: no release older than {current.version} {good} "
+            "(--to N rolls back to a named complete release anyway)"
         )
     return current, target

@@ -27,6 +27,7 @@ from gates.errors import GatesError, UsageError
 from gates.platforms.base import HealthCheck, Instance, LogLine, Release, Secret, Status
 from gates.procs import Completed, run
 from gates.redact import register_env
+from gates.rollback import pick
 
 TOKEN_ENVS = ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
 FORCE_INSTANCE_HEADER = "fly-force-instance-id"
@@ -140,8 +141,8 @@ class FlyPlatform:
 
     def rollback(self, env: Environment, to: int | None = None) -> Release:
         releases = self.releases(env)
-        current = self._newest_complete(releases)
-        target = pick_rollback(releases, current, to)
+        # Only a release with an image can be redeployed (`fly deploy --image`).
+        _, target = pick([r for r in releases if r.ref], env.name, to, other_code=False)
         before = max((r.version for r in releases), default=None)
         args = ["deploy", *self._config_args(env), "--image", target.ref, "--strategy", env.strategy, "--yes"]
         self._fly(env, *args, timeout=DEPLOY_TIMEOUT)
@@ -151,11 +152,6 @@ class FlyPlatform:
 
     def _newest(self, env: Environment) -> int | None:
         return max((r.version for r in self.releases(env)), default=None)
-
-    @staticmethod
-    def _newest_complete(releases: Sequence[Release]) -> Release | None:
-        complete = [r for r in releases if r.status == "complete"]
-        return max(complete, key=lambda r: r.version) if complete else None
 
     def _confirm(self, env: Environment, before: int | None) -> Release:
         """flyctl said it deployed; check that a new complete release runs, healthy, on every machine."""
@@ -228,22 +224,6 @@ def machine_problems(status: Status, version: int) -> list[str]:
             checks = ", ".join(f"{n}={s}" for n, s in m.checks) or "no checks"
             problems.append(f"machine {m.id} on v{version} is not healthy ({checks})")
     return problems
-
-
-def pick_rollback(releases: Sequence[Release], current: Release | None, to: int | None) -> Release:
-    """The release to roll back to: ``to``, else the newest complete release before the current one."""
-    if to is not None:
-        match = [r for r in releases if r.version == to]
-        if not match:
-            raise UsageError(f"release v{to} is not among the latest releases Fly lists")
-        if match[0].status != "complete" or not match[0].ref:
-            raise UsageError(f"release v{to} is {match[0].status} or has no image: cannot roll back to it")
-        return match[0]
-    floor = current.version if current else None
-    earlier = [r for r in releases if r.status == "complete" and r.ref and (floor is None or r.version < floor)]
-    if not earlier:
-        raise GatesError("no earlier complete release with an image to roll back to")
-    return max(earlier, key=lambda r: r.version)
 
 
 def concatenated_json(text: str) -> list[Mapping[str, Any]]:

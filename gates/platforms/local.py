@@ -47,6 +47,7 @@ from gates.platforms.haproxy import FrontDoor, ServerStat
 from gates.platforms.secrets import SecretStore
 from gates.procs import run, wait_until
 from gates.redact import redact, register_secret
+from gates.rollback import pick
 
 STRATEGIES_BUILT = ("rolling", "immediate", "bluegreen", "canary")
 HEALTH_PATH = "/health"
@@ -271,26 +272,7 @@ def _check_source(folder: Path) -> None:
 
 def rollback_target(releases: Sequence[Release], to: int | None, env_name: str) -> Release:
     """The release a rollback redeploys: ``to``, or the newest complete release older than the current one."""
-    current = current_release(releases)
-    if to is not None:
-        target = next((r for r in releases if r.version == to), None)
-        if target is None:
-            raise GatesError(f"{env_name}: no release {to} to roll back to (releases: {_versions(releases)})")
-        if target.status != "complete":
-            raise GatesError(
-                f"{env_name}: release {to} is {target.status}; only a complete release can be rolled back to"
-            )
-        return target
-    if current is None:
-        raise GatesError(f"{env_name}: nothing to roll back to: no complete release yet")
-    older = current_release([r for r in releases if r.version < current.version])
-    if older is None:
-        raise GatesError(f"{env_name}: nothing to roll back to: release {current.version} is the only complete release")
-    return older
-
-
-def _versions(releases: Sequence[Release]) -> str:
-    return ", ".join(f"v{r.version} {r.status}" for r in releases) or "none"
+    return pick(releases, env_name, to, other_code=False)[1]
 
 
 # ---------------------------------------------------------------------------
