@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,8 +63,6 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float = WEBHOOK_TIM
 
 def webhook_sender(variable: str, section: str, timeout: float = WEBHOOK_TIMEOUT) -> Sender:
     """A sender posting to the URL in ``variable``; without one, every delivery fails saying why."""
-    import os
-
     url = os.environ.get(variable, "") if variable else ""
     if not url:
         reason = f"environment variable {variable} is not set" if variable else f"no [{section}] webhook_env configured"
