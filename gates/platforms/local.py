@@ -424,7 +424,7 @@ class Rollout:
 
         def probe() -> str | None:
             if not _running(proc):
-                return None if _execing(proc.pid) else "exited"
+                return None if _starting(proc) else "exited"
             last[0], ok = _health(proc.port, proc.release)
             return "healthy" if ok else None
 
@@ -594,19 +594,21 @@ def _running(proc: Proc) -> bool:
     return started_as(proc)(_cmdline(proc.pid))
 
 
-def _execing(pid: int) -> bool:
-    """A live process whose command line is still empty: it is inside execve.
+def _starting(proc: Proc) -> bool:
+    """A live process whose command line is still being set up by execve: empty, or a part of ours.
 
     posix_spawn returns once the child has let go of the parent's memory, before the kernel has
-    set up the new program's arguments; on a loaded machine that window is long enough for a
-    first look at /proc/<pid>/cmdline to find it empty, which is not an exit.
+    written the new program's arguments; on a loaded machine a first look at /proc/<pid>/cmdline
+    can find it empty or cut short, which is not an exit.
     """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{proc.pid}/stat").read_text()
+        raw = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
     except OSError:
         return False
     state = stat.rpartition(")")[2].split()[:1]
-    return not _cmdline(pid) and state not in (["Z"], ["X"], [])
+    expected = b"".join(arg.encode() + b"\0" for arg in proc.argv)
+    return state not in (["Z"], ["X"], []) and raw != expected and expected.startswith(raw)
 
 
 def stop(pid: int, is_ours: Callable[[list[str]], bool]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -18,6 +19,7 @@ from gates.errors import GatesError
 from gates.platforms import local
 from gates.platforms.base import Release
 from gates.platforms.local import LocalPlatform, down, rollback_target
+from gates.procs import wait_until
 from tests.selftests.demo import DEMO, port_is_free
 
 MakeConfig = Callable[..., Config]
@@ -188,14 +190,18 @@ def processes_mentioning(folder: Path) -> list[str]:
     return found
 
 
-def test_a_live_process_with_an_empty_command_line_is_starting_not_exited(monkeypatch):
-    """posix_spawn returns before the kernel sets the new program's arguments: an empty
-    /proc/<pid>/cmdline of a live process means "inside execve", while a reaped one has exited."""
+def test_a_live_process_whose_command_line_is_empty_or_cut_short_is_starting_not_exited(tmp_path):
+    """posix_spawn returns before the kernel has written the new program's arguments: a live process
+    whose /proc/<pid>/cmdline is empty or a part of ours is starting; another one, or a reaped one, is not."""
     child = subprocess.Popen(["sleep", "30"])
+    argv = ("sleep", "30")
+    proc = local.Proc("v1-0", child.pid, 1, 1, argv, str(tmp_path / "log"), "")
     try:
-        monkeypatch.setattr(local, "_cmdline", lambda pid: [])
-        assert local._execing(child.pid)
+        wait_until("sleep's command line", lambda: local._running(proc), timeout=10)
+        assert not local._starting(proc), "fully started: running, not starting"
+        assert local._starting(dataclasses.replace(proc, argv=("sleep", "30", "--more")))  # ours is cut short
+        assert not local._starting(dataclasses.replace(proc, argv=("python", "-m", "uvicorn")))  # someone else
     finally:
         child.kill()
         child.wait()
-    assert not local._execing(child.pid)
+    assert not local._starting(dataclasses.replace(proc, argv=("sleep", "30", "--more")))
