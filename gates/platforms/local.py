@@ -435,7 +435,10 @@ class Rollout:
             raise GatesError(f"{exc}; last answer: {redact(last[0])}") from None
         if outcome == "exited":
             tail = " | ".join(Path(proc.log).read_text(errors="replace").strip().splitlines()[-3:])
-            raise GatesError(f"instance {proc.id} exited before it was healthy; its log ends: {redact(tail)}")
+            raise GatesError(
+                f"instance {proc.id} exited before it was healthy ({_process_state(proc.pid)}); "
+                f"its log ends: {redact(tail)}"
+            )
 
     def retire(self, proc: Proc, *, drain: bool) -> None:
         """Take an old instance out of rotation (after its requests finish, when draining) and stop it."""
@@ -592,6 +595,15 @@ def started_as(proc: Proc) -> Callable[[list[str]], bool]:
 
 def _running(proc: Proc) -> bool:
     return started_as(proc)(_cmdline(proc.pid))
+
+
+def _process_state(pid: int) -> str:
+    """What /proc says of ``pid`` now: evidence for an instance that did not come up."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return f"pid {pid}: no such process"
+    return f"pid {pid}: state {state}, command line {' '.join(_cmdline(pid))[:120]!r}"
 
 
 def _starting(proc: Proc) -> bool:

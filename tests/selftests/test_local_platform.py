@@ -205,3 +205,21 @@ def test_a_live_process_whose_command_line_is_empty_or_cut_short_is_starting_not
         child.kill()
         child.wait()
     assert not local._starting(dataclasses.replace(proc, argv=("sleep", "30", "--more")))
+
+
+def test_an_instance_that_crashes_at_start_fails_the_deploy_with_its_log_and_process_state(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """An app that dies on import fails the deploy at once: the message names the instance, what /proc says
+    of its pid, and the end of its log (the exception)."""
+    platform, env = staging(make_config(instances=1))
+    app = tmp_path / "crashing"
+    app.mkdir()
+    (app / "app.py").write_text("raise RuntimeError('boom at start')\n")
+
+    with pytest.raises(GatesError) as failed:
+        platform.deploy(env, str(app))
+    message = str(failed.value)
+    assert "instance v1-0 exited before it was healthy (pid " in message
+    assert "no such process" in message or "state Z" in message
+    assert "RuntimeError: boom at start" in message
