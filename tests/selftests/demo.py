@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,14 +19,27 @@ __all__ = ["DEMO", "REPO", "demo_copy", "free_port", "gates", "junit_results", "
 
 
 def port_is_free(port: int) -> bool:
-    """A server could listen on ``port`` now (closed connections in TIME_WAIT do not count)."""
+    """Nothing listens on ``port`` of 127.0.0.1 now: a server could bind it, or the only sockets using it
+    are other connections' local ends (the port is in the ephemeral range, where clients of tests running
+    beside this one may land; closed connections in TIME_WAIT do not count either)."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
-            return False
+            return not _listening(port)
         return True
+
+
+def _listening(port: int) -> bool:
+    """Whether /proc/net/tcp{,6} shows a socket in LISTEN (state 0A) on ``port``."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                    return True
+    return False
 
 
 def demo_copy(folder: Path, faults: dict[str, Any] | None = None) -> Path:
