@@ -35,13 +35,16 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gates", description="A deployment gate written as a pytest suite.")
-    parser.add_argument(
-        "--config", help="config file (default: $GATES_CONFIG, ./gates.toml, or [tool.gates] in ./pyproject.toml)"
-    )
+    config_help = "config file (default: $GATES_CONFIG, ./gates.toml, or [tool.gates] in ./pyproject.toml)"
+    parser.add_argument("--config", help=config_help)
+    # `--config` is also taken after the subcommand (`gates status --config x.toml`): same meaning.
+    common = _Parser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser(
         "deploy",
+        parents=[common],
         help="run the whole release: migrate, deploy and gate staging, drill the rollback, then production",
         description=(
             "Run the whole release under a lock of every environment (a second deploy is refused, exit 1, "
@@ -64,15 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_deploy)
 
-    p = sub.add_parser("migrate", help="apply pending migrations to an environment with the Supabase CLI")
+    p = sub.add_parser(
+        "migrate", parents=[common], help="apply pending migrations to an environment with the Supabase CLI"
+    )
     p.add_argument("--env", required=True)
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("backup", help="pg_dump an environment's database and prove it by a scratch restore")
+    p = sub.add_parser(
+        "backup", parents=[common], help="pg_dump an environment's database and prove it by a scratch restore"
+    )
     p.add_argument("--env", required=True)
     p.set_defaults(func=cmd_backup)
 
-    p = sub.add_parser("restore", help="restore a backup into an environment's database (replaces its objects)")
+    p = sub.add_parser(
+        "restore", parents=[common], help="restore a backup into an environment's database (replaces its objects)"
+    )
     p.add_argument("--env", required=True)
     p.add_argument("--backup", required=True, help="path of a backup file taken by `gates backup` or a release")
     p.add_argument("--yes", action="store_true", help="confirm: the database's objects are replaced")
@@ -80,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "rollback",
+        parents=[common],
         help="roll an environment back to an earlier release (the app only: the database is not touched)",
     )
     p.add_argument("--env", required=True)
@@ -91,15 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", help="folder of release records to judge releases by (default: [record] dir)")
     p.set_defaults(func=cmd_rollback)
 
-    p = sub.add_parser("status", help="what each environment runs now")
+    p = sub.add_parser("status", parents=[common], help="what each environment runs now")
     p.add_argument("--env")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("down", help="stop everything gates started locally (instances, HAProxy, Postgres)")
+    p = sub.add_parser(
+        "down", parents=[common], help="stop everything gates started locally (instances, HAProxy, Postgres)"
+    )
     p.set_defaults(func=cmd_down)
 
-    p = sub.add_parser("report", help="print the path of the latest release summary")
+    p = sub.add_parser("report", parents=[common], help="print the path of the latest release summary")
     p.add_argument("--reports", help="folder of release records (default: [record] dir of the config)")
     p.add_argument("--markdown", action="store_true", help="print the latest release's WORK COMPLETE block")
     p.add_argument(
@@ -110,26 +122,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runbooks", help="folder of the runbooks (default: docs/runbooks beside the config)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("monitor", help="watch an environment for a while: samples, alerts, plot and the monitor gate")
+    p = sub.add_parser(
+        "monitor", parents=[common], help="watch an environment for a while: samples, alerts, plot and the monitor gate"
+    )
     p.add_argument("--env", required=True)
     p.add_argument("--for", dest="duration", required=True, help="how long, e.g. 30s, 5m, 1h")
     p.add_argument("--reports", help="folder for records (default: [record] dir of the config)")
     p.set_defaults(func=cmd_monitor)
 
-    p = sub.add_parser("secrets", help="secrets of a local environment (names and digests shown, never values)")
+    p = sub.add_parser(
+        "secrets", parents=[common], help="secrets of a local environment (names and digests shown, never values)"
+    )
     ssub = p.add_subparsers(dest="secrets_command", required=True, parser_class=_Parser)
-    c = ssub.add_parser("set", help="set NAME=VALUE, or NAME with the value on stdin")
+    c = ssub.add_parser("set", parents=[common], help="set NAME=VALUE, or NAME with the value on stdin")
     c.add_argument("--env", required=True)
     c.add_argument("assignment", metavar="NAME[=VALUE]")
     c.set_defaults(func=cmd_secrets_set)
-    c = ssub.add_parser("list", help="names and digests")
+    c = ssub.add_parser("list", parents=[common], help="names and digests")
     c.add_argument("--env", required=True)
     c.set_defaults(func=cmd_secrets_list)
 
-    p = sub.add_parser("config", help="config commands")
+    p = sub.add_parser("config", parents=[common], help="config commands")
     csub = p.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
-    c = csub.add_parser("check", help="validate the config and the secrets it names")
+    c = csub.add_parser(
+        "check", parents=[common], help="validate the config, the files it names and the secrets it needs"
+    )
     c.set_defaults(func=cmd_config_check)
+
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="the tools gates drives: each one found, its version and path, or how to install it",
+    )
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 
@@ -172,11 +197,13 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _load(args: argparse.Namespace) -> config_mod.Config:
-    return config_mod.load(args.config)
+    from gates.target import open_config
+
+    return open_config(args.config)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from gates import pipeline
+    from gates import release
     from gates.paperwork import attach
     from gates.record import Record
     from gates.vcs import commit_of
@@ -191,10 +218,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
         lock.set_record(record.id)
         if lock.stale:
-            record.extra["lock"] = {"stale": lock.stale}
+            record.state.stale_locks = list(lock.stale)
             record.write()
         print(f"gates: release {record.id}: record in {record.dir}", flush=True)
-        ctx = pipeline.Context(
+        ctx = release.Context(
             config=cfg, record=record, workers=args.workers, approve=args.approve, first_release=args.first_release
         )
         try:
@@ -203,7 +230,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             except GatesError as exc:  # a required notification that could not be delivered
                 record.finish("failed", str(exc))
                 raise
-            ok = pipeline.execute(ctx, pipeline.plan(cfg))
+            ok = release.execute(ctx, release.plan(cfg))
         except KeyboardInterrupt:
             if record.outcome == "running":  # interrupted before the first step began
                 record.finish("interrupted", "interrupted before the first step")
@@ -228,7 +255,7 @@ def _locked(cfg: config_mod.Config, envs: list[str]) -> Iterator[ReleaseLock]:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from gates.database import prepare_database
-    from gates.database.migrate import migrate
+    from gates.migrate import migrate
 
     cfg = _load(args)
     env = cfg.environment(args.env)
@@ -299,8 +326,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     cfg = _load(args)
     envs = [cfg.environment(args.env)] if args.env else list(cfg.environments.values())
     rows: list[dict[str, Any]] = []
+    from gates.platforms.external import Unsupported
+
     for env in envs:
-        st = platform_for(cfg, env).status(env)
+        try:
+            st = platform_for(cfg, env).status(env)
+        except Unsupported as exc:
+            rows.append({"env": env.name, "platform": env.platform, "url": env.url, "release": None,
+                         "database_url": "", "instances": [], "note": str(exc)})  # fmt: skip
+            continue
         rows.append(
             {
                 "env": env.name,
@@ -331,7 +365,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         for i in row["instances"]:
             health = "healthy" if i["healthy"] else "UNHEALTHY"
             print(f"  {i['id']}: pid {i['pid']} port {i['port']} release {i['release']} {health}")
-        if not row["instances"]:
+        if row.get("note"):
+            print(f"  {row['note']}")
+        elif not row["instances"]:
             print("  no instances")
     return EXIT_OK
 
@@ -377,10 +413,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from gates import pipeline
+    from gates import release
     from gates.durations import parse_duration
-    from gates.monitor.step import monitor_step_for
     from gates.record import Record
+    from gates.release.monitor import monitor_step_for
     from gates.vcs import commit_of
 
     seconds = parse_duration(args.duration, "gates monitor: --for")
@@ -390,9 +426,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
     print(f"gates: monitoring {env.name} for {args.duration}: record in {record.dir}")
-    ok = pipeline.execute(
-        pipeline.Context(cfg, record), [pipeline.Step("monitor", env.name, monitor_step_for(seconds))]
-    )
+    ok = release.execute(release.Context(cfg, record), [release.Step("monitor", env.name, monitor_step_for(seconds))])
     for step in record.steps:
         print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
     print(f"gates: monitor {record.outcome}; summary: {record.dir / 'summary.md'}")
@@ -429,11 +463,29 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     cfg = _load(args)
+    cfg.check_files()
     for env in cfg.environments.values():
         cfg.check_secrets_present(env)
     names = ", ".join(f"{e.name} ({e.platform})" for e in cfg.environments.values())
     print(f"gates: {cfg.path}: ok: app {cfg.app.name}; environments {names}")
     return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from gates.tools import TOOLS, ToolMissing, find
+
+    cfg = _load(args)
+    configured = {name: str(cfg.resolve(path)) for name, path in vars(cfg.tools).items() if path}
+    missing = 0
+    for name in TOOLS:
+        try:
+            found = find(name, configured.get(name, ""), roots=(cfg.root, Path.cwd()))
+        except ToolMissing as exc:
+            missing += 1
+            print(f"{name}: MISSING: {exc}")
+            continue
+        print(f"{name}: {found.version() or 'version unknown'} at {found.path} (from {found.how})")
+    return EXIT_USAGE if missing else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -7,16 +7,30 @@ alone: a line whose evidence is missing is shown unchecked, never assumed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from gates.errors import UsageError
-
-if TYPE_CHECKING:
-    from gates.record import Record, StepRecord
+from gates.state import ReleaseState, StepRecord
 
 HEADING = "## WORK COMPLETE"
 NOT_COMPLETE = "## Work not complete"
+
+
+class RecordView(Protocol):
+    """What the block reads of a release record (gates.record.Record is one)."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def steps(self) -> Sequence[StepRecord]: ...
+    @property
+    def releases(self) -> Mapping[str, Mapping[str, int | None]]: ...
+    @property
+    def state(self) -> ReleaseState: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,19 +43,12 @@ class Claim:
         return f"- [{'x' if self.done else ' '}] {self.text} ([evidence]({self.evidence}))"
 
 
-def _step(record: Record, name: str, production: bool) -> StepRecord | None:
+def last_step(record: RecordView, name: str, production: bool) -> StepRecord | None:
     """The last step of that name on a production (or a non-production) environment."""
-    found = [s for s in record.steps if s.name == name and s.env and _is_production(record, s.env) == production]
+    found = [
+        s for s in record.steps if s.name == name and s.env and (s.env == record.state.production_env) == production
+    ]
     return found[-1] if found else None
-
-
-def _is_production(record: Record, env: str) -> bool:
-    return env == production_env(record)
-
-
-def production_env(record: Record) -> str:
-    """The production environment's name, as the release noted it (see gates.paperwork)."""
-    return str(record.extra.get("production_env") or "production")
 
 
 def _evidence(step: StepRecord | None, suffix: str = ".html") -> str:
@@ -52,8 +59,8 @@ def _evidence(step: StepRecord | None, suffix: str = ".html") -> str:
     )
 
 
-def _deployed(record: Record, production: bool, label: str) -> Claim:
-    deploy, gate = _step(record, "deploy", production), _step(record, "gate", production)
+def _deployed(record: RecordView, production: bool, label: str) -> Claim:
+    deploy, gate = last_step(record, "deploy", production), last_step(record, "gate", production)
     ok = bool(deploy and gate and deploy.outcome == gate.outcome == "passed")
     if production and record.outcome == "rolled_back":
         ok = False
@@ -65,28 +72,25 @@ def _deployed(record: Record, production: bool, label: str) -> Claim:
     return Claim(f"{label}: {env} release {after if after is not None else '-'}, {state}", ok, _evidence(gate))
 
 
-def _monitoring(record: Record) -> Claim:
-    monitor = _step(record, "monitor", True)
+def _monitoring(record: RecordView) -> Claim:
+    monitor = last_step(record, "monitor", True)
     if monitor is None:
         return Claim("Monitoring active: no monitoring window in this release ([monitor] window)", False, "record.json")
     ok = monitor.outcome == "passed"
     return Claim(f"Monitoring active: {monitor.detail or monitor.outcome}", ok, _evidence(monitor, ".png"))
 
 
-def _rollback_tested(record: Record) -> Claim:
-    drill: dict[str, Any] | None = record.extra.get("drill")
-    if not drill:
+def _rollback_tested(record: RecordView) -> Claim:
+    drill = record.state.drill
+    if drill is None:
         return Claim("Rollback tested: no rollback drill ran in this release", False, "record.json")
-    evidence = str(drill.get("report") or "record.json")
-    if drill.get("passed"):
-        return Claim(f"Rollback tested: drill passed on {drill.get('env', 'staging')}", True, evidence)
-    if drill.get("waived"):
-        return Claim(f"Rollback tested: waived: {drill['waived']}", True, evidence)
-    return Claim(f"Rollback tested: the drill on {drill.get('env', 'staging')} failed", False, evidence)
+    if drill.passed:
+        return Claim(f"Rollback tested: drill {drill.said}", True, drill.evidence)
+    return Claim(f"Rollback tested: {drill.said}", drill.ok, drill.evidence)
 
 
-def _next_steps(record: Record) -> str:
-    incident = record.extra.get("incident", "")
+def _next_steps(record: RecordView) -> str:
+    incident = record.state.incident
     if record.outcome == "passed":
         return "- Next: 24-hour monitoring period (`gates monitor --env production --for 24h`) ([evidence](summary.md))"
     if record.outcome == "running":
@@ -97,7 +101,7 @@ def _next_steps(record: Record) -> str:
     return f"- Next: fix the cause ({reason}), release again ([evidence](record.json))"
 
 
-def claims(record: Record) -> list[Claim]:
+def claims(record: RecordView) -> list[Claim]:
     return [
         _deployed(record, False, "Staging deployed and validated"),
         _deployed(record, True, "Production deployed"),
@@ -106,7 +110,7 @@ def claims(record: Record) -> list[Claim]:
     ]
 
 
-def completion_block(record: Record) -> list[str]:
+def completion_block(record: RecordView) -> list[str]:
     """The block's lines: a heading that says whether the work is complete, each claim, the next steps."""
     found = claims(record)
     complete = record.outcome == "passed" and all(c.done for c in found)

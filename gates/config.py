@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from gates.errors import ConfigError, UsageError
-from gates.redact import register_env
 
-PLATFORMS = ("local", "fly", "command")
+PLATFORMS = ("local", "fly", "external")
 STRATEGIES = ("rolling", "immediate", "bluegreen", "canary")
 CONFIG_ENV = "GATES_CONFIG"
 ENV_SELECT = "GATES_ENV"
+STATE_ENV = "GATES_STATE_DIR"
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -230,6 +230,21 @@ class NotifyConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """The gate itself: built-in molecules waived by name, each with the reason the report shows."""
+
+    waive: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolsConfig:
+    """Paths of the command-line tools gates drives (relative to this file); empty: found as gates.tools says."""
+
+    supabase: str = ""
+    squawk: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     path: Path
     app: AppConfig
@@ -244,6 +259,10 @@ class Config:
     monitor: MonitorConfig = MonitorConfig()
     ci: CIConfig = CIConfig()
     notify: NotifyConfig = NotifyConfig()
+    gate: GateConfig = GateConfig()
+    tools: ToolsConfig = ToolsConfig()
+    # $GATES_STATE_DIR, read by load(): the state folder instead of [local] state_dir (parse stays pure).
+    state_override: Path | None = None
 
     @property
     def root(self) -> Path:
@@ -264,8 +283,14 @@ class Config:
 
     @property
     def state_dir(self) -> Path:
-        override = os.environ.get("GATES_STATE_DIR")
-        return Path(override).resolve() if override else self.resolve(self.local.state_dir)
+        return self.state_override or self.resolve(self.local.state_dir)
+
+    def secret_variables(self) -> tuple[str, ...]:
+        """The environment variables whose values are secrets: database URLs, webhook URLs, tokens."""
+        named = [e.database_url_env for e in self.environments.values()]
+        named += [self.notify.webhook_env, self.monitor.webhook_env, self.monitor.prometheus_token_env]
+        named += [self.browser.storage_state_env, *self.ci.token_envs]
+        return tuple(dict.fromkeys(n for n in named if n))
 
     @property
     def record_dir(self) -> Path:
@@ -276,6 +301,22 @@ class Config:
             return self.environments[name]
         except KeyError:
             raise UsageError(f"unknown environment {name!r} (known: {', '.join(self.environments)})") from None
+
+    def check_files(self) -> None:
+        """Fail naming the key when a file or folder the config refers to does not exist."""
+        wanted: list[tuple[str, Path, bool]] = [("app.source", self.app_source, True)]
+        if any(e.database_url_env or e.platform == "local" for e in self.environments.values()):
+            wanted.append(("app.migrations", self.migrations_dir, True))
+        for env in self.environments.values():
+            if env.fly_config:
+                wanted.append((f"environments.{env.name}.fly_config", self.resolve(env.fly_config), False))
+        for name, path in vars(self.tools).items():
+            if path:
+                wanted.append((f"tools.{name}", self.resolve(path), False))
+        for key, path, folder in wanted:
+            if not (path.is_dir() if folder else path.is_file()):
+                kind = "folder" if folder else "file"
+                raise ConfigError(self.path, key, f"no such {kind}: {path} (paths are relative to this file's folder)")
 
     def check_secrets_present(self, env: Environment) -> None:
         """Fail with a usage error when a secret the environment names is not set."""
@@ -295,6 +336,8 @@ SECTIONS: dict[str, type[Any]] = {
     "monitor": MonitorConfig,
     "ci": CIConfig,
     "notify": NotifyConfig,
+    "gate": GateConfig,
+    "tools": ToolsConfig,
 }
 
 
@@ -337,10 +380,13 @@ def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("gates", {})
         prefix = "tool.gates."
-    return parse(data, path, prefix)
+    config = parse(data, path, prefix)
+    override = os.environ.get(STATE_ENV)
+    return dataclasses.replace(config, state_override=Path(override).resolve()) if override else config
 
 
 def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
+    """The config in ``data`` (read from ``path``): a pure function of its arguments, or a ConfigError."""
     known = {"app", "environments", "local", "record", "flags", *SECTIONS}
     for key in data:
         if key not in known:
@@ -369,12 +415,25 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
         flags=read_section(FlagsConfig, data.get("flags", {}), path, prefix + "flags"),
         **{name: read_section(cls, data.get(name, {}), path, prefix + name) for name, cls in SECTIONS.items()},
     )
-    register_env(*(e.database_url_env for e in environments.values() if e.database_url_env))
     _validate_database(config.database, path, prefix + "database")
     _validate_monitor_and_flags(config, prefix)
     _validate_probe(config.probe, path, prefix + "probe")
     _validate_notify(config.notify, path, prefix + "notify")
+    _validate_gate(config.gate, path, prefix + "gate")
     return config
+
+
+def _validate_gate(gate: GateConfig, path: Path, key: str) -> None:
+    from gates.markers import builtin_names
+
+    known = builtin_names()
+    for name, reason in gate.waive.items():
+        if name not in known:
+            raise ConfigError(
+                path, f"{key}.waive.{name}", f"no built-in molecule of that name (known: {', '.join(sorted(known))})"
+            )
+        if not reason.strip():
+            raise ConfigError(path, f"{key}.waive.{name}", "a waiver needs its reason")
 
 
 def _validate_probe(probe: ProbeConfig, path: Path, key: str) -> None:
@@ -398,9 +457,6 @@ def _validate_notify(notify: NotifyConfig, path: Path, key: str) -> None:
         raise ConfigError(path, f"{key}.timeout", f"expected a positive number, got {notify.timeout!r}")
     if notify.required and not notify.webhook_env:
         raise ConfigError(path, f"{key}.required", "required notifications need a webhook_env")
-    if notify.webhook_env:
-        # The webhook URL is a credential: register it so that every redact() masks it.
-        register_env(notify.webhook_env)
 
 
 def _validate_database(db: DatabaseConfig, path: Path, key: str) -> None:
@@ -446,8 +502,6 @@ def _validate_monitor_and_flags(config: Config, prefix: str) -> None:
         value = getattr(mon, name)
         if value and not _ENV_VAR_NAME.match(value):
             raise ConfigError(path, f"{key}.{name}", f"expected an environment variable name, got {value!r}")
-    # A Slack webhook URL is a credential: it must never be shown.
-    register_env(*(v for v in (mon.webhook_env, mon.prometheus_token_env) if v))
     fkey = prefix + "flags"
     if flags.source not in FLAG_SOURCES:
         raise ConfigError(path, f"{fkey}.source", f"expected one of: {', '.join(FLAG_SOURCES)}, got {flags.source!r}")
@@ -508,7 +562,7 @@ def _validate_environment(env: Environment, path: Path, key: str) -> None:
         raise ConfigError(
             path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}"
         )
-    if env.platform != "local" and not env.database_url_env:
+    if env.platform == "fly" and not env.database_url_env:
         raise ConfigError(path, f"{key}.database_url_env", f"required for platform {env.platform!r}")
 
 
@@ -538,6 +592,11 @@ def _coerce(raw: Any, hint: Any, path: Path, key: str) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return read_section(hint, raw, path, key)
+    if origin in (Mapping, dict):
+        _, item = typing.get_args(hint)
+        if not isinstance(raw, Mapping):
+            raise ConfigError(path, key, f"expected a table, got {raw!r}")
+        return {str(k): _coerce(v, item, path, f"{key}.{k}") for k, v in raw.items()}
     if origin is tuple:
         (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
         if not isinstance(raw, list):

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from gates.completion import production_env
 from gates.redact import redact
 
 if TYPE_CHECKING:
     from gates.config import Config
-    from gates.record import Record, StepRecord
+    from gates.record import Record
+    from gates.state import StepRecord
 
 GATE_STEPS = ("gate", "rollback-gate")
 
@@ -33,8 +33,8 @@ def incidents_dir(config: Config, record: Record) -> Path:
 
 def is_incident(record: Record) -> bool:
     """A rollback happened, or a gate on production failed."""
-    production = production_env(record)
-    if record.outcome == "rolled_back" or "rollback" in record.extra:
+    production = record.state.production_env
+    if record.outcome == "rolled_back" or record.state.rollback is not None:
         return True
     return any(s.name in GATE_STEPS and s.env == production and s.outcome == "failed" for s in record.steps)
 
@@ -51,9 +51,9 @@ class IncidentWriter:
                 path = write_report(record, incidents_dir(self.config, record))
             except OSError as exc:
                 # The release's verdict stands; the record says why its report is missing.
-                record.extra["incident_error"] = redact(f"incident report not written: {exc}")
+                record.state.incident_error = redact(f"incident report not written: {exc}")
                 return
-            record.extra["incident"] = os.path.relpath(path, record.dir)
+            record.state.incident = os.path.relpath(path, record.dir)
 
 
 def write_report(record: Record, folder: Path) -> Path:
@@ -69,7 +69,7 @@ def report(record: Record, path: Path) -> str:
     def rel(relative: str) -> str:
         return os.path.relpath(record.dir / relative, path.parent)
 
-    production = production_env(record)
+    production = record.state.production_env
     versions = record.releases.get(production, {})
     lines = [
         f"# Incident: release {record.id} {record.outcome.replace('_', ' ')}",
@@ -79,11 +79,11 @@ def report(record: Record, path: Path) -> str:
         f"- outcome: {record.outcome}: {record.reason}",
         f"- {production}: release {versions.get('before')} -> {versions.get('after')}",
     ]
-    rollback: dict[str, Any] = record.extra.get("rollback", {})
-    if rollback:
-        gate = "passed" if rollback.get("gate_passed") else "FAILED"
+    rollback = record.state.rollback
+    if rollback is not None:
+        gate = "passed" if rollback.gate_passed else "FAILED"
         lines.append(
-            f"- rolled back {rollback.get('env', production)}: {rollback.get('from')} -> {rollback.get('to')}, "
+            f"- rolled back {rollback.env}: {rollback.from_version} -> {rollback.to_version}, "
             f"gate after the rollback {gate}"
         )
     lines += [
@@ -133,7 +133,7 @@ def failed_molecules(record: Record, production: str) -> list[str]:
             seen.add(name)
             lines.append(f"### {name} ({s.title})")
             lines += ["", *summaries, ""]
-    for entry in record.extra.get("rollback", {}).get("failed", []):
+    for entry in record.state.rollback.failed if record.state.rollback else []:
         name = str(entry).split(":", 1)[0]
         if name not in seen:
             lines.append(f"- {entry}")
@@ -161,11 +161,16 @@ def _failed_in(path: Path) -> dict[str, list[str]]:
     return failed
 
 
+def restore_command(env: str, backup: Path) -> str:
+    """The command that restores ``env``'s database from a backup this release took."""
+    return f"gates restore --env {env} --backup {backup} --yes"
+
+
 def restore_section(record: Record, production: str) -> list[str]:
-    command = record.extra.get("rollback", {}).get("restore_command", "")
-    backup: dict[str, Any] = record.extra.get("backup", {})
-    if not command and backup.get("verified") and backup.get("path"):
-        command = f"gates restore --env {backup.get('env', production)} --backup {record.dir / backup['path']} --yes"
+    command = record.state.rollback.restore_command if record.state.rollback else ""
+    backup = record.state.proven_backup(production)
+    if not command and backup is not None:
+        command = restore_command(backup.env, record.dir / backup.path)
     if not command:
         return ["No proven backup was taken in this release: there is nothing of this release to restore from."]
     return [

@@ -4,7 +4,7 @@ Events, in order: release started, staging passed, production promoted,
 rolled back, and the end (completed, or failed with its reason). Each is a
 Slack-compatible JSON message (``{"text": ...}``) to the webhook whose URL is
 in the variable ``[notify] webhook_env`` names, with links to the evidence.
-Every attempt is kept in ``record.extra["notifications"]``; a failed delivery
+Every attempt is kept in the record (``state.notifications``); a failed delivery
 is reported there and fails the release only with ``[notify] required``.
 The URL is a credential: it is never written anywhere.
 """
@@ -12,16 +12,17 @@ The URL is a credential: it is never written anywhere.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from gates.completion import production_env
+from gates.channels import Channel, channel
 from gates.errors import GatesError
-from gates.monitor.alerts import Sender, webhook_sender
 from gates.redact import redact
+from gates.state import Notification
 
 if TYPE_CHECKING:
     from gates.config import Config
-    from gates.record import Record, StepRecord
+    from gates.record import Record
+    from gates.state import StepRecord
 
 EVENTS = ("started", "staging passed", "production promoted", "rolled back", "completed", "failed", "test")
 
@@ -40,25 +41,18 @@ def _evidence(config: Config, record: Record, step: StepRecord | None) -> str:
 class Notifier:
     """A Record listener that turns step ends and the finish into messages."""
 
-    def __init__(self, config: Config, record: Record, send: Sender | None = None) -> None:
+    def __init__(self, config: Config, record: Record, to: Channel | None = None) -> None:
         self.config = config
         self.record = record
-        self.send = send or webhook_sender(config.notify.webhook_env, "notify", config.notify.timeout)
+        self.channel = to or channel(config.notify.webhook_env, "notify", config.notify.timeout)
         self.where = f"{config.app.name} release {record.id}"
-        record.extra.setdefault("notifications", [])
 
     def notify(self, event: str, text: str) -> bool:
         """Send one message and keep the attempt in the record; a required one that fails raises."""
         text = redact(text)
-        delivery = self.send({"text": text})
-        self.record.extra["notifications"].append(
-            {
-                "event": event,
-                "at": time.time(),
-                "text": text,
-                "delivered": delivery.ok,
-                "delivery": redact(delivery.describe()),
-            }
+        delivery = self.channel.send(text)
+        self.record.state.notifications.append(
+            Notification(event, time.time(), text, delivery.ok, redact(delivery.describe()))
         )
         self.record.write()
         if not delivery.ok and self.config.notify.required and event != "test":
@@ -80,7 +74,7 @@ class Notifier:
             self._step_ended(step)
 
     def _step_ended(self, step: StepRecord) -> None:
-        production = step.env == production_env(self.record)
+        production = step.env == self.record.state.production_env
         evidence = _evidence(self.config, self.record, step)
         if step.name == "gate" and step.outcome == "passed" and not production:
             self.notify(
@@ -95,12 +89,12 @@ class Notifier:
                 f"gate passed ({step.detail}). Evidence: {evidence}",
             )
         elif step.name == "rollback":
-            rollback: dict[str, Any] = self.record.extra.get("rollback", {})
-            moved = f"{rollback.get('from', '?')} -> {rollback.get('to', '?')}"
+            rollback = self.record.state.rollback
+            moved = f"{rollback.from_version} -> {rollback.to_version}" if rollback else "? -> ?"
             self.notify(
                 "rolled back",
                 f":rewind: {self.where}: {step.env} rolled back {moved} ({step.outcome}): "
-                f"{rollback.get('reason') or step.detail}. Evidence: {evidence}",
+                f"{(rollback.reason if rollback else '') or step.detail}. Evidence: {evidence}",
             )
 
     def _finished(self) -> None:
@@ -109,7 +103,7 @@ class Notifier:
         if record.outcome == "passed":
             self.notify("completed", f":checkered_flag: {self.where} completed. Evidence: {summary}")
             return
-        incident = record.extra.get("incident", "")
+        incident = record.state.incident
         more = f"; incident report: {incident}" if incident else ""
         self.notify(
             "failed", f":x: {self.where} {record.outcome.replace('_', ' ')}: {record.reason}. Evidence: {summary}{more}"
@@ -118,8 +112,3 @@ class Notifier:
     def test_message(self) -> bool:
         """A message that says it is a test: proves the channel when nothing was delivered yet."""
         return self.notify("test", f":test_tube: {self.where}: notification test before the production sign-off")
-
-
-def delivered(record: Record) -> list[dict[str, Any]]:
-    """The notifications of this release that reached the webhook."""
-    return [n for n in record.extra.get("notifications", []) if n.get("delivered")]

@@ -11,7 +11,7 @@ from gates.record import Record
 def attach(config: Config, record: Record) -> Notifier:
     """Listen to the record (the incident report first, so the last message can link it), then say the release started."""
     production = [e.name for e in config.environments.values() if e.is_production]
-    record.extra["production_env"] = production[0] if production else "production"
+    record.state.production_env = production[0] if production else "production"
     notifier = Notifier(config, record)
     record.listeners += [IncidentWriter(config), notifier]
     notifier.started()

@@ -1,10 +1,14 @@
 """The gates pytest plugin: markers, environment selection, fixtures and evidence.
 
 Loaded through the ``pytest11`` entry point, so an installed gates brings
-its markers and fixtures to any repository. A molecule asks for the target
-through fixtures and hands its Measurement to ``verdict``; the plugin
-attaches the Measurement to the HTML report and JUnit XML and fails the test
-with a message naming value, condition and source.
+its markers, fixtures and molecules to any repository: when a run selects a
+gate (``-m staging``, ``-m production``, ``-m preflight``, ... or ``--env``),
+the molecules shipped in ``gates/molecules`` are collected beside the
+repository's own tests, and the repository's tests marked for that gate are
+part of it. A molecule asks for the target through fixtures and hands its
+Measurement to ``verdict``; the plugin attaches the Measurement to the HTML
+report and JUnit XML and fails the test with a message naming value,
+condition and source.
 """
 
 from __future__ import annotations
@@ -14,20 +18,20 @@ import html
 import json
 import os
 import re
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gates import config as config_mod
-from gates.errors import UsageError
-from gates.markers import CONCERNS, GATES
+from gates.errors import GatesError, UsageError
+from gates.markers import CONCERNS, GATES, MOLECULES, WAIVED_PREFIX, molecule_files
 from gates.measurement import Measurement
 from gates.redact import redact
+from gates.target import Target, open_config, resolve
 
-_ENV_KEY = pytest.StashKey["config_mod.Environment | None"]()
-_CONFIG_KEY = pytest.StashKey["config_mod.Config | None"]()
+_TARGET_KEY = pytest.StashKey["Target | None"]()
 _MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
 _IMAGES_KEY = pytest.StashKey[list[tuple[str, bytes]]]()
 MEASUREMENT_PROPERTY = "gates_measurement"
@@ -74,8 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in {**GATES, **CONCERNS}.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    config.stash[_CONFIG_KEY] = None
-    config.stash[_ENV_KEY] = None
+    config.stash[_TARGET_KEY] = None
+    if selects_a_gate(config.getoption("markexpr") or "", _explicit_env(config)):
+        # The shipped molecules join the run as files named on the command line would: collected
+        # whatever the repository's python_files, testpaths or rootdir say (pytest skips duplicates).
+        config.args.extend(str(p) for p in molecule_files())
     # Registered here, after every entry-point plugin, so its fixtures override pytest-playwright's.
     if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin("gates-browser"):
         from gates import browser
@@ -84,6 +91,16 @@ def pytest_configure(config: pytest.Config) -> None:
     target = config.getoption("gates_measurements")
     if target:
         config.pluginmanager.register(MeasurementWriter(Path(target)), "gates-measurements")
+
+
+def selects_a_gate(markexpr: str, explicit_env: str | None) -> bool:
+    """A run that selects a gate (its marker in -m, or an environment named with --env/$GATES_ENV)."""
+    return bool(explicit_env) or bool(set(re.findall(r"[A-Za-z_][A-Za-z0-9_-]*", markexpr)) & set(GATES))
+
+
+def _explicit_env(config: pytest.Config) -> str | None:
+    explicit: str | None = config.getoption("gates_env") or os.environ.get(config_mod.ENV_SELECT)
+    return explicit
 
 
 def _gate_markers(item: pytest.Item) -> set[str]:
@@ -113,7 +130,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     molecules = [item for item in items if _gate_markers(item)]
     if not molecules:
         return
-    explicit = config.getoption("gates_env") or os.environ.get(config_mod.ENV_SELECT)
+    explicit = _explicit_env(config)
     markexpr = config.getoption("markexpr") or ""
     if not explicit and not markexpr:
         # A plain `pytest` is a developer run: molecules need a target, so leave them out and say so.
@@ -122,20 +139,27 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items[:] = keep
         return
     try:
-        cfg = config_mod.load(config.getoption("gates_config"))
-        env = select_environment(cfg, explicit, markexpr)
-        cfg.check_secrets_present(env)
+        cfg = open_config(config.getoption("gates_config"))
+        target = resolve(cfg, select_environment(cfg, explicit, markexpr).name)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_CONFIG_KEY] = cfg
-    config.stash[_ENV_KEY] = env
+    config.stash[_TARGET_KEY] = target
+    _waive(target.config.gate.waive, molecules)
+
+
+def _waive(waivers: Mapping[str, str], items: list[pytest.Item]) -> None:
+    """Built-in molecules waived in [gate] waive are skipped, saying so with the reason: never silently absent."""
+    for item in items:
+        reason = waivers.get(getattr(item, "originalname", item.name))
+        if reason is not None and Path(str(item.path)).resolve().parent == MOLECULES:
+            item.add_marker(pytest.mark.skip(reason=f"{WAIVED_PREFIX} {reason}"))
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    env = config.stash.get(_ENV_KEY, None)
-    if env is None:
+    target = config.stash.get(_TARGET_KEY, None)
+    if target is None:
         return None
-    return f"gates: environment {env.name} ({env.platform}) at {env.url}"
+    return f"gates: environment {target.env.name} ({target.env.platform}) at {target.env.url}"
 
 
 # ---------------------------------------------------------------------------
@@ -143,19 +167,24 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def gates_config(request: pytest.FixtureRequest) -> config_mod.Config:
-    """The loaded release config."""
-    cfg = request.config.stash.get(_CONFIG_KEY, None)
-    return cfg if cfg is not None else config_mod.load(request.config.getoption("gates_config"))
+def target(request: pytest.FixtureRequest) -> Target:
+    """The environment this gate targets, resolved once: config, platform driver, database URL."""
+    found = request.config.stash.get(_TARGET_KEY, None)
+    if found is None:
+        raise pytest.UsageError("no environment selected: use -m <environment> or --env NAME")
+    return found
 
 
 @pytest.fixture(scope="session")
-def environment(request: pytest.FixtureRequest) -> config_mod.Environment:
+def gates_config(target: Target) -> config_mod.Config:
+    """The loaded release config."""
+    return target.config
+
+
+@pytest.fixture(scope="session")
+def environment(target: Target) -> config_mod.Environment:
     """The environment this gate targets."""
-    env = request.config.stash.get(_ENV_KEY, None)
-    if env is None:
-        raise pytest.UsageError("no environment selected: use -m <environment> or --env NAME")
-    return env
+    return target.env
 
 
 @pytest.fixture(scope="session")
@@ -165,11 +194,21 @@ def app(gates_config: config_mod.Config) -> config_mod.AppConfig:
 
 
 @pytest.fixture(scope="session")
-def platform(gates_config: config_mod.Config, environment: config_mod.Environment) -> Any:
+def platform(target: Target) -> Any:
     """The platform driver of the target environment."""
-    from gates.platforms import platform_for
+    return target.platform
 
-    return platform_for(gates_config, environment)
+
+@pytest.fixture(scope="session")
+def status(target: Target) -> Any:
+    """What the platform says the environment runs (instances, releases); skips, saying why, where the
+    platform has no instance list (an environment deployed by something else)."""
+    from gates.platforms.external import Unsupported
+
+    try:
+        return target.platform.status(target.env)
+    except Unsupported as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -194,18 +233,51 @@ def http(environment: config_mod.Environment, app: config_mod.AppConfig) -> Iter
 
 
 @pytest.fixture(scope="session")
-def db(gates_config: config_mod.Config, environment: config_mod.Environment) -> Iterator[Any]:
+def db_url(target: Target) -> str:
+    """The URL of the target's database (for tools that connect themselves, like the Supabase CLI); skips,
+    saying why, for an environment deployed by something else without a database."""
+    if not target.has_database:
+        pytest.skip(
+            f"{target.env.name} has no database configured (platform {target.env.platform}, no database_url_env)"
+        )
+    return target.database_url
+
+
+@pytest.fixture(scope="session")
+def db(db_url: str, target: Target) -> Iterator[Any]:
     """A psycopg connection to the environment's database; read-only when the environment is production."""
     import psycopg
 
-    from gates.database import database_url, gate_connection
+    from gates.database import gate_connection
 
     try:
-        conn = gate_connection(database_url(gates_config, environment), environment)
+        conn = gate_connection(db_url, target.env)
     except psycopg.Error as exc:
-        pytest.fail(redact(f"cannot connect to the {environment.name} database: {exc}"), pytrace=False)
+        pytest.fail(redact(f"cannot connect to the {target.env.name} database: {exc}"), pytrace=False)
     with conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def migration_files(gates_config: config_mod.Config) -> Any:
+    """The app's migration files, in version order."""
+    from gates.database.migrations import local_migrations
+
+    return local_migrations(gates_config.migrations_dir)
+
+
+@pytest.fixture(scope="session")
+def probe_run(request: pytest.FixtureRequest, target: Target, expected_release: int | None) -> Any:
+    """The traffic probe of the rollout: --probe-samples, else the newest record's probe of the release served now."""
+    from gates import probe
+
+    explicit = request.config.getoption("gates_probe_samples")
+    try:
+        if explicit:
+            return probe.load(Path(explicit))
+        return probe.find(target.config, target.env, expected_release)
+    except GatesError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

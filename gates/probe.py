@@ -135,15 +135,31 @@ def load(path: Path) -> ProbeRun:
     return ProbeRun(path, header, tuple(samples), end)
 
 
+def probe_path(out: Path, env: Environment, kind: str = "") -> Path:
+    """Where a step keeps the traffic probe of ``env``'s rollout: ``probe-<env>[.<kind>].jsonl``."""
+    return out / f"probe-{env.name}{'.' + kind if kind else ''}.jsonl"
+
+
+def probe_files(out: Path, env: Environment) -> list[Path]:
+    """The probe files of ``env`` in one record folder: the deploy's first, then other kinds (a rollback)."""
+    return [p for p in (probe_path(out, env), *sorted(out.glob(f"probe-{env.name}.*.jsonl"))) if p.is_file()]
+
+
+def latest_probe(out: Path, env: Environment) -> Path | None:
+    """The newest probe file of ``env`` in ``out``: the rollout the environment serves now."""
+    found = probe_files(out, env)
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+
+
 def find(config: Config, env: Environment, release: int | None) -> ProbeRun:
     """The newest probe evidence under the record dir of a rollout of ``env`` to ``release`` (a deploy or a
     rollback: ``probe-<env>[.<kind>].jsonl``); GatesError if none."""
     root = config.record_dir
-    name = f"probe-{env.name}.jsonl"
+    name = probe_path(root, env).name
     folders = sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else []
     for folder in folders:
-        for path in (folder / name, *sorted(folder.glob(f"probe-{env.name}.*.jsonl"))):
-            if path.is_file() and release is not None and (run := load(path)).after == release:
+        for path in probe_files(folder, env):
+            if release is not None and (run := load(path)).after == release:
                 return run
     raise GatesError(
         f"no probe evidence of the deploy of release {release} to {env.name}: no {name} under {root} for it."

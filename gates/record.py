@@ -9,7 +9,6 @@ that dies still leaves what it did.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -18,33 +17,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from gates.completion import completion_block
 from gates.errors import GatesError
 from gates.measurement import utcnow
 from gates.redact import redact
+from gates.state import ReleaseState, StepRecord
+
+__all__ = ["OUTCOMES", "STEP_OUTCOMES", "Listener", "Record", "StepRecord", "latest"]
 
 OUTCOMES = ("passed", "failed", "rolled_back", "interrupted", "running")
 STEP_OUTCOMES = ("passed", "failed", "skipped", "interrupted", "running")
 
 # A listener hears "step" (a step ended, with its StepRecord) and "finish" (with None).
 Listener = Callable[[str, "Record", "StepRecord | None"], None]
-
-
-@dataclasses.dataclass
-class StepRecord:
-    name: str
-    env: str | None
-    started_at: str = ""
-    ended_at: str = ""
-    outcome: str = "running"
-    detail: str = ""
-    artifacts: list[str] = dataclasses.field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-
-    @property
-    def title(self) -> str:
-        return f"{self.name} {self.env}" if self.env else self.name
 
 
 class Record:
@@ -64,7 +49,8 @@ class Record:
         self.reason = ""
         self.steps: list[StepRecord] = []
         self.releases: dict[str, dict[str, int | None]] = {}
-        self.extra: dict[str, Any] = {}
+        # The facts the steps establish (drill, backups, probes, sign-off, ...): typed, serialised below.
+        self.state = ReleaseState()
         # Paperwork (notifications, incident reports) hooks on here, not into the runner.
         self.listeners: list[Listener] = []
         self.write()
@@ -138,7 +124,7 @@ class Record:
             "reason": self.reason,
             "steps": [s.as_dict() for s in self.steps],
             "releases": self.releases,
-            **self.extra,
+            **self.state.as_dict(),
         }
 
     def write(self) -> None:
@@ -168,8 +154,6 @@ class Record:
             mark = "x" if s.outcome == "passed" else " "
             evidence = s.artifacts[0] if s.artifacts else "record.json"
             lines.append(f"- [{mark}] {s.title}: {s.outcome} ([evidence]({evidence}))")
-        from gates.completion import completion_block
-
         lines += ["", *completion_block(self)]
         return "\n".join(lines) + "\n"
 

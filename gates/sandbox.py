@@ -10,9 +10,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from gates.pipeline import GATES_ROOT
-
-DEMO = GATES_ROOT / "examples" / "demo"
+# The checkout gates runs from (the benchmark and the self-tests run from one; an installed gates has no demo).
+CHECKOUT = Path(__file__).resolve().parent.parent
+DEMO = CHECKOUT / "examples" / "demo"
 DEMO_HEALTH_PATHS = ["/health", "/api/ads/health", "/api/analytics/health"]
 DEMO_TILES = ["revenue", "orders", "conversion", "campaigns"]
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from gates.bench import scenarios
 from gates.bench.stats import Figure, table
-from gates.pipeline import GATES_ROOT
+from gates.sandbox import CHECKOUT
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gates.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one or two runs of each, for a smoke test")
-    parser.add_argument("--out", default=str(GATES_ROOT / "reports" / "bench.json"))
+    parser.add_argument("--out", default=str(CHECKOUT / "reports" / "bench.json"))
     args = parser.parse_args(argv)
     runs = 2 if args.quick else 5
     started = time.monotonic()

@@ -15,10 +15,10 @@ import httpx
 
 from gates import config as config_mod
 from gates.bench.stats import Figure, figure
-from gates.pipeline import GATES_ROOT, MOLECULES, run_gate
+from gates.gaterun import run_gate
 from gates.platforms import platform_for
 from gates.platforms.haproxy import FrontDoor
-from gates.sandbox import DEMO, NOTIFY, demo_webhook, release_cli, write_config
+from gates.sandbox import CHECKOUT, DEMO, NOTIFY, demo_webhook, release_cli, write_config
 
 TIMEOUT = 600
 
@@ -26,19 +26,19 @@ TIMEOUT = 600
 def _gates(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *release_cli(), "--config", str(config), *args],
-        cwd=GATES_ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False, env={**os.environ, **(env or {})},
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=TIMEOUT, check=False, env={**os.environ, **(env or {})},
     )  # fmt: skip
 
 
 def collection(tmp: Path, runs: int) -> list[Figure]:
     """Start-up: wall time of `pytest -m staging --collect-only` over the molecules."""
     config = write_config(tmp / "collect", environments={"staging": {}})
-    args = [sys.executable, "-m", "pytest", str(MOLECULES), "-m", "staging", "--collect-only", "-q"]
+    args = [sys.executable, "-m", "pytest", "-m", "staging", "--collect-only", "-q"]
     args += ["--gates-config", str(config), "-p", "no:cacheprovider"]
     times = []
     for _ in range(runs):
         started = time.monotonic()
-        subprocess.run(args, cwd=GATES_ROOT, capture_output=True, timeout=TIMEOUT, check=False)
+        subprocess.run(args, cwd=config.parent, capture_output=True, timeout=TIMEOUT, check=False)
         times.append(time.monotonic() - started)
     return [figure("collection (pytest -m staging --collect-only)", "s", times, "<= 1.5 s", _le(times, 1.5))]
 

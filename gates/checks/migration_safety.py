@@ -8,8 +8,6 @@ in the report with their reason.
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,9 @@ from typing import Any
 import psycopg
 
 from gates.database.migrations import MigrationFile, applied_migrations
-from gates.errors import GatesError
 from gates.measurement import Measurement
 from gates.procs import run
+from gates.tools import path_of
 
 SQUAWK_TIMEOUT = 60.0
 NAME = "migration safety"
@@ -32,12 +30,8 @@ def pending_files(conn: psycopg.Connection[Any], files: Sequence[MigrationFile])
 
 
 def squawk_bin() -> str:
-    """squawk from the same environment as gates (squawk-cli ships it in its wheel), else PATH."""
-    beside = Path(sys.executable).parent / "squawk"
-    found = str(beside) if beside.is_file() else shutil.which("squawk")
-    if not found:
-        raise GatesError("squawk not found: install squawk-cli (pip install squawk-cli)")
-    return found
+    """squawk, found as gates.tools says (squawk-cli ships it beside the interpreter gates runs in)."""
+    return path_of("squawk")
 
 
 def allow_list(entries: Sequence[str]) -> dict[str, str]:

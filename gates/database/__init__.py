@@ -35,6 +35,11 @@ def local_database_name(env: Environment) -> str:
     return f"gates_{env.name}".replace("-", "_")
 
 
+def has_database(env: Environment) -> bool:
+    """Whether the environment has a database: one it names, or gates' local cluster for a local one."""
+    return bool(env.database_url_env) or env.platform == "local"
+
+
 def uses_local_cluster(env: Environment) -> bool:
     return env.platform == "local" and not env.database_url_env
 

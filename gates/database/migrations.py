@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,10 +22,10 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-import gates
 from gates.errors import GatesError, UsageError
 from gates.procs import Completed, run
 from gates.redact import redact, register_secret
+from gates.tools import path_of
 
 # The CLI's own pattern (pkg/migration): anything else in the folder is skipped.
 _MIGRATION_FILE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
@@ -154,23 +152,8 @@ def _qualified(name: str) -> str:
 
 
 def supabase_bin() -> str:
-    """The Supabase CLI: $SUPABASE_BIN, else node_modules/.bin/supabase of the gates checkout, else PATH."""
-    explicit = os.environ.get("SUPABASE_BIN")
-    if explicit:
-        found = shutil.which(explicit)
-        if not found:
-            raise GatesError(f"SUPABASE_BIN={explicit}: not an executable")
-        return found
-    bundled = Path(gates.__file__).resolve().parent.parent / "node_modules" / ".bin" / "supabase"
-    if bundled.is_file() and os.access(bundled, os.X_OK):
-        return str(bundled)
-    on_path = shutil.which("supabase")
-    if on_path:
-        return on_path
-    raise GatesError(
-        f"Supabase CLI not found: run `npm ci` in {bundled.parent.parent.parent}, "
-        "put `supabase` on PATH or set SUPABASE_BIN"
-    )
+    """The Supabase CLI, found as gates.tools says (a one-line install hint when it is missing)."""
+    return path_of("supabase")
 
 
 def push(db_url: str, app_source: Path, log: Path | None, *, migrations_dir: Path | None = None) -> Completed:

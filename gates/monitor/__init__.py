@@ -1,6 +1,7 @@
 """The synthetic monitor: a generic sampler, pure evaluation, alerts, a Prometheus source, plots, windows."""
 
-from gates.monitor.alerts import Alerter, AlertEvent, Delivery, post_webhook, send_test_alert
+from gates.channels import Delivery
+from gates.monitor.alerts import Alerter, AlertEvent, send_test_alert
 from gates.monitor.evaluate import Breach, Stats, Thresholds, breaches, p95, rolling, stats
 from gates.monitor.sampler import Sample, sample
 
@@ -14,7 +15,6 @@ __all__ = [
     "Thresholds",
     "breaches",
     "p95",
-    "post_webhook",
     "rolling",
     "sample",
     "send_test_alert",

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gates.channels import Channel, channel
 from gates.config import Config, Environment
 from gates.errors import GatesError
 from gates.monitor.alerts import Alerter, AlertEvent
-from gates.monitor.alerts import webhook_sender as alerts_webhook_sender
 from gates.monitor.evaluate import Breach, Stats, Thresholds, breaches, rolling, stats
 from gates.monitor.plot import plot_window
 from gates.monitor.sampler import Sample, sample
@@ -37,9 +37,9 @@ def monitor_urls(config: Config, env: Environment) -> list[str]:
     return [env.url.rstrip("/") + p for p in dict.fromkeys(paths)]
 
 
-def webhook_sender(config: Config) -> Any:
-    """A sender posting to the URL in the configured variable; without one, every delivery fails saying so."""
-    return alerts_webhook_sender(config.monitor.webhook_env, "monitor")
+def alert_channel(config: Config) -> Channel:
+    """The monitor's alert channel: the webhook in [monitor] webhook_env; without one, every delivery fails saying so."""
+    return channel(config.monitor.webhook_env, "monitor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +82,7 @@ def run_window(
     limits = thresholds(config)
     out.mkdir(parents=True, exist_ok=True)
     json_path, samples_path, plot_path = out / f"{stem}.json", out / f"{stem}-samples.jsonl", out / f"{stem}.png"
-    alerter = Alerter(webhook_sender(config), where=f"{config.app.name} {env.name}", evidence=str(json_path))
+    alerter = Alerter(alert_channel(config), where=f"{config.app.name} {env.name}", evidence=str(json_path))
     taken: list[Sample] = []
     started = dt.datetime.now(dt.UTC)
     with samples_path.open("w") as fh:

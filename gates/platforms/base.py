@@ -105,6 +105,10 @@ def platform_for(config: Config, env: Environment) -> Platform:
         from gates.platforms.fly import FlyPlatform
 
         return FlyPlatform(config)
+    if env.platform == "external":
+        from gates.platforms.external import ExternalPlatform
+
+        return ExternalPlatform(config)
     from gates.errors import UsageError
 
     raise UsageError(f"{config.path}: environments.{env.name}.platform: {env.platform!r} is not built yet")

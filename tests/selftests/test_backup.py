@@ -101,8 +101,9 @@ def test_production_is_not_migrated_without_a_proven_backup_from_this_release(so
     import os
 
     from gates import config as config_mod
-    from gates.pipeline import Context, Step, execute, migrate_step
     from gates.record import Record
+    from gates.release import Context, Step, execute
+    from gates.release.migrate import migrate_step
 
     config = write_config(tmp_path, environments={"production": {"database_url_env": DB_ENV}})
     os.environ[DB_ENV] = source

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from gates import config as config_mod
-from gates.database.migrate import migrate
-from gates.pipeline import run_gate
+from gates.gaterun import run_gate
+from gates.migrate import migrate
 from gates.platforms import platform_for
 from gates.platforms.local import down
 from tests.selftests.demo import DEMO, demo_copy, junit_results, write_config

@@ -14,13 +14,16 @@ from pathlib import Path
 import pytest
 
 from gates.config import Config
-from gates.drill import FIRST_RELEASE_WAIVER, drill_step
 from gates.errors import GatesError
-from gates.pipeline import Context, Step, backup_step, deploy_step, execute, plan
 from gates.platforms import platform_for
 from gates.platforms.base import Release
 from gates.record import Record
+from gates.release import Context, Step, execute, plan
+from gates.release.backup import backup_step
+from gates.release.deploy import deploy_step
+from gates.release.drill import FIRST_RELEASE_WAIVER, drill_step
 from gates.rollback import failed_releases, pick, previous_good
+from gates.state import Drill
 
 MakeConfig = Callable[..., Config]
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -60,7 +63,7 @@ def test_a_first_release_without_the_flag_fails_the_drill_and_production_never_s
     assert drill.outcome == "failed" and "first release of demo on staging" in drill.detail
     assert "gates deploy --first-release" in drill.detail
     assert deploy.outcome == "skipped"
-    assert ctx.record.extra["drill"] == {"passed": False, "env": "staging", "waived": "", "timings": {}, "report": ""}
+    assert ctx.state.drill == Drill(env="staging")
     production = config.environment("production")
     assert list(platform_for(config, production).releases(production)) == []
 
@@ -70,25 +73,24 @@ def test_the_first_release_flag_waives_the_drill_with_its_reason(make_config: Ma
     config = make_config(instances=1)
     ctx = _first_staging_release(config, tmp_path, first_release=True)
     assert execute(ctx, [Step("drill", "staging", drill_step)])
-    assert ctx.record.extra["drill"]["waived"] == FIRST_RELEASE_WAIVER
-    assert ctx.record.extra["drill"]["passed"] is False
+    assert ctx.state.drill is not None and ctx.state.drill.waived == FIRST_RELEASE_WAIVER
+    assert ctx.state.drill.passed is False
     assert ctx.record.steps[0].detail.startswith("waived: first release of demo on staging")
     assert json.loads((ctx.record.dir / "record.json").read_text())["drill"]["waived"] == FIRST_RELEASE_WAIVER
 
 
 @pytest.mark.parametrize(
     ("drill", "said"),
-    [(None, "did not run"), ({"passed": False, "env": "staging", "waived": "", "timings": {}, "report": ""}, "failed")],
+    [(None, "did not run"), (Drill(env="staging"), "failed")],
 )
 @pytest.mark.parametrize("step", [backup_step, deploy_step])
 def test_production_steps_refuse_without_a_passed_drill(
-    make_config: MakeConfig, tmp_path: Path, drill: dict[str, object] | None, said: str, step: Callable[..., None]
+    make_config: MakeConfig, tmp_path: Path, drill: Drill | None, said: str, step: Callable[..., None]
 ) -> None:
     """Backing up or deploying production is refused, naming the drill, when it did not run or failed in this release."""
     config = make_config(instances=1)
     ctx = Context(config, Record(tmp_path / "deploys"))
-    if drill is not None:
-        ctx.record.extra["drill"] = drill
+    ctx.state.drill = drill
     assert not execute(ctx, [Step(step.__name__.removesuffix("_step"), "production", step)])
     (rec,) = ctx.record.steps
     assert rec.outcome == "failed" and f"the rollback drill {said} in this release" in rec.detail
@@ -152,10 +154,11 @@ def test_a_failed_smoke_on_the_rolled_back_release_fails_the_drill_and_staging_i
     drill, backup = ctx.record.steps
     assert drill.outcome == "failed" and "smoke FAILED" in drill.detail and "test_every_tile_shows_data" in drill.detail
     assert backup.outcome == "skipped"
-    record = ctx.record.extra["drill"]
-    assert record["passed"] is False and set(record["timings"]) == {"rollback", "smoke", "roll_forward", "gate"}
+    record = ctx.state.drill
+    assert record is not None and record.passed is False
+    assert set(record.timings) == {"rollback", "smoke", "roll_forward", "gate"}
     serving = platform.releases(staging)[0]
-    assert serving.version == record["releases"]["forward"] and serving.status == "complete"
+    assert serving.version == record.releases["forward"] and serving.status == "complete"
     assert serving.ref == next(r.ref for r in platform.releases(staging) if r.version == new)
     assert (ctx.record.dir / "drill-smoke.html").is_file() and "drill-smoke.html" in drill.artifacts
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from gates import config as config_mod
-from gates.pipeline import GATES_ROOT, gate_command
+from gates.gaterun import gate_command
 from tests.selftests.demo import REPO, junit_results
 from tests.selftests.flyfake import FAKES, TOKEN, FakeFly
 from tests.selftests.githubfake import GitHubFake, check_run
@@ -92,7 +92,7 @@ def gate(cfg: config_mod.Config, marker: str, out: Path, select: str, **env: str
         **env,
     }
     child_env.pop("GITHUB_REPOSITORY", None)
-    result = subprocess.run(args, cwd=GATES_ROOT, env=child_env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(args, cwd=cfg.root, env=child_env, capture_output=True, text=True, timeout=180)
     results = junit_results(out / "gate.xml")
     assert results, result.stdout + result.stderr
     assert TOKEN not in result.stdout + result.stderr + (out / "gate.html").read_text()

@@ -56,7 +56,7 @@ def test_nothing_pending_passes_and_safe_files_pass(tmp_path: Path) -> None:
 def test_an_unsafe_pending_migration_fails_the_preflight_molecule(pg_database: str, tmp_path: Path) -> None:
     """`pytest -m preflight` against production fails the migration-safety molecule naming file:line and rule."""
     from gates import config as config_mod
-    from gates.pipeline import run_gate
+    from gates.gaterun import run_gate
     from tests.selftests.demo import demo_copy, junit_results, write_config
 
     source = demo_copy(tmp_path / "app")

@@ -193,7 +193,7 @@ def test_the_password_of_the_url_never_leaves_push(pg_database: str, tmp_path: P
 def test_migrate_names_the_failing_file_and_statement_and_what_stayed(pg_database: str, tmp_path: Path) -> None:
     """A file failing on its second statement: migrate raises naming file and statement, and which files stayed applied."""
     from gates import config as config_mod
-    from gates.database.migrate import migrate
+    from gates.migrate import migrate
     from tests.selftests.demo import write_config
 
     app = tmp_path / "app"

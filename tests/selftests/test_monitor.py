@@ -12,17 +12,19 @@ import httpx
 import pytest
 
 from gates import config as config_mod
+from gates.channels import Recorded
 from gates.checks.monitoring import (
     fly_health_checks,
     health_checks_configured,
     window_within_thresholds,
 )
 from gates.errors import GatesError
+from gates.gaterun import run_gate
 from gates.monitor import Alerter, Breach, Delivery, Sample, Stats, Thresholds, breaches, p95, sample, stats
 from gates.monitor.prometheus import instant, queries, window_stats
 from gates.monitor.window import WINDOW_ENV, load_window, run_window, stats_of
-from gates.pipeline import plan, run_gate
 from gates.platforms.base import HealthCheck
+from gates.release import plan
 from tests.selftests.demo import free_port, gates, junit_results, write_config
 
 WEBHOOK_ENV = "GATES_SELFTEST_ALERT_WEBHOOK"
@@ -73,7 +75,7 @@ def test_a_clean_window_passes_and_one_error_in_a_hundred_breaches_0_1_percent()
 def test_alerter_sends_one_alert_per_breach_and_one_recovery():
     """A breach seen on five evaluations in a row sends one alert; its end sends one recovery; a later breach alerts again."""
     sent: list[dict[str, Any]] = []
-    alerter = Alerter(lambda p: sent.append(p) or Delivery(True, 200), where="demo production", evidence="monitor.json")
+    alerter = Alerter(Recorded(lambda text: sent.append({"text": text}) or Delivery(True, 200)), where="demo production", evidence="monitor.json")
     breach = [Breach("error rate", 0.2, 0.001)]
     for at, found in enumerate([[], breach, breach, breach, breach, breach, [], [], breach, []]):
         alerter.observe(1_700_000_000.0 + at, found)

@@ -7,6 +7,7 @@ whole demo release with all of it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -21,29 +22,43 @@ from gates import config as config_mod
 from gates.errors import GatesError
 from gates.incident import IncidentWriter
 from gates.paperwork import attach
-from gates.pipeline import Context, Step, StepFn, execute
 from gates.record import Record
-from gates.signoff import signoff_step
+from gates.release import Context, Step, StepFn, execute
+from gates.release.signoff import signoff_step
+from gates.state import Backup, Drill, ReleaseState, Rollback
+from gates.target import open_config
 from tests.selftests.demo import REPO, gates, write_config
 
 NOTIFY_ENV = "GATES_SELFTEST_NOTIFY_WEBHOOK"
 CANARY = "hook-canary-T0k3n9"
-WAIVED = {"passed": False, "env": "staging", "waived": "first release: nothing to roll back to (--first-release)",
-          "timings": {}, "report": ""}  # fmt: skip
-PASSED_DRILL = {"passed": True, "env": "staging", "waived": "", "timings": {"rollback": 1.5, "gate": 2.0},
-                "report": "drill-staging.html"}  # fmt: skip
-BACKUP = {"verified": True, "env": "production", "path": "backups/production.dump", "bytes": 2048, "sha256": "ab" * 32}
+WAIVED = Drill(env="staging", waived="first release: nothing to roll back to (--first-release)")
+PASSED_DRILL = Drill(env="staging", passed=True, timings={"rollback": 1.5, "gate": 2.0}, report="drill-staging.html")
+BACKUP = Backup(env="production", path="backups/production.dump", bytes=2048, sha256="ab" * 32, verified=True)
 
 
-def fake(artifact: str = "", sets: dict[str, Any] | None = None, fails: str = "", after: int | None = None) -> StepFn:
-    """A step that leaves an evidence file, sets record.extra keys, records a release, or fails with ``fails``."""
+def drill_is(drill: Drill) -> Callable[[ReleaseState], None]:
+    def sets(state: ReleaseState) -> None:
+        state.drill = dataclasses.replace(drill)
+
+    return sets
+
+
+def backup_taken(state: ReleaseState) -> None:
+    state.backups["production"] = BACKUP
+
+
+def fake(
+    artifact: str = "", sets: Callable[[ReleaseState], None] | None = None, fails: str = "", after: int | None = None
+) -> StepFn:
+    """A step that leaves an evidence file, sets facts of the release state, records a release, or fails with ``fails``."""
 
     def run(ctx: Context, env: config_mod.Environment, rec: Any) -> None:
         if artifact:
             (ctx.record.dir / artifact).parent.mkdir(parents=True, exist_ok=True)
             (ctx.record.dir / artifact).write_text("evidence")
             rec.artifacts.append(artifact)
-        ctx.record.extra.update(sets or {})
+        if sets is not None:
+            sets(ctx.state)
         if after is not None:
             ctx.record.releases[env.name] = {"before": after - 1 or None, "after": after}
         rec.detail = f"fake {rec.name}"
@@ -53,7 +68,7 @@ def fake(artifact: str = "", sets: dict[str, Any] | None = None, fails: str = ""
     return run
 
 
-def release_plan(drill: dict[str, Any] | None = None, production_gate: StepFn | None = None) -> list[Step]:
+def release_plan(drill: Drill | None = None, production_gate: StepFn | None = None) -> list[Step]:
     """The release's order with fake steps around the real sign-off; ``drill`` None: no drill step at all."""
     steps = [
         Step("preflight", "production", fake("preflight.html")),
@@ -61,10 +76,10 @@ def release_plan(drill: dict[str, Any] | None = None, production_gate: StepFn | 
         Step("deploy", "staging", fake(after=1)),
         Step("gate", "staging", fake("staging-gate.html")),
     ]
-    steps += [Step("drill", "staging", fake("drill-staging.html", {"drill": drill}))] if drill is not None else []
+    steps += [Step("drill", "staging", fake("drill-staging.html", drill_is(drill)))] if drill is not None else []
     return [
         *steps,
-        Step("backup", "production", fake(BACKUP["path"], {"backup": BACKUP})),
+        Step("backup", "production", fake(BACKUP.path, backup_taken)),
         Step("signoff", "production", signoff_step),
         Step("migrate", "production", fake("logs/migrate-production.log")),
         Step("deploy", "production", fake(after=1)),
@@ -76,7 +91,7 @@ def release_plan(drill: dict[str, Any] | None = None, production_gate: StepFn | 
 def make_ctx(tmp_path: Path, notify: str = "", approve: bool = True, listen: bool = True) -> Context:
     extra = f"\n[notify]\n{notify}\n" if notify else ""
     path = write_config(tmp_path / "site", environments={"staging": {}, "production": {}}, extra=extra)
-    cfg = config_mod.load(path)
+    cfg = open_config(path)
     record = Record(tmp_path / "reports" / "deploys", commit="0123456789abcdef")
     if listen:
         attach(cfg, record)
@@ -127,7 +142,7 @@ def test_production_is_refused_when_the_drill_was_skipped(tmp_path, receiver):
 @pytest.mark.parametrize(
     ("drill", "notify", "unchecked"),
     [
-        ({**PASSED_DRILL, "passed": False}, NOTIFY, "rollback drill passed in this release"),
+        (dataclasses.replace(PASSED_DRILL, passed=False), NOTIFY, "rollback drill passed in this release"),
         (WAIVED, "", "notifications reachable"),
     ],
     ids=["failed-drill", "no-webhook"],
@@ -161,8 +176,8 @@ def test_a_signoff_is_recorded_with_name_time_how_and_the_checklist(tmp_path, re
     assert state["by"] == "release-captain (GITHUB_ACTOR)"
     assert before <= dt.datetime.fromisoformat(state["at"]) <= dt.datetime.now(dt.UTC)
     items = {i["item"]: (i["checked"], i["note"], i["evidence"]) for i in state["checklist"]}
-    assert items["rollback drill passed in this release"] == (True, f"waived: {WAIVED['waived']}", "record.json")
-    assert items["proven backup of this release"][0] and items["proven backup of this release"][2] == BACKUP["path"]
+    assert items["rollback drill passed in this release"] == (True, f"waived: {WAIVED.waived}", "record.json")
+    assert items["proven backup of this release"][0] and items["proven backup of this release"][2] == BACKUP.path
     assert items["preflight passed"] == (True, "fake preflight", "preflight.html")
     assert items["notifications reachable"][0]
     # The evidence links are paths inside the record.
@@ -232,7 +247,7 @@ def test_a_rolled_back_release_notifies_the_rollback_then_the_failure(tmp_path, 
     """A production gate that fails and is rolled back sends: started, staging passed, rolled back, failed (with the incident report)."""
     ctx = make_ctx(tmp_path, NOTIFY)
     rolled_back(ctx)
-    events = [n["event"] for n in ctx.record.extra["notifications"]]
+    events = [n.event for n in ctx.state.notifications]
     assert events == ["started", "staging passed", "rolled back", "failed"]
     texts = [m["text"] for m in receiver.messages]
     assert "production rolled back 3 -> 2 (passed)" in texts[2]
@@ -252,8 +267,8 @@ def test_a_failed_delivery_is_recorded_and_blocks_only_when_required(tmp_path, s
     monkeypatch.setenv(NOTIFY_ENV, f"{down.url}/services/{CANARY}")
     ctx = make_ctx(tmp_path / "optional", NOTIFY)
     assert not execute(ctx, release_plan(drill=PASSED_DRILL))  # no delivery: the sign-off item stays unchecked
-    kept = ctx.record.extra["notifications"]
-    assert kept[0] == {**kept[0], "event": "started", "delivered": False, "delivery": "HTTP 500"}
+    kept = ctx.state.notifications
+    assert (kept[0].event, kept[0].delivered, kept[0].delivery) == ("started", False, "HTTP 500")
     assert next(s.outcome for s in ctx.record.steps if s.name == "gate" and s.env == "staging") == "passed"
     assert "notifications reachable" in next(s.detail for s in ctx.record.steps if s.name == "signoff")
     # Required: a release whose start cannot be announced does not begin ...
@@ -278,8 +293,8 @@ def test_a_closed_port_is_reported_without_the_url(tmp_path, monkeypatch):
 
     monkeypatch.setenv(NOTIFY_ENV, f"http://127.0.0.1:{free_port()}/services/{CANARY}")
     ctx = make_ctx(tmp_path, NOTIFY)
-    (started,) = ctx.record.extra["notifications"]
-    assert started["delivered"] is False and started["delivery"].startswith("ConnectError")
+    (started,) = ctx.state.notifications
+    assert started.delivered is False and started.delivery.startswith("ConnectError")
     assert CANARY not in (ctx.record.dir / "record.json").read_text()
 
 
@@ -325,12 +340,12 @@ def rolled_back(ctx: Context) -> None:
              {"test": "tests/molecules/test_health.py::test_release_is_served", "outcome": "passed",
               "measurement": {**MEASUREMENT, "name": "release", "ok": True}}]  # fmt: skip
     (ctx.record.dir / "production-gate-measurements.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    ctx.record.extra["rollback"] = {
-        "env": "production", "from": 3, "to": 2, "reason": failing,
-        "failed": ["test_every_health_path_answers_200: health: FAILED", "test_every_machine_serves: FAILED"],
-        "gate_passed": True, "backup": BACKUP["path"],
-        "restore_command": f"gates restore --env production --backup {ctx.record.dir / BACKUP['path']} --yes",
-    }  # fmt: skip
+    ctx.state.rollback = Rollback(
+        env="production", from_version=3, to_version=2, reason=failing,
+        failed=["test_every_health_path_answers_200: health: FAILED", "test_every_machine_serves: FAILED"],
+        gate_passed=True, backup=BACKUP.path,
+        restore_command=f"gates restore --env production --backup {ctx.record.dir / BACKUP.path} --yes",
+    )  # fmt: skip
     with ctx.record.step("rollback", "production") as rec:
         rec.detail = "release 2 serves again"
     with ctx.record.step("rollback-gate", "production") as rec:
@@ -352,7 +367,7 @@ def test_a_rolled_back_release_writes_an_incident_report(tmp_path, receiver):
     assert "  - GET /api/ads/health -> 500, expected 200" in text
     assert "- test_every_machine_serves: FAILED" in text  # named by the rollback, no measurement line of its own
     assert "test_release_is_served" not in text  # passed molecules are not incidents
-    assert f"    gates restore --env production --backup {ctx.record.dir / BACKUP['path']} --yes" in text
+    assert f"    gates restore --env production --backup {ctx.record.dir / BACKUP.path} --yes" in text
     assert "| gate | production | failed |" in text and "| rollback-gate | production | passed |" in text
     assert "rolled back production: 3 -> 2, gate after the rollback passed" in text
     assert "## Cause" in text and "## Follow-ups" in text and "_To fill" in text
@@ -366,15 +381,15 @@ def test_a_rolled_back_release_writes_an_incident_report(tmp_path, receiver):
 def test_a_failed_production_gate_without_rollback_writes_a_report_with_the_backup_command(tmp_path):
     """A production gate that fails (no rollback) also writes a report, restoring from the backup of this release."""
     ctx = make_ctx(tmp_path, listen=False)
-    ctx.record.extra["production_env"] = "production"
+    ctx.state.production_env = "production"
     ctx.record.listeners.append(IncidentWriter(ctx.config))
-    ctx.record.extra["drill"] = PASSED_DRILL
+    ctx.state.drill = dataclasses.replace(PASSED_DRILL)
     steps = release_plan(drill=PASSED_DRILL, production_gate=fake("production-gate.html", fails="2 molecules failed"))
     steps = [s for s in steps if s.name != "signoff"]
     assert not execute(ctx, steps)
     (path,) = (tmp_path / "reports" / "incidents").iterdir()
     text = path.read_text()
-    assert f"gates restore --env production --backup {ctx.record.dir / BACKUP['path']} --yes" in text
+    assert f"gates restore --env production --backup {ctx.record.dir / BACKUP.path} --yes" in text
     assert "- gate production: no measurements file in the record (2 molecules failed)" in text
 
 

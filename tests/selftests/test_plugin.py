@@ -38,7 +38,7 @@ def write_repo(folder: Path) -> None:
 def test_an_installed_gates_brings_markers_fixtures_and_measurements(tmp_path):
     """In a foreign repo, `pytest -m staging` selects the molecule and fails it with value, condition and source."""
     write_repo(tmp_path)
-    result = run_pytest(tmp_path, "-m", "staging", f"--junitxml={tmp_path / 'out.xml'}")
+    result = run_pytest(tmp_path, "-m", "staging", "-k", "runbook_line", f"--junitxml={tmp_path / 'out.xml'}")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "answer: FAILED: GET http://127.0.0.1:" in result.stdout and "-> 41, expected 42" in result.stdout
     assert "gates_measurement" in (tmp_path / "out.xml").read_text()

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from gates import config as config_mod
-from gates.pipeline import run_gate
+from gates.gaterun import run_gate
 from gates.platforms import platform_for
 from gates.sandbox import NOTIFY, NOTIFY_ENV, demo_webhook, release_cli
 from tests.selftests.demo import REPO, demo_copy, gates, junit_results, port_is_free, write_config
@@ -170,8 +170,8 @@ def test_status_shows_every_instance_on_the_release(release):
 def test_pytest_m_with_two_environments_is_a_usage_error(release):
     """`pytest -m "staging or production"` is ambiguous: a usage error that lists the known environments."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/molecules", "-m", "staging or production", "--gates-config", str(release.config)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "pytest", "-m", "staging or production", "--gates-config", str(release.config)],
+        cwd=release.config.parent, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 4
     assert "names several environments" in result.stderr and "staging, production" in result.stderr

@@ -18,9 +18,12 @@ import pytest
 from gates import config as config_mod
 from gates import probe
 from gates.config import Config
-from gates.pipeline import Context, Step, deploy_step, execute, run_gate
+from gates.gaterun import run_gate
 from gates.platforms.local import LocalPlatform, down
 from gates.record import Record
+from gates.release import Context, Step, execute
+from gates.release.deploy import deploy_step
+from gates.state import Drill
 from tests.selftests.demo import DEMO, junit_results
 
 MakeConfig = Callable[..., Config]
@@ -38,9 +41,8 @@ def deploy(cfg: Config, source: Path = DEMO, *, health_timeout: float = 30.0) ->
     """One `gates deploy`-style deploy step of production, with its own record."""
     cfg = dataclasses.replace(cfg, app=dataclasses.replace(cfg.app, source=str(source)))
     ctx = Context(cfg, Record(cfg.record_dir))
-    # A production deploy needs this release's rollback drill, passed or waived (gates/drill.py).
-    waiver = "a deploy step on its own: the probe's self-test"
-    ctx.record.extra["drill"] = {"passed": False, "env": "staging", "waived": waiver, "timings": {}, "report": ""}
+    # A production deploy needs this release's rollback drill, passed or waived (gates/release/drill.py).
+    ctx.state.drill = Drill(env="staging", waived="a deploy step on its own: the probe's self-test")
     ctx.platforms["production"] = LocalPlatform(cfg, health_timeout=health_timeout)
     execute(ctx, [Step("deploy", "production", deploy_step)])
     return ctx.record
@@ -74,7 +76,7 @@ def test_a_rolling_rollout_loses_no_request_and_the_zero_downtime_molecule_passe
     cfg, record = second_release(make_config, strategy="rolling")
 
     assert record.outcome == "passed", record.reason
-    kept = record.extra["probe"]["production"]
+    kept = record.state.probes["production"]
     assert kept["path"] == "probe-production.jsonl" and kept["failed"] == 0 and kept["requests"] >= 100
     assert kept["releases"] == ["1", "2"] and kept["max_gap_ms"] is not None and kept["rate"] > 0
     assert "probe-production.jsonl" in record.steps[0].artifacts and "0 failed" in record.steps[0].detail
@@ -105,7 +107,7 @@ def test_the_probe_catches_the_outage_of_an_immediate_rollout(make_config):
     """Immediate stops every instance first: the probe records failed requests and the molecule fails naming them."""
     cfg, record = second_release(make_config, strategy="immediate")
 
-    assert record.extra["probe"]["production"]["failed"] > 0
+    assert record.state.probes["production"]["failed"] > 0
     message = gate(cfg, record.dir, 2)[MOLECULE]
     assert "zero downtime: FAILED" in message and "requests failed (" in message
 

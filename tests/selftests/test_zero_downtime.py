@@ -157,7 +157,8 @@ def test_probe_settings_have_defaults_and_bad_values_name_the_key(tmp_path):
 
 def test_the_gate_gets_the_newest_probe_file_of_its_environment(tmp_path):
     """A rollback probed after the deploy is the evidence of what serves now; another environment's file is not."""
-    from gates.pipeline import gate_command, latest_probe, probe_path
+    from gates.gaterun import gate_command
+    from gates.probe import latest_probe, probe_path
 
     config = load(write_config(tmp_path, environments={"production": {}}))
     env = config.environment("production")

@@ -1,11 +1,11 @@
-"""The production sign-off (DEVOPS-006): a checklist with evidence, then a named person's approval.
+"""The ``signoff`` step, production's sign-off (DEVOPS-006): a checklist with evidence, then a named person's approval.
 
 Placed after the production backup and before the production migrate: every
 item can then be proven from this release's record. An unchecked item fails
 the step naming it; no one can sign past it. With every item checked the
 release asks for confirmation on a terminal, or takes ``gates deploy
 --approve`` (CI, where the environment's reviewers already approved); with
-neither it refuses. ``record.extra["signoff"]`` keeps who signed, when, how,
+neither it refuses. The state's ``signoff`` keeps who signed, when, how,
 and the checklist as it stood.
 """
 
@@ -16,16 +16,14 @@ import getpass
 import os
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any
 
+from gates.config import Environment
 from gates.errors import GatesError
 from gates.measurement import utcnow
-from gates.notify import Notifier, delivered
-
-if TYPE_CHECKING:
-    from gates.config import Environment
-    from gates.pipeline import Context
-    from gates.record import Record, StepRecord
+from gates.notify import Notifier
+from gates.record import Record
+from gates.release.context import Context
+from gates.state import Signoff, StepRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,40 +46,32 @@ def _preflight(record: Record) -> Item:
 
 
 def _drill(record: Record) -> Item:
-    drill: dict[str, Any] | None = record.extra.get("drill")
-    name = "rollback drill passed in this release"
-    if not drill:
-        return Item(name, False, "no rollback drill ran in this release", "record.json")
-    evidence = str(drill.get("report") or "record.json")
-    if drill.get("passed"):
-        return Item(name, True, f"passed on {drill.get('env', 'staging')}", evidence)
-    if drill.get("waived"):
-        return Item(name, True, f"waived: {drill['waived']}", evidence)
-    return Item(name, False, f"the drill on {drill.get('env', 'staging')} failed", evidence)
+    drill = record.state.drill
+    evidence = drill.evidence if drill else "record.json"
+    return Item("rollback drill passed in this release", record.state.drill_ok(), record.state.drill_said(), evidence)
 
 
 def _backup(record: Record, env: str) -> Item:
-    backup: dict[str, Any] = record.extra.get("backup", {})
+    backup = record.state.proven_backup(env)
     name = "proven backup of this release"
-    if not (backup.get("verified") and backup.get("env") == env):
+    if backup is None:
         return Item(name, False, f"no proven backup of {env} was taken in this release", "record.json")
-    note = f"{backup.get('bytes')} bytes, sha256 {str(backup.get('sha256', ''))[:12]}, restored and compared"
-    return Item(name, True, note, str(backup.get("path") or "record.json"))
+    return Item(name, True, backup.said, backup.path)
 
 
 def _notifications(ctx: Context) -> Item:
     name = "notifications reachable"
     if not ctx.config.notify.webhook_env:
         return Item(name, False, "no [notify] webhook_env configured", "record.json")
-    if not delivered(ctx.record):
+    if not ctx.state.delivered():
         # Nothing reached the channel yet in this release: prove it now with a message that says it is a test.
         notifier = next((n for n in ctx.record.listeners if isinstance(n, Notifier)), None)
         (notifier or Notifier(ctx.config, ctx.record)).test_message()
-    ok = delivered(ctx.record)
+    ok = ctx.state.delivered()
     if ok:
-        return Item(name, True, f"{len(ok)} delivered in this release (last: {ok[-1]['event']})", "record.json")
-    last = ctx.record.extra.get("notifications", [{}])[-1]
-    return Item(name, False, f"no delivery succeeded ({last.get('delivery', 'nothing sent')})", "record.json")
+        return Item(name, True, f"{len(ok)} delivered in this release (last: {ok[-1].event})", "record.json")
+    last = ctx.state.notifications[-1].delivery if ctx.state.notifications else "nothing sent"
+    return Item(name, False, f"no delivery succeeded ({last})", "record.json")
 
 
 def checklist(ctx: Context, env: Environment) -> list[Item]:
@@ -115,15 +105,7 @@ def _confirm(env: str) -> bool:
 def signoff_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     """Show the checklist with its evidence; refuse an unchecked item; then take --approve or a terminal's yes."""
     items = checklist(ctx, env)
-    state: dict[str, Any] = {
-        "env": env.name,
-        "signed": False,
-        "by": "",
-        "at": "",
-        "how": "",
-        "checklist": [dataclasses.asdict(i) for i in items],
-    }
-    ctx.record.extra["signoff"] = state
+    state = ctx.state.signoff = Signoff(env=env.name, checklist=[dataclasses.asdict(i) for i in items])
     rec.artifacts.append("record.json")
     print(f"gates: sign-off of the release to {env.name}:")
     for item in items:
@@ -142,5 +124,5 @@ def signoff_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
             f"{env.name} needs a sign-off: run on a terminal to confirm, or pass --approve "
             "(in CI, once the environment's reviewers approved)"
         )
-    state.update(signed=True, by=signer(), at=utcnow().isoformat(), how=how)
-    rec.detail = f"signed by {state['by']} ({how}) at {state['at']}; {len(items)} items checked"
+    state.signed, state.by, state.at, state.how = True, signer(), utcnow().isoformat(), how
+    rec.detail = f"signed by {state.by} ({how}) at {state.at}; {len(items)} items checked"

@@ -9,7 +9,9 @@ from gates import probe
 pytestmark = [pytest.mark.production, pytest.mark.zero_downtime]
 
 
-def test_no_request_failed_during_the_rollout(probe_run, expected_release, gates_config, attach_image, tmp_path, verdict):
+def test_no_request_failed_during_the_rollout(
+    probe_run, expected_release, gates_config, attach_image, tmp_path, verdict
+):
     """Every probe request of the rollout succeeded; the release switched old -> new and never back; no gap over the bound."""
     if probe_run.waived:
         pytest.skip(probe_run.waived)

@@ -6,12 +6,12 @@ import pytest
 
 from gates.checks.monitoring import alert_delivered, health_checks_configured, window_within_thresholds
 from gates.monitor.alerts import send_test_alert
-from gates.monitor.window import thresholds, webhook_sender, window_from_env
+from gates.monitor.window import alert_channel, thresholds, window_from_env
 
 pytestmark = [pytest.mark.monitor, pytest.mark.monitoring]
 
 
-def test_health_checks_run_every_30s_and_pass(platform, environment, gates_config, verdict):
+def test_health_checks_run_every_30s_and_pass(platform, status, environment, gates_config, verdict):
     """Every instance has a health check configured at most every 30 s (configurable), and it passes now."""
     checks = platform.health_checks(environment)
     source = f"{environment.platform} health checks of {environment.name}"
@@ -20,7 +20,7 @@ def test_health_checks_run_every_30s_and_pass(platform, environment, gates_confi
 
 def test_a_test_alert_reaches_the_alert_channel(gates_config, environment, verdict):
     """A test alert posted to the webhook in [monitor] webhook_env is answered 2xx."""
-    event = send_test_alert(webhook_sender(gates_config), f"{gates_config.app.name} {environment.name}")
+    event = send_test_alert(alert_channel(gates_config), f"{gates_config.app.name} {environment.name}")
     verdict(alert_delivered(event, f"${gates_config.monitor.webhook_env or '(no webhook_env)'}"))
 
 

@@ -1,8 +1,8 @@
-"""The rollback drill (DEVOPS-013): rehearse the rollback on staging before production is touched.
+"""The ``drill`` step (DEVOPS-013): rehearse the rollback on staging before production is touched.
 
 On the staging environment, just after its gate passed: roll back to the previous good release,
 run the smoke molecules against it, roll forward to the new release, run the whole staging gate
-again. Each part is timed. ``record.extra["drill"]`` keeps the verdict, and the production steps
+again. Each part is timed. The state's ``drill`` keeps the verdict, and the production steps
 refuse to run without a drill that passed (or was waived) in the same release.
 
 On an app's first release there is nothing to roll back to: the drill says so and fails, unless
@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
+from gates.config import Environment
 from gates.errors import GatesError
+from gates.gaterun import GateOutcome, gate_marker, run_gate
+from gates.release.context import Context
 from gates.rollback import failed_releases, previous_good
-
-if TYPE_CHECKING:
-    from gates.config import Environment
-    from gates.pipeline import Context, GateOutcome
-    from gates.record import StepRecord
+from gates.state import Drill, StepRecord
 
 T = TypeVar("T")
 FIRST_RELEASE_WAIVER = "first release: nothing to roll back to (--first-release)"
@@ -29,10 +28,13 @@ FIRST_RELEASE_WAIVER = "first release: nothing to roll back to (--first-release)
 
 def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     """Roll staging back, smoke-test it, roll it forward, gate it again; time each part."""
-    from gates.pipeline import gate_marker, run_gate
-
-    drill: dict[str, Any] = {"passed": False, "env": env.name, "waived": "", "timings": {}, "report": ""}
-    ctx.record.extra["drill"] = drill
+    drill = ctx.state.drill = Drill(env=env.name)
+    if not getattr(ctx.platform(env), "deploys", True):
+        drill.waived = (
+            f"{env.name} is deployed by something else (platform {env.platform}): rehearse its rollback there"
+        )
+        rec.detail = f"waived: {drill.waived}"
+        return
     new = ctx.record.releases.get(env.name, {}).get("after")
     if new is None:
         raise GatesError(f"no release of {env.name} was deployed in this release: nothing to drill")
@@ -47,7 +49,7 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
                 f"{said}; the rollback drill cannot run. If this is the app's first release, "
                 "run `gates deploy --first-release` to go on without the drill"
             )
-        drill["waived"] = FIRST_RELEASE_WAIVER
+        drill.waived = FIRST_RELEASE_WAIVER
         rec.detail = f"waived: {said} (--first-release)"
         return
 
@@ -56,7 +58,7 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         try:
             return action()
         finally:
-            drill["timings"][part] = round(time.monotonic() - started, 2)
+            drill.timings[part] = round(time.monotonic() - started, 2)
             ctx.record.write()
 
     def gate(marker: str, stem: str, expected: int) -> GateOutcome:
@@ -64,38 +66,33 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         rec.artifacts.extend(ctx.record.relative(p) for p in outcome.artifacts)
         return outcome
 
-    drill["releases"] = {"new": new, "previous": previous.version}
+    drill.releases = {"new": new, "previous": previous.version}
     back = timed("rollback", lambda: platform.rollback(env, to=previous.version))
-    drill["releases"]["rollback"] = back.version
+    drill.releases["rollback"] = back.version
     try:
         smoke = timed("smoke", lambda: gate(ctx.config.drill.smoke, "drill-smoke", back.version))
-        drill["report"] = ctx.record.relative(ctx.record.dir / "drill-smoke.html")
+        drill.report = ctx.record.relative(ctx.record.dir / "drill-smoke.html")
     finally:
         # Roll forward whatever the smoke said: staging must end on the release being promoted.
         forward = timed("roll_forward", lambda: platform.rollback(env, to=new))
-    drill["releases"]["forward"] = forward.version
+    drill.releases["forward"] = forward.version
     again = timed("gate", lambda: gate(gate_marker(env), "drill-staging-gate", forward.version))
-    drill["reports"] = [
-        ctx.record.relative(ctx.record.dir / f"{s}.html") for s in ("drill-smoke", "drill-staging-gate")
-    ]
-    drill["passed"] = smoke.passed and again.passed
+    drill.reports = [ctx.record.relative(ctx.record.dir / f"{s}.html") for s in ("drill-smoke", "drill-staging-gate")]
+    drill.passed = smoke.passed and again.passed
     rec.detail = (
-        f"rolled back v{new} -> v{previous.version} (as v{back.version}): smoke {_said(smoke)}; "
-        f"rolled forward -> v{new} (as v{forward.version}): staging gate {_said(again)}; "
-        + ", ".join(f"{part} {seconds:.1f}s" for part, seconds in drill["timings"].items())
+        f"rolled back v{new} -> v{previous.version} (as v{back.version}): smoke {smoke.said}; "
+        f"rolled forward -> v{new} (as v{forward.version}): staging gate {again.said}; "
+        + ", ".join(f"{part} {seconds:.1f}s" for part, seconds in drill.timings.items())
     )
-    if not drill["passed"]:
+    if not drill.passed:
         raise GatesError(f"rollback drill on {env.name} failed: {rec.detail}")
 
 
 def require_drill(ctx: Context, env: Environment, action: str) -> None:
     """Refuse a production step unless this release's rollback drill passed or was waived."""
-    drill = ctx.record.extra.get("drill")
-    if drill and (drill.get("passed") or drill.get("waived")):
+    if ctx.state.drill_ok():
         return
-    state = "failed in this release" if drill else "did not run in this release (no drill step before production)"
+    state = (
+        "failed in this release" if ctx.state.drill else "did not run in this release (no drill step before production)"
+    )
     raise GatesError(f"refusing to {action} {env.name}: the rollback drill {state}")
-
-
-def _said(outcome: GateOutcome) -> str:
-    return ("passed: " if outcome.passed else "FAILED: ") + outcome.detail

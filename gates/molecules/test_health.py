@@ -18,12 +18,12 @@ def test_every_health_path_answers_200(http, app, verdict):
     verdict(health_paths(http, app.health_paths, app.health_timeout))
 
 
-def test_environment_serves_the_release_just_deployed(http, app, platform, environment, expected_release, verdict):
+def test_environment_serves_the_release_just_deployed(http, app, status, environment, expected_release, verdict):
     """Every instance runs the release just deployed, healthy, and the URL serves nothing else."""
     served, errors = served_releases(http, app.health_paths[0], SAMPLES, app.health_timeout)
-    verdict(serves_release(platform.status(environment), expected_release, served, errors, environment.url))
+    verdict(serves_release(status, expected_release, served, errors, environment.url))
 
 
-def test_every_machine_answers_every_health_path(http, app, platform, environment, verdict):
+def test_every_machine_answers_every_health_path(http, app, status, verdict):
     """Each instance on its own (Fly: fly-force-instance-id; local: its own port) answers 200 on every health path."""
-    verdict(health_on_every_instance(http, platform.status(environment), app.health_paths, app.health_timeout))
+    verdict(health_on_every_instance(http, status, app.health_paths, app.health_timeout))

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from gates.config import Environment
 from gates.durations import parse_duration
 from gates.errors import GatesError
+from gates.gaterun import run_gate
 from gates.monitor.window import WINDOW_ENV, run_window
-
-if TYPE_CHECKING:
-    from gates.config import Environment
-    from gates.pipeline import Context, StepFn
-    from gates.record import StepRecord
+from gates.release.context import Context, StepFn
+from gates.state import StepRecord
 
 
 def monitor_step_for(seconds: float | None = None) -> StepFn:
     """The step, watching for ``seconds`` (default: the config's [monitor] window)."""
 
     def monitor_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
-        from gates.pipeline import run_gate
-
         window = seconds or parse_duration(ctx.config.monitor.window or "60s", "[monitor] window")
         stem = f"monitor-{env.name}"
         result = run_window(ctx.config, env, window, ctx.record.dir, stem)

@@ -1,4 +1,7 @@
-"""The migrate step: apply pending migrations with the Supabase CLI, then prove the history matches the files."""
+"""Migrating an environment: apply pending migrations with the Supabase CLI, then prove the history matches the files.
+
+Above the database package and the checks: it applies with one and proves with the other.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,192 @@
+"""The gate runner: one gate is `pytest -m <gate>` in a child process, run where the config lives.
+
+The child is a plain pytest in the team's own repository (the config's folder), as the team would
+run it by hand: the gates plugin adds the shipped molecules to whatever the repository's own
+marked tests are. The child writes a self-contained HTML report, JUnit XML and the measurements
+into the record; its exit code and the JUnit XML give the verdict. A gate that ran nothing fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+
+from gates.config import Config, Environment
+from gates.errors import GatesError
+from gates.markers import WAIVED_PREFIX
+from gates.probe import latest_probe
+from gates.procs import STOP_GRACE, run
+from gates.redact import redact
+
+GATE_TIMEOUT = 900.0
+
+
+@dataclasses.dataclass(frozen=True)
+class GateOutcome:
+    passed: bool
+    detail: str
+    failed: tuple[str, ...]
+    artifacts: tuple[Path, ...]
+    waived: tuple[tuple[str, str], ...] = ()  # (molecule, reason) of each molecule waived in [gate] waive
+
+    @property
+    def said(self) -> str:
+        return ("passed: " if self.passed else "FAILED: ") + self.detail
+
+
+def gate_marker(env: Environment) -> str:
+    """The gate an environment is promoted through: production's, or staging's for any other."""
+    return "production" if env.is_production else "staging"
+
+
+def gate_command(
+    config: Config, env: Environment, marker: str, out: Path, stem: str, expected: int | None, workers: int
+) -> list[str]:
+    """The child pytest's argv: no path of gates itself, no -c, no rootdir: the plugin brings the molecules."""
+    args = [
+        sys.executable, "-m", "pytest",
+        "-m", marker, "--env", env.name, "--gates-config", str(config.path),
+        f"--html={out / (stem + '.html')}", "--self-contained-html",
+        f"--junitxml={out / (stem + '.xml')}", f"--measurements={out / (stem + '-measurements.jsonl')}",
+        "-p", "no:cacheprovider", "-q", "-rfE", "--color=no",
+    ]  # fmt: skip
+    if expected is not None:
+        args += ["--expect-release", str(expected)]
+    probe = latest_probe(out, env)
+    if probe is not None:  # only the zero_downtime molecule (production) reads it
+        args += ["--probe-samples", str(probe)]
+    if workers:
+        args += ["-n", str(workers)]
+    return args
+
+
+def run_gate(
+    config: Config,
+    env: Environment,
+    marker: str,
+    out: Path,
+    stem: str,
+    expected: int | None = None,
+    workers: int = 0,
+    env_vars: Mapping[str, str] | None = None,
+) -> GateOutcome:
+    """Run one gate in a child pytest, in the config's folder; its exit code and JUnit XML give the verdict."""
+    log = out / "logs" / f"{stem}.log"
+    args = gate_command(config, env, marker, out, stem, expected, workers)
+    advisors = _prefetch_advisors(config, env, marker, out / f"{stem}-advisors.json")
+    if advisors is not None:
+        args += ["--advisors-report", str(advisors[0])]
+    try:
+        result = run(args, timeout=GATE_TIMEOUT, cwd=config.root, log=log, check=False, env=env_vars)
+    except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
+        raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
+    except BaseException:
+        if advisors is not None:  # interrupted: do not wait out the CLI's whole timeout
+            advisors[1].join(timeout=STOP_GRACE)
+        raise
+    if advisors is not None:
+        advisors[1].join()  # bounded by the CLI's own timeout; usually done long before the gate
+    extra = (advisors[0],) if advisors is not None and advisors[0].exists() else ()
+    artifacts = tuple(p for p in (out / f"{stem}.html", out / f"{stem}.xml", log, *extra) if p.exists())
+    counts, failed = junit_summary(out / f"{stem}.xml")
+    waived = waivers(out / f"{stem}.xml")
+    if result.returncode == 0 and counts.get("tests", 0) > 0:
+        return GateOutcome(True, _passed(counts, waived), (), artifacts, waived)
+    if result.returncode in (0, 5):
+        # Fail closed: a gate that ran nothing proved nothing.
+        return GateOutcome(False, f"gate {marker} on {env.name} ran no molecule", (), artifacts)
+    if failed:
+        names = "; ".join(failed[:5])
+        return GateOutcome(
+            False, f"{len(failed)} of {counts.get('tests', '?')} molecules failed: {names}", failed, artifacts
+        )
+    tail = " | ".join(result.output.strip().splitlines()[-3:])
+    return GateOutcome(
+        False, f"gate {marker} on {env.name} could not run (exit {result.returncode}): {tail}", (), artifacts
+    )
+
+
+def _passed(counts: Mapping[str, int], waived: tuple[tuple[str, str], ...]) -> str:
+    skipped = counts.get("skipped", 0) - len(waived)
+    ran = counts["tests"] - skipped - len(waived)
+    said = f"{ran} molecules passed" + (f", {skipped} skipped" if skipped else "")
+    return said + "".join(f"; waived: {name} ({reason})" for name, reason in waived)
+
+
+def waivers(path: Path) -> tuple[tuple[str, str], ...]:
+    """(molecule, reason) of each molecule the JUnit XML shows skipped as waived."""
+    if not path.is_file():
+        return ()
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return ()
+    found = []
+    for case in root.iter("testcase"):
+        node = case.find("skipped")
+        message = (node.get("message") or "") if node is not None else ""
+        if WAIVED_PREFIX in message:
+            name = case.get("name", "?").split("[", 1)[0]  # one waiver covers every parametrisation
+            found.append((name, message.split(WAIVED_PREFIX, 1)[1].strip()))
+    return tuple(found)
+
+
+def _prefetch_advisors(
+    config: Config, env: Environment, marker: str, path: Path
+) -> tuple[Path, threading.Thread] | None:
+    """Start `supabase db advisors` for a whole staging or production gate (the gates with the advisors
+    molecule) in a thread, now: it runs on the core the child pytest leaves idle while it starts up,
+    instead of after the browser molecules. None when the database cannot be named (the molecule then
+    reports that itself)."""
+    if marker not in ("staging", "production"):
+        return None
+    from gates.checks.advisors import prefetch
+    from gates.database import database_url
+
+    try:
+        url = database_url(config, env)
+    except GatesError:
+        return None
+    path.unlink(missing_ok=True)  # a run left by an earlier gate of this record is not this gate's
+    thread = threading.Thread(
+        target=prefetch, args=(url, path), kwargs={"read_only": env.is_production}, name="gates-advisors", daemon=True
+    )
+    thread.start()
+    return path, thread
+
+
+def junit_summary(path: Path) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Test counts and 'name: first line of message' for each failed or errored molecule."""
+    if not path.is_file():
+        return {}, ()
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return {}, ()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        return {}, ()
+    counts = {k: int(suite.get(k, "0")) for k in ("tests", "failures", "errors", "skipped")}
+    failed: list[str] = []
+    for case in suite.iter("testcase"):
+        for tag in ("failure", "error"):
+            node = case.find(tag)
+            if node is not None:
+                failed.append(redact(f"{case.get('name')}: {first_cause(node.get('message') or node.text or tag)}"))
+    return counts, tuple(failed)
+
+
+def first_cause(message: str) -> str:
+    """A failure's first line, with its first listed problem: the summary alone ("0 of 1 false")
+    would not name the cause in the record, the notifications or the incident report."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "failed"
+    if len(lines) > 1 and lines[1].startswith("- "):
+        return f"{lines[0]} -- {lines[1][2:]}"
+    return lines[0]

@@ -1,0 +1,1 @@
+"""The built-in molecules: the gate that ships with gates, collected whenever a run selects a gate."""

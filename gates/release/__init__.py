@@ -1,0 +1,11 @@
+"""The release: an ordered plan of steps (one module each) and the runner that executes it.
+
+Data flows one way: the runner hands each step the release's Context (config, record and its
+typed state, platform drivers); a step reads the facts earlier steps established from the state
+and adds its own. No step imports the runner.
+"""
+
+from gates.release.context import Context, Step, StepFn
+from gates.release.runner import execute, plan
+
+__all__ = ["Context", "Step", "StepFn", "execute", "plan"]

@@ -1,0 +1,46 @@
+"""What the steps of one release share, and the shape of a step."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from gates.config import Config, Environment
+from gates.gaterun import GateOutcome
+from gates.platforms import Platform, platform_for
+from gates.record import Record, StepRecord
+from gates.state import ReleaseState
+
+
+@dataclasses.dataclass
+class Context:
+    """What steps share during one release."""
+
+    config: Config
+    record: Record
+    workers: int = 0
+    approve: bool = False  # `gates deploy --approve`: the production sign-off without a terminal
+    platforms: dict[str, Platform] = dataclasses.field(default_factory=dict)
+    # `gates deploy --first-release`: the rollback drill may be waived when there is nothing to roll back to.
+    first_release: bool = False
+    # The last gate outcome of each environment: automatic rollback names its failed molecules.
+    gates: dict[str, GateOutcome] = dataclasses.field(default_factory=dict)
+
+    @property
+    def state(self) -> ReleaseState:
+        return self.record.state
+
+    def platform(self, env: Environment) -> Platform:
+        if env.name not in self.platforms:
+            self.platforms[env.name] = platform_for(self.config, env)
+        return self.platforms[env.name]
+
+
+StepFn = Callable[[Context, Environment, StepRecord], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    name: str
+    env: str
+    run: StepFn

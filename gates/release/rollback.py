@@ -1,0 +1,66 @@
+"""The ``rollback`` and ``rollback-gate`` steps: production back to its previous release after a failed gate.
+
+The database is never rolled back: the state's ``rollback`` names this release's backup and the
+command that restores it, for a person to decide.
+"""
+
+from __future__ import annotations
+
+from gates.config import Environment
+from gates.errors import GatesError
+from gates.incident import restore_command
+from gates.release.context import Context
+from gates.release.gate import gate_into
+from gates.release.probed import probed
+from gates.state import Rollback, StepRecord
+
+
+def plan_rollback(ctx: Context, env: Environment, reason: str) -> Rollback:
+    """What the rollback of ``env`` after its failed gate will do, kept in the state before it starts."""
+    failed = ctx.gates.get(env.name)
+    backup = ctx.state.proven_backup(env.name)
+    versions = ctx.record.releases.get(env.name, {})
+    rollback = ctx.state.rollback = Rollback(
+        env=env.name,
+        from_version=versions.get("after"),
+        to_version=versions.get("before"),
+        reason=reason,
+        failed=list(failed.failed) if failed else [],
+        backup=backup.path if backup else "",
+        restore_command=restore_command(env.name, ctx.record.dir / backup.path) if backup else "",
+    )
+    return rollback
+
+
+def _rollback(ctx: Context) -> Rollback:
+    if ctx.state.rollback is None:  # pragma: no cover - the runner plans it before these steps
+        raise GatesError("no rollback was planned in this release")
+    return ctx.state.rollback
+
+
+def rollback_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """Roll the environment back to the release that served before this release's deploy."""
+    info = _rollback(ctx)
+    if info.to_version is None:
+        raise GatesError(f"{env.name}: nothing to roll back to: release {info.from_version} is its first release")
+    target = info.to_version
+    platform = ctx.platform(env)
+    # Under the traffic probe too: the rollback gate's zero_downtime molecule judges this rollout.
+    release = probed(ctx, env, rec, info.from_version, lambda: platform.rollback(env, to=target), kind="rollback")
+    info.release = release.version
+    rec.detail = (
+        f"release {info.from_version} -> {target} (serving it as release {release.version}); "
+        f"database not rolled back; {rec.detail}"
+    )
+    if info.restore_command:
+        rec.detail += f"; to restore it from this release's backup: {info.restore_command}"
+
+
+def rollback_gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """Gate the rolled-back release: the environment's gate, expecting the release the rollback made."""
+    info = _rollback(ctx)
+    try:
+        gate_into(ctx, env, rec, f"{env.name}-rollback-gate", info.release)
+        info.gate_passed = True
+    finally:
+        ctx.record.write()

@@ -1,0 +1,183 @@
+"""The release state: its steps and the facts they produce for later steps, typed, each verdict computed once.
+
+A step that learns something (the drill's verdict, a proven backup, a probe's summary, the
+sign-off) writes it here; the steps after it, the sign-off's checklist, the WORK COMPLETE block,
+the notifications and the incident report read it from here. ``record.json`` serialises it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass
+class StepRecord:
+    """One step of a release as it ran: when, its outcome, a one-line detail, its evidence files."""
+
+    name: str
+    env: str | None
+    started_at: str = ""
+    ended_at: str = ""
+    outcome: str = "running"
+    detail: str = ""
+    artifacts: list[str] = dataclasses.field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} {self.env}" if self.env else self.name
+
+
+@dataclasses.dataclass
+class Drill:
+    """The rollback drill of this release (DEVOPS-013)."""
+
+    env: str
+    passed: bool = False
+    waived: str = ""  # why the drill was not needed (a first release), empty when it ran
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    report: str = ""  # the smoke gate's report, relative to the record
+    reports: list[str] = dataclasses.field(default_factory=list)
+    releases: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Production may go on: the drill passed, or it was waived with a reason."""
+        return self.passed or bool(self.waived)
+
+    @property
+    def said(self) -> str:
+        """The verdict in words, the same wherever it is shown."""
+        if self.passed:
+            return f"passed on {self.env}"
+        if self.waived:
+            return f"waived: {self.waived}"
+        return f"the drill on {self.env} failed"
+
+    @property
+    def evidence(self) -> str:
+        return self.report or "record.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Backup:
+    """A backup taken by this release, proven (or not) by a scratch restore."""
+
+    env: str
+    path: str  # relative to the record
+    bytes: int
+    sha256: str
+    verified: bool
+    tables: int = 0
+    rows: int = 0
+    server_version: str = ""
+
+    @property
+    def said(self) -> str:
+        return f"{self.bytes} bytes, sha256 {self.sha256[:12]}, restored and compared"
+
+
+@dataclasses.dataclass
+class Rollback:
+    """The automatic rollback of an environment after its failed gate."""
+
+    env: str
+    from_version: int | None
+    to_version: int | None
+    reason: str
+    failed: list[str]
+    backup: str = ""
+    restore_command: str = ""
+    release: int | None = None  # the release the rollback made (it serves the earlier code)
+    gate_passed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["from"], data["to"] = data.pop("from_version"), data.pop("to_version")
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Notification:
+    """One attempt to deliver a release notification."""
+
+    event: str
+    at: float
+    text: str
+    delivered: bool
+    delivery: str
+
+
+@dataclasses.dataclass
+class Signoff:
+    """The production sign-off: its checklist as it stood, and who signed, when and how."""
+
+    env: str
+    checklist: list[dict[str, Any]]
+    signed: bool = False
+    by: str = ""
+    at: str = ""
+    how: str = ""
+
+
+@dataclasses.dataclass
+class ReleaseState:
+    """What the steps of one release have established so far."""
+
+    production_env: str = "production"
+    drill: Drill | None = None
+    backups: dict[str, Backup] = dataclasses.field(default_factory=dict)
+    # A probe's summary per rollout: the environment's name, or "<env>-<kind>" for a second one (a rollback).
+    probes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    signoff: Signoff | None = None
+    rollback: Rollback | None = None
+    notifications: list[Notification] = dataclasses.field(default_factory=list)
+    incident: str = ""
+    incident_error: str = ""
+    stale_locks: list[str] = dataclasses.field(default_factory=list)
+    # "<env>: <molecule>" -> the reason, for each built-in molecule [gate] waive skipped in this release.
+    waivers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def drill_ok(self) -> bool:
+        return self.drill is not None and self.drill.ok
+
+    def drill_said(self) -> str:
+        """The drill's verdict for a checklist or a claim (no drill: says so)."""
+        return self.drill.said if self.drill else "no rollback drill ran in this release"
+
+    def proven_backup(self, env: str) -> Backup | None:
+        """This release's proven backup of ``env``, or None."""
+        backup = self.backups.get(env)
+        return backup if backup is not None and backup.verified else None
+
+    def delivered(self) -> list[Notification]:
+        return [n for n in self.notifications if n.delivered]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record.json keys of the state (only the facts established; the record keeps the rest)."""
+        data: dict[str, Any] = {"production_env": self.production_env}
+        if self.drill is not None:
+            data["drill"] = dataclasses.asdict(self.drill)
+        if self.backups:
+            backup = next(reversed(self.backups.values()))
+            data["backup"] = dataclasses.asdict(backup)
+            data["backups"] = {env: dataclasses.asdict(b) for env, b in self.backups.items()}
+        if self.probes:
+            data["probe"] = self.probes
+        if self.signoff is not None:
+            data["signoff"] = dataclasses.asdict(self.signoff)
+        if self.rollback is not None:
+            data["rollback"] = self.rollback.as_dict()
+        data["notifications"] = [dataclasses.asdict(n) for n in self.notifications]
+        if self.incident:
+            data["incident"] = self.incident
+        if self.incident_error:
+            data["incident_error"] = self.incident_error
+        if self.waivers:
+            data["waived"] = self.waivers
+        if self.stale_locks:
+            data["lock"] = {"stale": self.stale_locks}
+        return data

@@ -1,0 +1,61 @@
+"""The target: one environment of a loaded config, resolved once where a command or a gate starts.
+
+``open_config`` is where the process meets its environment: it loads the config, registers the
+values of every secret variable it names (so that ``redact`` masks them from then on) and hands
+``[tools]`` paths to the tool finder.
+``resolve`` picks the environment, checks its secrets are set, and hands out its platform driver
+and database URL, each made once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from functools import cached_property
+
+from gates import config as config_mod
+from gates.config import Config, Environment
+from gates.platforms import Platform, platform_for
+from gates.redact import register_env
+from gates.tools import configure
+
+
+def open_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Load the config (explicit path, $GATES_CONFIG, ./gates.toml, [tool.gates]) and register its secrets."""
+    cfg = config_mod.load(explicit)
+    register_env(*cfg.secret_variables())
+    configure({name: cfg.resolve(path) for name, path in dataclasses.asdict(cfg.tools).items() if path})
+    return cfg
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """An environment to gate or operate: its config, its platform driver, its database."""
+
+    config: Config
+    env: Environment
+
+    @cached_property
+    def platform(self) -> Platform:
+        return platform_for(self.config, self.env)
+
+    @property
+    def has_database(self) -> bool:
+        """Whether the environment has a database to gate (an external one may have none)."""
+        from gates.database import has_database
+
+        return has_database(self.env)
+
+    @cached_property
+    def database_url(self) -> str:
+        """The environment's database URL (its variable, or gates' local cluster); ConfigError when it has none."""
+        from gates.database import database_url
+
+        return database_url(self.config, self.env)
+
+
+def resolve(cfg: Config, name: str) -> Target:
+    """The environment ``name`` of ``cfg``, its secrets checked present (a usage error naming the key if not)."""
+    env = cfg.environment(name)
+    cfg.check_secrets_present(env)
+    return Target(cfg, env)
