@@ -201,13 +201,15 @@ def test_analytics_health_is_a_503_error_when_the_database_is_unreachable(built_
 
 
 def test_flags_are_booleans_from_the_environment_and_alerts_accept_slack_json(built_app, database, tmp_path):
-    """/api/flags reads ANALYTICS_REAL_DATA and every FEATURE_* as booleans; POST /api/alerts takes {"text"}."""
+    """/api/flags reads ANALYTICS_REAL_DATA and every FEATURE_* as booleans (flags_on forces one on);
+    POST /api/alerts takes {"text"}."""
     env = {"DATABASE_URL": database, "ANALYTICS_REAL_DATA": "yes", "FEATURE_NEW_TILES": "0"}
-    with serve(built_app, tmp_path / "server.log", env) as server:
+    app = release_with(built_app, tmp_path, {"flags_on": ["FEATURE_UNFINISHED"]})
+    with serve(app, tmp_path / "server.log", env) as server:
         flags = httpx.get(server.url + "/api/flags", timeout=10).json()["flags"]
         posted = httpx.post(server.url + "/api/alerts", json={"text": "deploy started"}, timeout=10)
         refused = httpx.post(server.url + "/api/alerts", json={"txt": "typo"}, timeout=10)
-    assert flags == {"ANALYTICS_REAL_DATA": True, "FEATURE_NEW_TILES": False}
+    assert flags == {"ANALYTICS_REAL_DATA": True, "FEATURE_NEW_TILES": False, "FEATURE_UNFINISHED": True}
     assert (posted.status_code, refused.status_code) == (204, 400)
     assert "alert received: deploy started" in server.output()
 
@@ -247,28 +249,29 @@ def test_a_hydration_mismatch_makes_react_report_a_hydration_error(browser, faul
 
 
 def test_the_request_faults_of_the_python_stand_in_work_the_same(faulty):
-    """status, fail_health, frame_ancestors, x_frame_options, flags_on, empty_tiles and extra_html behave
+    """status, delay_ms, fail_health, frame_ancestors, x_frame_options, empty_tiles and extra_html behave
     as in examples/demo/app.py."""
     faults = {
         "status": {"/api/ads/health": 502},
+        "delay_ms": {"/api/flags": 60_000},
         "fail_health": True,
         "frame_ancestors": "https://elsewhere.example",
         "x_frame_options": "DENY",
-        "flags_on": ["FEATURE_UNFINISHED"],
         "empty_tiles": ["orders"],
         "extra_html": '<p id="extra">injected</p>',
     }
     with faulty(faults) as server:
         health = httpx.get(server.url + "/health", timeout=10)
         ads = httpx.get(server.url + "/api/ads/health", timeout=10)
-        flags = httpx.get(server.url + "/api/flags", timeout=10).json()["flags"]
         page = httpx.get(server.url + "/app", timeout=10)
+        with pytest.raises(httpx.ReadTimeout):  # a minute's delay: no answer within a few seconds
+            httpx.get(server.url + "/api/flags", timeout=3)
     assert (health.status_code, health.json()["status"]) == (503, "error")
     assert (ads.status_code, ads.json()) == (502, {"status": "error", "error": "injected fault"})
     assert page.headers["content-security-policy"] == "frame-ancestors https://elsewhere.example"
     assert page.headers["x-frame-options"] == "DENY"
-    assert flags["FEATURE_UNFINISHED"] is True
-    assert '<p class="tile__value"></p>' in page.text.split('data-tile="orders"', 1)[1]
+    orders = page.text.split('data-tile="orders"', 1)[1].split("</section>", 1)[0]
+    assert orders.endswith('<p class="tile__value"></p>')
     assert '<p id="extra">injected</p>' in page.text
 
 
