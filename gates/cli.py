@@ -213,6 +213,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         cfg.check_secrets_present(env)
     if args.workers < 0:
         raise UsageError(f"gates deploy: --workers: expected 0 or more, got {args.workers}")
+    _require_tools(cfg)
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     with _locked(cfg, list(cfg.environments)) as lock:
         record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
@@ -253,6 +254,15 @@ def _locked(cfg: config_mod.Config, envs: list[str]) -> Iterator[ReleaseLock]:
         yield lock
 
 
+def _require_tools(cfg: config_mod.Config) -> None:
+    """Before anything changes: the tools the release needs are installed (ToolMissing, exit 2, names the install)."""
+    from gates.database import has_database
+    from gates.tools import path_of
+
+    if any(has_database(e) for e in cfg.environments.values()):
+        path_of("supabase")
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from gates.database import prepare_database
     from gates.migrate import migrate
@@ -260,6 +270,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     cfg = _load(args)
     env = cfg.environment(args.env)
     cfg.check_secrets_present(env)
+    _require_tools(cfg)
     log = cfg.state_dir / env.name / "logs" / "migrate.log"
     with _locked(cfg, [env.name]):
         print(f"gates: {env.name}: {migrate(cfg, prepare_database(cfg, env), log)} (log: {log})")

@@ -32,6 +32,8 @@ database_url_env = "PROD_DB_URL_FOR_TEST"
 
 
 def write(tmp_path: Path, text: str, name: str = "gates.toml") -> Path:
+    """The config, and the app folder with migrations it names (`config check` wants them to exist)."""
+    (tmp_path / "app" / "supabase" / "migrations").mkdir(parents=True, exist_ok=True)
     path = tmp_path / name
     path.write_text(text)
     return path
@@ -147,11 +149,30 @@ def test_config_check_exits_2_with_one_line(tmp_path, edit, env, words):
 
 
 def test_config_check_passes_on_a_good_config(tmp_path):
-    """A valid config with its secrets present checks out with exit 0."""
+    """A valid config with its secrets present checks out with exit 0, --config before or after the subcommand."""
     path = write(tmp_path, GOOD)
-    result = gates_cli("--config", str(path), "config", "check", cwd=tmp_path, env={"PROD_DB_URL_FOR_TEST": "postgresql://x@h/db"})
-    assert result.returncode == 0, result.stderr
-    assert "ok" in result.stdout
+    env = {"PROD_DB_URL_FOR_TEST": "postgresql://x@h/db"}
+    for argv in (["--config", str(path), "config", "check"], ["config", "check", "--config", str(path)]):
+        result = gates_cli(*argv, cwd=tmp_path.parent, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "ok" in result.stdout
+
+
+def test_config_check_names_a_missing_folder_with_exit_2(tmp_path):
+    """A source folder that does not exist is one line naming app.source and the path it resolved to."""
+    path = write(tmp_path, GOOD.replace('source = "app"', 'source = "nope"'))
+    result = gates_cli("--config", str(path), "config", "check", cwd=tmp_path, env={"PROD_DB_URL_FOR_TEST": "x"})
+    assert result.returncode == 2 and f"app.source: no such folder: {tmp_path / 'nope'}" in result.stderr
+
+
+def test_a_missing_supabase_cli_is_one_line_with_exit_2_naming_the_install(tmp_path):
+    """`gates migrate` without the Supabase CLI anywhere: exit 2, one line with the pinned install command."""
+    path = write(tmp_path, GOOD)
+    env = {"PROD_DB_URL_FOR_TEST": "postgresql://x@127.0.0.1:9/db", "PATH": "/usr/bin:/bin", "SUPABASE_BIN": ""}
+    result = gates_cli("--config", str(path), "migrate", "--env", "production", cwd=tmp_path, env=env)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "supabase not found" in lines[0] and "npm install --save-dev supabase@3.1.0" in lines[0]
 
 
 @pytest.mark.parametrize("argv", [["deploy", "--workers", "x"], ["rollback"], ["nosuch"], ["status", "--env", "qa"]])

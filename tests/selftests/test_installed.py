@@ -27,8 +27,13 @@ USER_MOLECULE = "test_the_revenue_tile_shows_what_the_database_holds"
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with gates installed from a wheel built from this checkout."""
     base = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of what a source distribution holds, so the build leaves nothing in the checkout.
+    source = base / "source"
+    shutil.copytree(REPO / "gates", source / "gates", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(base / "dist"), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(base / "dist"), str(source)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     (wheel,) = (base / "dist").glob("gates-*.whl")

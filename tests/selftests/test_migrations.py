@@ -108,12 +108,12 @@ def test_created_tables_reads_create_drop_and_rename(tmp_path: Path) -> None:
 # -- the Supabase CLI
 
 
-def test_supabase_bin_is_the_checkout_cli_unless_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without SUPABASE_BIN the CLI in node_modules is used; a SUPABASE_BIN that is not executable is an error."""
+def test_supabase_bin_is_the_projects_cli_unless_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SUPABASE_BIN the CLI npm installed is used; a SUPABASE_BIN that is not executable is an error."""
     monkeypatch.delenv("SUPABASE_BIN", raising=False)
     assert supabase_bin().endswith("node_modules/.bin/supabase")
     monkeypatch.setenv("SUPABASE_BIN", "/nonexistent/supabase")
-    with pytest.raises(GatesError, match="SUPABASE_BIN=/nonexistent/supabase"):
+    with pytest.raises(GatesError, match=r"\$SUPABASE_BIN = '/nonexistent/supabase': not an executable"):
         supabase_bin()
 
 

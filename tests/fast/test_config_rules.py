@@ -1,0 +1,57 @@
+"""Config rules that need no process: waivers name real molecules, [tools], files checked, parse stays pure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gates.config import parse
+from gates.errors import ConfigError
+from gates.markers import builtin_names
+
+APP = {"name": "x", "source": "."}
+STAGING = {"staging": {"platform": "local", "url": "http://127.0.0.1:8081"}}
+
+
+def test_the_builtin_molecules_are_known_by_name_without_importing_them() -> None:
+    """The catalogue lists the shipped molecules (read as text), so a waiver can be checked at load time."""
+    names = builtin_names()
+    assert "test_every_health_path_answers_200" in names and "test_every_tile_shows_data" in names
+
+
+def test_a_waiver_of_an_unknown_molecule_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    """[gate] waive of a name no built-in molecule has fails, naming the key; an empty reason too."""
+    path = tmp_path / "gates.toml"
+    with pytest.raises(ConfigError, match=r"gate\.waive\.test_nothing: no built-in molecule of that name"):
+        parse({"app": APP, "environments": STAGING, "gate": {"waive": {"test_nothing": "why"}}}, path)
+    with pytest.raises(ConfigError, match=r"gate\.waive\.test_every_tile_shows_data: a waiver needs its reason"):
+        parse({"app": APP, "environments": STAGING, "gate": {"waive": {"test_every_tile_shows_data": " "}}}, path)
+    ok = parse({"app": APP, "environments": STAGING, "gate": {"waive": {"test_every_tile_shows_data": "ours"}}}, path)
+    assert ok.gate.waive == {"test_every_tile_shows_data": "ours"}
+
+
+def test_parse_is_pure_the_state_folder_override_is_read_by_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """parse ignores $GATES_STATE_DIR; only load (the boundary) reads it."""
+    monkeypatch.setenv("GATES_STATE_DIR", str(tmp_path / "elsewhere"))
+    cfg = parse({"app": APP, "environments": STAGING}, tmp_path / "gates.toml")
+    assert cfg.state_dir == tmp_path / ".gates"
+
+
+def test_files_the_config_names_must_exist_relative_to_its_folder(tmp_path: Path) -> None:
+    """A missing source, migrations folder or fly config is named by its key, with the path it resolved to."""
+    cfg = parse({"app": {**APP, "source": "app"}, "environments": STAGING}, tmp_path / "gates.toml")
+    with pytest.raises(ConfigError, match=r"app\.source: no such folder: .*/app \(paths are relative"):
+        cfg.check_files()
+    (tmp_path / "app" / "supabase" / "migrations").mkdir(parents=True)
+    cfg.check_files()
+    fly = {"staging": {"platform": "fly", "url": "https://x.fly.dev", "database_url_env": "DB", "fly_config": "fly.toml"}}
+    cfg = parse({"app": {**APP, "source": "app"}, "environments": fly}, tmp_path / "gates.toml")
+    with pytest.raises(ConfigError, match=r"environments\.staging\.fly_config: no such file"):
+        cfg.check_files()
+
+
+def test_an_external_environment_needs_only_a_url() -> None:
+    """platform = "external": a URL is enough; a database is optional."""
+    cfg = parse({"app": APP, "environments": {"staging": {"platform": "external", "url": "https://x.example"}}}, Path("g.toml"))
+    assert cfg.environments["staging"].platform == "external"

@@ -1,0 +1,40 @@
+"""The gate runner's reading of a gate: JUnit counts, failures by their first cause, waivers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gates.gaterun import first_cause, junit_summary, waivers
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="4" failures="1" errors="0" skipped="2">
+<testcase classname="m" name="test_ok"/>
+<testcase classname="m" name="test_health"><failure message="health: FAILED: GET /h -&gt; 500&#10;- /h answered 500">x</failure></testcase>
+<testcase classname="m" name="test_tiles[chromium]"><skipped type="pytest.skip" message="waived: checked by our own molecule"/></testcase>
+<testcase classname="m" name="test_flags"><skipped type="pytest.skip" message="no flags configured"/></testcase>
+</testsuite></testsuites>
+"""
+
+
+def test_junit_names_each_failure_by_its_first_problem(tmp_path: Path) -> None:
+    """Counts come from the suite; a failure reads 'name: summary -- first problem'."""
+    path = tmp_path / "gate.xml"
+    path.write_text(JUNIT)
+    counts, failed = junit_summary(path)
+    assert counts == {"tests": 4, "failures": 1, "errors": 0, "skipped": 2}
+    assert failed == ("test_health: health: FAILED: GET /h -> 500 -- /h answered 500",)
+
+
+def test_waived_molecules_are_told_apart_from_other_skips(tmp_path: Path) -> None:
+    """Only skips whose reason is a [gate] waiver count as waived, once per molecule whatever its parameters."""
+    path = tmp_path / "gate.xml"
+    path.write_text(JUNIT)
+    assert waivers(path) == (("test_tiles", "checked by our own molecule"),)
+
+
+def test_a_missing_or_broken_junit_file_reads_as_nothing(tmp_path: Path) -> None:
+    """No file or a broken one: no counts, so the runner fails the gate closed."""
+    assert junit_summary(tmp_path / "none.xml") == ({}, ())
+    (tmp_path / "bad.xml").write_text("<not")
+    assert junit_summary(tmp_path / "bad.xml") == ({}, ()) and waivers(tmp_path / "bad.xml") == ()
+    assert first_cause("") == "failed"
