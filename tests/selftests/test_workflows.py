@@ -1,0 +1,106 @@
+"""The repository's own workflows: GitHub's workflow schema and real flyctl commands, from fixture
+repositories written in tmp (a broken copy fails naming file, line and key; the corrected one passes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gates.checks.workflows import (
+    find_workflows,
+    fly_problem,
+    workflows_run_real_fly_commands,
+    workflows_valid,
+)
+
+ROLLBACK = """name: rollback
+on: workflow_dispatch
+jobs:
+  rollback:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - name: Roll production back
+        run: |
+          echo "rolling back hotdash-app"
+          fly releases rollback -a hotdash-app && echo done
+      - run: flyctl status --json -a hotdash-app
+"""
+FIXED = ROLLBACK.replace(
+    "fly releases rollback -a hotdash-app", "fly deploy --image \"$(fly releases --json -a hotdash-app | jq -r '.[1].ImageRef')\""
+)
+DEPLOY = """name: deploy
+on:
+  push:
+    branches: [main]
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    steps:
+      - uses: actions/checkout@v4
+      - run: fly deploy --strategy rolling
+"""
+
+
+def repository(root: Path, **workflows: str) -> Path:
+    """A repository with an app folder and the given .github/workflows files; the app folder."""
+    folder = root / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    for name, text in workflows.items():
+        (folder / f"{name}.yml").write_text(text)
+    (root / ".git").mkdir()
+    (root / "app").mkdir()
+    return root / "app"
+
+
+def test_workflows_are_found_from_the_app_source_up_to_the_repository_root(tmp_path):
+    """The app lives in a sub-folder: its repository's .github/workflows is found; nothing above .git is."""
+    app = repository(tmp_path / "repo", deploy=DEPLOY)
+    assert find_workflows(app) == tmp_path / "repo" / ".github" / "workflows"
+    (tmp_path / "other" / ".git").mkdir(parents=True)
+    assert find_workflows(tmp_path / "other") is None
+
+
+def test_fly_releases_rollback_is_named_with_file_line_and_step(tmp_path):
+    """The seed's rollback plan (`fly releases rollback`) is caught, with the rollback flyctl does have."""
+    folder = find_workflows(repository(tmp_path, rollback=ROLLBACK))
+    assert folder is not None
+    m = workflows_run_real_fly_commands(folder)
+    assert list(m.problems) == [
+        f"{folder / 'rollback.yml'}:11: jobs.rollback.steps[1].run: `fly releases rollback -a hotdash-app`: "
+        "`fly releases` takes no argument ('rollback'): flyctl has no `releases rollback`; to roll back, "
+        "`fly deploy --image <ImageRef of an earlier release>` (from `fly releases --json`)"
+    ]
+
+
+def test_the_corrected_rollback_passes(tmp_path):
+    """fly deploy --image with the image from fly releases --json: every command exists."""
+    folder = find_workflows(repository(tmp_path, rollback=FIXED, deploy=DEPLOY))
+    assert folder is not None
+    m = workflows_run_real_fly_commands(folder)
+    assert m.ok, m.explain()
+
+
+def test_unknown_top_level_commands_and_flag_values():
+    """`fly rollback` is unknown; flag values (-a APP) are not arguments; aliases (machines, m) are commands."""
+    assert fly_problem(["rollback"]) == "flyctl has no command 'rollback'"
+    assert fly_problem(["releases", "-a", "hotdash-app", "--json"]) == ""
+    assert fly_problem(["-t", "token", "machines", "list"]) == fly_problem(["m", "list"]) == ""
+
+
+def test_a_workflow_against_githubs_schema_fails_naming_file_line_and_path(tmp_path):
+    """A job with `run-on` (no runs-on) fails the schema, naming the file, the job's line and path."""
+    folder = find_workflows(repository(tmp_path, deploy=DEPLOY.replace("runs-on:", "run-on:")))
+    assert folder is not None
+    m = workflows_valid(folder)
+    assert list(m.problems) == [f"{folder / 'deploy.yml'}:6: $.jobs.deploy: 'runs-on' is a required property"]
+    (folder / "deploy.yml").write_text(DEPLOY)
+    assert workflows_valid(folder).ok
+
+
+def test_a_workflow_that_is_not_yaml_fails(tmp_path):
+    """Unparsable YAML is a failure naming the file, not a skipped file."""
+    folder = find_workflows(repository(tmp_path, deploy="jobs: [unclosed\n"))
+    assert folder is not None
+    m = workflows_valid(folder)
+    assert not m.ok and str(folder / "deploy.yml") in m.problems[0]
