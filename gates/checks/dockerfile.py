@@ -24,6 +24,7 @@ from gates.measurement import Measurement
 _ARG_REF = re.compile(r"\$\{(\w+)(?::?[-+]([^}]*))?\}|\$(\w+)")
 _NODE_TAG = re.compile(r"^v?(\d+(?:\.\d+){0,2})")
 _DISTROLESS = re.compile(r"nodejs(\d+)")
+_RUN_FLAGS = re.compile(r"^(?:--\S+\s+)+")
 HADOLINT_TIMEOUT = 60.0
 
 
@@ -152,8 +153,8 @@ def exec_form(args: str) -> str:
 
 
 def runs(all_stages: Sequence[Stage]) -> list[tuple[int, str]]:
-    """(line, command) of every RUN in every stage."""
-    return [(i.line, i.args) for s in all_stages for i in s.instructions if i.keyword == "RUN"]
+    """(line, command) of every RUN in every stage, its own flags (--mount=..., --network=...) dropped."""
+    return [(i.line, _RUN_FLAGS.sub("", i.args)) for s in all_stages for i in s.instructions if i.keyword == "RUN"]
 
 
 # ---------------------------------------------------------------------------

@@ -194,33 +194,30 @@ def fly_command_problems(files: Sequence[Path]) -> list[str]:
     return problems
 
 
+def _verdict(name: str, question: str, files: Sequence[Path], problems: list[str], source: str) -> Measurement:
+    return Measurement(
+        name=name,
+        question=question,
+        observed=f"{len(files)} file(s), {len(problems)} finding(s)",
+        expected="no findings",
+        ok=not problems,
+        source=source,
+        details=[{"file": str(f)} for f in files],
+        problems=problems,
+    )
+
+
 def workflows_valid(folder: Path) -> Measurement:
     """Every workflow in ``folder`` matches GitHub's workflow schema."""
     files = workflow_files(folder)
     problems, source = schema_problems(files) if files else ([f"{folder}: no workflow files"], "")
-    return Measurement(
-        name="workflows match GitHub's schema",
-        question="every workflow file validates against GitHub's workflow JSON schema",
-        observed=f"{len(files)} file(s), {len(problems)} error(s)",
-        expected="no schema errors",
-        ok=not problems,
-        source=f"{source} {folder}",
-        details=[{"file": str(f)} for f in files],
-        problems=problems,
-    )
+    question = "every workflow file validates against GitHub's workflow JSON schema"
+    return _verdict("workflows match GitHub's schema", question, files, problems, f"{source} {folder}")
 
 
 def workflows_run_real_fly_commands(folder: Path) -> Measurement:
     """No workflow step runs a fly/flyctl command that flyctl does not have."""
     files = workflow_files(folder)
-    problems = fly_command_problems(files)
-    return Measurement(
-        name="workflows run only real flyctl commands",
-        question="every fly/flyctl command a workflow step runs exists in flyctl",
-        observed=f"{len(files)} file(s), {len(problems)} unknown command(s)",
-        expected="no unknown fly command",
-        ok=not problems,
-        source=f"the run steps of {folder}/*.yml",
-        details=[{"file": str(f)} for f in files],
-        problems=problems,
-    )
+    question = "every fly/flyctl command a workflow step runs exists in flyctl"
+    source = f"the run steps of {folder}/*.yml"
+    return _verdict("workflows run only real flyctl commands", question, files, fly_command_problems(files), source)

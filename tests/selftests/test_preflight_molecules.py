@@ -17,6 +17,7 @@ from gates import config as config_mod
 from gates.pipeline import GATES_ROOT, gate_command
 from tests.selftests.demo import REPO, junit_results
 from tests.selftests.githubfake import SHA, GitHubFake, check_run
+from tests.selftests.repofixtures import WORKFLOW, write_workflows
 
 HOTDASH = REPO / "examples" / "hotdash"
 CI = "test_ci_is_green_on_the_commit_deployed"
@@ -26,28 +27,12 @@ HADOLINT = "test_the_dockerfile_passes_hadolint"
 SCHEMA = "test_every_workflow_matches_githubs_schema"
 FLYCTL = "test_workflows_run_only_real_fly_commands"
 MOLECULES = (CI, FLY, BUILD, HADOLINT, SCHEMA, FLYCTL)
-WORKFLOW = """name: release
-on:
-  push:
-    branches: [main]
-jobs:
-  release:
-    runs-on: ubuntu-latest
-    timeout-minutes: 30
-    steps:
-      - uses: actions/checkout@v4
-      - run: fly deploy --strategy rolling
-      - name: Roll back
-        if: failure()
-        run: fly deploy --image "$PREVIOUS_IMAGE" --strategy immediate
-"""
 
 
 def repository(folder: Path) -> Path:
     """A corrected app repository: the HotDash example with a workflow and [ci] required; its gates.toml."""
     shutil.copytree(HOTDASH, folder)
-    (folder / ".github" / "workflows").mkdir(parents=True)
-    (folder / ".github" / "workflows" / "release.yml").write_text(WORKFLOW)
+    write_workflows(folder, release=WORKFLOW)
     config = folder / "gates.toml"
     config.write_text(config.read_text().replace("allow_neutral = false", 'allow_neutral = false\nrequired = ["test", "build"]'))
     return config
@@ -64,9 +49,8 @@ def break_repository(folder: Path) -> None:
     edit(folder / "fly.toml", 'auto_stop_machines = "off"', 'auto_stop_machines = "stop"')
     edit(folder / "Dockerfile", "FROM node:20-slim AS build\nWORKDIR /app", "FROM node:18 AS build\nWORKDIR app")
     (folder / "package-lock.json").unlink()
-    workflows = folder / ".github" / "workflows"
-    edit(workflows / "release.yml", "runs-on:", "run-on:")
-    (workflows / "rollback.yml").write_text(WORKFLOW.replace("fly deploy --strategy rolling", "fly releases rollback"))
+    edit(folder / ".github" / "workflows" / "release.yml", "runs-on:", "run-on:")
+    write_workflows(folder, rollback=WORKFLOW.replace("fly deploy --strategy rolling", "fly releases rollback"))
 
 
 def preflight(config: Path, out: Path, github: GitHubFake, released: str = SHA) -> dict[str, str]:

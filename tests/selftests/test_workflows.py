@@ -11,6 +11,7 @@ from gates.checks.workflows import (
     workflows_run_real_fly_commands,
     workflows_valid,
 )
+from tests.selftests.repofixtures import WORKFLOW, write_workflows
 
 ROLLBACK = """name: rollback
 on: workflow_dispatch
@@ -28,26 +29,11 @@ jobs:
 FIXED = ROLLBACK.replace(
     "fly releases rollback -a hotdash-app", "fly deploy --image \"$(fly releases --json -a hotdash-app | jq -r '.[1].ImageRef')\""
 )
-DEPLOY = """name: deploy
-on:
-  push:
-    branches: [main]
-jobs:
-  deploy:
-    runs-on: ubuntu-latest
-    timeout-minutes: 30
-    steps:
-      - uses: actions/checkout@v4
-      - run: fly deploy --strategy rolling
-"""
 
 
 def repository(root: Path, **workflows: str) -> Path:
     """A repository with an app folder and the given .github/workflows files; the app folder."""
-    folder = root / ".github" / "workflows"
-    folder.mkdir(parents=True)
-    for name, text in workflows.items():
-        (folder / f"{name}.yml").write_text(text)
+    write_workflows(root, **workflows)
     (root / ".git").mkdir()
     (root / "app").mkdir()
     return root / "app"
@@ -55,7 +41,7 @@ def repository(root: Path, **workflows: str) -> Path:
 
 def test_workflows_are_found_from_the_app_source_up_to_the_repository_root(tmp_path):
     """The app lives in a sub-folder: its repository's .github/workflows is found; nothing above .git is."""
-    app = repository(tmp_path / "repo", deploy=DEPLOY)
+    app = repository(tmp_path / "repo", deploy=WORKFLOW)
     assert find_workflows(app) == tmp_path / "repo" / ".github" / "workflows"
     (tmp_path / "other" / ".git").mkdir(parents=True)
     assert find_workflows(tmp_path / "other") is None
@@ -75,7 +61,7 @@ def test_fly_releases_rollback_is_named_with_file_line_and_step(tmp_path):
 
 def test_the_corrected_rollback_passes(tmp_path):
     """fly deploy --image with the image from fly releases --json: every command exists."""
-    folder = find_workflows(repository(tmp_path, rollback=FIXED, deploy=DEPLOY))
+    folder = find_workflows(repository(tmp_path, rollback=FIXED, deploy=WORKFLOW))
     assert folder is not None
     m = workflows_run_real_fly_commands(folder)
     assert m.ok, m.explain()
@@ -90,11 +76,11 @@ def test_unknown_top_level_commands_and_flag_values():
 
 def test_a_workflow_against_githubs_schema_fails_naming_file_line_and_path(tmp_path):
     """A job with `run-on` (no runs-on) fails the schema, naming the file, the job's line and path."""
-    folder = find_workflows(repository(tmp_path, deploy=DEPLOY.replace("runs-on:", "run-on:")))
+    folder = find_workflows(repository(tmp_path, deploy=WORKFLOW.replace("runs-on:", "run-on:")))
     assert folder is not None
     m = workflows_valid(folder)
-    assert list(m.problems) == [f"{folder / 'deploy.yml'}:6: $.jobs.deploy: 'runs-on' is a required property"]
-    (folder / "deploy.yml").write_text(DEPLOY)
+    assert list(m.problems) == [f"{folder / 'deploy.yml'}:6: $.jobs.release: 'runs-on' is a required property"]
+    (folder / "deploy.yml").write_text(WORKFLOW)
     assert workflows_valid(folder).ok
 
 
