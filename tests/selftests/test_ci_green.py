@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from gates import config as config_mod
 from gates.checks.ci import ci_green, github_client, release_commit
 from gates.config import CIConfig
+from gates.errors import ConfigError
 from tests.selftests.githubfake import REPO, SHA, GitHubFake, check_run
 
 TOKEN = "ghs_canaryGitHubToken0123456789"
@@ -195,3 +198,14 @@ def test_a_failing_combined_status_fails(github):
     github.runs([check_run("test")])
     github.routes[f"/repos/{REPO}/commits/{SHA}/status"] = (200, {"state": "failure", "total_count": 1}, {})
     assert list(judge().problems) == ["combined commit status is failure"]
+
+
+def test_ci_required_must_be_a_list_of_names():
+    """`[ci] required = "test"` is a config error naming file and key; a list of names is read as given."""
+    base = {"app": {"name": "x"}, "environments": {"staging": {"platform": "local", "url": "http://127.0.0.1:8081"}}}
+    assert config_mod.parse({**base, "ci": {"required": ["test", "build"]}}, Path("gates.toml")).ci.required == (
+        "test",
+        "build",
+    )
+    with pytest.raises(ConfigError, match=r"gates\.toml: ci\.required: expected a list"):
+        config_mod.parse({**base, "ci": {"required": "test"}}, Path("gates.toml"))
