@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -83,15 +84,25 @@ def words(command: str) -> list[str]:
         return command.split()
 
 
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+PREFIXES = {"exec", "env", "--", "dumb-init", "tini", "npx"}
+
+
+def at_command_position(tokens: list[str], i: int) -> bool:
+    """Whether word ``i`` is a command: first, after an operator, a wrapper (exec, env ...) or VAR=value."""
+    before = tokens[:i]
+    while before and _ASSIGNMENT.match(before[-1]):
+        before.pop()
+    return not before or before[-1] in SEPARATORS or before[-1] in PREFIXES
+
+
 def script_calls(command: str, scripts: Mapping[str, str]) -> list[tuple[str, str]]:
     """(how it was called, script name) of each package-script run in ``command``."""
     calls: list[tuple[str, str]] = []
     tokens = words(command)
     for i, token in enumerate(tokens):
         tool = token.rsplit("/", 1)[-1]
-        if tool not in ("npm", "pnpm", "yarn", "bun") or (
-            i and tokens[i - 1] not in SEPARATORS | {"exec", "env", "--", "dumb-init", "tini"}
-        ):
+        if tool not in ("npm", "pnpm", "yarn", "bun") or not at_command_position(tokens, i):
             continue
         args = [t for t in tokens[i + 1 :] if not t.startswith("-")]
         end = next((j for j, t in enumerate(args) if t in SEPARATORS), len(args))

@@ -22,7 +22,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from gates.checks.packagejson import SEPARATORS, words
+from gates.checks.packagejson import SEPARATORS, at_command_position, words
 from gates.measurement import Measurement
 
 SCHEMA_TIMEOUT = 60.0
@@ -38,6 +38,7 @@ FLYCTL_COMMANDS = frozenset({
 # fmt: on
 # Flags of flyctl that take a value (global, and those of `releases`): the word after them is not an argument.
 VALUE_FLAGS = frozenset({"-a", "--app", "-c", "--config", "-t", "--access-token"})
+FLYCTL_ACTION = "superfly/flyctl-actions@"  # runs `flyctl <with.args>` (setup-flyctl only installs flyctl)
 _JSON_PATH = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
@@ -111,12 +112,19 @@ def schema_problems(files: Sequence[Path]) -> tuple[list[str], str]:
 
 
 def _run_lines(workflow: Any) -> Iterator[tuple[str, int | None, str]]:
-    """(key, line, one command line) of every ``run`` of every step of every job."""
+    """(key, line, one command line) of every ``run`` of every step of every job, and of the flyctl action's args."""
     jobs = workflow.get("jobs") if hasattr(workflow, "get") else None
     for job_name, job in (jobs or {}).items():
         steps = job.get("steps") if hasattr(job, "get") else None
         for i, step in enumerate(steps or []):
-            if not hasattr(step, "get") or not isinstance(step.get("run"), str):
+            if not hasattr(step, "get"):
+                continue
+            with_ = step.get("with")
+            if str(step.get("uses", "")).startswith(FLYCTL_ACTION) and hasattr(with_, "get") and with_.get("args"):
+                # The flyctl action runs `flyctl <args>`.
+                line = _line(workflow, f"$.jobs.{job_name}.steps[{i}].with.args")
+                yield f"jobs.{job_name}.steps[{i}].with.args", line, f"flyctl {with_['args']}"
+            if not isinstance(step.get("run"), str):
                 continue
             key = f"jobs.{job_name}.steps[{i}].run"
             start = _line(workflow, f"$.jobs.{job_name}.steps[{i}].run")
@@ -137,7 +145,7 @@ def fly_invocations(command: str) -> Iterator[list[str]]:
     """The arguments of each ``fly``/``flyctl`` run in a shell command line."""
     tokens = words(command)
     for i, token in enumerate(tokens):
-        if token.rsplit("/", 1)[-1] not in ("fly", "flyctl") or (i and tokens[i - 1] not in SEPARATORS | {"exec"}):
+        if token.rsplit("/", 1)[-1] not in ("fly", "flyctl") or not at_command_position(tokens, i):
             continue
         args: list[str] = []
         for arg in tokens[i + 1 :]:

@@ -90,3 +90,19 @@ def test_a_workflow_that_is_not_yaml_fails(tmp_path):
     assert folder is not None
     m = workflows_valid(folder)
     assert not m.ok and str(folder / "deploy.yml") in m.problems[0]
+
+
+def test_the_flyctl_action_args_and_prefixed_commands_are_checked(tmp_path):
+    """`uses: superfly/flyctl-actions@1.5` with args "releases rollback", and `FLY_APP=x fly rollback`, are both caught."""
+    text = WORKFLOW.replace(
+        "      - run: fly deploy --strategy rolling\n",
+        "      - uses: superfly/flyctl-actions@1.5\n        with:\n          args: releases rollback\n"
+        "      - run: FLY_APP=hotdash-app fly rollback\n",
+    )
+    folder = find_workflows(repository(tmp_path, release=text))
+    assert folder is not None
+    problems = workflows_run_real_fly_commands(folder).problems
+    assert [p.split(": `")[0] for p in problems] == [
+        f"{folder / 'release.yml'}:13: jobs.release.steps[1].with.args",
+        f"{folder / 'release.yml'}:14: jobs.release.steps[2].run",
+    ]
