@@ -210,6 +210,10 @@ class CIConfig:
     token_envs: tuple[str, ...] = ("GITHUB_TOKEN", "GH_TOKEN")
     allow_neutral: bool = False  # count `neutral` conclusions as green
     timeout: float = 10.0
+    # Checks (check-run names or status contexts) that must exist and have succeeded on the commit released;
+    # the branch protection's required status checks are added when the token may read them.
+    required: tuple[str, ...] = ()
+    branch_protection: bool = True  # read the branch's required status checks through the API
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,8 +1,12 @@
-"""CI green on GitHub: the commit being deployed is the branch head and every check run on it passed.
+"""CI green on GitHub: the commit being released is the branch head, every required check exists and
+succeeded on it, and every check run on it passed.
 
-Fails closed: zero check runs, a run not completed, a page that could not be read, an API error,
-a combined status that has entries and is not success -- each is a failure, named. The verdict
-lists every run seen with its link. Facts: the facts file github.md (REST: commits, check-runs
+The commit judged is the release's own (the git HEAD of the app source, else $GITHUB_SHA), compared
+with the branch head. Required checks are ``[ci] required`` plus the branch protection's required
+status checks when the token may read them (404/403: unknown, said in the verdict); each may be a
+check run or a legacy commit status. Fails closed: an unknown commit, zero check runs, a run not
+completed, a page that could not be read, an API error, a combined status that has entries and is
+not success -- each is a failure, named. The verdict lists every run seen with its link. Facts: the facts file github.md (REST: commits, check-runs
 with Link pagination, combined status). Tested against a local HTTP server serving GitHub's
 payload shapes, never against api.github.com.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +24,7 @@ import httpx
 from gates.config import CIConfig
 from gates.measurement import Measurement
 from gates.redact import register_secret
+from gates.vcs import commit_of
 
 DEFAULT_API = "https://api.github.com"
 GREEN = ("success", "skipped")
@@ -82,25 +88,74 @@ def _check_runs(client: httpx.Client, repo: str, sha: str) -> tuple[list[Mapping
     return runs, []
 
 
-def ci_green(client: httpx.Client, ci: CIConfig, deployed_sha: str = "") -> Measurement:
-    """The commit deployed is ``ci.branch``'s head and every check run on it completed green."""
+def release_commit(source: Path) -> str:
+    """The commit being released: the git HEAD of the app source, else $GITHUB_SHA (what Actions checked out)."""
+    return commit_of(source) or os.environ.get("GITHUB_SHA", "")
+
+
+def required_checks(client: httpx.Client, ci: CIConfig, repo: str) -> tuple[list[str], str]:
+    """The checks that must pass: ``[ci] required`` and the branch protection's required status checks
+    (when the token may read them), and a note of where they came from."""
+    names = list(ci.required)
+    notes = [f"[ci] required: {', '.join(ci.required)}"] if ci.required else []
+    if ci.branch_protection:
+        url = f"/repos/{repo}/branches/{ci.branch}/protection/required_status_checks"
+        response, error = _get(client, url)
+        if response is None:  # 404: no protection (or no access); 403: the token may not read it
+            notes.append(f"branch protection unknown ({error})")
+        else:
+            body = response.json()
+            found = [str(c) for c in body.get("contexts") or []]
+            found += [str(c.get("context")) for c in body.get("checks") or [] if c.get("context")]
+            notes.append(f"branch protection of {ci.branch}: {', '.join(dict.fromkeys(found)) or 'none'}")
+            names += found
+    return list(dict.fromkeys(names)), "; ".join(notes) or "no required checks configured"
+
+
+def _required_problems(required: list[str], rows: list[dict[str, Any]], sha: str, green: tuple[str, ...]) -> list[str]:
+    """Each required check that is missing on ``sha`` or has not succeeded, named."""
+    problems: list[str] = []
+    for name in required:
+        seen = [r for r in rows if r["name"] == name]
+        if not seen:
+            problems.append(f"required check {name!r} is missing on {sha}: no check run or status of that name")
+        for row in seen:
+            if (row["conclusion"] or row["status"]) not in green:
+                problems.append(
+                    f"required check {name!r} has not succeeded: {row['conclusion'] or row['status']} {row['url']}"
+                )
+    return problems
+
+
+def ci_green(client: httpx.Client, ci: CIConfig, release_sha: str) -> Measurement:
+    """The commit released is ``ci.branch``'s head; every required check exists and succeeded on it; every
+    check run on it completed green."""
     repo = repository(ci)
     problems: list[str] = []
     rows: list[dict[str, Any]] = []
-    sha = ""
+    head_sha = ""
     head, error = _get(client, f"/repos/{repo}/commits/{ci.branch}")
     if head is None:
         problems.append(f"head of {ci.branch} not read: {error}")
     else:
-        sha = str(head.json().get("sha", ""))
-        if not sha:
+        head_sha = str(head.json().get("sha", ""))
+        if not head_sha:
             problems.append(f"GitHub returned no sha for {repo}@{ci.branch}")
-        if deployed_sha and sha and deployed_sha != sha:
-            problems.append(f"the commit deployed ({deployed_sha[:12]}) is not the head of {ci.branch} ({sha[:12]})")
+    if not release_sha:
+        problems.append(
+            "the commit being released is unknown: the app source is not a git work tree and GITHUB_SHA is unset"
+        )
+    elif head_sha and release_sha != head_sha:
+        problems.append(f"the commit released ({release_sha}) is not the head of {ci.branch} ({head_sha})")
+    sha = release_sha or head_sha
+    required, required_note = required_checks(client, ci, repo) if sha else ([], "")
+    green = (*GREEN, "neutral") if ci.allow_neutral else GREEN
+    # A required check must have succeeded: skipped proves nothing ran.
+    required_green = ("success", "neutral") if ci.allow_neutral else ("success",)
+    statuses: list[dict[str, Any]] = []
     if sha:
         runs, page_problems = _check_runs(client, repo, sha)
         problems += page_problems
-        green = (*GREEN, "neutral") if ci.allow_neutral else GREEN
         for run in runs:
             row = {
                 "name": run.get("name"),
@@ -124,14 +179,28 @@ def ci_green(client: httpx.Client, ci: CIConfig, deployed_sha: str = "") -> Meas
             # Actions posts no legacy statuses: an empty combined status is normal, judge it only with entries.
             if int(body.get("total_count", 0) or 0) > 0 and body.get("state") != "success":
                 problems.append(f"combined commit status is {body.get('state')}")
+            statuses = [
+                {
+                    "name": st.get("context"),
+                    "status": "completed",
+                    "conclusion": st.get("state"),
+                    "url": st.get("target_url"),
+                }
+                for st in body.get("statuses") or []
+            ]
+        problems += _required_problems(required, rows + statuses, sha, required_green)
     runs_text = "; ".join(f"{r['name']}={r['conclusion'] or r['status']} {r['url']}" for r in rows)
     return Measurement(
         name="CI is green",
-        question=f"the commit deployed is the head of {ci.branch} and every check run on it completed green",
-        observed=f"{sha[:12] or 'no commit'}: {len(rows)} run(s): {runs_text or 'none'}",
-        expected=f"at least one run, every run completed with {' or '.join(GREEN + (('neutral',) if ci.allow_neutral else ()))}",
+        question=(
+            f"the commit released is the head of {ci.branch}, every required check exists and succeeded on it, "
+            "and every check run on it completed green"
+        ),
+        observed=f"{sha or 'no commit'}: required: {', '.join(required) or 'none known'} ({required_note}); "
+        f"{len(rows)} run(s): {runs_text or 'none'}",
+        expected=f"at least one run, every run completed with {' or '.join(green)}, every required check success",
         ok=not problems,
-        source=f"{client.base_url}/repos/{repo}/commits/{ci.branch} and its check-runs",
+        source=f"{client.base_url}/repos/{repo}/commits/{ci.branch}, its check-runs and status, branch protection",
         details=rows,
         problems=problems,
     )

@@ -3,7 +3,9 @@
 Payload shapes follow GitHub's REST docs (see the facts file github.md): GET
 /repos/{o}/{r}/commits/{ref} -> {sha, ...}; .../commits/{sha}/check-runs -> {total_count,
 check_runs[{name, status, conclusion, html_url, app{slug}}]} paginated by a Link header;
-.../commits/{sha}/status -> {state, total_count, statuses}.
+.../commits/{sha}/status -> {state, total_count, statuses[{context, state, target_url}]};
+/repos/{o}/{r}/branches/{b}/protection/required_status_checks -> {strict, contexts, checks[{context,
+app_id}]} (404 "Branch not protected" when unprotected, 403 when the token may not read it).
 """
 
 from __future__ import annotations
@@ -70,6 +72,33 @@ class GitHubFake:
             {},
         )
 
+    def statuses(self, *entries: tuple[str, str], sha: str = SHA) -> None:
+        """Legacy commit statuses (context, state); the combined state is GitHub's: any failure/error
+        fails it, else any pending keeps it pending, else success."""
+        states = [state for _, state in entries]
+        combined = (
+            "failure"
+            if {"failure", "error"} & set(states)
+            else "pending"
+            if "pending" in states or not states
+            else "success"
+        )
+        body = [{"context": c, "state": st, "target_url": f"https://ci.example/{c}"} for c, st in entries]
+        self.routes[f"/repos/{REPO}/commits/{sha}/status"] = (
+            200,
+            {"state": combined, "total_count": len(body), "statuses": body, "sha": sha},
+            {},
+        )
+
+    def protection(self, *contexts: str, branch: str = "main", status: int = 200) -> None:
+        """The branch's required status checks (both the old ``contexts`` and the newer ``checks``)."""
+        path = f"/repos/{REPO}/branches/{branch}/protection/required_status_checks"
+        if status != 200:
+            self.routes[path] = (status, {"message": "Branch not protected" if status == 404 else "Forbidden"}, {})
+            return
+        checks = [{"context": c, "app_id": 15368} for c in contexts]
+        self.routes[path] = (200, {"strict": True, "contexts": list(contexts), "checks": checks}, {})
+
     def runs(self, *pages: list[dict[str, Any]] | Route, sha: str = SHA) -> None:
         """Check-run pages; a page given as (status, body, headers) is served as is (an error page)."""
         base = f"/repos/{REPO}/commits/{sha}/check-runs?filter=latest&per_page=100"
@@ -89,4 +118,3 @@ class GitHubFake:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
-

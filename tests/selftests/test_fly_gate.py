@@ -22,7 +22,7 @@ from gates import config as config_mod
 from gates.gaterun import gate_command
 from tests.selftests.demo import REPO, junit_results
 from tests.selftests.flyfake import FAKES, TOKEN, FakeFly
-from tests.selftests.githubfake import GitHubFake, check_run
+from tests.selftests.githubfake import SHA, GitHubFake, check_run
 
 HOTDASH = REPO / "examples" / "hotdash"
 BAD = "3d8d9016b21e08"  # the second machine of the fixtures' fly status
@@ -126,7 +126,8 @@ def test_the_ci_molecule_follows_github_and_says_when_it_is_not_configured(fly_c
     with GitHubFake() as github:
         github.commit()
         github.runs([check_run("test"), check_run("lint")])
-        env = {"GITHUB_API_URL": github.url, "GITHUB_TOKEN": "ghs_canary0123456789abcdef"}
+        # The example's copy is no git work tree: the commit released is GITHUB_SHA, as in Actions.
+        env = {"GITHUB_API_URL": github.url, "GITHUB_TOKEN": "ghs_canary0123456789abcdef", "GITHUB_SHA": SHA}
         assert gate(fly_config, "preflight", tmp_path / "ok", name, **env)[name] == "passed"
         github.runs([check_run("test"), check_run("e2e", conclusion="failure")])
         message = gate(fly_config, "preflight", tmp_path / "bad", name, **env)[name]
