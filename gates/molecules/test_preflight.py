@@ -10,6 +10,8 @@ or a fly_config; the build molecules a Dockerfile and package.json; the workflow
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gates.checks import appfiles
@@ -22,7 +24,7 @@ from gates.checks.workflows import workflows_run_real_fly_commands, workflows_va
 pytestmark = [pytest.mark.preflight]
 
 
-def _needs(path, why):
+def _needs(path: Path | None, why: str) -> Path:
     if path is None:
         pytest.skip(why)
     return path

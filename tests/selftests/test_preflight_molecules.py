@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gates import config as config_mod
-from gates.pipeline import GATES_ROOT, gate_command
+from gates.gaterun import gate_command
 from tests.selftests.demo import REPO, junit_results
 from tests.selftests.githubfake import SHA, GitHubFake, check_run
 from tests.selftests.repofixtures import WORKFLOW, write_workflows
@@ -67,7 +67,7 @@ def preflight(config: Path, out: Path, github: GitHubFake, released: str = SHA) 
     }
     child_env.pop("GITHUB_REPOSITORY", None)
     result = subprocess.run(
-        [*args, "-k", " or ".join(MOLECULES)], cwd=GATES_ROOT, env=child_env, capture_output=True, text=True, timeout=300
+        [*args, "-k", " or ".join(MOLECULES)], cwd=cfg.root, env=child_env, capture_output=True, text=True, timeout=300
     )
     results = junit_results(out / "gate.xml")
     assert set(MOLECULES) <= set(results), result.stdout + result.stderr
