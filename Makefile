@@ -20,16 +20,20 @@ demo: setup
 	@echo "Evidence: $$($(GATES) report)"
 	@echo "The demo keeps running: 'make down' (or '.venv/bin/gates down') stops it."
 
-# Lint first, so the test runner's summary is the last thing printed.
+# Lint and the import contracts first, then the fast tier (pure tests, seconds), then the integration
+# tier (real Postgres, HAProxy, Chromium, Node): the test runner's summary is the last thing printed.
 test: setup
 	$(VENV)/bin/ruff check gates tests examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PYTEST) tests/fast -q -p no:xdist
 	$(PYTEST) tests/selftests -n $(WORKERS) --dist loadgroup
 
 lint: setup
 	$(VENV)/bin/ruff check gates tests examples
 	$(VENV)/bin/ruff format --check gates
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Speed targets live here, never in tests: prints a table, writes reports/bench.json.
 bench: setup
