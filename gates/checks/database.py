@@ -55,7 +55,7 @@ def migrations_applied(conn: psycopg.Connection[Any], files: Sequence[MigrationF
     try:
         applied = {m.version for m in applied_migrations(conn)}
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, f"all {len(files)} applied")
+        return query_failed(conn, exc, name, question, source, f"all {len(files)} applied")
     missing = [f for f in files if f.version not in applied]
     problems = [f"{f.filename}: not applied (version {f.version} is not in the history)" for f in missing]
     if not files:
@@ -81,7 +81,7 @@ def no_unknown_migrations(conn: psycopg.Connection[Any], files: Sequence[Migrati
     try:
         applied = applied_migrations(conn)
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, "0 unknown")
+        return query_failed(conn, exc, name, question, source, "0 unknown")
     local = {f.version for f in files}
     unknown = [m for m in applied if m.version not in local]
     return Measurement(
@@ -104,7 +104,7 @@ def tables_exist(conn: psycopg.Connection[Any], expected: Sequence[str]) -> Meas
     try:
         rows = conn.execute(_TABLES_SQL, ([s for s, _ in wanted], [t for _, t in wanted])).fetchall()
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, f"{len(wanted)} tables")
+        return query_failed(conn, exc, name, question, source, f"{len(wanted)} tables")
     problems: list[str] = []
     details: list[dict[str, Any]] = []
     for schema, table, kind in rows:
@@ -138,7 +138,7 @@ def migrations_unchanged(conn: psycopg.Connection[Any], files: Sequence[Migratio
     try:
         applied = {m.version: m for m in applied_migrations(conn)}
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, "0 edited")
+        return query_failed(conn, exc, name, question, source, "0 edited")
     problems: list[str] = []
     details: list[dict[str, Any]] = []
     compared = 0
@@ -191,7 +191,7 @@ def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measur
         rows = conn.execute(_RLS_SQL, (list(schemas),)).fetchall()
         views = conn.execute(_VIEWS_SQL, (list(schemas),)).fetchall()
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, expected)
+        return query_failed(conn, exc, name, question, source, expected)
     problems: list[str] = []
     if not schemas:
         problems.append("no schemas named: nothing was verified")
@@ -252,7 +252,7 @@ def _folder(files: Sequence[MigrationFile]) -> str:
     return ", ".join(folders) if folders else "no migration files"
 
 
-def _query_failed(
+def query_failed(
     conn: psycopg.Connection[Any], exc: psycopg.Error, name: str, question: str, source: str, expected: str
 ) -> Measurement:
     """The verdict when the database could not be asked: failed, saying why."""

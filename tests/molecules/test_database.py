@@ -14,6 +14,7 @@ from gates.checks.database import (
     rls_enabled,
     tables_exist,
 )
+from gates.checks.security import definer_functions_pinned
 from gates.database.migrations import created_tables
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.database]
@@ -42,6 +43,11 @@ def test_no_applied_migration_was_edited(db, migration_files, verdict):
 def test_every_exposed_table_has_rls_enabled(db, app, verdict):
     """In the exposed schemas every table has RLS and a policy, no policy sits on a table without RLS, views are security_invoker."""
     verdict(rls_enabled(db, app.exposed_schemas))
+
+
+def test_security_definer_functions_the_api_can_call_pin_search_path(db, app, verdict):
+    """Every SECURITY DEFINER function anon or authenticated can execute in an exposed schema pins search_path."""
+    verdict(definer_functions_pinned(db, app.exposed_schemas))
 
 
 def test_supabase_advisors_report_nothing_at_the_configured_level(request, db_url, gates_config, environment, verdict):

@@ -1,0 +1,51 @@
+"""Run the database molecules by name, as a gate does, against a database of the test's choosing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from gates import config as config_mod
+from gates.pipeline import GATES_ROOT, gate_command
+from tests.selftests.demo import junit_results, write_config
+
+DB_ENV = "GATES_SELFTEST_MOLECULE_DB"
+
+
+def app_with_migrations(folder: Path, files: dict[str, str] | None = None) -> Path:
+    """An app folder with ``supabase/migrations`` holding ``files`` (name -> SQL); its path."""
+    migrations = folder / "supabase" / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    for name, text in (files or {}).items():
+        (migrations / name).write_text(text)
+    return folder
+
+
+def run_molecule(
+    tmp_path: Path,
+    db_url: str,
+    name: str,
+    *,
+    env: str = "staging",
+    marker: str | None = None,
+    source: Path | None = None,
+    app: dict[str, Any] | None = None,
+    extra: str = "",
+) -> str:
+    """'passed' or the failure message of molecule ``name`` of gate ``marker`` (default: ``env``) against ``db_url``."""
+    out = tmp_path / f"run-{len(list(tmp_path.glob('run-*')))}"
+    out.mkdir(parents=True)
+    source = source or app_with_migrations(tmp_path / "app")
+    path = write_config(
+        out, source=source, app=app, environments={env: {"database_url_env": DB_ENV}}, extra=extra
+    )
+    cfg = config_mod.load(path)
+    args = [*gate_command(cfg, cfg.environment(env), marker or env, out, "gate", None, 0), "-k", name]
+    result = subprocess.run(
+        args, cwd=GATES_ROOT, env={**os.environ, DB_ENV: db_url}, capture_output=True, text=True, timeout=300
+    )
+    results = junit_results(out / "gate.xml") if (out / "gate.xml").exists() else {}
+    assert name in results, result.stdout[-3000:] + result.stderr[-3000:]
+    return results[name]
