@@ -110,6 +110,12 @@ class DatabaseConfig:
     advisors_level: str = "error"
     # Squawk rules accepted anyway, each "rule: reason" (the reason is shown in the report).
     squawk_allow: tuple[str, ...] = ()
+    # Tables anon may read (and, on staging, write) by design, "schema.table" (default schema public):
+    # the RLS behaviour molecule fails on any other table anon can read rows of or write.
+    public_tables: tuple[str, ...] = ()
+    # Whether a SELECT policy `using (true)` for anon/authenticated/PUBLIC on a table outside
+    # public_tables fails (default: it is listed in the report only).
+    select_true_fail: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ from gates.checks.database import (
     rls_enabled,
     tables_exist,
 )
-from gates.checks.security import definer_functions_pinned
+from gates.checks.security import always_true_policies, definer_functions_pinned
 from gates.database.migrations import created_tables
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.database]
@@ -48,6 +48,17 @@ def test_every_exposed_table_has_rls_enabled(db, app, verdict):
 def test_security_definer_functions_the_api_can_call_pin_search_path(db, app, verdict):
     """Every SECURITY DEFINER function anon or authenticated can execute in an exposed schema pins search_path."""
     verdict(definer_functions_pinned(db, app.exposed_schemas))
+
+
+def test_no_policy_opens_every_row_to_the_api(db, app, gates_config, verdict):
+    """No policy for anon/authenticated/PUBLIC is always true on a write; always-true reads are listed
+    (and fail outside [database] public_tables with [database] select_true_fail)."""
+    database = gates_config.database
+    verdict(
+        always_true_policies(
+            db, app.exposed_schemas, select_fails=database.select_true_fail, public_tables=database.public_tables
+        )
+    )
 
 
 def test_supabase_advisors_report_nothing_at_the_configured_level(request, db_url, gates_config, environment, verdict):

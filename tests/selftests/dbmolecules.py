@@ -38,9 +38,7 @@ def run_molecule(
     out = tmp_path / f"run-{len(list(tmp_path.glob('run-*')))}"
     out.mkdir(parents=True)
     source = source or app_with_migrations(tmp_path / "app")
-    path = write_config(
-        out, source=source, app=app, environments={env: {"database_url_env": DB_ENV}}, extra=extra
-    )
+    path = write_config(out, source=source, app=app, environments={env: {"database_url_env": DB_ENV}}, extra=extra)
     cfg = config_mod.load(path)
     args = [*gate_command(cfg, cfg.environment(env), marker or env, out, "gate", None, 0), "-k", name]
     result = subprocess.run(

@@ -39,3 +39,25 @@ def test_an_unpinned_security_definer_function_anon_can_call_fails_naming_it(pg_
     assert "executable by anon, authenticated (through PUBLIC)" in message
     _sql(pg_database, "alter function public.note_count() set search_path = ''")
     assert run_molecule(tmp_path, pg_database, name) == "passed"
+
+
+def test_an_always_true_write_policy_fails_naming_table_and_policy(pg_database: str, tmp_path: Path) -> None:
+    """`with check (true)` on INSERT for anon fails naming table and policy; a SELECT `using (true)` is only listed
+    unless select_true_fail is set and the table is not in public_tables; a real check fixes the write."""
+    name = "test_no_policy_opens_every_row_to_the_api"
+    _sql(pg_database, TABLE)
+    _sql(pg_database, "create policy notes_read_all on public.notes for select to anon using (true)")
+    assert run_molecule(tmp_path, pg_database, name) == "passed"
+    strict = "\n[database]\nselect_true_fail = true\n"
+    message = run_molecule(tmp_path, pg_database, name, extra=strict)
+    assert "public.notes: policy notes_read_all (SELECT to anon) has USING (true)" in message
+    listed = strict.replace("true\n", 'true\npublic_tables = ["notes"]\n')
+    assert run_molecule(tmp_path, pg_database, name, extra=listed) == "passed"
+    _sql(pg_database, "create policy notes_insert on public.notes for insert to anon, authenticated with check (true)")
+    message = run_molecule(tmp_path, pg_database, name)
+    assert "public.notes: policy notes_insert (INSERT to anon, authenticated) has WITH CHECK always true" in message
+    _sql(
+        pg_database,
+        "alter policy notes_insert on public.notes with check ((select auth.uid()) = owner)",
+    )
+    assert run_molecule(tmp_path, pg_database, name) == "passed"
