@@ -11,12 +11,10 @@ from typing import Any
 
 import psycopg
 
-from gates.checks.database import query_failed
+from gates.checks.database import NOT_EXTENSION_OWNED, query_failed
 from gates.measurement import Measurement
 
 API_ROLES = ("anon", "authenticated")
-NOT_EXTENSION_OWNED = """not exists (
-    select 1 from pg_depend d where d.classid = {catalog}::regclass and d.objid = {oid} and d.deptype = 'e')"""
 
 # Who may execute each function: the API roles that exist and hold EXECUTE (PUBLIC counts, as
 # has_function_privilege sees it), and whether PUBLIC itself holds it (Postgres' default for a new function).

@@ -41,7 +41,8 @@ def test_no_applied_migration_was_edited(db, migration_files, verdict):
 
 
 def test_every_exposed_table_has_rls_enabled(db, app, verdict):
-    """In the exposed schemas every table has RLS and a policy, no policy sits on a table without RLS, views are security_invoker."""
+    """In the exposed schemas every table (partitioned parents too) has RLS and a policy, views are security_invoker
+    and none exposes auth.users; in no schema does a policy sit on a table without RLS; extensions' objects are not the app's."""
     verdict(rls_enabled(db, app.exposed_schemas))
 
 

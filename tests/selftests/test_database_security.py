@@ -61,3 +61,48 @@ def test_an_always_true_write_policy_fails_naming_table_and_policy(pg_database: 
         "alter policy notes_insert on public.notes with check ((select auth.uid()) = owner)",
     )
     assert run_molecule(tmp_path, pg_database, name) == "passed"
+
+
+RLS = "test_every_exposed_table_has_rls_enabled"
+
+
+def test_a_policy_on_a_table_without_rls_in_a_private_schema_fails_naming_it(pg_database: str, tmp_path: Path) -> None:
+    """Policies on an RLS-disabled table fail the RLS molecule in any schema, not only exposed ones."""
+    _sql(pg_database, TABLE + "create schema private; create table private.keys (id int);")
+    _sql(pg_database, "create policy keys_own on private.keys for select to authenticated using (true)")
+    message = run_molecule(tmp_path, pg_database, RLS)
+    assert "private.keys: RLS disabled, yet 1 policy(ies) defined (they have no effect)" in message
+    _sql(pg_database, "alter table private.keys enable row level security")
+    assert run_molecule(tmp_path, pg_database, RLS) == "passed"
+
+
+def test_extension_objects_are_not_the_apps_but_views_on_auth_users_and_partitioned_parents_are(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """pg_stat_statements' views in public raise no alarm; a view over auth.users anon can read fails naming it
+    (until revoked); a partitioned parent without RLS fails naming it though its partitions have RLS."""
+    _sql(pg_database, TABLE + "create extension pg_stat_statements with schema public")
+    assert run_molecule(tmp_path, pg_database, RLS) == "passed"
+    _sql(
+        pg_database,
+        "create view public.member_emails with (security_invoker = on) as select id, email from auth.users",
+    )
+    assert "public.member_emails: view exposes auth.users to anon, authenticated" in run_molecule(
+        tmp_path, pg_database, RLS
+    )
+    _sql(pg_database, "revoke select on public.member_emails from anon, authenticated")
+    _sql(
+        pg_database,
+        "create table public.events (at date not null, what text) partition by range (at);"
+        "create table public.events_2025 partition of public.events for values from ('2025-01-01') to ('2026-01-01');"
+        "alter table public.events_2025 enable row level security;"
+        "create policy own on public.events_2025 for select to authenticated using (false);",
+    )
+    message = run_molecule(tmp_path, pg_database, RLS)
+    assert "public.events: RLS disabled" in message and "events_2025" not in message
+    _sql(
+        pg_database,
+        "alter table public.events enable row level security;"
+        "create policy own on public.events for select to authenticated using (false);",
+    )
+    assert run_molecule(tmp_path, pg_database, RLS) == "passed"
