@@ -106,3 +106,41 @@ def test_extension_objects_are_not_the_apps_but_views_on_auth_users_and_partitio
         "create policy own on public.events for select to authenticated using (false);",
     )
     assert run_molecule(tmp_path, pg_database, RLS) == "passed"
+
+
+ADVISORS = "test_supabase_advisors_report_nothing_at_the_configured_level"
+API_SCHEMA = """
+create schema api;
+grant usage on schema api to anon, authenticated;
+create table api.orders (id bigint primary key);
+grant select on api.orders to anon, authenticated;
+"""
+
+
+def test_a_schema_exposed_only_in_supabase_config_toml_is_checked_by_both_molecules(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """A schema exposed in supabase/config.toml [api] schemas is checked by the RLS molecule and by the advisors
+    (run with the same schemas); [app] exposed_schemas overrides the file."""
+    from tests.selftests.dbmolecules import app_with_migrations
+
+    _sql(pg_database, TABLE + API_SCHEMA)
+    source = app_with_migrations(tmp_path / "exposing")
+    (source / "supabase" / "config.toml").write_text('[api]\nschemas = ["public", "graphql_public", "api"]\n')
+    assert "api.orders: RLS disabled" in run_molecule(tmp_path, pg_database, RLS, source=source)
+    message = run_molecule(tmp_path, pg_database, ADVISORS, source=source)
+    assert "ERROR rls_disabled_in_public: Table `api.orders`" in message
+    overridden = {"exposed_schemas": ["public"]}
+    assert run_molecule(tmp_path, pg_database, RLS, source=source, app=overridden) == "passed"
+    assert run_molecule(tmp_path, pg_database, ADVISORS, source=source, app=overridden) == "passed"
+
+
+def test_advisors_that_cannot_see_an_exposed_schema_fail_closed_unless_waived(pg_database: str, tmp_path: Path) -> None:
+    """Where anon and authenticated hold no privilege on public (not Supabase's defaults), the advisors molecule
+    fails saying the advisors could not see what Supabase would expose; a reason in advisors_blind_ok waives it."""
+    _sql(pg_database, TABLE + "revoke usage on schema public from public, anon, authenticated")
+    message = run_molecule(tmp_path, pg_database, ADVISORS)
+    assert "schema public: anon has no privilege on it" in message
+    assert "the advisors could not see what Supabase would expose there" in message
+    waived = '\n[database]\nadvisors_blind_ok = "the API is switched off for this project"\n'
+    assert run_molecule(tmp_path, pg_database, ADVISORS, extra=waived) == "passed"
