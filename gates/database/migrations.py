@@ -134,6 +134,26 @@ def created_tables(files: Iterable[MigrationFile]) -> list[str]:
     return list(tables)
 
 
+_TARGET = re.compile(
+    rf"^\s*(?:alter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?(?P<alter>{_NAME})"
+    rf"|create\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?(?:{_IDENT}\s+)?"
+    rf"on\s+(?:only\s+)?(?P<index>{_NAME}))",
+    re.IGNORECASE,
+)
+_REFERENCES = re.compile(rf"\breferences\s+(?P<ref>{_NAME})", re.IGNORECASE)
+
+
+def tables_touched(statement: str) -> list[str]:
+    """``schema.table`` of the table an ALTER TABLE or CREATE INDEX statement locks, and of the tables its
+    foreign keys reference (they are locked too); [] for any other statement."""
+    text = _NOISE.sub(lambda m: m.group("quoted") or " ", statement)
+    m = _TARGET.match(text)
+    if not m:
+        return []
+    target = m.group("alter") or m.group("index")
+    return [_qualified(target), *(_qualified(r.group("ref")) for r in _REFERENCES.finditer(text))]
+
+
 def _split_names(text: str) -> list[str]:
     return re.findall(_NAME, text)
 
