@@ -20,7 +20,16 @@ from typing import Any
 
 import psycopg
 
-from gates.database.migrations import MigrationFile, applied_migrations, created_tables, tables_touched
+from gates.database.cluster import LocalCluster
+from gates.database.migrations import (
+    MigrationFile,
+    applied_migrations,
+    created_tables,
+    out_of_order,
+    scan_migrations,
+    tables_touched,
+)
+from gates.database.rehearsal import rehearse
 from gates.database.sqltext import split_statements
 from gates.errors import GatesError
 from gates.measurement import Measurement
@@ -50,6 +59,9 @@ LOCKING_RULES = frozenset(
     }
 )
 _MAX_REPARSES = 50
+REHEARSAL = "migration rehearsal"
+# The longest list a molecule's message shows; the rest is counted ("and N more"), the details keep all.
+LIST_LIMIT = 20
 
 
 def pending_files(conn: psycopg.Connection[Any], files: Sequence[MigrationFile]) -> list[MigrationFile]:
@@ -189,3 +201,55 @@ def _line_offsets(text: str) -> list[int]:
 def _offset(offsets: list[int], finding: dict[str, Any]) -> int:
     line = min(max(int(finding.get("line", 0)), 0), len(offsets) - 1)
     return offsets[line] + max(int(finding.get("column", 0)), 0)
+
+
+def migration_rehearsal(
+    conn: psycopg.Connection[Any], target_url: str, migrations: Path, cluster: LocalCluster, log: Path | None = None
+) -> Measurement:
+    """Every pending migration applies, each on its own, to a scratch copy of the target's schema in
+    ``cluster``; every file that fails is named with its statement and error, in one run. Files the CLI
+    skips, versions two files share and pending files older than the newest applied one fail too."""
+    question = (
+        "every pending migration applies to a copy of the target's schema, and the folder is one `db push` accepts"
+    )
+    source = f"pg_dump --schema-only of the target, restored into a scratch database; {migrations}"
+    expected = "0 failing files, 0 folder problems"
+    try:
+        scan = scan_migrations(migrations)
+        applied = [m.version for m in applied_migrations(conn)]
+    except (GatesError, psycopg.Error) as exc:
+        return Measurement(REHEARSAL, question, "not rehearsed", expected, False, source, problems=[str(exc)])
+    pending = [f for f in scan.files if f.version not in set(applied)]
+    problems = [*scan.problems, *out_of_order(scan.files, applied)]
+    details: list[dict[str, Any]] = []
+    failing = 0
+    if pending:
+        try:
+            result = rehearse(target_url, cluster, pending, log)
+        except GatesError as exc:
+            problems.append(f"could not rehearse: {exc}")
+        else:
+            for o in result.outcomes:
+                details.append({"file": o.file.filename, "statements": o.statements, "applied": o.ok, "error": o.error})
+                if not o.ok:
+                    failing += 1
+                    problems.append(
+                        f"{o.file.filename}: statement {o.failed_statement} of {o.statements} failed: "
+                        f"{o.statement}: {o.error}"
+                    )
+            details += [{"not restored (platform objects, not the app's)": e} for e in result.restore_errors]
+    return Measurement(
+        name=REHEARSAL,
+        question=question,
+        observed=f"{failing} of {len(pending)} pending file(s) failed; {len(problems) - failing} folder problem(s)",
+        expected=expected,
+        ok=not problems,
+        source=source,
+        details=details + [{"problem": p} for p in problems],
+        problems=cut(problems),
+    )
+
+
+def cut(lines: Sequence[str], limit: int = LIST_LIMIT) -> list[str]:
+    """At most ``limit`` lines; the rest counted in one last line."""
+    return list(lines) if len(lines) <= limit else [*lines[:limit], f"and {len(lines) - limit} more"]

@@ -59,23 +59,59 @@ class AppliedMigration:
     statements: tuple[str, ...]
 
 
-def local_migrations(directory: Path) -> list[MigrationFile]:
-    """The migration files of ``directory`` in version order (the order the CLI applies them)."""
+@dataclasses.dataclass(frozen=True)
+class MigrationScan:
+    """The migration files of a folder, and what is wrong with the folder (one line each)."""
+
+    files: tuple[MigrationFile, ...]
+    problems: tuple[str, ...]
+
+
+def scan_migrations(directory: Path) -> MigrationScan:
+    """The migration files of ``directory`` in version order (the order the CLI applies them), and the
+    problems that make a push fail or skip a file: ``.sql`` files the CLI cannot name, shared versions.
+    Never raises for the folder's content (a missing folder is a UsageError)."""
     if not directory.is_dir():
         raise UsageError(f"{directory}: migrations folder not found")
     files: list[MigrationFile] = []
-    for path in directory.iterdir():
+    problems: list[str] = []
+    for path in sorted(directory.iterdir()):
         m = _MIGRATION_FILE.match(path.name)
         if m and path.is_file():
             files.append(MigrationFile(m.group("version"), m.group("name"), path))
+        elif path.suffix == ".sql" and path.is_file():
+            problems.append(f"{path.name}: not <digits>_<name>.sql, so `supabase db push` skips it")
     files.sort(key=lambda f: (f.version, f.path.name))
     seen: dict[str, str] = {}
     for f in files:
         if f.version in seen:
             # The history's primary key is the version: the CLI would apply one and fail on the other.
-            raise UsageError(f"{directory}: {seen[f.version]} and {f.path.name} share version {f.version}")
-        seen[f.version] = f.path.name
-    return files
+            problems.append(f"{seen[f.version]} and {f.path.name} share version {f.version}")
+        seen.setdefault(f.version, f.path.name)
+    return MigrationScan(tuple(files), tuple(problems))
+
+
+def local_migrations(directory: Path) -> list[MigrationFile]:
+    """The migration files of ``directory`` in version order; two files sharing a version are a UsageError
+    naming both (other names the CLI skips are skipped here too)."""
+    scan = scan_migrations(directory)
+    shared = [p for p in scan.problems if " share version " in p]
+    if shared:
+        raise UsageError(f"{directory}: {shared[0]}")
+    return list(scan.files)
+
+
+def out_of_order(files: Iterable[MigrationFile], applied: Iterable[str]) -> list[str]:
+    """A line per pending file older than the newest applied version: `supabase db push` refuses it
+    (unless --include-all), and applied later it would run after migrations written after it."""
+    done = set(applied)
+    newest = max((v for v in done if v.isdigit()), key=int, default=None)
+    return [
+        f"{f.filename}: pending, but older than the newest applied version {newest}"
+        " (`supabase db push` refuses it without --include-all; rename it to a newer version)"
+        for f in files
+        if newest is not None and f.version not in done and int(f.version) < int(newest)
+    ]
 
 
 def applied_migrations(conn: psycopg.Connection[Any]) -> list[AppliedMigration]:

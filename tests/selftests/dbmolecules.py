@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gates import config as config_mod
+from gates.database.cluster import LocalCluster
 from gates.pipeline import GATES_ROOT, gate_command
 from tests.selftests.demo import junit_results, write_config
 
@@ -33,17 +34,22 @@ def run_molecule(
     source: Path | None = None,
     app: dict[str, Any] | None = None,
     extra: str = "",
+    cluster: LocalCluster | None = None,
 ) -> str:
-    """'passed' or the failure message of molecule ``name`` of gate ``marker`` (default: ``env``) against ``db_url``."""
+    """'passed' or the failure message of molecule ``name`` of gate ``marker`` (default: ``env``) against ``db_url``;
+    ``cluster`` becomes the config's local cluster (the rehearsal's scratch server) instead of a new one."""
     out = tmp_path / f"run-{len(list(tmp_path.glob('run-*')))}"
     out.mkdir(parents=True)
     source = source or app_with_migrations(tmp_path / "app")
-    path = write_config(out, source=source, app=app, environments={env: {"database_url_env": DB_ENV}}, extra=extra)
+    port = cluster.port if cluster else None
+    environments = {env: {"database_url_env": DB_ENV}}
+    path = write_config(out, source=source, app=app, environments=environments, extra=extra, postgres_port=port)
+    child_env = {**os.environ, DB_ENV: db_url}
+    if cluster:
+        child_env["GATES_STATE_DIR"] = str(cluster.state_dir)
     cfg = config_mod.load(path)
     args = [*gate_command(cfg, cfg.environment(env), marker or env, out, "gate", None, 0), "-k", name]
-    result = subprocess.run(
-        args, cwd=GATES_ROOT, env={**os.environ, DB_ENV: db_url}, capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run(args, cwd=GATES_ROOT, env=child_env, capture_output=True, text=True, timeout=300)
     results = junit_results(out / "gate.xml") if (out / "gate.xml").exists() else {}
     assert name in results, result.stdout[-3000:] + result.stderr[-3000:]
     return results[name]
