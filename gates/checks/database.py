@@ -265,6 +265,11 @@ def _normalized(sql_text: str) -> str:
     return " ".join(text.replace(";", " ").split())
 
 
+def qualified_name(table: str) -> str:
+    """``schema.table`` of a configured table name (default schema public)."""
+    return ".".join(_split(table))
+
+
 def _split(name: str) -> tuple[str, str]:
     schema, dot, table = name.partition(".")
     return (schema, table) if dot else ("public", name)

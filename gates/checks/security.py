@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from gates.checks.database import NOT_EXTENSION_OWNED, query_failed
+from gates.checks.database import NOT_EXTENSION_OWNED, qualified_name, query_failed
 from gates.measurement import Measurement
 
 API_ROLES = ("anon", "authenticated")
@@ -108,7 +108,7 @@ def always_true_policies(
         rows = conn.execute(_POLICIES_SQL, (list(schemas), list(API_ROLES))).fetchall()
     except psycopg.Error as exc:
         return query_failed(conn, exc, name, question, source, expected)
-    public = {_qualified(t) for t in public_tables}
+    public = {qualified_name(t) for t in public_tables}
     problems: list[str] = []
     details: list[dict[str, Any]] = []
     for schema, table, policy, cmd, roles, qual, check in rows:
@@ -155,7 +155,3 @@ def always_true_policies(
         details=details,
         problems=problems,
     )
-
-
-def _qualified(table: str) -> str:
-    return table if "." in table else f"public.{table}"

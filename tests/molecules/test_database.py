@@ -14,6 +14,7 @@ from gates.checks.database import (
     rls_enabled,
     tables_exist,
 )
+from gates.checks.rls_behaviour import rls_behaviour
 from gates.checks.security import always_true_policies, definer_functions_pinned
 from gates.database.exposed import exposed_schemas
 from gates.database.migrations import created_tables
@@ -71,6 +72,13 @@ def test_no_policy_opens_every_row_to_the_api(db, exposed, gates_config, verdict
             db, exposed, select_fails=database.select_true_fail, public_tables=database.public_tables
         )
     )
+
+
+def test_anon_reads_and_writes_only_the_public_tables(db, exposed, gates_config, environment, verdict):
+    """As anon and as a random signed-in user, with JWT claims set as PostgREST sets them, in transactions always
+    rolled back: anon reads rows of, or inserts into, no table outside [database] public_tables (production: reads only)."""
+    public = gates_config.database.public_tables
+    verdict(rls_behaviour(db, exposed, public, writes=not environment.is_production))
 
 
 def test_supabase_advisors_report_nothing_at_the_configured_level(

@@ -33,7 +33,7 @@ def run_molecule(
     marker: str | None = None,
     source: Path | None = None,
     app: dict[str, Any] | None = None,
-    extra: str = "",
+    database: dict[str, Any] | None = None,
     cluster: LocalCluster | None = None,
 ) -> str:
     """'passed' or the failure message of molecule ``name`` of gate ``marker`` (default: ``env``) against ``db_url``;
@@ -43,7 +43,7 @@ def run_molecule(
     source = source or app_with_migrations(tmp_path / "app")
     port = cluster.port if cluster else None
     environments = {env: {"database_url_env": DB_ENV}}
-    path = write_config(out, source=source, app=app, environments=environments, extra=extra, postgres_port=port)
+    path = write_config(out, source=source, app=app, environments=environments, database=database, postgres_port=port)
     child_env = {**os.environ, DB_ENV: db_url}
     if cluster:
         child_env["GATES_STATE_DIR"] = str(cluster.state_dir)

@@ -48,11 +48,10 @@ def test_an_always_true_write_policy_fails_naming_table_and_policy(pg_database: 
     _sql(pg_database, TABLE)
     _sql(pg_database, "create policy notes_read_all on public.notes for select to anon using (true)")
     assert run_molecule(tmp_path, pg_database, name) == "passed"
-    strict = "\n[database]\nselect_true_fail = true\n"
-    message = run_molecule(tmp_path, pg_database, name, extra=strict)
+    strict = {"select_true_fail": True}
+    message = run_molecule(tmp_path, pg_database, name, database=strict)
     assert "public.notes: policy notes_read_all (SELECT to anon) has USING (true)" in message
-    listed = strict.replace("true\n", 'true\npublic_tables = ["notes"]\n')
-    assert run_molecule(tmp_path, pg_database, name, extra=listed) == "passed"
+    assert run_molecule(tmp_path, pg_database, name, database={**strict, "public_tables": ["notes"]}) == "passed"
     _sql(pg_database, "create policy notes_insert on public.notes for insert to anon, authenticated with check (true)")
     message = run_molecule(tmp_path, pg_database, name)
     assert "public.notes: policy notes_insert (INSERT to anon, authenticated) has WITH CHECK always true" in message
@@ -142,5 +141,40 @@ def test_advisors_that_cannot_see_an_exposed_schema_fail_closed_unless_waived(pg
     message = run_molecule(tmp_path, pg_database, ADVISORS)
     assert "schema public: anon has no privilege on it" in message
     assert "the advisors could not see what Supabase would expose there" in message
-    waived = '\n[database]\nadvisors_blind_ok = "the API is switched off for this project"\n'
-    assert run_molecule(tmp_path, pg_database, ADVISORS, extra=waived) == "passed"
+    waived = {"advisors_blind_ok": "the API is switched off for this project"}
+    assert run_molecule(tmp_path, pg_database, ADVISORS, database=waived) == "passed"
+
+
+BEHAVIOUR = "test_anon_reads_and_writes_only_the_public_tables"
+OWN_ROWS = """
+create table public.orders (id bigint generated always as identity primary key, owner uuid, total bigint);
+alter table public.orders enable row level security;
+create policy own_orders on public.orders for select to authenticated using ((select auth.uid()) = owner);
+create policy own_insert on public.orders for insert to authenticated with check ((select auth.uid()) = owner);
+insert into public.orders (owner, total) values (gen_random_uuid(), 10), (gen_random_uuid(), 20);
+"""
+
+
+def test_rls_proven_by_behaviour_names_table_role_and_action(pg_database: str, tmp_path: Path) -> None:
+    """A table anon can read rows of fails naming table, role and action; so does one anon can insert into on
+    staging; production only reads (the insert goes unseen there); public_tables and a proper policy pass;
+    nothing the probes did stays in the database."""
+    _sql(pg_database, OWN_ROWS)
+    assert run_molecule(tmp_path, pg_database, BEHAVIOUR) == "passed"
+    _sql(pg_database, "create policy leak on public.orders for select to anon using (total > 0)")
+    message = run_molecule(tmp_path, pg_database, BEHAVIOUR)
+    assert "public.orders: anon can read rows (2 row(s)) and it is not in [database] public_tables" in message
+    assert run_molecule(tmp_path, pg_database, BEHAVIOUR, database={"public_tables": ["public.orders"]}) == "passed"
+    _sql(pg_database, "drop policy leak on public.orders")
+    _sql(pg_database, "create policy anyone on public.orders for insert to anon with check (total is null)")
+    message = run_molecule(tmp_path, pg_database, BEHAVIOUR)
+    assert "public.orders: anon can insert: allowed" in message
+    assert run_molecule(tmp_path, pg_database, BEHAVIOUR, env="production") == "passed"  # read-only: no write tried
+    _sql(pg_database, "drop policy anyone on public.orders")
+    _sql(pg_database, "create table public.open_log (id bigint primary key, note text not null)")
+    message = run_molecule(tmp_path, pg_database, BEHAVIOUR)
+    assert "public.open_log: anon can insert: allowed by privileges and policies (the row then failed:" in message
+    _sql(pg_database, "alter table public.open_log enable row level security")
+    assert run_molecule(tmp_path, pg_database, BEHAVIOUR) == "passed"
+    with psycopg.connect(pg_database) as conn:
+        assert conn.execute("select count(*) from public.orders").fetchone() == (2,)
