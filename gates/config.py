@@ -41,7 +41,8 @@ class AppConfig:
     health_paths: tuple[str, ...] = ("/health",)
     health_timeout: float = 5.0
     tables: tuple[str, ...] = ()
-    exposed_schemas: tuple[str, ...] = ("public",)
+    # Empty: supabase/config.toml [api] schemas of the app, else public (see gates.database.exposed).
+    exposed_schemas: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +111,15 @@ class DatabaseConfig:
     advisors_level: str = "error"
     # Squawk rules accepted anyway, each "rule: reason" (the reason is shown in the report).
     squawk_allow: tuple[str, ...] = ()
+    # Tables anon may read (and, on staging, write) by design, "schema.table" (default schema public):
+    # the RLS behaviour molecule fails on any other table anon can read rows of or write.
+    public_tables: tuple[str, ...] = ()
+    # Whether a SELECT policy `using (true)` for anon/authenticated/PUBLIC on a table outside
+    # public_tables fails (default: it is listed in the report only).
+    select_true_fail: bool = False
+    # Why the advisors may run without seeing an exposed schema (anon/authenticated hold no privilege
+    # on it, unlike on Supabase); empty: that fails the advisors molecule (fail closed).
+    advisors_blind_ok: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -147,15 +147,16 @@ def _prefetch_advisors(
         return None
     from gates.checks.advisors import prefetch
     from gates.database import database_url
+    from gates.database.exposed import exposed_schemas
 
     try:
         url = database_url(config, env)
+        schemas = exposed_schemas(config).schemas
     except GatesError:
         return None
     path.unlink(missing_ok=True)  # a run left by an earlier gate of this record is not this gate's
-    thread = threading.Thread(
-        target=prefetch, args=(url, path), kwargs={"read_only": env.is_production}, name="gates-advisors", daemon=True
-    )
+    kwargs = {"read_only": env.is_production, "schemas": schemas}
+    thread = threading.Thread(target=prefetch, args=(url, path), kwargs=kwargs, name="gates-advisors", daemon=True)
     thread.start()
     return path, thread
 

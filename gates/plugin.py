@@ -263,7 +263,10 @@ def migration_files(gates_config: config_mod.Config) -> Any:
     """The app's migration files, in version order."""
     from gates.database.migrations import local_migrations
 
-    return local_migrations(gates_config.migrations_dir)
+    try:
+        return local_migrations(gates_config.migrations_dir)
+    except GatesError as exc:  # two files sharing a version: one line, not a traceback
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 DEMO = CHECKOUT / "examples" / "demo"
 DEMO_HEALTH_PATHS = ["/health", "/api/ads/health", "/api/analytics/health"]
 DEMO_TILES = ["revenue", "orders", "conversion", "campaigns"]
+# The demo's tables anon reads by design (the dashboard's tiles): the RLS behaviour molecule allows them.
+DEMO_PUBLIC_TABLES = ["public.dashboard_tiles", "public.ad_campaigns"]
 
 
 def free_port() -> int:
@@ -32,6 +34,7 @@ def write_config(
     postgres_port: int | None = None,
     browser: dict[str, Any] | None = None,
     extra: str = "",
+    database: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``folder/gates.toml``: ``source`` released to local environments on free ports, state in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -51,6 +54,8 @@ def write_config(
     lines += ["", "[record]", f"dir = {json.dumps(str(folder / 'deploys'))}"]
     browser_table = {"tiles": DEMO_TILES, **(browser or {})}
     lines += ["", "[browser]", *(f"{k} = {json.dumps(v)}" for k, v in browser_table.items())]
+    database_table = {"public_tables": DEMO_PUBLIC_TABLES, **(database or {})}
+    lines += ["", "[database]", *(f"{k} = {json.dumps(v)}" for k, v in database_table.items())]
     path = folder / "gates.toml"
     path.write_text("\n".join(lines) + "\n" + extra)
     return path

@@ -10,9 +10,13 @@ import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from gates.database.exposed import DEFAULT, advisors_config_toml
 from gates.database.migrations import CLI_ENV, register_url_secrets, supabase_bin
 from gates.errors import GatesError
 from gates.measurement import Measurement
@@ -40,32 +44,76 @@ def advisors(
     *,
     read_only: bool = False,
     prefetched: Path | None = None,
+    schemas: Sequence[str] = DEFAULT,
+    blind: Sequence[str] = (),
+    blind_ok: str = "",
 ) -> Measurement:
     """Judge the advisors' report at ``level``: from ``prefetched`` (a run the pipeline started with the
-    gate, see ``prefetch``) when given, else from running the real CLI against ``db_url`` now.
+    gate, see ``prefetch``) when given, else from running the real CLI against ``db_url`` now, with
+    ``schemas`` as the exposed schemas the linter checks.
 
     ``read_only`` (production) makes the CLI's session read-only, as the gate's own connection is.
+    ``blind`` (from ``blind_spots``) fails the verdict too, unless ``blind_ok`` says why that is fine:
+    the linter only looks at what anon and authenticated can reach, so there it saw nothing.
     """
-    result = read_run(prefetched) if prefetched else run_advisors(db_url, log, read_only=read_only)
-    return judge_advisors(result.stdout, result.returncode, level, result.command)
+    result = read_run(prefetched) if prefetched else run_advisors(db_url, log, read_only=read_only, schemas=schemas)
+    judged = judge_advisors(result.stdout, result.returncode, level, result.command)
+    if not blind:
+        return judged
+    waived = [{"blind spot": b, "waived": blind_ok} for b in blind] if blind_ok else []
+    return dataclasses.replace(
+        judged,
+        ok=judged.ok and bool(blind_ok),
+        details=[*judged.details, *waived],
+        problems=[*judged.problems, *(() if blind_ok else blind)],
+    )
 
 
-def run_advisors(db_url: str, log: Path | None = None, *, read_only: bool = False) -> AdvisorsRun:
+_BLIND_SQL = """
+select s.name, r.name, exists (select from pg_roles where rolname = r.name)
+       and has_schema_privilege(r.name, s.name, 'USAGE')
+from unnest(%s::text[]) s(name) cross join unnest(array['anon', 'authenticated']) r(name)
+where exists (select from pg_namespace where nspname = s.name)
+order by 1, 2
+"""
+
+
+def blind_spots(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> list[str]:
+    """Exposed schemas the linter cannot see: where anon or authenticated lacks USAGE (Supabase grants it),
+    Supabase's exposure lints find nothing, whatever the tables hold. A query that fails is a blind spot too."""
+    try:
+        rows = conn.execute(_BLIND_SQL, (list(schemas),)).fetchall()
+    except psycopg.Error as exc:
+        return [f"could not read the API roles' privileges on {', '.join(schemas)}: {str(exc).strip()}"]
+    return [
+        f"schema {schema}: {role} has no privilege on it (Supabase grants USAGE to anon and authenticated): "
+        "the advisors could not see what Supabase would expose there (waive with [database] advisors_blind_ok)"
+        for schema, role, usage in rows
+        if not usage
+    ]
+
+
+def run_advisors(
+    db_url: str, log: Path | None = None, *, read_only: bool = False, schemas: Sequence[str] = DEFAULT
+) -> AdvisorsRun:
     """Run `supabase db advisors` at level info against ``db_url``; the judging is ``judge_advisors``'s."""
     register_url_secrets(db_url)
     db_url = read_only_url(db_url) if read_only else db_url
-    # A throwaway workdir: the CLI would otherwise read and write the caller's supabase/ folder.
+    # A throwaway workdir (the CLI would otherwise write into the caller's supabase/ folder) whose
+    # config.toml names the exposed schemas the gate checks: the CLI sets pgrst.db_schemas from it.
     with tempfile.TemporaryDirectory(prefix="gates-advisors-") as tmp:
+        (Path(tmp) / "supabase").mkdir()
+        (Path(tmp) / "supabase" / "config.toml").write_text(advisors_config_toml(tuple(schemas)))
         args = [supabase_bin(), "db", "advisors", f"--remote={db_url}", "--output-format", "json", "--workdir", tmp]
         result = run([*args, "--level", "info"], timeout=ADVISORS_TIMEOUT, cwd=tmp, env=CLI_ENV, log=log, check=False)
     return AdvisorsRun(redact(result.stdout), result.returncode, redact(result.command))
 
 
-def prefetch(db_url: str, path: Path, *, read_only: bool = False) -> None:
+def prefetch(db_url: str, path: Path, *, read_only: bool = False, schemas: Sequence[str] = DEFAULT) -> None:
     """Run the CLI and leave its run in ``path`` (whole or not at all); a run that could not happen is
     kept as exit -1 with the reason, which ``judge_advisors`` fails (fail closed)."""
     try:
-        result = run_advisors(db_url, read_only=read_only)
+        result = run_advisors(db_url, read_only=read_only, schemas=schemas)
     except Exception as exc:  # any failure must reach the molecule, never vanish in a thread
         result = AdvisorsRun("", -1, redact(f"supabase db advisors could not run: {exc}"))
     partial = path.with_name(path.name + ".partial")

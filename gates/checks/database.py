@@ -27,21 +27,42 @@ left join pg_class c on c.relnamespace = n.oid and c.relname = e.name
 order by e.i
 """
 _SCHEMAS_SQL = "select nspname from pg_namespace where nspname = any(%s)"
-_RLS_SQL = """
+# Objects an extension owns (pg_stat_statements' views in public, say) are not the app's.
+NOT_EXTENSION_OWNED = """not exists (
+    select 1 from pg_depend d where d.classid = {catalog}::regclass and d.objid = {oid} and d.deptype = 'e')"""
+_APP_RELATION = NOT_EXTENSION_OWNED.format(catalog="'pg_class'", oid="c.oid")
+# Tables of the exposed schemas, partitioned parents included (Supabase's linter skips them, yet the
+# API reads through them), and tables with policies but RLS off in ANY schema (the policies do nothing).
+_RLS_SQL = f"""
 select n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
-       (select count(*) from pg_policy p where p.polrelid = c.oid)
+       (select count(*) from pg_policy p where p.polrelid = c.oid), n.nspname = any(%s)
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = any(%s) and c.relkind in ('r', 'p')
+where c.relkind in ('r', 'p') and {_APP_RELATION}
+  and (n.nspname = any(%s)
+       or (not c.relrowsecurity and exists (select 1 from pg_policy p where p.polrelid = c.oid)
+           and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%%'))
 order by 1, 2
 """
-_VIEWS_SQL = """
+_VIEWS_SQL = f"""
 select n.nspname, c.relname
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = any(%s) and c.relkind = 'v'
+where n.nspname = any(%s) and c.relkind = 'v' and {_APP_RELATION}
   and not exists (
-    select 1 from unnest(coalesce(c.reloptions, '{}')) o
+    select 1 from unnest(coalesce(c.reloptions, '{{}}')) o
     where lower(o) in ('security_invoker=true', 'security_invoker=on', 'security_invoker=1', 'security_invoker=yes')
   )
+order by 1, 2
+"""
+# Views and materialized views of the exposed schemas built on auth.users that anon or authenticated can read.
+_AUTH_USERS_SQL = f"""
+select distinct n.nspname, c.relname, c.relkind::text,
+       array(select r.rolname::text from pg_roles r where r.rolname in ('anon', 'authenticated')
+             and has_table_privilege(r.oid, c.oid, 'SELECT') order by 1)
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+join pg_rewrite w on w.ev_class = c.oid
+join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid
+where n.nspname = any(%s) and c.relkind in ('v', 'm') and {_APP_RELATION}
+  and d.refclassid = 'pg_class'::regclass and d.refobjid = to_regclass('auth.users')
 order by 1, 2
 """
 _TABLE_KINDS = {"r": "table", "p": "partitioned table"}
@@ -55,7 +76,7 @@ def migrations_applied(conn: psycopg.Connection[Any], files: Sequence[MigrationF
     try:
         applied = {m.version for m in applied_migrations(conn)}
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, f"all {len(files)} applied")
+        return query_failed(conn, exc, name, question, source, f"all {len(files)} applied")
     missing = [f for f in files if f.version not in applied]
     problems = [f"{f.filename}: not applied (version {f.version} is not in the history)" for f in missing]
     if not files:
@@ -81,7 +102,7 @@ def no_unknown_migrations(conn: psycopg.Connection[Any], files: Sequence[Migrati
     try:
         applied = applied_migrations(conn)
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, "0 unknown")
+        return query_failed(conn, exc, name, question, source, "0 unknown")
     local = {f.version for f in files}
     unknown = [m for m in applied if m.version not in local]
     return Measurement(
@@ -104,7 +125,7 @@ def tables_exist(conn: psycopg.Connection[Any], expected: Sequence[str]) -> Meas
     try:
         rows = conn.execute(_TABLES_SQL, ([s for s, _ in wanted], [t for _, t in wanted])).fetchall()
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, f"{len(wanted)} tables")
+        return query_failed(conn, exc, name, question, source, f"{len(wanted)} tables")
     problems: list[str] = []
     details: list[dict[str, Any]] = []
     for schema, table, kind in rows:
@@ -138,7 +159,7 @@ def migrations_unchanged(conn: psycopg.Connection[Any], files: Sequence[Migratio
     try:
         applied = {m.version: m for m in applied_migrations(conn)}
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, "0 edited")
+        return query_failed(conn, exc, name, question, source, "0 edited")
     problems: list[str] = []
     details: list[dict[str, Any]] = []
     compared = 0
@@ -177,30 +198,32 @@ def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measur
     """Row level security holds in the named schemas: each table has RLS and a policy, and views run as the caller.
 
     Each table or view is named with what is wrong with it: RLS disabled; RLS with no policy (nobody but
-    the owner can read it, usually a forgotten policy); policies on a table with RLS off (they do nothing);
-    a view without ``security_invoker`` (it runs with its owner's rights and bypasses RLS).
+    the owner can read it, usually a forgotten policy); policies on a table with RLS off, in any schema
+    (they do nothing); a view without ``security_invoker`` (it runs with its owner's rights and bypasses
+    RLS); a view or materialized view over ``auth.users`` the API roles can read. Objects an extension
+    owns are not the app's and are left out.
     """
     name, question = "RLS enabled", f"row level security holds on every table and view in {', '.join(schemas) or '-'}"
     source = (
-        "pg_class.relrowsecurity, pg_policy and view reloptions (security_invoker) "
-        f"for relations in schema(s) {', '.join(schemas)}"
+        "pg_class.relrowsecurity, pg_policy, view reloptions (security_invoker) and views on auth.users "
+        f"for relations in schema(s) {', '.join(schemas)}, and policies on RLS-disabled tables in any schema"
     )
     expected = f"RLS and a policy on every table, security_invoker on every view, in {len(schemas)} schema(s)"
     try:
         found = {row[0] for row in conn.execute(_SCHEMAS_SQL, (list(schemas),)).fetchall()}
-        rows = conn.execute(_RLS_SQL, (list(schemas),)).fetchall()
+        rows = conn.execute(_RLS_SQL, (list(schemas), list(schemas))).fetchall()
         views = conn.execute(_VIEWS_SQL, (list(schemas),)).fetchall()
+        on_auth_users = conn.execute(_AUTH_USERS_SQL, (list(schemas),)).fetchall()
     except psycopg.Error as exc:
-        return _query_failed(conn, exc, name, question, source, expected)
+        return query_failed(conn, exc, name, question, source, expected)
     problems: list[str] = []
     if not schemas:
         problems.append("no schemas named: nothing was verified")
-    for schema in schemas:
-        if schema not in found:
-            problems.append(f"schema {schema}: does not exist")
-        elif not any(r[0] == schema for r in rows):
-            problems.append(f"schema {schema}: has no tables, nothing to verify")
-    for schema, table, rls, _, policies in rows:
+    problems += [f"schema {schema}: does not exist" for schema in schemas if schema not in found]
+    exposed = [r for r in rows if r[5]]
+    if found and not exposed:
+        problems.append(f"schema(s) {', '.join(s for s in schemas if s in found)}: no tables, nothing to verify")
+    for schema, table, rls, _, policies, _ in rows:
         if not rls and policies:
             problems.append(f"{schema}.{table}: RLS disabled, yet {policies} policy(ies) defined (they have no effect)")
         elif not rls:
@@ -210,19 +233,25 @@ def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measur
     problems += [
         f"{schema}.{view}: view is security definer (no security_invoker): it bypasses RLS" for schema, view in views
     ]
-    enabled = sum(1 for r in rows if r[2])
+    problems += [
+        f"{schema}.{view}: {_kind(kind)} exposes auth.users to {', '.join(readers)}"
+        for schema, view, kind, readers in on_auth_users
+        if readers
+    ]
+    enabled = sum(1 for r in exposed if r[2])
     return Measurement(
         name=name,
         question=question,
-        observed=f"{enabled} of {len(rows)} tables with RLS; {len(views)} security-definer view(s)",
+        observed=f"{enabled} of {len(exposed)} tables with RLS; {len(views)} security-definer view(s)",
         expected=expected,
         ok=not problems,
         source=source,
         details=[
             {"table": f"{s}.{t}", "rls": bool(rls), "forced": bool(forced), "policies": int(policies)}
-            for s, t, rls, forced, policies in rows
+            for s, t, rls, forced, policies, _ in rows
         ]
-        + [{"view": f"{s}.{v}", "security_invoker": False} for s, v in views],
+        + [{"view": f"{s}.{v}", "security_invoker": False} for s, v in views]
+        + [{"view": f"{s}.{v}", "on auth.users": True, "readable by": ", ".join(r)} for s, v, _, r in on_auth_users],
         problems=problems,
     )
 
@@ -234,6 +263,11 @@ def _normalized(sql_text: str) -> str:
     """SQL without comments, semicolons and whitespace differences; string literals kept verbatim."""
     text = _SQL_COMMENT.sub(lambda m: m.group(0) if m.group(0).startswith("'") else " ", sql_text)
     return " ".join(text.replace(";", " ").split())
+
+
+def qualified_name(table: str) -> str:
+    """``schema.table`` of a configured table name (default schema public)."""
+    return ".".join(_split(table))
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -252,7 +286,7 @@ def _folder(files: Sequence[MigrationFile]) -> str:
     return ", ".join(folders) if folders else "no migration files"
 
 
-def _query_failed(
+def query_failed(
     conn: psycopg.Connection[Any], exc: psycopg.Error, name: str, question: str, source: str, expected: str
 ) -> Measurement:
     """The verdict when the database could not be asked: failed, saying why."""

@@ -1,26 +1,66 @@
 """Migration safety: squawk over the migrations still pending for an environment (the preflight lint).
 
-Only pending files are linted: history already ran and cannot be changed. Every finding fails unless
-its rule is allow-listed in ``[database] squawk_allow`` as ``"rule: reason"``; allowed findings stay
-in the report with their reason.
+Only pending files are linted: history already ran and cannot be changed. Every finding of every
+pending file comes out of one run: where squawk's parser stops at a statement it cannot read (and
+would hide the rest of that file), that statement is blanked and the file linted again. Findings of
+rules about locking or rewriting an existing table are left out for a table created earlier in the
+same pending set (nobody uses it yet); they stay in the report's details. Every other finding fails
+unless its rule is allow-listed in ``[database] squawk_allow`` as ``"rule: reason"``.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from gates.database.migrations import MigrationFile, applied_migrations
+from gates.database.cluster import LocalCluster
+from gates.database.migrations import (
+    MigrationFile,
+    applied_migrations,
+    created_tables,
+    out_of_order,
+    scan_migrations,
+    tables_touched,
+)
+from gates.database.rehearsal import rehearse
+from gates.database.sqltext import split_statements
+from gates.errors import GatesError
 from gates.measurement import Measurement
 from gates.procs import run
 from gates.tools import path_of
 
 SQUAWK_TIMEOUT = 60.0
 NAME = "migration safety"
+ARGS = ("--reporter", "json", "--assume-in-transaction", "--pg-version", "15")
+# Rules about taking locks on, or rewriting, a table that others already use.
+LOCKING_RULES = frozenset(
+    {
+        "require-concurrent-index-creation",
+        "require-concurrent-index-deletion",
+        "constraint-missing-not-valid",
+        "adding-required-field",
+        "adding-not-nullable-field",
+        "adding-field-with-default",
+        "adding-foreign-key-constraint",
+        "adding-serial-primary-key-field",
+        "changing-column-type",
+        "disallowed-unique-constraint",
+        "ban-drop-column",
+        "ban-drop-not-null",
+        "renaming-column",
+        "require-lock-timeout",
+        "require-statement-timeout",
+    }
+)
+_MAX_REPARSES = 50
+REHEARSAL = "migration rehearsal"
+# The longest list a molecule's message shows; the rest is counted ("and N more"), the details keep all.
+LIST_LIMIT = 20
 
 
 def pending_files(conn: psycopg.Connection[Any], files: Sequence[MigrationFile]) -> list[MigrationFile]:
@@ -42,39 +82,169 @@ def allow_list(entries: Sequence[str]) -> dict[str, str]:
 def migration_safety(pending: Sequence[MigrationFile], allow: Sequence[str], log: Path | None = None) -> Measurement:
     """squawk finds nothing in the pending files but allow-listed rules; each finding is named file:line rule."""
     question = "the migrations pending for the target are safe for a zero-downtime deploy (squawk)"
-    args = [squawk_bin(), "--reporter", "json", "--assume-in-transaction", "--pg-version", "15"]
-    source = " ".join([*args[1:], *(f.filename for f in pending)]) or "squawk"
+    source = f"squawk {' '.join([*ARGS, *(f.filename for f in pending)])}"
     if not pending:
-        return Measurement(NAME, question, "no pending migration", "0 unsafe statements", True, f"squawk {source}")
-    result = run([*args, *(str(f.path) for f in pending)], timeout=SQUAWK_TIMEOUT, log=log, check=False)
+        return Measurement(NAME, question, "no pending migration", "0 unsafe statements", True, source)
+    try:
+        findings = _all_findings(pending, log)
+    except GatesError as exc:  # fail closed: squawk that could not lint proved nothing
+        return Measurement(NAME, question, "squawk failed", "0 unsafe statements", False, source, problems=[str(exc)])
+    allowed = allow_list(allow)
+    problems: list[str] = []
+    details: list[dict[str, Any]] = []
+    new_table = 0
+    for f, finding, fresh in findings:
+        where = f"{f.filename}:{int(finding.get('line', 0)) + 1}"  # squawk's lines are 0-based
+        rule = str(finding.get("rule_name"))
+        reason = allowed.get(rule)
+        detail = {"at": where, "rule": rule, "message": finding.get("message"), "allowed": reason or ""}
+        if fresh:
+            new_table += 1
+            details.append({**detail, "new table": fresh})
+        else:
+            details.append(detail)
+            if reason is None:
+                problems.append(f"{where} {rule}: {finding.get('message')} ({finding.get('help')})")
+    return Measurement(
+        name=NAME,
+        question=question,
+        observed=f"{len(problems)} unsafe, {len(findings) - len(problems) - new_table} allowed, in {len(pending)}"
+        f" pending file(s); {new_table} on tables created in this pending set",
+        expected="0 unsafe statements",
+        ok=not problems,
+        source=source,
+        details=details + [{"allowed rule": r, "reason": why} for r, why in allowed.items()],
+        problems=problems,
+    )
+
+
+def _all_findings(
+    pending: Sequence[MigrationFile], log: Path | None
+) -> list[tuple[MigrationFile, dict[str, Any], str]]:
+    """Every finding as (file, finding, the new table it is about or ""), in file order."""
+    by_name = {f.filename: f for f in pending}
+    raw = _squawk([f.path for f in pending], log)
+    per_file: dict[str, list[dict[str, Any]]] = {f.filename: [] for f in pending}
+    for finding in raw:
+        per_file.setdefault(Path(str(finding.get("file"))).name, []).append(finding)
+    for name, found in per_file.items():
+        if name in by_name and any(x.get("rule_name") == "syntax-error" for x in found):
+            per_file[name] = _past_syntax_errors(by_name[name], found, log)
+    result: list[tuple[MigrationFile, dict[str, Any], str]] = []
+    for i, f in enumerate(pending):
+        created = set(created_tables(pending[: i + 1]))
+        statements = split_statements(f.path.read_text(errors="replace"))
+        offsets = _line_offsets(f.path.read_text(errors="replace"))
+        for finding in sorted(
+            per_file.get(f.filename, []), key=lambda x: (int(x.get("line", 0)), int(x.get("column", 0)))
+        ):
+            fresh = ""
+            if finding.get("rule_name") in LOCKING_RULES:
+                at = _offset(offsets, finding)
+                stmt = next((s for s in statements if s.start <= at <= s.end), None)
+                touched = tables_touched(stmt.text) if stmt else []
+                if touched and all(t in created for t in touched):
+                    fresh = touched[0]
+            result.append((f, finding, fresh))
+    return result
+
+
+def _past_syntax_errors(f: MigrationFile, found: list[dict[str, Any]], log: Path | None) -> list[dict[str, Any]]:
+    """The findings of ``f`` squawk would show if each statement it cannot parse were not there."""
+    text = f.path.read_text(errors="replace")
+    seen = {_key(x): x for x in found}
+    with tempfile.TemporaryDirectory(prefix="gates-squawk-") as tmp:
+        copy = Path(tmp) / f.filename
+        for _ in range(_MAX_REPARSES):
+            errors = [x for x in found if x.get("rule_name") == "syntax-error"]
+            if not errors:
+                break
+            at = _offset(_line_offsets(text), errors[0])
+            stmt = max((s for s in split_statements(text) if s.start <= at), key=lambda s: s.start, default=None)
+            if stmt is None:
+                break
+            # Blank, not delete: the lines of the statements after it stay where they are.
+            text = text[: stmt.start] + "".join(c if c == "\n" else " " for c in stmt.text) + text[stmt.end :]
+            copy.write_text(text)
+            found = _squawk([copy], log)
+            seen.update({_key(x): x for x in found})
+    return list(seen.values())
+
+
+def _squawk(paths: Sequence[Path], log: Path | None) -> list[dict[str, Any]]:
+    result = run([squawk_bin(), *ARGS, *(str(p) for p in paths)], timeout=SQUAWK_TIMEOUT, log=log, check=False)
     try:
         findings = json.loads(result.stdout) if result.stdout.strip() else None
     except ValueError:
         findings = None
     if result.returncode not in (0, 1) or not isinstance(findings, list):
-        # Fail closed: squawk that could not lint proved nothing.
         tail = " | ".join(result.output.strip().splitlines()[-3:]) or "no output"
-        return Measurement(
-            NAME, question, "squawk failed", "0 unsafe statements", False, f"squawk {source}",
-            problems=[f"squawk could not lint (exit {result.returncode}): {tail}"],
-        )  # fmt: skip
-    allowed = allow_list(allow)
-    problems: list[str] = []
-    details: list[dict[str, Any]] = []
-    for f in findings:
-        where = f"{Path(str(f.get('file'))).name}:{int(f.get('line', 0)) + 1}"  # squawk's lines are 0-based
-        rule = str(f.get("rule_name"))
-        reason = allowed.get(rule)
-        details.append({"at": where, "rule": rule, "message": f.get("message"), "allowed": reason or ""})
-        if reason is None:
-            problems.append(f"{where} {rule}: {f.get('message')} ({f.get('help')})")
-    return Measurement(
-        name=NAME,
-        question=question,
-        observed=f"{len(problems)} unsafe, {len(findings) - len(problems)} allowed, in {len(pending)} pending file(s)",
-        expected="0 unsafe statements",
-        ok=not problems,
-        source=f"squawk {source}",
-        details=details + [{"allowed rule": r, "reason": why} for r, why in allowed.items()],
-        problems=problems,
+        raise GatesError(f"squawk could not lint (exit {result.returncode}): {tail}")
+    return [x for x in findings if isinstance(x, dict)]
+
+
+def _key(finding: dict[str, Any]) -> tuple[Any, ...]:
+    return (finding.get("line"), finding.get("column"), finding.get("rule_name"))
+
+
+def _line_offsets(text: str) -> list[int]:
+    offsets = [0]
+    offsets += [i + 1 for i, c in enumerate(text) if c == "\n"]
+    return offsets
+
+
+def _offset(offsets: list[int], finding: dict[str, Any]) -> int:
+    line = min(max(int(finding.get("line", 0)), 0), len(offsets) - 1)
+    return offsets[line] + max(int(finding.get("column", 0)), 0)
+
+
+def migration_rehearsal(
+    conn: psycopg.Connection[Any], target_url: str, migrations: Path, cluster: LocalCluster, log: Path | None = None
+) -> Measurement:
+    """Every pending migration applies, each on its own, to a scratch copy of the target's schema in
+    ``cluster``; every file that fails is named with its statement and error, in one run. Files the CLI
+    skips, versions two files share and pending files older than the newest applied one fail too."""
+    question = (
+        "every pending migration applies to a copy of the target's schema, and the folder is one `db push` accepts"
     )
+    source = f"pg_dump --schema-only of the target, restored into a scratch database; {migrations}"
+    expected = "0 failing files, 0 folder problems"
+    try:
+        scan = scan_migrations(migrations)
+        applied = [m.version for m in applied_migrations(conn)]
+    except (GatesError, psycopg.Error) as exc:
+        return Measurement(REHEARSAL, question, "not rehearsed", expected, False, source, problems=[str(exc)])
+    pending = [f for f in scan.files if f.version not in set(applied)]
+    problems = [*scan.problems, *out_of_order(scan.files, applied)]
+    details: list[dict[str, Any]] = []
+    failing = 0
+    if pending:
+        try:
+            result = rehearse(target_url, cluster, pending, log)
+        except GatesError as exc:
+            problems.append(f"could not rehearse: {exc}")
+        else:
+            for o in result.outcomes:
+                details.append({"file": o.file.filename, "statements": o.statements, "applied": o.ok, "error": o.error})
+                if not o.ok:
+                    failing += 1
+                    problems.append(
+                        f"{o.file.filename}: statement {o.failed_statement} of {o.statements} failed: "
+                        f"{o.statement}: {o.error}"
+                    )
+            details += [{"not restored (platform objects, not the app's)": e} for e in result.restore_errors]
+    return Measurement(
+        name=REHEARSAL,
+        question=question,
+        observed=f"{failing} of {len(pending)} pending file(s) failed; {len(problems) - failing} folder problem(s)",
+        expected=expected,
+        ok=not problems,
+        source=source,
+        details=details + [{"problem": p} for p in problems],
+        problems=cut(problems),
+    )
+
+
+def cut(lines: Sequence[str], limit: int = LIST_LIMIT) -> list[str]:
+    """At most ``limit`` lines; the rest counted in one last line."""
+    return list(lines) if len(lines) <= limit else [*lines[:limit], f"and {len(lines) - limit} more"]

@@ -69,7 +69,7 @@ def take_backup(url: str, dest: Path, scratch_admin_url: str, log: Path | None =
     with _connect(url) as conn, conn.transaction():
         # One repeatable-read snapshot for both the counts and pg_dump (--snapshot).
         conn.execute("set transaction isolation level repeatable read, read only")
-        version, major = _server_version(conn)
+        version, major = server_version_of(conn)
         snapshot = conn.execute("select pg_export_snapshot()").fetchone()
         source = _counts(conn)
         assert snapshot is not None
@@ -96,7 +96,7 @@ def verify_backup(
         admin.execute(sql.SQL("create database {} template template0").format(sql.Identifier(name)))
     try:
         with _connect(scratch) as conn:
-            _, major = _server_version(conn)
+            _, major = server_version_of(conn)
         restored = run(
             [pg_tool("pg_restore", major), "--exit-on-error", "--no-owner", "-d", scratch, str(path)],
             timeout=DUMP_TIMEOUT,
@@ -124,7 +124,7 @@ def restore(url: str, path: Path, log: Path | None = None) -> str:
     if not path.is_file() or path.stat().st_size == 0:
         raise GatesError(f"backup {path}: empty or missing file")
     with _connect(url) as conn:
-        _, major = _server_version(conn)
+        _, major = server_version_of(conn)
     args = [pg_tool("pg_restore", major), "--clean", "--if-exists", "--no-owner", "--exit-on-error"]
     result = run([*args, "--single-transaction", "-d", url, str(path)], timeout=DUMP_TIMEOUT, log=log, check=False)
     if result.returncode != 0:
@@ -144,7 +144,7 @@ def _counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
     return counts
 
 
-def _server_version(conn: psycopg.Connection[Any]) -> tuple[str, int]:
+def server_version_of(conn: psycopg.Connection[Any]) -> tuple[str, int]:
     row = conn.execute("select current_setting('server_version'), current_setting('server_version_num')").fetchone()
     assert row is not None
     return str(row[0]), int(row[1]) // 10000

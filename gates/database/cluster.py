@@ -7,8 +7,9 @@ folder in /tmp named from a hash of the state dir (the state dir itself may
 sit under a 0700 folder). ``<state_dir>/postgres.json`` records where it is,
 so ``stop()`` and ``gates down`` find it again.
 
-Each database is created from ``template1``, which gets the few things of a
-Supabase project that migrations and ``supabase db advisors`` rely on.
+Each database is created from ``template1``, which gets Supabase's baseline (``gates.database.baseline``:
+roles, ``auth``, ``extensions``, default privileges); ``ensure_database`` installs it into the database
+too, idempotently, so a database made otherwise gets it as well.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ import psycopg
 from psycopg import sql
 
 from gates.config import Config
+from gates.database import baseline
 from gates.errors import GatesError, UsageError
 from gates.procs import run, wait_until
 from gates.redact import redact
 
-SUPABASE_ROLES = ("anon", "authenticated", "service_role")
+SUPABASE_ROLES = baseline.API_ROLES
 STATE_FILE = "postgres.json"
 # /tmp, not $TMPDIR: as root $TMPDIR may be a 0700 folder the postgres user cannot enter,
 # and a unix socket path must stay under ~100 bytes.
@@ -47,38 +49,6 @@ _INITDB_TIMEOUT = 60.0
 _SERVER_TIMEOUT = 30
 _LOCK_TIMEOUT = 90.0
 _LOG_TAIL = 12
-
-_ROLES_SQL = """
-do $$
-declare r text;
-begin
-  foreach r in array array['anon', 'authenticated', 'service_role'] loop
-    if not exists (select from pg_roles where rolname = r) then
-      execute format('create role %I nologin', r);
-    end if;
-  end loop;
-end $$
-"""
-
-# What a Supabase project has before its first migration, as far as migrations and the
-# advisors rely on it. The default privileges matter: on Supabase a new table in public is
-# readable by anon, which is exactly why RLS must be on -- without them the advisors would
-# see nothing exposed.
-_TEMPLATE_SQL = (
-    "create schema if not exists auth",
-    "create schema if not exists extensions",
-    # Supabase's own body: the caller's user id from the request's JWT claims; null outside a request.
-    """create or replace function auth.uid() returns uuid language sql stable as $$
-         select coalesce(
-           nullif(current_setting('request.jwt.claim.sub', true), ''),
-           (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-         )::uuid
-       $$""",
-    "grant usage on schema public, auth, extensions to anon, authenticated, service_role",
-    "alter default privileges in schema public grant all on tables to anon, authenticated, service_role",
-    "alter default privileges in schema public grant all on sequences to anon, authenticated, service_role",
-    "alter default privileges in schema public grant all on functions to anon, authenticated, service_role",
-)
 
 
 class LocalCluster:
@@ -157,6 +127,8 @@ class LocalCluster:
                 # Another process may create it between the check and here: that is success too.
                 with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                     conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        with self._connect(name) as conn:
+            baseline.install(conn)
         return self.url(name)
 
     # -- steps of start
@@ -195,11 +167,9 @@ class LocalCluster:
             )
 
     def _bootstrap(self) -> None:
-        """Roles are cluster-wide; the Supabase schemas go into template1 so every new database has them."""
+        """Roles are cluster-wide; the Supabase baseline goes into template1 so every new database has it."""
         with self._connect("template1") as conn:
-            conn.execute(_ROLES_SQL)
-            for statement in _TEMPLATE_SQL:
-                conn.execute(statement)
+            baseline.install(conn)
 
     def _write_state(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -57,23 +57,59 @@ class AppliedMigration:
     statements: tuple[str, ...]
 
 
-def local_migrations(directory: Path) -> list[MigrationFile]:
-    """The migration files of ``directory`` in version order (the order the CLI applies them)."""
+@dataclasses.dataclass(frozen=True)
+class MigrationScan:
+    """The migration files of a folder, and what is wrong with the folder (one line each)."""
+
+    files: tuple[MigrationFile, ...]
+    problems: tuple[str, ...]
+
+
+def scan_migrations(directory: Path) -> MigrationScan:
+    """The migration files of ``directory`` in version order (the order the CLI applies them), and the
+    problems that make a push fail or skip a file: ``.sql`` files the CLI cannot name, shared versions.
+    Never raises for the folder's content (a missing folder is a UsageError)."""
     if not directory.is_dir():
         raise UsageError(f"{directory}: migrations folder not found")
     files: list[MigrationFile] = []
-    for path in directory.iterdir():
+    problems: list[str] = []
+    for path in sorted(directory.iterdir()):
         m = _MIGRATION_FILE.match(path.name)
         if m and path.is_file():
             files.append(MigrationFile(m.group("version"), m.group("name"), path))
+        elif path.suffix == ".sql" and path.is_file():
+            problems.append(f"{path.name}: not <digits>_<name>.sql, so `supabase db push` skips it")
     files.sort(key=lambda f: (f.version, f.path.name))
     seen: dict[str, str] = {}
     for f in files:
         if f.version in seen:
             # The history's primary key is the version: the CLI would apply one and fail on the other.
-            raise UsageError(f"{directory}: {seen[f.version]} and {f.path.name} share version {f.version}")
-        seen[f.version] = f.path.name
-    return files
+            problems.append(f"{seen[f.version]} and {f.path.name} share version {f.version}")
+        seen.setdefault(f.version, f.path.name)
+    return MigrationScan(tuple(files), tuple(problems))
+
+
+def local_migrations(directory: Path) -> list[MigrationFile]:
+    """The migration files of ``directory`` in version order; two files sharing a version are a UsageError
+    naming both (other names the CLI skips are skipped here too)."""
+    scan = scan_migrations(directory)
+    shared = [p for p in scan.problems if " share version " in p]
+    if shared:
+        raise UsageError(f"{directory}: {shared[0]}")
+    return list(scan.files)
+
+
+def out_of_order(files: Iterable[MigrationFile], applied: Iterable[str]) -> list[str]:
+    """A line per pending file older than the newest applied version: `supabase db push` refuses it
+    (unless --include-all), and applied later it would run after migrations written after it."""
+    done = set(applied)
+    newest = max((v for v in done if v.isdigit()), key=int, default=None)
+    return [
+        f"{f.filename}: pending, but older than the newest applied version {newest}"
+        " (`supabase db push` refuses it without --include-all; rename it to a newer version)"
+        for f in files
+        if newest is not None and f.version not in done and int(f.version) < int(newest)
+    ]
 
 
 def applied_migrations(conn: psycopg.Connection[Any]) -> list[AppliedMigration]:
@@ -130,6 +166,26 @@ def created_tables(files: Iterable[MigrationFile]) -> list[str]:
                     del tables[old]
                     tables[f"{old.split('.', 1)[0]}.{_ident(m.group('new'))}"] = None
     return list(tables)
+
+
+_TARGET = re.compile(
+    rf"^\s*(?:alter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?(?P<alter>{_NAME})"
+    rf"|create\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?(?:{_IDENT}\s+)?"
+    rf"on\s+(?:only\s+)?(?P<index>{_NAME}))",
+    re.IGNORECASE,
+)
+_REFERENCES = re.compile(rf"\breferences\s+(?P<ref>{_NAME})", re.IGNORECASE)
+
+
+def tables_touched(statement: str) -> list[str]:
+    """``schema.table`` of the table an ALTER TABLE or CREATE INDEX statement locks, and of the tables its
+    foreign keys reference (they are locked too); [] for any other statement."""
+    text = _NOISE.sub(lambda m: m.group("quoted") or " ", statement)
+    m = _TARGET.match(text)
+    if not m:
+        return []
+    target = m.group("alter") or m.group("index")
+    return [_qualified(target), *(_qualified(r.group("ref")) for r in _REFERENCES.finditer(text))]
 
 
 def _split_names(text: str) -> list[str]:

@@ -40,7 +40,8 @@ def test_a_backup_is_restored_and_compared_before_it_counts(source: str, pg_clus
     data = (tmp_path / "b.dump").read_bytes()
     assert backup.verified and backup.bytes == len(data) > 0
     assert backup.sha256 == hashlib.sha256(data).hexdigest()
-    assert backup.server_version.startswith("15") and (backup.tables, backup.rows) == (2, 27)
+    # Three tables: the two of the test and auth.users of the Supabase baseline (empty).
+    assert backup.server_version.startswith("15") and (backup.tables, backup.rows) == (3, 27)
     with psycopg.connect(pg_cluster.url("postgres")) as conn:  # the scratch database is gone again
         assert conn.execute("select count(*) from pg_database where datname like 'gates_scratch_%'").fetchone() == (0,)
 
@@ -83,7 +84,7 @@ def test_gates_backup_then_restore_brings_the_rows_back(source: str, tmp_path: P
         assert taken.returncode == 0, taken.stdout + taken.stderr
         (dump,) = (tmp_path / "state" / "production" / "backups").glob("*.dump")
         assert json.loads(dump.with_suffix(".json").read_text())["verified"] is True
-        assert "restored and compared: 2 tables, 27 rows" in taken.stdout
+        assert "restored and compared: 3 tables, 27 rows" in taken.stdout
         with psycopg.connect(source, autocommit=True) as conn:
             conn.execute("delete from public.orders where id > 5")
         refused = gates("restore", "--env", "production", "--backup", str(dump), config=config, env=env)

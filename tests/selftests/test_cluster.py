@@ -95,6 +95,68 @@ def test_a_new_database_looks_like_a_supabase_project(pg_database: str) -> None:
         assert conn.execute("select has_table_privilege('anon', 'public.fresh', 'select')").fetchone() == (True,)
 
 
+SUPABASE_MIGRATION = """
+create table public.profiles (
+    id uuid primary key references auth.users (id) on delete cascade,
+    email text default auth.email(),
+    created_at timestamptz default now()
+);
+alter table public.profiles enable row level security;
+create policy own_profile on public.profiles for all to authenticated
+    using ((select auth.uid()) = id) with check ((select auth.uid()) = id);
+create policy admins on public.profiles for select to authenticated using (auth.jwt() ->> 'user_role' = 'admin');
+create policy service on public.profiles for all to service_role using (auth.role() = 'service_role');
+create or replace function public.new_id() returns uuid language sql as $$ select extensions.gen_random_bytes(16)::text::uuid $$;
+grant select on public.profiles to anon;
+"""
+
+
+def test_the_baseline_is_supabases(pg_database: str, tmp_path: Path) -> None:
+    """A new database has authenticator (login, member of the API roles), auth.users, auth.uid/role/email/jwt
+    reading PostgREST's claims, the extensions schema; an ordinary Supabase migration pushes cleanly."""
+    from gates.database.migrations import push
+    from tests.selftests.pgfixtures import write_migrations
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        assert conn.execute(
+            "select rolcanlogin, array(select b.rolname from pg_auth_members m join pg_roles b on b.oid = m.roleid"
+            " where m.member = r.oid order by 1) from pg_roles r where rolname = 'authenticator'"
+        ).fetchone() == (True, ["anon", "authenticated", "service_role"])
+        claims = '{"sub": "8d0f7a4e-3a52-4a8e-9a62-3a2b1d1e2f10", "role": "authenticated", "email": "a@b.c"}'
+        with conn.transaction(force_rollback=True):
+            conn.execute("set local role authenticated")
+            conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+            row = conn.execute("select auth.uid()::text, auth.role(), auth.email(), auth.jwt() ->> 'email'").fetchone()
+        assert row == ("8d0f7a4e-3a52-4a8e-9a62-3a2b1d1e2f10", "authenticated", "a@b.c", "a@b.c")
+        assert conn.execute("select auth.role(), auth.jwt()").fetchone() == (None, None)
+        assert conn.execute("select to_regclass('auth.users') is not null, to_regnamespace('extensions') is not null").fetchone() == (True, True)
+        assert conn.execute("select has_table_privilege('anon', 'auth.users', 'select')").fetchone() == (False,)
+    write_migrations(tmp_path, {"20250101000000_profiles.sql": SUPABASE_MIGRATION})
+    push(pg_database, tmp_path, None)
+
+
+def test_the_baseline_is_installed_idempotently_and_keeps_what_exists(pg_cluster: LocalCluster) -> None:
+    """ensure_database installs the baseline into a database made without it, adds only what is missing,
+    and a second time changes nothing (a restored project's own auth.uid() stays)."""
+    from tests.selftests.pgfixtures import drop_database
+
+    with psycopg.connect(pg_cluster.url("postgres"), autocommit=True) as admin:
+        admin.execute("drop database if exists bare_db with (force)")
+        admin.execute("create database bare_db template template0")
+    try:
+        with psycopg.connect(pg_cluster.url("bare_db"), autocommit=True) as conn:
+            conn.execute("create schema auth")
+            conn.execute("create function auth.uid() returns uuid language sql as $$ select null::uuid $$")
+        pg_cluster.ensure_database("bare_db")
+        pg_cluster.ensure_database("bare_db")
+        with psycopg.connect(pg_cluster.url("bare_db")) as conn:
+            body = conn.execute("select prosrc from pg_proc where oid = 'auth.uid()'::regprocedure").fetchone()
+            assert body == (" select null::uuid ",)
+            assert conn.execute("select to_regprocedure('auth.jwt()') is not null, to_regclass('auth.users') is not null").fetchone() == (True, True)
+    finally:
+        drop_database(pg_cluster, "bare_db")
+
+
 def test_ensure_database_is_idempotent(pg_cluster: LocalCluster) -> None:
     """ensure_database creates a missing database once and returns the same URL every time."""
     first = pg_cluster.ensure_database("ensure_twice")

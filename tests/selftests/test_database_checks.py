@@ -175,7 +175,7 @@ def test_rls_of_a_schema_without_tables_fails(db: Db) -> None:
     """A named schema with zero tables fails rls_enabled (fail closed: nothing was checked there)."""
     conn, _ = db
     conn.execute("create schema empty_api")
-    assert _failed(rls_enabled(conn, ["empty_api"])) == "schema empty_api: has no tables, nothing to verify"
+    assert _failed(rls_enabled(conn, ["empty_api"])) == "schema(s) empty_api: no tables, nothing to verify"
 
 
 def test_a_failed_query_is_a_failed_measurement(db: Db) -> None:

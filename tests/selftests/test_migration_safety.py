@@ -54,12 +54,14 @@ def test_nothing_pending_passes_and_safe_files_pass(tmp_path: Path) -> None:
 
 
 def test_an_unsafe_pending_migration_fails_the_preflight_molecule(pg_database: str, tmp_path: Path) -> None:
-    """`pytest -m preflight` against production fails the migration-safety molecule naming file:line and rule."""
+    """`pytest -m preflight` against production fails the migration-safety molecule naming file:line and rule
+    of an index on a table the target already has."""
     from gates import config as config_mod
     from gates.gaterun import run_gate
     from tests.selftests.demo import demo_copy, junit_results, write_config
 
     source = demo_copy(tmp_path / "app")
+    push(pg_database, source, None)  # the demo's tables exist: an index on one locks a table in use
     (source / "supabase" / "migrations" / "20990101000000_index.sql").write_text(
         "set lock_timeout = '5s';\nset statement_timeout = '30s';\n"
         "create index ad_campaigns_status on public.ad_campaigns (status);\n"
@@ -76,4 +78,51 @@ def test_an_unsafe_pending_migration_fails_the_preflight_molecule(pg_database: s
     assert not outcome.passed
     message = results["test_pending_migrations_are_safe_for_zero_downtime"]
     assert "20990101000000_index.sql:3 require-concurrent-index-creation" in message
-    assert "1 unsafe, 0 allowed, in 4 pending file(s)" in message  # the demo's own pending files are safe
+    assert "1 unsafe, 0 allowed, in 1 pending file(s)" in message
+
+
+def test_every_finding_of_every_pending_file_comes_out_of_one_run(tmp_path: Path) -> None:
+    """A statement squawk cannot parse hides nothing: the findings after it in that file, and those of the
+    other files, are all named in one run, with the syntax error itself."""
+    files = local_migrations(
+        write_migrations(
+            tmp_path,
+            {
+                "20250201000000_a.sql": "set lock_timeout = '5s';\nset statement_timeout = '30s';\n"
+                "create index notes_a on public.notes (body);\n"
+                "select from ;\n"
+                "alter table public.notes add column a text not null;\n",
+                "20250202000000_b.sql": "set lock_timeout = '5s';\nset statement_timeout = '30s';\n"
+                "alter table public.notes add column b text not null;\n",
+            },
+        )
+    )
+    problems = "\n".join(migration_safety(files, []).problems)
+    assert "20250201000000_a.sql:3 require-concurrent-index-creation" in problems
+    assert "20250201000000_a.sql:4 syntax-error" in problems
+    assert "20250201000000_a.sql:5 adding-required-field" in problems
+    assert "20250202000000_b.sql:3 adding-required-field" in problems
+
+
+def test_locking_rules_are_not_reported_for_a_table_created_in_the_same_pending_set(tmp_path: Path) -> None:
+    """An index or a required column on a table an earlier pending file creates is no risk (nobody uses it yet):
+    listed in the details, not a problem; the same on an existing table still fails."""
+    files = local_migrations(
+        write_migrations(
+            tmp_path,
+            {
+                "20250301000000_new.sql": SAFE["20250101000000_notes.sql"].replace("notes", "fresh"),
+                "20250302000000_idx.sql": "create index fresh_body on public.fresh (body);\n"
+                "alter table fresh add column owner text not null;\n",
+            },
+        )
+    )
+    m = migration_safety(files, [])
+    assert m.ok, m.explain()
+    assert m.observed.endswith("; 4 on tables created in this pending set")
+    assert {d["rule"] for d in m.details if d.get("new table") == "public.fresh"} >= {
+        "require-concurrent-index-creation",
+        "adding-required-field",
+    }
+    existing = local_migrations(write_migrations(tmp_path / "old", OLD_UNSAFE))
+    assert not migration_safety(existing, []).ok

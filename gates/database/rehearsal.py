@@ -1,0 +1,143 @@
+"""Migration rehearsal: the pending migrations applied to a scratch copy of the target's schema.
+
+The target's current schema (``pg_dump --schema-only``) is restored into a scratch database of gates'
+local cluster, Supabase's baseline fills in what the dump lacks, then each pending file runs on its
+own, in its own session and transaction, as `supabase db push` runs them. A file that fails is rolled
+back and the next one still runs, so one rehearsal names every file that fails, with its statement
+and error, before anything real is touched. The scratch database is always dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from gates.database import baseline
+from gates.database.backup import DUMP_TIMEOUT, pg_tool, server_version_of
+from gates.database.cluster import LocalCluster
+from gates.database.migrations import MigrationFile, register_url_secrets
+from gates.database.sqltext import split_statements
+from gates.errors import GatesError
+from gates.procs import run
+from gates.redact import redact
+
+# A rehearsal must end: a statement that waits on a lock or loops is a failure, not a hang.
+STATEMENT_TIMEOUT = "120s"
+_RESTORE_NOISE = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class FileOutcome:
+    """How one pending file fared: ``error`` is empty when it applied."""
+
+    file: MigrationFile
+    statements: int
+    failed_statement: int = 0
+    statement: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclasses.dataclass(frozen=True)
+class Rehearsal:
+    """The outcome of each pending file, and what the schema restore could not recreate (not the app's)."""
+
+    outcomes: tuple[FileOutcome, ...]
+    restore_errors: tuple[str, ...]
+
+
+def rehearse(
+    target_url: str, cluster: LocalCluster, pending: Sequence[MigrationFile], log: Path | None = None
+) -> Rehearsal:
+    """Apply ``pending`` to a scratch copy of ``target_url``'s schema in ``cluster``; raise GatesError only
+    when the copy cannot be made (the target cannot be dumped, the cluster cannot be reached)."""
+    register_url_secrets(target_url)
+    # A cluster the rehearsal had to start is stopped again: nothing is left running by a preflight.
+    started_here = not cluster.running()
+    cluster.start()
+    try:
+        return _rehearse(target_url, cluster, pending, log)
+    finally:
+        if started_here:
+            cluster.stop()
+
+
+def _rehearse(target_url: str, cluster: LocalCluster, pending: Sequence[MigrationFile], log: Path | None) -> Rehearsal:
+    name = f"gates_rehearsal_{uuid.uuid4().hex[:12]}"
+    admin_url, scratch_url = cluster.url("postgres"), cluster.url(name)
+    with tempfile.TemporaryDirectory(prefix="gates-rehearsal-") as tmp:
+        dump = Path(tmp) / "schema.dump"
+        _dump_schema(target_url, dump, log)
+        with _connect(admin_url) as admin:
+            admin.execute(sql.SQL("create database {} template template0").format(sql.Identifier(name)))
+        try:
+            restore_errors = _restore(scratch_url, dump, log)
+            with _connect(scratch_url) as conn:
+                # The target's own objects come first; the baseline adds only what they lack.
+                baseline.install(conn)
+            outcomes = tuple(_apply(scratch_url, f) for f in pending)
+        finally:
+            with _connect(admin_url) as admin:
+                admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    return Rehearsal(outcomes, restore_errors)
+
+
+def _dump_schema(url: str, dest: Path, log: Path | None) -> None:
+    with _connect(url) as conn:
+        _, major = server_version_of(conn)
+    args = [pg_tool("pg_dump", major), "-Fc", "--schema-only", "--no-owner", "-f", str(dest), url]
+    result = run(args, timeout=DUMP_TIMEOUT, log=log, check=False)
+    if result.returncode != 0:
+        tail = " | ".join(result.output.strip().splitlines()[-2:]) or "no output"
+        raise GatesError(redact(f"the target's schema could not be dumped (pg_dump exit {result.returncode}): {tail}"))
+
+
+def _restore(url: str, dump: Path, log: Path | None) -> tuple[str, ...]:
+    """Restore without stopping at errors: objects of the platform (roles, extensions this Postgres lacks)
+    may not come back, and are not the app's; the errors are kept for the report."""
+    with _connect(url) as conn:
+        _, major = server_version_of(conn)
+    args = [pg_tool("pg_restore", major), "--no-owner", "-d", url, str(dump)]
+    result = run(args, timeout=DUMP_TIMEOUT, log=log, check=False)
+    errors = [line.strip() for line in result.output.splitlines() if "error:" in line.lower()]
+    return tuple(redact(e) for e in errors if "errors ignored on restore" not in e)
+
+
+def _apply(url: str, f: MigrationFile) -> FileOutcome:
+    """Run one file in a session of its own (the CLI resets settings between files) and one transaction."""
+    statements = split_statements(f.path.read_text(errors="replace"))
+    outcome = FileOutcome(f, len(statements))
+    with _connect(url) as conn:
+        conn.execute(f"set statement_timeout = '{STATEMENT_TIMEOUT}'".encode())
+        try:
+            with conn.transaction():
+                for i, statement in enumerate(statements, start=1):
+                    try:
+                        conn.execute(statement.text.encode(), prepare=False)
+                    except psycopg.Error as exc:
+                        outcome = FileOutcome(f, len(statements), i, statement.first_line(), _first_line(exc))
+                        raise psycopg.Rollback() from None
+        except psycopg.Error as exc:  # the commit itself (a deferred constraint)
+            outcome = FileOutcome(f, len(statements), len(statements), "COMMIT", _first_line(exc))
+    return outcome
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise GatesError(redact(f"cannot connect to the database: {exc}")) from None
