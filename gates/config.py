@@ -334,15 +334,20 @@ def _has_tool_gates(path: Path) -> bool:
         return False
 
 
-def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
-    """Read and validate the config; raise ConfigError naming file and key on any problem."""
-    path = find_config(explicit, cwd)
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; a syntax error is a ConfigError naming the file, an unreadable file a UsageError."""
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "(syntax)", str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
+    """Read and validate the config; raise ConfigError naming file and key on any problem."""
+    path = find_config(explicit, cwd)
+    data = read_toml(path)
     prefix = ""
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("gates", {})
