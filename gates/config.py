@@ -425,6 +425,9 @@ def _validate_database(db: DatabaseConfig, path: Path, key: str) -> None:
         rule, _, reason = entry.partition(":")
         if not rule.strip() or not reason.strip():
             raise ConfigError(path, f"{key}.squawk_allow[{i}]", f"expected 'rule: reason', got {entry!r}")
+    for i, table in enumerate(db.public_tables):
+        if not table or table.count(".") > 1 or table.startswith(".") or table.endswith("."):
+            raise ConfigError(path, f"{key}.public_tables[{i}]", f"expected 'table' or 'schema.table', got {table!r}")
 
 
 FLAG_SOURCES = ("platform", "endpoint", "digest")
