@@ -381,15 +381,20 @@ def _has_tool_gates(path: Path) -> bool:
         return False
 
 
-def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
-    """Read and validate the config; raise ConfigError naming file and key on any problem."""
-    path = find_config(explicit, cwd)
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; a syntax error is a ConfigError naming the file, an unreadable file a UsageError."""
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "(syntax)", str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Config:
+    """Read and validate the config; raise ConfigError naming file and key on any problem."""
+    path = find_config(explicit, cwd)
+    data = read_toml(path)
     prefix = ""
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("gates", {})
@@ -480,6 +485,9 @@ def _validate_database(db: DatabaseConfig, path: Path, key: str) -> None:
         rule, _, reason = entry.partition(":")
         if not rule.strip() or not reason.strip():
             raise ConfigError(path, f"{key}.squawk_allow[{i}]", f"expected 'rule: reason', got {entry!r}")
+    for i, table in enumerate(db.public_tables):
+        if not table or table.count(".") > 1 or table.startswith(".") or table.endswith("."):
+            raise ConfigError(path, f"{key}.public_tables[{i}]", f"expected 'table' or 'schema.table', got {table!r}")
 
 
 FLAG_SOURCES = ("platform", "endpoint", "digest")

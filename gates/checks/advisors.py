@@ -140,7 +140,7 @@ def judge_advisors(stdout: str, returncode: int, level: str, source: str) -> Mea
     """The verdict on the CLI's JSON report: no finding at or above ``level``; an error report fails."""
     question = f"Supabase's advisors report nothing at level {level.upper()} or above"
     expected = f"0 findings at {level.upper()} or above"
-    report = _report(stdout)
+    report = parse_report(stdout)
     problems: list[str] = []
     if report is None:
         problems.append(f"the advisors CLI printed no JSON report (exit {returncode}): nothing was verified")
@@ -177,7 +177,7 @@ def _rank(finding: dict[str, Any]) -> int:
     return LEVELS.index(level) if level in LEVELS else len(LEVELS)
 
 
-def _report(stdout: str) -> dict[str, Any] | None:
+def parse_report(stdout: str) -> dict[str, Any] | None:
     """The CLI's JSON object: the whole stdout, else its last line that parses as an object."""
     candidates = [stdout.strip(), *reversed(stdout.strip().splitlines())]
     for text in candidates:

@@ -34,24 +34,21 @@ begin
 end $$
 """
 
+
 # Supabase's own bodies: the claims PostgREST sets per request (``request.jwt.claims``, and the older
 # one-setting-per-claim form); null outside a request.
+def _claim_function(name: str, claim: str, returns: str) -> str:
+    return f"""create function auth.{name}() returns {returns} language sql stable as $f$
+        select coalesce(
+          nullif(current_setting('request.jwt.claim.{claim}', true), ''),
+          (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> '{claim}')
+        )::{returns} $f$"""
+
+
 _FUNCTIONS = {
-    "auth.uid()": """create function auth.uid() returns uuid language sql stable as $f$
-        select coalesce(
-          nullif(current_setting('request.jwt.claim.sub', true), ''),
-          (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-        )::uuid $f$""",
-    "auth.role()": """create function auth.role() returns text language sql stable as $f$
-        select coalesce(
-          nullif(current_setting('request.jwt.claim.role', true), ''),
-          (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
-        )::text $f$""",
-    "auth.email()": """create function auth.email() returns text language sql stable as $f$
-        select coalesce(
-          nullif(current_setting('request.jwt.claim.email', true), ''),
-          (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
-        )::text $f$""",
+    "auth.uid()": _claim_function("uid", "sub", "uuid"),
+    "auth.role()": _claim_function("role", "role", "text"),
+    "auth.email()": _claim_function("email", "email", "text"),
     "auth.jwt()": """create function auth.jwt() returns jsonb language sql stable as $f$
         select coalesce(
           nullif(current_setting('request.jwt.claim', true), ''),

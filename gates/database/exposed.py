@@ -7,11 +7,10 @@ exposed_schemas`` in gates' config overrides them; with neither, ``public``.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 
-from gates.config import Config
-from gates.errors import ConfigError, UsageError
+from gates.config import Config, read_toml
+from gates.errors import ConfigError
 
 DEFAULT = ("public",)
 
@@ -35,12 +34,7 @@ def exposed_schemas(config: Config) -> ExposedSchemas:
     path = supabase_config(config)
     if not path.is_file():
         return ExposedSchemas(DEFAULT, f"default (no [app] exposed_schemas, no {path})")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "(syntax)", str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    data = read_toml(path)
     api = data.get("api", {})
     schemas = api.get("schemas") if isinstance(api, dict) else None
     if schemas is None:

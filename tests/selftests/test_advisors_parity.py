@@ -10,18 +10,14 @@ own database checks.
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from gates.checks.advisors import _report, run_advisors
+from gates.checks.advisors import parse_report, run_advisors
 from gates.checks.database import rls_enabled
 from gates.checks.rls_behaviour import rls_behaviour
 from gates.checks.security import always_true_policies, definer_functions_pinned
-from gates.database.cluster import LocalCluster
-from tests.selftests.pgfixtures import drop_database
 
 SEED = 20251129
 SCHEMAS = 50
@@ -94,14 +90,6 @@ def app_schema(rng: random.Random, p: str) -> list[str]:
     return sql
 
 
-@pytest.fixture
-def batch_database(pg_cluster: LocalCluster) -> Iterator[str]:
-    name = f"parity_{uuid.uuid4().hex[:12]}"
-    url = pg_cluster.ensure_database(name)
-    yield url
-    drop_database(pg_cluster, name)
-
-
 def _gates_problems(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     schemas = ["public"]
     measurements = (
@@ -114,19 +102,19 @@ def _gates_problems(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
 
 
 @pytest.mark.parametrize("batch", range(SCHEMAS // PER_DATABASE))
-def test_gates_flags_every_table_the_advisors_flag_at_error(batch: int, batch_database: str) -> None:
+def test_gates_flags_every_table_the_advisors_flag_at_error(batch: int, pg_database: str) -> None:
     """For ten random schemas in one database, each object of an ERROR-level RLS finding of the advisors is
     named by gates' checks (and the generator does produce such findings)."""
     rng = random.Random(SEED + batch)
-    with psycopg.connect(batch_database, autocommit=True) as conn:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("create schema private")
         conn.execute("create extension if not exists pg_stat_statements with schema public")
         for i in range(PER_DATABASE):
             for statement in app_schema(rng, f"s{batch}_{i}"):
                 conn.execute(statement.encode())
         problems = _gates_problems(conn)
-    run = run_advisors(batch_database)
-    report = _report(run.stdout)
+    run = run_advisors(pg_database)
+    report = parse_report(run.stdout)
     assert report is not None and "results" in report, run.stdout
     errors = [r for r in report["results"] if r.get("level") == "ERROR" and r.get("name") in RLS_ERRORS]
     assert errors, "the generator produced no ERROR finding: the comparison proved nothing"

@@ -44,3 +44,17 @@ def test_a_bad_api_schemas_is_a_config_error_naming_file_and_key(tmp_path: Path)
 def test_the_advisors_config_toml_names_the_schemas() -> None:
     """The advisors' workdir config.toml carries the schemas, quoted as TOML strings."""
     assert 'schemas = ["public", "we\\"ird"]' in advisors_config_toml(("public", 'we"ird'))
+
+
+def test_database_keys_of_the_rls_checks_are_read_and_checked(tmp_path: Path) -> None:
+    """[database] public_tables, select_true_fail and advisors_blind_ok are read; a public table that is not
+    'table' or 'schema.table' is a ConfigError naming the key."""
+    keys = '[database]\npublic_tables = ["tiles", "api.orders"]\nselect_true_fail = true\nadvisors_blind_ok = "no API"\n'
+    (tmp_path / "app" / "supabase").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "gates.toml").write_text(CONFIG.format(extra="") + keys)
+    database = config_mod.load(tmp_path / "gates.toml").database
+    assert database.public_tables == ("tiles", "api.orders") and database.select_true_fail
+    assert database.advisors_blind_ok == "no API"
+    (tmp_path / "gates.toml").write_text(CONFIG.format(extra="") + keys.replace("api.orders", "a.b.c"))
+    with pytest.raises(ConfigError, match=r"database\.public_tables\[1\]: expected 'table' or 'schema\.table'"):
+        config_mod.load(tmp_path / "gates.toml")
