@@ -439,6 +439,7 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
     _validate_probe(config.probe, path, prefix + "probe")
     _validate_notify(config.notify, path, prefix + "notify")
     _validate_gate(config.gate, path, prefix + "gate")
+    _validate_meanings(config, prefix)
     return config
 
 
@@ -502,10 +503,8 @@ def _validate_monitor_and_flags(config: Config, prefix: str) -> None:
     if mon.window:
         try:
             parse_duration(mon.window, f"{key}.window")
-        except UsageError:
-            raise ConfigError(
-                path, f"{key}.window", f"expected a duration like 30s or 5m, got {mon.window!r}"
-            ) from None
+        except UsageError as exc:
+            raise ConfigError(path, f"{key}.window", str(exc).split(": ", 1)[-1]) from None
     if mon.source not in MONITOR_SOURCES:
         raise ConfigError(path, f"{key}.source", f"expected one of: {', '.join(MONITOR_SOURCES)}, got {mon.source!r}")
     if mon.source == "prometheus" and not (mon.prometheus_url and mon.prometheus_token_env):
@@ -651,3 +650,47 @@ def _type_name(t: Any) -> str:
         list: "a list",
         dict: "a table",
     }.get(t, getattr(t, "__name__", str(t)))
+
+
+# A wait longer than this is a hang by another name: every timeout in the config is bounded by it.
+MAX_TIMEOUT = 600.0
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _validate_meanings(config: Config, prefix: str) -> None:
+    """What run time would trip on, caught when the config is read: paths, timeouts, names, URLs, windows."""
+    path = config.path
+    for i, p in enumerate(config.app.health_paths):
+        if not p.startswith("/") or any(c.isspace() for c in p):
+            raise ConfigError(path, f"{prefix}app.health_paths[{i}]", f"expected a path starting with /, got {p!r}")
+    if not config.app.health_paths:
+        raise ConfigError(path, f"{prefix}app.health_paths", "expected at least one health path")
+    sections = {"app": config.app, "flags": config.flags, **{n: getattr(config, n) for n in SECTIONS}}
+    for section, value in sections.items():
+        for f in dataclasses.fields(value):
+            number = getattr(value, f.name)
+            if f.name.endswith("timeout") and isinstance(number, float) and not 0 < number <= MAX_TIMEOUT:
+                raise ConfigError(
+                    path, f"{prefix}{section}.{f.name}", f"expected seconds in (0, {MAX_TIMEOUT:g}], got {number!r}"
+                )
+    seen_names: dict[str, str] = {}
+    seen_urls: dict[str, str] = {}
+    for name, env in config.environments.items():
+        key = f"{prefix}environments.{name}"
+        if not _ENV_NAME.match(name):
+            raise ConfigError(path, key, "an environment name is letters, digits, '.', '_' or '-' (no spaces)")
+        folded = name.casefold()
+        if folded in seen_names:
+            raise ConfigError(path, key, f"the same name as environments.{seen_names[folded]} but for case")
+        seen_names[folded] = name
+        if any(c.isspace() for c in env.url):
+            raise ConfigError(path, f"{key}.url", f"a URL has no spaces, got {env.url!r}")
+        parts = urlsplit(env.url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise ConfigError(path, f"{key}.url", f"not a valid port in {env.url!r}") from None
+        where = f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
+        if where in seen_urls:
+            raise ConfigError(path, f"{key}.url", f"the same URL as environments.{seen_urls[where]}: {env.url}")
+        seen_urls[where] = name

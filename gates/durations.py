@@ -6,8 +6,10 @@ import re
 
 from gates.errors import UsageError
 
-_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h)$")
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d)$")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# The longest window anyone means: a week of monitoring. `--for 99999h` is a typo, not an 11-year plan.
+MAX_SECONDS = 7 * 86400.0
 
 
 def parse_duration(text: str, where: str) -> float:
@@ -16,4 +18,6 @@ def parse_duration(text: str, where: str) -> float:
     seconds = float(m.group("n")) * _SECONDS[m.group("unit")] if m else 0.0
     if seconds <= 0:
         raise UsageError(f"{where}: expected a duration like 30s, 5m or 1h, got {text!r}")
+    if seconds > MAX_SECONDS:
+        raise UsageError(f"{where}: {text!r} is longer than the 7d gates allows for one window")
     return seconds

@@ -55,3 +55,33 @@ def test_an_external_environment_needs_only_a_url() -> None:
     """platform = "external": a URL is enough; a database is optional."""
     cfg = parse({"app": APP, "environments": {"staging": {"platform": "external", "url": "https://x.example"}}}, Path("g.toml"))
     assert cfg.environments["staging"].platform == "external"
+
+
+def _env(url: str = "http://127.0.0.1:8081", **more: object) -> dict[str, object]:
+    return {"platform": "local", "url": url, **more}
+
+
+@pytest.mark.parametrize(
+    ("app", "environments", "extra", "key", "words"),
+    [
+        ({"health_paths": ["health"]}, None, {}, "app.health_paths[0]", "expected a path starting with /"),
+        ({"health_timeout": -5}, None, {}, "app.health_timeout", "expected seconds in (0, 600]"),
+        ({"health_timeout": 0}, None, {}, "app.health_timeout", "expected seconds in (0, 600]"),
+        ({}, None, {"browser": {"load_timeout": -1}}, "browser.load_timeout", "expected seconds in (0, 600]"),
+        ({}, {"staging": _env("http://127.0.0.1:8081/a b")}, {}, "environments.staging.url", "no spaces"),
+        ({}, {"staging": _env(), "production": _env("http://127.0.0.1:8081/")}, {}, "environments.production.url",
+         "the same URL as environments.staging"),
+        ({}, {"staging": _env(), "Staging": _env("http://127.0.0.1:8082")}, {}, "environments.Staging",
+         "the same name as environments.staging but for case"),
+        ({}, {"staging ": _env()}, {}, "environments.staging ", "no spaces"),
+        ({}, None, {"monitor": {"window": "99999h"}}, "monitor.window", "longer than the 7d"),
+    ],
+)  # fmt: skip
+def test_config_check_catches_what_run_time_would_trip_on(
+    app: dict[str, object], environments: dict[str, object] | None, extra: dict[str, object], key: str, words: str
+) -> None:
+    """Each value is checked for its meaning when the config is read: one error naming the key and what was expected."""
+    data = {"app": {**APP, **app}, "environments": environments or STAGING, **extra}
+    with pytest.raises(ConfigError) as caught:
+        parse(data, Path("gates.toml"))
+    assert caught.value.key == key and words in str(caught.value)
