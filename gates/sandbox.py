@@ -52,10 +52,11 @@ def write_config(
         f"postgres_port = {postgres_port or free_port()}",
     ]
     lines += ["", "[record]", f"dir = {json.dumps(str(folder / 'deploys'))}"]
-    browser_table = {"tiles": DEMO_TILES, **(browser or {})}
-    lines += ["", "[browser]", *(f"{k} = {json.dumps(v)}" for k, v in browser_table.items())]
     database_table = {"public_tables": DEMO_PUBLIC_TABLES, **(database or {})}
     lines += ["", "[database]", *(f"{k} = {json.dumps(v)}" for k, v in database_table.items())]
+    # [browser] last: callers' ``extra`` may go on with more [browser] keys before its own tables.
+    browser_table = {"tiles": DEMO_TILES, **(browser or {})}
+    lines += ["", "[browser]", *(f"{k} = {json.dumps(v)}" for k, v in browser_table.items())]
     path = folder / "gates.toml"
     path.write_text("\n".join(lines) + "\n" + extra)
     return path

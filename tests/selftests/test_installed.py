@@ -76,6 +76,7 @@ def team_repo(folder: Path, *, faults: dict[str, object] | None = None, waive: s
             f'admin_url = "http://127.0.0.1:{free_port()}/"\n'
             "instances = 1\n\n"
             f"[local]\nstate_dir = {json.dumps(str(state))}\npostgres_port = {free_port()}\n\n"
+            '[database]\npublic_tables = ["public.dashboard_tiles", "public.ad_campaigns"]\n\n'
             '[browser]\ntiles = ["revenue", "orders", "conversion", "campaigns"]\n'
             + waive
         )
