@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 from gates.errors import ConfigError, UsageError
 from gates.redact import register_env
 
-PLATFORMS = ("local", "fly", "command")
 STRATEGIES = ("rolling", "immediate", "bluegreen", "canary")
 CONFIG_ENV = "GATES_CONFIG"
 ENV_SELECT = "GATES_ENV"
@@ -42,6 +41,18 @@ class AppConfig:
     health_timeout: float = 5.0
     tables: tuple[str, ...] = ()
     exposed_schemas: tuple[str, ...] = ("public",)
+    # How the local platform runs the app (gates/platforms/local/): ``build`` once per release in
+    # its snapshot, ``start`` for each instance with $PORT and HOST set, ``env`` plain variables
+    # of both. ``start`` empty: the Python default (uvicorn serving ``app:app``).
+    build: str = ""
+    start: str = ""
+    env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The path an instance must answer 2xx on before it gets traffic; empty: the first health path.
+    health_path: str = ""
+
+    @property
+    def readiness_path(self) -> str:
+        return self.health_path or (self.health_paths[0] if self.health_paths else "/health")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,6 +359,7 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
     if "app" not in data:
         raise ConfigError(path, prefix + "app", "missing section [app]")
     app = read_section(AppConfig, data["app"], path, prefix + "app")
+    _validate_app(app, path, prefix + "app")
     envs_raw = data.get("environments")
     if not isinstance(envs_raw, Mapping) or not envs_raw:
         raise ConfigError(path, prefix + "environments", "expected at least one [environments.NAME] table")
@@ -370,11 +382,33 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
         **{name: read_section(cls, data.get(name, {}), path, prefix + name) for name, cls in SECTIONS.items()},
     )
     register_env(*(e.database_url_env for e in environments.values() if e.database_url_env))
+    _validate_platforms(config)
     _validate_database(config.database, path, prefix + "database")
     _validate_monitor_and_flags(config, prefix)
     _validate_probe(config.probe, path, prefix + "probe")
     _validate_notify(config.notify, path, prefix + "notify")
     return config
+
+
+def _validate_app(app: AppConfig, path: Path, key: str) -> None:
+    if app.build.strip() and not app.start.strip():
+        raise ConfigError(path, f"{key}.start", "a build needs a start command to run what it built")
+    if not isinstance(app.env, Mapping):
+        raise ConfigError(path, f"{key}.env", f'expected a table of NAME = "value", got {app.env!r}')
+    for name, value in app.env.items():
+        if not _ENV_VAR_NAME.match(name):
+            raise ConfigError(path, f"{key}.env.{name}", "expected an environment variable name")
+        if not isinstance(value, str):
+            raise ConfigError(path, f"{key}.env.{name}", f"expected a string, got {value!r}")
+    if app.health_path and not app.health_path.startswith("/"):
+        raise ConfigError(path, f"{key}.health_path", f"expected a path starting with /, got {app.health_path!r}")
+
+
+def _validate_platforms(config: Config) -> None:
+    """Each environment's platform driver checks its own keys (gates.platforms.registry)."""
+    from gates.platforms.registry import validate
+
+    validate(config)
 
 
 def _validate_probe(probe: ProbeConfig, path: Path, key: str) -> None:
@@ -480,10 +514,7 @@ def _fill_admin_url(env: Environment, app: AppConfig, browser: Any, path: Path, 
 
 
 def _validate_environment(env: Environment, path: Path, key: str) -> None:
-    if env.platform not in PLATFORMS:
-        raise ConfigError(
-            path, f"{key}.platform", f"unknown platform {env.platform!r} (expected one of: {', '.join(PLATFORMS)})"
-        )
+    """The keys every platform shares; each driver checks its own (``_validate_platforms``)."""
     if env.strategy not in STRATEGIES:
         raise ConfigError(
             path, f"{key}.strategy", f"unknown strategy {env.strategy!r} (expected one of: {', '.join(STRATEGIES)})"
@@ -495,21 +526,13 @@ def _validate_environment(env: Environment, path: Path, key: str) -> None:
         raise ConfigError(path, f"{key}.url", f"expected an http(s) URL, got {env.url!r}")
     if parts.password:
         raise ConfigError(path, f"{key}.url", "must not carry a password; name an environment variable instead")
-    if env.platform == "local" and parts.port is None:
-        raise ConfigError(path, f"{key}.url", "the local platform needs an explicit port, e.g. http://127.0.0.1:8081")
     admin = urlsplit(env.admin_url)
     if env.admin_url and (admin.scheme not in ("http", "https") or not admin.hostname):
         raise ConfigError(path, f"{key}.admin_url", f"expected an http(s) URL, got {env.admin_url!r}")
-    if env.admin_url and env.platform == "local" and admin.port in (None, parts.port):
-        raise ConfigError(
-            path, f"{key}.admin_url", "the local platform serves the Admin on its own port, not the app's"
-        )
     if env.database_url_env and not _ENV_VAR_NAME.match(env.database_url_env):
         raise ConfigError(
             path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}"
         )
-    if env.platform != "local" and not env.database_url_env:
-        raise ConfigError(path, f"{key}.database_url_env", f"required for platform {env.platform!r}")
 
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
-from gates.config import Config, Environment
+from gates.config import Environment
 
 RELEASE_STATUSES = ("complete", "failed", "running")
 
@@ -93,18 +93,3 @@ class Platform(Protocol):
     def health_checks(self, env: Environment) -> Sequence[HealthCheck]: ...
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]: ...
-
-
-def platform_for(config: Config, env: Environment) -> Platform:
-    """The platform driver an environment names, loaded lazily (start-up stays quick)."""
-    if env.platform == "local":
-        from gates.platforms.local import LocalPlatform
-
-        return LocalPlatform(config)
-    if env.platform == "fly":
-        from gates.platforms.fly import FlyPlatform
-
-        return FlyPlatform(config)
-    from gates.errors import UsageError
-
-    raise UsageError(f"{config.path}: environments.{env.name}.platform: {env.platform!r} is not built yet")

@@ -188,6 +188,7 @@ store = "hotrodan-dev"
 
 [environments.production]
 platform = "fly"
+app = "hotdash-app"
 url = "https://hotdash-app.fly.dev"
 store = "hotrodan"
 admin_url = "https://admin.shopify.com/store/hotrodan/apps/hotdash-own"
