@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import sys
 import time
@@ -25,7 +26,10 @@ from gates.procs import run
 from gates.redact import redact
 
 BUILD_TIMEOUT = 900.0  # seconds one build may take
-LOG_TAIL = 10  # lines of a failed build's output in its error
+LOG_TAIL = 10  # last lines of a failed build's output in its error
+ERROR_LINES = 5  # lines from the first one that says error
+_ERROR = re.compile(r"\berror\b|ERR!|Error:", re.IGNORECASE)
+_BARE_PREFIXES = ("npm error", "npm ERR!")  # npm's empty lines
 # The only variables of the gates process that builds and instances see: its environment holds
 # every environment's secrets (PRODUCTION_DB_URL must never reach a staging process or a build).
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "PYTHONPATH", "SSL_CERT_FILE")
@@ -123,11 +127,24 @@ def _run_build(
         raise GatesError(f"build{where} failed: `{redact(command)}`: {exc} (log: {log})") from None
     if result.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
-        tail = " | ".join(result.output.strip().splitlines()[-LOG_TAIL:])
         raise GatesError(
-            f"build{where} failed: `{redact(command)}` exited {result.returncode}; its output ends: {tail} (log: {log})"
+            f"build{where} failed: `{redact(command)}` exited {result.returncode}; "
+            f"its output: {failure_excerpt(result.output)} (log: {log})"
         )
     return time.monotonic() - started, log
+
+
+def failure_excerpt(output: str) -> str:
+    """The first error lines and the last LOG_TAIL lines of a failed command's output, one line.
+
+    Tools print the cause first and a long epilogue after it (npm prints its usage text), so the
+    tail alone can miss it.
+    """
+    lines = [line for line in output.splitlines() if line.strip() and line.strip() not in _BARE_PREFIXES]
+    first = next((i for i, line in enumerate(lines) if _ERROR.search(line)), len(lines))
+    head = lines[first : min(first + ERROR_LINES, max(len(lines) - LOG_TAIL, first))]
+    tail = lines[-LOG_TAIL:]
+    return " | ".join([*head, "...", *tail] if head else tail)
 
 
 def release_folder(config: Config, snapshots: Path, ref: str) -> Path:

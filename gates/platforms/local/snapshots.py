@@ -108,13 +108,18 @@ def _git_head(source: Path) -> tuple[str, str]:
     return commit.strip(), prefix.strip().rstrip("/")
 
 
+def _top(source: Path) -> Path:
+    """The repository's top folder (git archive of a subtree runs from there)."""
+    return Path((_git(source, "rev-parse", "--show-toplevel") or str(source)).strip())
+
+
 def _archive(source: Path, commit: str, prefix: str, into: Path, skip: Sequence[Path]) -> bool:
     """Extract the committed tree of the folder into ``into``; False when the folder is not in that commit."""
     into.parent.mkdir(parents=True, exist_ok=True)
     tar = into.parent / f"{into.name}.tar"
     try:
         tree = f"{commit}:{prefix}" if prefix else commit
-        if _git(source, "archive", "--format=tar", f"--output={tar}", tree) is None:
+        if _git(_top(source), "archive", "--format=tar", f"--output={tar}", tree) is None:
             return False
         into.mkdir()
         with tarfile.open(tar) as archive:
