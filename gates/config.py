@@ -400,7 +400,7 @@ def _validate_app(app: AppConfig, path: Path, key: str) -> None:
             raise ConfigError(path, f"{key}.env.{name}", "expected an environment variable name")
         if not isinstance(value, str):
             raise ConfigError(path, f"{key}.env.{name}", f"expected a string, got {value!r}")
-    if app.health_path and not app.health_path.startswith("/"):
+    if app.health_path and (not app.health_path.startswith("/") or any(c.isspace() for c in app.health_path)):
         raise ConfigError(path, f"{key}.health_path", f"expected a path starting with /, got {app.health_path!r}")
 
 

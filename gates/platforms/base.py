@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from gates.config import Environment
@@ -22,6 +23,32 @@ class Release:
     status: str
     commit: str = ""
     description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildResult:
+    """A built snapshot of the app, ready to start (the local platform builds before it deploys; Fly builds
+    remotely during ``fly deploy``, so it has none)."""
+
+    ref: str
+    folder: Path
+    commit: str
+    origin: str  # "commit <sha>[; uncommitted changes not shipped: ...]" or "working tree (not in git)"
+    command: str  # [app] build; empty: nothing to build
+    reused: bool  # built by an earlier deploy of the same content
+    log: Path | None
+    seconds: float
+
+    def describe(self) -> str:
+        """One line for a release's description: what was built, from what, where its log is."""
+        if not self.command:
+            what = f"snapshot {self.ref} (no build command)"
+        elif self.reused:
+            what = f"reused build {self.ref}"
+        else:
+            what = f"built {self.ref} in {self.seconds:.1f}s"
+        log = f", build log {self.log}" if self.log else ""
+        return f"{what}{log}; from {self.origin}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,7 @@ Drivers are loaded by name, lazily (``importlib``): nothing imports every driver
 - ``runs_locally``: whether it starts processes on this machine (what ``gates down`` stops, the
   place ``gates secrets`` stores values);
 - ``down(config)`` when it runs locally: stop what it started, say what stopped;
+- optionally ``build(env)`` on its Platform: build the release before it is deployed;
 - ``Driver(config)``: the Platform.
 """
 
@@ -19,7 +20,7 @@ from typing import ClassVar, Protocol
 
 from gates.config import Config, Environment
 from gates.errors import ConfigError
-from gates.platforms.base import Platform
+from gates.platforms.base import BuildResult, Platform
 
 # name -> "module:class"; a new platform is one line here and one module.
 DRIVERS: dict[str, str] = {
@@ -74,6 +75,17 @@ def validate(config: Config) -> None:
 def platform_for(config: Config, env: Environment) -> Platform:
     """The platform driver an environment names, loaded lazily (start-up stays quick)."""
     return driver(config, env)(config)
+
+
+def build(config: Config, env: Environment) -> BuildResult | None:
+    """Build the app for ``env`` before anything of the release changes (migrations first of all): a
+    build that fails stops the release there. None for a platform that builds during its deploy (Fly)."""
+    platform = platform_for(config, env)
+    builder = getattr(platform, "build", None)
+    if builder is None:
+        return None
+    built: BuildResult = builder(env)
+    return built
 
 
 def local_drivers(config: Config) -> Sequence[Driver]:

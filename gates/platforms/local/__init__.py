@@ -23,7 +23,8 @@ State, under ``config.state_dir``::
     <env>/secrets.json       `gates secrets set` values (0600), given to instances as environment variables
 """
 
-from gates.platforms.local.builds import BuildResult, build
+from gates.platforms.base import BuildResult
+from gates.platforms.local.builds import build
 from gates.platforms.local.platform import LocalPlatform, down, rollback_target
 from gates.platforms.local.state import Site
 

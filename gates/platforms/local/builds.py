@@ -9,7 +9,6 @@ is built once, and every later deploy of it reuses that build. A build that fail
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from gates.config import Config, Environment
 from gates.errors import GatesError, UsageError
+from gates.platforms.base import BuildResult
 from gates.platforms.local.sitelock import locked
 from gates.platforms.local.snapshots import content_ref, take
 from gates.platforms.local.state import now, read_json, write_json
@@ -34,31 +34,6 @@ _BARE_PREFIXES = ("npm error", "npm ERR!")  # npm's empty lines
 # every environment's secrets (PRODUCTION_DB_URL must never reach a staging process or a build).
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "PYTHONPATH", "SSL_CERT_FILE")
 PASSED_PREFIXES = ("npm_config_", "NPM_CONFIG_")  # where npm's cache and registry are, when set
-
-
-@dataclasses.dataclass(frozen=True)
-class BuildResult:
-    """A built snapshot of the app, ready to start."""
-
-    ref: str
-    folder: Path
-    commit: str
-    origin: str  # "commit <sha>[; uncommitted changes not shipped: ...]" or "working tree (not in git)"
-    command: str  # [app] build; empty: nothing to build
-    reused: bool  # built by an earlier deploy of the same content
-    log: Path | None
-    seconds: float
-
-    def describe(self) -> str:
-        """One line for a release's description: what was built, from what, where its log is."""
-        if not self.command:
-            what = f"snapshot {self.ref} (no build command)"
-        elif self.reused:
-            what = f"reused build {self.ref}"
-        else:
-            what = f"built {self.ref} in {self.seconds:.1f}s"
-        log = f", build log {self.log}" if self.log else ""
-        return f"{what}{log}; from {self.origin}"
 
 
 def builds_dir(config: Config) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from gates.checks.http import RELEASE_HEADER
 from gates.config import Config
 from gates.errors import GatesError
 from gates.platforms.base import Release
@@ -26,7 +27,6 @@ from gates.platforms.secrets import SecretStore
 from gates.procs import wait_until
 from gates.redact import redact
 
-RELEASE_HEADER = "X-Release"
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

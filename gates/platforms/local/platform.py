@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from gates.config import Config, Environment
 from gates.database import database_url, uses_local_cluster
 from gates.errors import ConfigError, GatesError, UsageError
-from gates.platforms.base import HealthCheck, Instance, LogLine, Release, Secret, Status
+from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status
 from gates.platforms.haproxy import ServerStat
 from gates.platforms.local import launcher
-from gates.platforms.local.builds import BuildResult, build, release_folder
+from gates.platforms.local.builds import build, release_folder
 from gates.platforms.local.processes import front_door_pid, running, stop, stop_instance
 from gates.platforms.local.rollout import Rollout, check_strategy
 from gates.platforms.local.sitelock import locked
