@@ -31,8 +31,8 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclasses.dataclass(frozen=True)
-class Instance:
-    """What an instance needs to start: the app, its environment's files, its release and database."""
+class Launcher:
+    """Starts the instances of one release: the app, its environment's files, its snapshot and database."""
 
     config: Config
     site: Site

@@ -143,10 +143,10 @@ class LocalPlatform:
     def _roll_out(self, site: Site, release: Release, strategy: str, db_url: str) -> Release:
         """Run the strategy; mark the release complete, or failed with what serves now."""
         folder = release_folder(self.config, site.snapshots, release.ref)
-        instance = launcher.Instance(self.config, site, release, folder, db_url)
+        starter = launcher.Launcher(self.config, site, release, folder, db_url)
         site.event(f"release {release.version}: {strategy} rollout to {site.env.instances} instance(s)")
         try:
-            Rollout(instance, self.health_timeout).run(strategy)
+            Rollout(starter, self.health_timeout).run(strategy)
         except BaseException as exc:
             site.update_release(release.version, "failed")
             site.event(f"release {release.version} failed: {exc}")

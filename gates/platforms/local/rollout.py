@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 
 from gates.errors import GatesError
-from gates.platforms.local.launcher import Instance, await_healthy, health
+from gates.platforms.local.launcher import Launcher, await_healthy, health
 from gates.platforms.local.processes import front_door_pid, running, stop_instance
 from gates.platforms.local.state import Proc
 from gates.procs import wait_until
@@ -36,13 +36,13 @@ def check_strategy(strategy: str) -> str:
 class Rollout:
     """The steps of rolling one release out to one environment."""
 
-    def __init__(self, instance: Instance, health_timeout: float) -> None:
-        self.instance = instance
-        self.site = instance.site
-        self.release = instance.release
+    def __init__(self, launcher: Launcher, health_timeout: float) -> None:
+        self.launcher = launcher
+        self.site = launcher.site
+        self.release = launcher.release
         self.health_timeout = health_timeout
-        self.health_path = instance.config.app.readiness_path
-        self.request_timeout = instance.config.app.health_timeout
+        self.health_path = launcher.config.app.readiness_path
+        self.request_timeout = launcher.config.app.health_timeout
 
     def run(self, strategy: str) -> None:
         strategies = {"rolling": self.rolling, "immediate": self.immediate}
@@ -136,7 +136,7 @@ class Rollout:
     def launch(self, index: int, state: str = "ready") -> Proc:
         """Start instance ``index`` of the release, wait for it to be healthy, and place it in HAProxy:
         in rotation (``ready``), or checked but taking no traffic yet (``drain``)."""
-        proc = self.instance.start(index)
+        proc = self.launcher.start(index)
         try:
             await_healthy(proc, self.health_path, self.health_timeout, self.request_timeout)
             self.site.front.add(proc.id, proc.port, state)
