@@ -52,8 +52,8 @@ def command_env(config: Config) -> dict[str, str]:
 
 
 def build(config: Config, env: Environment | None = None, source: Path | None = None) -> BuildResult:
-    """Snapshot the app's source (``source``, default ``[app] source``) and build it, unless a build of the same content exists; GatesError
-    naming the command and the end of its output when the build fails.
+    """Snapshot the app's source (``source``, default ``[app] source``) and build it, unless a build of the
+    same content exists; GatesError naming the command and its error lines when the build fails.
 
     Release steps call it before migrating an environment, so a release that cannot be built
     changes no database; ``deploy`` calls it again and gets the same build back.
