@@ -65,10 +65,14 @@ def make_node_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         source = node_app(tmp_path / f"node-{len(made)}", lockfile=lockfile)
         table = {"database_url_env": DEMO_DB_ENV, **settings}
         probe_paths = '\n[probe]\npaths = ["/health", "/"]\n'
+        app = {**NODE_APP, **(app or {})}
+        variables = app.pop("env", {})  # a TOML table: written by hand below (write_config writes JSON values)
         path = write_config(
             tmp_path / f"config-{len(made)}", environments={"staging": table, "production": table},
-            source=source, app={**NODE_APP, **(app or {})}, extra=probe_paths,
+            source=source, app=app, extra=probe_paths,
         )  # fmt: skip
+        inline = ", ".join(f"{k} = {json.dumps(v)}" for k, v in variables.items())
+        path.write_text(path.read_text().replace("[app]\n", f"[app]\nenv = {{ {inline} }}\n", 1))
         made.append(config_mod.load(path))
         return made[-1]
 
@@ -238,3 +242,42 @@ def test_a_snapshot_outside_git_is_the_working_tree_filtered_by_the_ignore_files
     shipped = sorted(p.relative_to(snap.folder).as_posix() for p in snap.folder.rglob("*") if p.is_file())
     assert shipped == [".dockerignore", ".gitignore", "package-lock.json", "package.json", "server.js", "src/ok.js"]
     assert (snap.commit, snap.uncommitted, snap.origin) == ("", (), "working tree (not in git)")
+
+
+def test_the_build_and_the_instances_get_app_env_and_none_of_gates_other_variables(
+    make_node_config: MakeNodeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[app] env` reaches the build and every instance (with PORT and HOST); a variable of the gates process
+    that is not passed on on purpose (another environment's secret) reaches neither."""
+    monkeypatch.setenv("PRODUCTION_DB_URL_FOR_TEST", "postgresql://u:never-in-a-build@db/x")
+    app = {
+        "build": "npm ci --no-audit --no-fund && env > build-env.txt",
+        "start": "env > instance-env-$PORT.txt && exec node server.js",
+        "env": {"NODE_ENV": "production"},
+    }
+    cfg = make_node_config(instances=1, app=app)
+    platform, env = LocalPlatform(cfg), cfg.environment("staging")
+
+    release = platform.deploy(env, str(cfg.app_source))
+
+    folder = cfg.state_dir / "builds" / release.ref
+    port = platform.status(env).instances[0].port
+    built, started = (folder / "build-env.txt").read_text(), (folder / f"instance-env-{port}.txt").read_text()
+    assert "NODE_ENV=production" in built and "NODE_ENV=production" in started
+    assert f"PORT={port}" in started and "HOST=127.0.0.1" in started and "APP_RELEASE=1" in started
+    assert "never-in-a-build" not in built + started
+
+
+def test_an_app_that_says_another_release_is_never_ready(make_node_config: MakeNodeConfig) -> None:
+    """An app need not send X-Release, but one that does must send its own: an instance answering as
+    another release fails its readiness naming what it said, and gets no traffic."""
+    cfg = make_node_config(instances=1, app={"build": "", "start": "node server.js"})
+    server = cfg.app_source / "server.js"
+    server.write_text(SERVER_JS.replace("res.writeHead(200, {", 'res.writeHead(200, { "x-release": "7",'))
+    platform, env = LocalPlatform(cfg, health_timeout=3), cfg.environment("staging")
+
+    with pytest.raises(GatesError) as failed:
+        platform.deploy(env, str(cfg.app_source))
+
+    assert "instance v1-0" in str(failed.value) and "(X-Release '7', expected 1)" in str(failed.value)
+    assert processes_under(cfg.state_dir) == []
