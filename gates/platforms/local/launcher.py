@@ -14,9 +14,6 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import httpx
-
-from gates.checks.http import RELEASE_HEADER
 from gates.config import Config
 from gates.errors import GatesError
 from gates.platforms.base import Release
@@ -27,6 +24,7 @@ from gates.platforms.secrets import SecretStore
 from gates.procs import wait_until
 from gates.redact import redact
 
+RELEASE_HEADER = "X-Release"  # as gates.checks.http reads it (not imported: httpx is loaded only when asked)
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -77,6 +75,8 @@ class Launcher:
 
 def health(proc: Proc, path: str, timeout: float) -> tuple[str, bool]:
     """The instance's own answer to GET ``path``, and whether it is 2xx (and of its release, if it says)."""
+    import httpx
+
     try:
         response = httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=timeout)
     except httpx.HTTPError as exc:

@@ -5,6 +5,9 @@ on a free port of 127.0.0.1, behind one HAProxy on the port of ``env.url``. A de
 snapshot of the app (builds.py) and rolls it out (rollout.py); a rollback rolls out an earlier
 snapshot as a new release, as Fly does. Processes outlive the gates call that started them;
 ``down`` stops them.
+
+Loading the config loads this module (its driver checks the keys of local environments): what
+only deploys and status need (psycopg, httpx) is imported where it is used, so that stays quick.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gates.config import Config, Environment
-from gates.database import database_url, uses_local_cluster
 from gates.errors import ConfigError, GatesError, UsageError
 from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status
 from gates.platforms.haproxy import ServerStat
@@ -96,6 +98,8 @@ class LocalPlatform:
         current = current_release(site.load_releases())
         stats = site.front.servers_or_none() if front_door_pid(site.front) else None
         instances = tuple(self._instance_view(p, stats) for p in site.load_instances())
+        from gates.database import database_url, uses_local_cluster
+
         db = database_url(self.config, env) if uses_local_cluster(env) else ""
         return Status(env.name, env.url, current.version if current else None, instances, db)
 
@@ -127,6 +131,8 @@ class LocalPlatform:
     # -- internals -------------------------------------------------------------
 
     def _database_url(self, env: Environment) -> str:
+        from gates.database import database_url
+
         # A missing variable is a usage error: let it through before anything changes.
         url = database_url(self.config, env)
         register_secret(url)
