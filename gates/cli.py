@@ -385,7 +385,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     from gates.database.cluster import LocalCluster
-    from gates.platforms.local import down
+    from gates.platforms.registry import down
 
     cfg = _load(args)
     stopped = down(cfg)

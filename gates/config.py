@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from gates.errors import ConfigError, UsageError
 
-PLATFORMS = ("local", "fly", "external")
 STRATEGIES = ("rolling", "immediate", "bluegreen", "canary")
 CONFIG_ENV = "GATES_CONFIG"
 ENV_SELECT = "GATES_ENV"
@@ -43,6 +42,18 @@ class AppConfig:
     tables: tuple[str, ...] = ()
     # Empty: supabase/config.toml [api] schemas of the app, else public (see gates.database.exposed).
     exposed_schemas: tuple[str, ...] = ()
+    # How the local platform runs the app (gates/platforms/local/): ``build`` once per release in
+    # its snapshot, ``start`` for each instance with $PORT and HOST set, ``env`` plain variables
+    # of both. ``start`` empty: the Python default (uvicorn serving ``app:app``).
+    build: str = ""
+    start: str = ""
+    env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The path an instance must answer 2xx on before it gets traffic; empty: the first health path.
+    health_path: str = ""
+
+    @property
+    def readiness_path(self) -> str:
+        return self.health_path or (self.health_paths[0] if self.health_paths else "/health")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -413,6 +424,7 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
     if "app" not in data:
         raise ConfigError(path, prefix + "app", "missing section [app]")
     app = read_section(AppConfig, data["app"], path, prefix + "app")
+    _validate_app(app, path, prefix + "app")
     envs_raw = data.get("environments")
     if not isinstance(envs_raw, Mapping) or not envs_raw:
         raise ConfigError(path, prefix + "environments", "expected at least one [environments.NAME] table")
@@ -454,6 +466,20 @@ def _validate_gate(gate: GateConfig, path: Path, key: str) -> None:
             )
         if not reason.strip():
             raise ConfigError(path, f"{key}.waive.{name}", "a waiver needs its reason")
+
+
+def _validate_app(app: AppConfig, path: Path, key: str) -> None:
+    if app.build.strip() and not app.start.strip():
+        raise ConfigError(path, f"{key}.start", "a build needs a start command to run what it built")
+    if not isinstance(app.env, Mapping):
+        raise ConfigError(path, f"{key}.env", f'expected a table of NAME = "value", got {app.env!r}')
+    for name, value in app.env.items():
+        if not _ENV_VAR_NAME.match(name):
+            raise ConfigError(path, f"{key}.env.{name}", "expected an environment variable name")
+        if not isinstance(value, str):
+            raise ConfigError(path, f"{key}.env.{name}", f"expected a string, got {value!r}")
+    if app.health_path and (not app.health_path.startswith("/") or any(c.isspace() for c in app.health_path)):
+        raise ConfigError(path, f"{key}.health_path", f"expected a path starting with /, got {app.health_path!r}")
 
 
 def _validate_probe(probe: ProbeConfig, path: Path, key: str) -> None:
@@ -555,10 +581,7 @@ def _fill_admin_url(env: Environment, app: AppConfig, browser: Any, path: Path, 
 
 
 def _validate_environment(env: Environment, path: Path, key: str) -> None:
-    if env.platform not in PLATFORMS:
-        raise ConfigError(
-            path, f"{key}.platform", f"unknown platform {env.platform!r} (expected one of: {', '.join(PLATFORMS)})"
-        )
+    """The keys every platform shares; each driver checks its own (gates.target.open_config asks the registry)."""
     if env.strategy not in STRATEGIES:
         raise ConfigError(
             path, f"{key}.strategy", f"unknown strategy {env.strategy!r} (expected one of: {', '.join(STRATEGIES)})"
@@ -570,21 +593,13 @@ def _validate_environment(env: Environment, path: Path, key: str) -> None:
         raise ConfigError(path, f"{key}.url", f"expected an http(s) URL, got {env.url!r}")
     if parts.password:
         raise ConfigError(path, f"{key}.url", "must not carry a password; name an environment variable instead")
-    if env.platform == "local" and parts.port is None:
-        raise ConfigError(path, f"{key}.url", "the local platform needs an explicit port, e.g. http://127.0.0.1:8081")
     admin = urlsplit(env.admin_url)
     if env.admin_url and (admin.scheme not in ("http", "https") or not admin.hostname):
         raise ConfigError(path, f"{key}.admin_url", f"expected an http(s) URL, got {env.admin_url!r}")
-    if env.admin_url and env.platform == "local" and admin.port in (None, parts.port):
-        raise ConfigError(
-            path, f"{key}.admin_url", "the local platform serves the Admin on its own port, not the app's"
-        )
     if env.database_url_env and not _ENV_VAR_NAME.match(env.database_url_env):
         raise ConfigError(
             path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}"
         )
-    if env.platform == "fly" and not env.database_url_env:
-        raise ConfigError(path, f"{key}.database_url_env", f"required for platform {env.platform!r}")
 
 
 T = TypeVar("T")

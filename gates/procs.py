@@ -46,17 +46,18 @@ def run(
     timeout: float,
     cwd: Path | str | None = None,
     env: Mapping[str, str] | None = None,
+    inherit: bool = True,
     input: str | None = None,
     log: Path | None = None,
     check: bool = True,
 ) -> Completed:
     """Run a command with a timeout; append a redacted transcript to ``log``.
 
-    Raises GatesError naming the command when it times out or (with ``check``)
-    exits non-zero.
+    The command's environment is gates' own with ``env`` on top, or (``inherit=False``) ``env``
+    alone. Raises GatesError naming the command when it times out or (with ``check``) exits non-zero.
     """
     started = time.monotonic()
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**(os.environ if inherit else {}), **(env or {})}
     try:
         # Its own process group: a timeout or an interrupt stops the command and everything it
         # started (pytest-xdist workers, Chromium, the Supabase CLI's pg tools), not just itself.

@@ -16,6 +16,7 @@ from functools import cached_property
 from gates import config as config_mod
 from gates.config import Config, Environment
 from gates.platforms import Platform, platform_for
+from gates.platforms.registry import validate as validate_platforms
 from gates.redact import register_env
 from gates.tools import configure
 
@@ -23,6 +24,7 @@ from gates.tools import configure
 def open_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     """Load the config (explicit path, $GATES_CONFIG, ./gates.toml, [tool.gates]) and register its secrets."""
     cfg = config_mod.load(explicit)
+    validate_platforms(cfg)  # each environment's driver checks its own keys
     register_env(*cfg.secret_variables())
     configure({name: cfg.resolve(path) for name, path in dataclasses.asdict(cfg.tools).items() if path})
     return cfg

@@ -23,14 +23,13 @@ from typing import Any
 from gates.checks import dockerfile as df
 from gates.checks.packagejson import Package, expand, read_package
 from gates.checks.sourcelines import line_of, toml_lines
+from gates.flyconfig import seconds, service_checks
 from gates.measurement import Measurement
 
 MAX_INTERVAL_S = 30.0
 MIN_MACHINES = 2
 FLYCTL_DEFAULT_STRATEGY = "rolling"  # flyctl deploy --strategy: "default rolling"
 AUTO_STOPS = ("stop", "suspend", True)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 REMIX = re.compile(r"\bremix-serve\b|\bremix\s+(?:vite:)?build\b")
 DEV_SERVER = re.compile(
     r"\breact-router\s+dev\b|\bremix\s+(?:vite:)?dev\b|\bvite(?:\s+dev)?\s*$|\bvite\s+(?:dev|serve)\b"
@@ -38,28 +37,6 @@ DEV_SERVER = re.compile(
 # What may serve a React Router 7 app: its own server, or a Node server file (the Express template's server.js).
 SERVES = re.compile(r"\breact-router-serve\b|\bnode\s+(?:--\S+\s+)*\S+\.(?:m|c)?js\b")
 MIGRATES = re.compile(r"migrat|supabase\s+db\s+push|db\s+push", re.IGNORECASE)
-
-
-def seconds(value: Any) -> float | None:
-    """A Fly duration in seconds: "15s", "1m", "500ms", or a bare number of milliseconds."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) / 1000.0
-    m = _DURATION.match(str(value))
-    return float(m.group(1)) * _UNIT[m.group(2) or "ms"] if m else None
-
-
-def _service_checks(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """(key, check) of every HTTP check that gates routing: http_service.checks and services.http_checks."""
-    found: list[tuple[str, Mapping[str, Any]]] = []
-    http_service = data.get("http_service") or {}
-    for i, check in enumerate(http_service.get("checks") or []):
-        found.append((f"http_service.checks[{i}]", check))
-    for s, service in enumerate(data.get("services") or []):
-        for i, check in enumerate(service.get("http_checks") or []):
-            found.append((f"services[{s}].http_checks[{i}]", check))
-    return found
 
 
 def _services(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -112,7 +89,7 @@ def findings(
     """
     at = Where(file, text)
     problems: list[str] = []
-    checks = _service_checks(data)
+    checks = service_checks(data)
     on_health = [(k, c) for k, c in checks if c.get("path") in health_paths]
     if not on_health:
         problems.append(

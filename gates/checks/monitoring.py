@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from gates.measurement import Measurement
 from gates.monitor.alerts import AlertEvent
 from gates.monitor.evaluate import Stats, Thresholds, breaches
 from gates.platforms.base import HealthCheck
-
-# flyctl's bluegreen deploys add these checks for their own use (facts/fly.md).
-_FLY_INTERNAL = "bg_deployments_compat"
 
 
 def health_checks_configured(checks: Sequence[HealthCheck], max_interval: float, source: str) -> Measurement:
@@ -38,35 +34,6 @@ def health_checks_configured(checks: Sequence[HealthCheck], max_interval: float,
         details=[{"instance": c.instance, "check": c.name, "interval": c.interval, "status": c.status} for c in checks],
         problems=problems,
     )
-
-
-def fly_health_checks(data: Any, interval: float | None) -> list[HealthCheck]:
-    """Checks from ``fly checks list --json`` (machine id -> [{name, status, output, updated_at}]).
-
-    Fly's answer has no intervals: ``interval`` is the slowest service check of fly.toml
-    (``slowest_service_check``), or None when unknown, which fails the check. flyctl's internal
-    bluegreen checks are dropped.
-    """
-    if not isinstance(data, Mapping):
-        return []
-    found: list[HealthCheck] = []
-    for machine, checks in data.items():
-        for c in checks if isinstance(checks, list) else []:
-            name = str(c.get("name", "")) if isinstance(c, Mapping) else ""
-            if not name or name.startswith(_FLY_INTERNAL):
-                continue
-            found.append(HealthCheck(str(machine), name, interval, str(c.get("status", "")), ""))
-    return found
-
-
-def slowest_service_check(fly_toml: Mapping[str, Any]) -> float | None:
-    """The longest interval of fly.toml's routing service checks (Fly's default 15 s when unset); None without any."""
-    from gates.checks.flytoml import _service_checks, seconds
-
-    intervals = [seconds(check.get("interval", "15s")) for _, check in _service_checks(fly_toml)]
-    if not intervals or any(i is None for i in intervals):
-        return None
-    return max(i for i in intervals if i is not None)
 
 
 def alert_delivered(event: AlertEvent, channel: str) -> Measurement:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
-from gates.config import Config, Environment
+from gates.config import Environment
 
 RELEASE_STATUSES = ("complete", "failed", "running")
 
@@ -22,6 +23,32 @@ class Release:
     status: str
     commit: str = ""
     description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildResult:
+    """A built snapshot of the app, ready to start (the local platform builds before it deploys; Fly builds
+    remotely during ``fly deploy``, so it has none)."""
+
+    ref: str
+    folder: Path
+    commit: str
+    origin: str  # "commit <sha>[; uncommitted changes not shipped: ...]" or "working tree (not in git)"
+    command: str  # [app] build; empty: nothing to build
+    reused: bool  # built by an earlier deploy of the same content
+    log: Path | None
+    seconds: float
+
+    def describe(self) -> str:
+        """One line for a release's description: what was built, from what, where its log is."""
+        if not self.command:
+            what = f"snapshot {self.ref} (no build command)"
+        elif self.reused:
+            what = f"reused build {self.ref}"
+        else:
+            what = f"built {self.ref} in {self.seconds:.1f}s"
+        log = f", build log {self.log}" if self.log else ""
+        return f"{what}{log}; from {self.origin}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,22 +120,3 @@ class Platform(Protocol):
     def health_checks(self, env: Environment) -> Sequence[HealthCheck]: ...
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]: ...
-
-
-def platform_for(config: Config, env: Environment) -> Platform:
-    """The platform driver an environment names, loaded lazily (start-up stays quick)."""
-    if env.platform == "local":
-        from gates.platforms.local import LocalPlatform
-
-        return LocalPlatform(config)
-    if env.platform == "fly":
-        from gates.platforms.fly import FlyPlatform
-
-        return FlyPlatform(config)
-    if env.platform == "external":
-        from gates.platforms.external import ExternalPlatform
-
-        return ExternalPlatform(config)
-    from gates.errors import UsageError
-
-    raise UsageError(f"{config.path}: environments.{env.name}.platform: {env.platform!r} is not built yet")

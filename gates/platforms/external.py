@@ -22,7 +22,13 @@ class Unsupported(GatesError):
 class ExternalPlatform:
     """Gates an environment deployed by something else."""
 
+    name = "external"
+    runs_locally = False  # nothing of it runs on this machine
     deploys = False  # gates does not release to it
+
+    @classmethod
+    def validate(cls, config: Config, env: Environment, key: str) -> None:
+        """A URL is all it needs (checked for every platform); a database is optional."""
 
     def __init__(self, config: Config) -> None:
         self.config = config

@@ -23,11 +23,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gates.config import Config, Environment
-from gates.errors import GatesError, UsageError
+from gates.errors import ConfigError, GatesError, UsageError
+from gates.flyconfig import seconds, service_checks
 from gates.platforms.base import HealthCheck, Instance, LogLine, Release, Secret, Status
+from gates.platforms.releases import pick
 from gates.procs import Completed, run
 from gates.redact import register_env
-from gates.rollback import pick
 
 TOKEN_ENVS = ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
 FORCE_INSTANCE_HEADER = "fly-force-instance-id"
@@ -43,6 +44,17 @@ _RELEASE_STATUS = {"complete": "complete", "succeeded": "complete", "running": "
 class FlyPlatform:
     """The Platform protocol on Fly.io, through flyctl."""
 
+    name = "fly"
+    runs_locally = False  # nothing of it runs on this machine: `gates down` has nothing to stop
+
+    @classmethod
+    def validate(cls, config: Config, env: Environment, key: str) -> None:
+        """A Fly environment names its Fly app and the variable holding its database URL."""
+        if not env.app:
+            raise ConfigError(config.path, f"{key}.app", "required for platform 'fly' (the Fly app's name)")
+        if not env.database_url_env:
+            raise ConfigError(config.path, f"{key}.database_url_env", "required for platform 'fly'")
+
     def __init__(self, config: Config, *, logs_timeout: float = LOGS_TIMEOUT) -> None:
         self.config = config
         self.binary = os.environ.get("FLY_BIN") or "fly"
@@ -52,8 +64,6 @@ class FlyPlatform:
     # -- flyctl --------------------------------------------------------------
 
     def _fly(self, env: Environment, *args: str, timeout: float = READ_TIMEOUT) -> Completed:
-        if not env.app:
-            raise UsageError(f"{self.config.path}: environments.{env.name}.app: required for platform 'fly'")
         if not any(os.environ.get(name) for name in TOKEN_ENVS):
             raise UsageError(f"FLY_API_TOKEN is not set: the fly platform of {env.name!r} needs a Fly.io token")
         log = self.config.state_dir / env.name / "logs" / "fly.log"
@@ -92,20 +102,14 @@ class FlyPlatform:
         raw = self._json(env, "checks", "list")
         if not isinstance(raw, Mapping):
             raise GatesError(f"fly checks list --json -a {env.app}: expected an object")
-        return {
-            str(machine): [
-                (str(c.get("name")), str(c.get("status")))
-                for c in checks or []
-                if not str(c.get("name", "")).startswith(IGNORED_CHECK_PREFIX)
-            ]
-            for machine, checks in raw.items()
-        }
+        found: dict[str, list[tuple[str, str]]] = {str(machine): [] for machine in raw}
+        for check in fly_health_checks(raw, None):
+            found[check.instance].append((check.name, check.status))
+        return found
 
     def health_checks(self, env: Environment) -> Sequence[HealthCheck]:
         """Every machine's checks from ``fly checks list --json``, at the slowest service-check interval of fly.toml."""
         import tomllib
-
-        from gates.checks.monitoring import fly_health_checks, slowest_service_check
 
         interval = None
         if env.fly_config:
@@ -224,6 +228,33 @@ def machine_problems(status: Status, version: int) -> list[str]:
             checks = ", ".join(f"{n}={s}" for n, s in m.checks) or "no checks"
             problems.append(f"machine {m.id} on v{version} is not healthy ({checks})")
     return problems
+
+
+def fly_health_checks(data: Any, interval: float | None) -> list[HealthCheck]:
+    """Checks from ``fly checks list --json`` (machine id -> [{name, status, output, updated_at}]).
+
+    Fly's answer has no intervals: ``interval`` is the slowest service check of fly.toml
+    (``slowest_service_check``), or None when unknown, which fails the check. flyctl's internal
+    bluegreen checks are dropped.
+    """
+    if not isinstance(data, Mapping):
+        return []
+    found: list[HealthCheck] = []
+    for machine, checks in data.items():
+        for c in checks if isinstance(checks, list) else []:
+            name = str(c.get("name", "")) if isinstance(c, Mapping) else ""
+            if not name or name.startswith(IGNORED_CHECK_PREFIX):
+                continue
+            found.append(HealthCheck(str(machine), name, interval, str(c.get("status", "")), ""))
+    return found
+
+
+def slowest_service_check(fly_toml: Mapping[str, Any]) -> float | None:
+    """The longest interval of fly.toml's routing service checks (Fly's default 15 s when unset); None without any."""
+    intervals = [seconds(check.get("interval", "15s")) for _, check in service_checks(fly_toml)]
+    if not intervals or any(i is None for i in intervals):
+        return None
+    return max(i for i in intervals if i is not None)
 
 
 def concatenated_json(text: str) -> list[Mapping[str, Any]]:

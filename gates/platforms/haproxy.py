@@ -57,9 +57,16 @@ class FrontDoor:
     """The HAProxy of one environment, its files in ``folder``."""
 
     def __init__(
-        self, folder: Path, port: int, env_name: str, admin_port: int | None = None, admin_html: str = ""
+        self,
+        folder: Path,
+        port: int,
+        env_name: str,
+        admin_port: int | None = None,
+        admin_html: str = "",
+        health_path: str = "/health",
     ) -> None:
         self.folder = folder
+        self.health_path = health_path
         self.port = port
         self.env_name = env_name
         # The Admin stand-in: a second frontend answering every request with one static page.
@@ -74,7 +81,9 @@ class FrontDoor:
 
     def render(self) -> str:
         """The config: one frontend on the environment's port, one backend with no server yet, the Admin page."""
-        config = _CONFIG.format(env=self.env_name, socket=self.socket_path, port=self.port, backend=BACKEND)
+        config = _CONFIG.format(
+            env=self.env_name, socket=self.socket_path, port=self.port, backend=BACKEND, health=self.health_path
+        )
         if self.admin_port is not None:
             config += _ADMIN.format(port=self.admin_port, page=self.admin_path)
         return config
@@ -241,6 +250,8 @@ def _private_folder(folder: Path) -> None:
 # - retries/redispatch/retry-on: a request that meets a closed connection (an instance just stopped)
 #   is sent again to another server instead of failing; only GET and HEAD, which are safe to repeat.
 # - X-Gates-Server: which instance answered, for probes and evidence.
+# - X-Release: the release of that instance, from its server name (v<release>-<index>): the platform
+#   knows which process runs which snapshot, so the app need not say it (and cannot say it wrong).
 _CONFIG = """\
 # Written by gates for environment {env}; rewritten at each start. Servers are added at run time.
 global
@@ -263,9 +274,10 @@ frontend web
 
 backend {backend}
     balance roundrobin
-    option httpchk GET /health
+    option httpchk GET {health}
     http-request disable-l7-retry unless METH_GET || METH_HEAD
     http-response set-header X-Gates-Server %[srv_name]
+    http-response set-header X-Release %[srv_name,field(1,-),regsub(^v,)]
 """
 
 # HAProxy reads the file once at start; `return ... file` answers it whole, with no backend involved.

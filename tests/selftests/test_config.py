@@ -11,6 +11,7 @@ import pytest
 from gates import config as config_mod
 from gates.errors import ConfigError, UsageError
 from gates.plugin import select_environment
+from gates.target import open_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,7 +83,7 @@ def test_each_bad_config_names_file_key_and_expectation(tmp_path, edit, key, wor
     """A misspelt key, an unknown platform, a bad URL or a wrong type is a ConfigError naming all three."""
     path = write(tmp_path, GOOD.replace(*edit))
     with pytest.raises(ConfigError) as info:
-        config_mod.load(path)
+        open_config(path)
     message = str(info.value)
     assert message.startswith(f"{path}: {key}: ") and words in message
     assert "\n" not in message
@@ -209,6 +210,7 @@ store = "hotrodan-dev"
 
 [environments.production]
 platform = "fly"
+app = "hotdash-app"
 url = "https://hotdash-app.fly.dev"
 store = "hotrodan"
 admin_url = "https://admin.shopify.com/store/hotrodan/apps/hotdash-own"

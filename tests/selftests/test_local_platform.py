@@ -16,10 +16,9 @@ import pytest
 
 from gates.config import Config, Environment
 from gates.errors import GatesError
-from gates.platforms import local
 from gates.platforms.base import Release
-from gates.platforms.local import LocalPlatform, down, rollback_target
-from gates.procs import wait_until
+from gates.platforms.local import LocalPlatform, down, processes, rollback_target, sitelock
+from gates.platforms.local.state import Proc
 from tests.selftests.demo import DEMO, port_is_free
 
 MakeConfig = Callable[..., Config]
@@ -155,7 +154,7 @@ def test_deploy_while_another_holds_the_environment_lock_fails_naming_the_lock(
     make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A deploy waits a bounded time for the environment's deploy lock, then fails naming it, having recorded nothing."""
-    monkeypatch.setattr(local, "LOCK_TIMEOUT", 0.3)
+    monkeypatch.setattr(sitelock, "LOCK_TIMEOUT", 0.3)
     platform, env = staging(make_config())
     lock = platform.config.state_dir / "staging" / "deploy.lock"
     lock.parent.mkdir(parents=True)
@@ -190,21 +189,23 @@ def processes_mentioning(folder: Path) -> list[str]:
     return found
 
 
-def test_a_live_process_whose_command_line_is_empty_or_cut_short_is_starting_not_exited(tmp_path):
-    """posix_spawn returns before the kernel has written the new program's arguments: a live process
-    whose /proc/<pid>/cmdline is empty or a part of ours is starting; another one, or a reaped one, is not."""
+def test_a_process_is_named_by_its_pid_and_start_time_whatever_its_command_line_says(tmp_path):
+    """A just-spawned instance is running from the first look, even before execve has written its command line
+    (or after ``sh -c`` exec'd the app); the same pid with another start time (a reused pid) is not ours, nor
+    is a reaped process."""
     child = subprocess.Popen(["sleep", "30"])
-    argv = ("sleep", "30")
-    proc = local.Proc("v1-0", child.pid, 1, 1, argv, str(tmp_path / "log"), "")
+    ticks = int(Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[19])
+    proc = Proc("v1-0", child.pid, 1, 1, ("sh", "-c", "sleep 30"), str(tmp_path / "log"), "", ticks)
     try:
-        wait_until("sleep's command line", lambda: local._running(proc), timeout=10)
-        assert not local._starting(proc), "fully started: running, not starting"
-        assert local._starting(dataclasses.replace(proc, argv=("sleep", "30", "--more")))  # ours is cut short
-        assert not local._starting(dataclasses.replace(proc, argv=("python", "-m", "uvicorn")))  # someone else
+        assert processes.running(proc), "running though its command line is not the one recorded"
+        assert not processes.running(dataclasses.replace(proc, ticks=ticks + 1)), "another process with that pid"
+        legacy = dataclasses.replace(proc, ticks=0)  # a record from before start times: named by its command line
+        assert processes.running(dataclasses.replace(legacy, argv=("sleep", "30")))
+        assert not processes.running(legacy)
     finally:
         child.kill()
         child.wait()
-    assert not local._starting(dataclasses.replace(proc, argv=("sleep", "30", "--more")))
+    assert not processes.running(proc)
 
 
 def test_an_instance_that_crashes_at_start_fails_the_deploy_with_its_log_and_process_state(

@@ -13,17 +13,14 @@ import pytest
 
 from gates import config as config_mod
 from gates.channels import Recorded
-from gates.checks.monitoring import (
-    fly_health_checks,
-    health_checks_configured,
-    window_within_thresholds,
-)
+from gates.checks.monitoring import health_checks_configured, window_within_thresholds
 from gates.errors import GatesError
 from gates.gaterun import run_gate
 from gates.monitor import Alerter, Breach, Delivery, Sample, Stats, Thresholds, breaches, p95, sample, stats
 from gates.monitor.prometheus import instant, queries, window_stats
 from gates.monitor.window import WINDOW_ENV, load_window, run_window, stats_of
 from gates.platforms.base import HealthCheck
+from gates.platforms.fly import fly_health_checks
 from gates.release import plan
 from tests.selftests.demo import free_port, gates, junit_results, write_config
 

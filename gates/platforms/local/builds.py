@@ -1,0 +1,129 @@
+"""Builds: a snapshot of the app, built once by ``[app] build`` and shared by every environment.
+
+``<state_dir>/builds/<ref>/`` is the snapshot of a release, built in place (a build may write
+absolute paths); ``<ref>.json`` beside it says the build finished, ``<ref>.log`` holds its output.
+The ref is a hash of the snapshot's content, the build command and ``[app] env``: the same content
+is built once, and every later deploy of it reuses that build. A build that fails leaves no
+``<ref>`` folder, so the next deploy builds again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from gates.config import Config, Environment
+from gates.errors import GatesError, UsageError
+from gates.platforms.base import BuildResult
+from gates.platforms.local.sitelock import locked
+from gates.platforms.local.snapshots import content_ref, take
+from gates.platforms.local.state import now, read_json, write_json
+from gates.procs import run
+from gates.redact import redact
+
+BUILD_TIMEOUT = 900.0  # seconds one build may take
+LOG_TAIL = 10  # last lines of a failed build's output in its error
+ERROR_LINES = 5  # lines from the first one that says error
+_ERROR = re.compile(r"\berror\b|ERR!|Error:", re.IGNORECASE)
+_BARE_PREFIXES = ("npm error", "npm ERR!")  # npm's empty lines
+# The only variables of the gates process that builds and instances see: its environment holds
+# every environment's secrets (PRODUCTION_DB_URL must never reach a staging process or a build).
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "PYTHONPATH", "SSL_CERT_FILE")
+PASSED_PREFIXES = ("npm_config_", "NPM_CONFIG_")  # where npm's cache and registry are, when set
+
+
+def builds_dir(config: Config) -> Path:
+    return config.state_dir / "builds"
+
+
+def command_env(config: Config) -> dict[str, str]:
+    """The environment of a build or an instance before its own variables: a few of gates', ``[app] env``.
+
+    The folder of the interpreter running gates comes first on PATH, so ``python`` in a command is
+    the one gates runs with (its virtualenv's), as in an activated virtualenv.
+    """
+    passed = {k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(PASSED_PREFIXES)}
+    path = os.pathsep.join([str(Path(sys.executable).parent), passed.get("PATH", os.defpath)])
+    return {**passed, "PATH": path, **config.app.env}
+
+
+def build(config: Config, env: Environment | None = None, source: Path | None = None) -> BuildResult:
+    """Snapshot the app's source (``source``, default ``[app] source``) and build it, unless a build of the
+    same content exists; GatesError naming the command and its error lines when the build fails.
+
+    Release steps call it before migrating an environment, so a release that cannot be built
+    changes no database; ``deploy`` calls it again and gets the same build back.
+    """
+    source = source or config.app_source
+    if not source.is_dir():
+        raise UsageError(f"{source}: app source folder not found ([app] source)")
+    root = builds_dir(config)
+    command = config.app.build.strip()
+    with locked(root / "build.lock", "the build lock", timeout=BUILD_TIMEOUT):
+        incoming = root / f".incoming-{os.getpid()}"
+        shutil.rmtree(incoming, ignore_errors=True)
+        try:
+            snap = take(source, incoming, leave_out=[config.state_dir, config.record_dir])
+            ref = content_ref(incoming, {"build": command, **{f"env.{k}": v for k, v in config.app.env.items()}})
+            folder, marker = root / ref, root / f"{ref}.json"
+            if folder.is_dir() and marker.is_file():
+                done = read_json(marker, {})
+                log = root / f"{ref}.log" if command else None
+                return BuildResult(ref, folder, snap.commit, snap.origin, command, True, log, done.get("seconds", 0.0))
+            marker.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)  # a build that did not finish
+            incoming.rename(folder)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+        seconds, log = _run_build(config, command, folder, root / f"{ref}.log", env)
+        write_json(marker, {"ref": ref, "command": command, "built_at": now().isoformat(), "seconds": seconds})
+        return BuildResult(ref, folder, snap.commit, snap.origin, command, False, log, seconds)
+
+
+def _run_build(
+    config: Config, command: str, folder: Path, log: Path, env: Environment | None
+) -> tuple[float, Path | None]:
+    """Run the build command in the snapshot; on failure remove the snapshot and raise naming the command."""
+    if not command:
+        return 0.0, None
+    started = time.monotonic()
+    where = f" for {env.name}" if env else ""
+    try:
+        result = run(
+            ["/bin/sh", "-c", command], cwd=folder, env=command_env(config), inherit=False,
+            timeout=BUILD_TIMEOUT, log=log, check=False,
+        )  # fmt: skip
+    except GatesError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise GatesError(f"build{where} failed: `{redact(command)}`: {exc} (log: {log})") from None
+    if result.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise GatesError(
+            f"build{where} failed: `{redact(command)}` exited {result.returncode}; "
+            f"its output: {failure_excerpt(result.output)} (log: {log})"
+        )
+    return time.monotonic() - started, log
+
+
+def failure_excerpt(output: str) -> str:
+    """The first error lines and the last LOG_TAIL lines of a failed command's output, one line.
+
+    Tools print the cause first and a long epilogue after it (npm prints its usage text), so the
+    tail alone can miss it.
+    """
+    lines = [line for line in output.splitlines() if line.strip() and line.strip() not in _BARE_PREFIXES]
+    first = next((i for i, line in enumerate(lines) if _ERROR.search(line)), len(lines))
+    head = lines[first : min(first + ERROR_LINES, max(len(lines) - LOG_TAIL, first))]
+    tail = lines[-LOG_TAIL:]
+    return " | ".join([*head, "...", *tail] if head else tail)
+
+
+def release_folder(config: Config, snapshots: Path, ref: str) -> Path:
+    """Where a release's snapshot is: its build, or (releases made before builds were shared) the
+    environment's own snapshot folder."""
+    built = builds_dir(config) / ref
+    return built if built.is_dir() or not (snapshots / ref).is_dir() else snapshots / ref

@@ -1,0 +1,129 @@
+"""The instance launcher: one process of a release, started by ``[app] start``, and its readiness.
+
+An instance runs ``sh -c "<[app] start>"`` in its release's snapshot with ``PORT`` (a free port of
+127.0.0.1) and ``HOST`` set, ``[app] env``, the environment's secrets, ``DATABASE_URL``,
+``APP_RELEASE`` and ``APP_INSTANCE``. It is ready when GET ``[app] health_path`` answers 2xx within
+``[app] health_timeout``. The app need not say which release it is: the platform knows which
+process runs which snapshot. An app that does send ``X-Release`` must send its own release.
+Without ``[app] start`` the instance is the Python default: uvicorn serving ``app:app``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+from gates.config import Config
+from gates.errors import GatesError
+from gates.platforms.base import Release
+from gates.platforms.local.builds import command_env
+from gates.platforms.local.processes import free_port, process_state, running, spawn
+from gates.platforms.local.state import Proc, Site, now, write_json
+from gates.platforms.secrets import SecretStore
+from gates.procs import wait_until
+from gates.redact import redact
+
+RELEASE_HEADER = "X-Release"  # as gates.checks.http reads it (not imported: httpx is loaded only when asked)
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@dataclasses.dataclass(frozen=True)
+class Launcher:
+    """Starts the instances of one release: the app, its environment's files, its snapshot and database."""
+
+    config: Config
+    site: Site
+    release: Release
+    folder: Path
+    db_url: str
+
+    def start(self, index: int) -> Proc:
+        """Start instance ``index`` on a free port; record it before anything can go wrong."""
+        instance_id = f"v{self.release.version}-{index}"
+        port = free_port()
+        log = self.site.logs / f"{instance_id}.log"
+        argv = self.argv(port)
+        pid, ticks = spawn(argv, self.folder, self.env(instance_id, port), log)
+        proc = Proc(instance_id, pid, port, self.release.version, tuple(argv), str(log), now().isoformat(), ticks)
+        self.site.add_instance(proc)
+        self.site.event(f"instance {instance_id} started (pid {pid}, port {port})")
+        return proc
+
+    def argv(self, port: int) -> list[str]:
+        start = self.config.app.start.strip()
+        if start:
+            return ["/bin/sh", "-c", start]
+        argv = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)]
+        return [*argv, "--log-config", str(_log_config(self.site)), "--timeout-graceful-shutdown", "5"]
+
+    def env(self, instance_id: str, port: int) -> dict[str, str]:
+        return {
+            **command_env(self.config),
+            **SecretStore(self.site.dir).values(),  # `gates secrets set`: the app's configuration
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "APP_RELEASE": str(self.release.version),
+            "APP_INSTANCE": instance_id,
+            "DATABASE_URL": self.db_url,
+            "FRAME_ANCESTORS": self.site.frame_ancestors,
+            # Snapshots are shared by releases: no __pycache__ written into them.
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+
+def health(proc: Proc, path: str, timeout: float) -> tuple[str, bool]:
+    """The instance's own answer to GET ``path``, and whether it is 2xx (and of its release, if it says)."""
+    import httpx
+
+    try:
+        response = httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=timeout)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}", False
+    said = response.headers.get(RELEASE_HEADER)
+    answer = f"{response.status_code} {response.text[:200]}"
+    if said is not None and said != str(proc.release):
+        return f"{answer} (X-Release {said!r}, expected {proc.release})", False
+    return answer, response.is_success
+
+
+def await_healthy(proc: Proc, path: str, timeout: float, request_timeout: float) -> None:
+    """Poll the instance's GET ``path`` until it answers 2xx; fail fast, with its log, if it exits."""
+    last = ["no answer yet"]
+
+    def probe() -> str | None:
+        if not running(proc):
+            return "exited"
+        last[0], ok = health(proc, path, request_timeout)
+        return "healthy" if ok else None
+
+    what = f"instance {proc.id} (port {proc.port}) to answer GET {path} with 2xx"
+    try:
+        outcome = wait_until(what, probe, timeout=timeout)
+    except GatesError as exc:
+        raise GatesError(f"{exc}; last answer: {redact(last[0])}") from None
+    if outcome == "exited":
+        tail = " | ".join(Path(proc.log).read_text(errors="replace").strip().splitlines()[-3:])
+        raise GatesError(
+            f"instance {proc.id} exited before it was healthy ({process_state(proc.pid)}); its log ends: {redact(tail)}"
+        )
+
+
+def _log_config(site: Site) -> Path:
+    """A uvicorn logging config whose lines start with an ISO timestamp, so ``logs`` can order them."""
+    path = site.dir / "uvicorn-log.json"
+    fmt = {"format": _LOG_FORMAT, "datefmt": "%Y-%m-%dT%H:%M:%S%z"}
+    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": fmt},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }
+    write_json(path, config)
+    return path

@@ -1,0 +1,239 @@
+"""The local platform: numbered releases of an app, built once, run as processes behind HAProxy.
+
+An environment is ``env.instances`` processes of the app (``[app] start``, see launcher.py), each
+on a free port of 127.0.0.1, behind one HAProxy on the port of ``env.url``. A deploy builds a
+snapshot of the app (builds.py) and rolls it out (rollout.py); a rollback rolls out an earlier
+snapshot as a new release, as Fly does. Processes outlive the gates call that started them;
+``down`` stops them.
+
+Loading the config loads this module (its driver checks the keys of local environments): what
+only deploys and status need (psycopg, httpx) is imported where it is used, so that stays quick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gates.config import Config, Environment
+from gates.errors import ConfigError, GatesError, UsageError
+from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status
+from gates.platforms.haproxy import ServerStat
+from gates.platforms.local import launcher
+from gates.platforms.local.builds import build, release_folder
+from gates.platforms.local.processes import front_door_pid, running, stop, stop_instance
+from gates.platforms.local.rollout import Rollout, check_strategy
+from gates.platforms.local.sitelock import locked
+from gates.platforms.local.state import NAME, Proc, Site, current_release, now, read_log
+from gates.platforms.releases import pick
+from gates.platforms.secrets import SecretStore
+from gates.redact import register_secret
+
+HEALTH_TIMEOUT = 30.0  # seconds a new instance has to answer its health path with 2xx
+
+
+class LocalPlatform:
+    """Deploy, roll back and inspect releases of ``config``'s app on local environments."""
+
+    name = NAME
+    runs_locally = True  # its processes are on this machine: `gates down` stops them, `gates secrets` stores here
+
+    @classmethod
+    def validate(cls, config: Config, env: Environment, key: str) -> None:
+        """A local environment's URL has its port, and its Admin stand-in another one."""
+        port = urlsplit(env.url).port
+        if port is None:
+            raise ConfigError(
+                config.path, f"{key}.url", "the local platform needs an explicit port, e.g. http://127.0.0.1:8081"
+            )
+        if env.admin_url and urlsplit(env.admin_url).port in (None, port):
+            raise ConfigError(
+                config.path, f"{key}.admin_url", "the local platform serves the Admin on its own port, not the app's"
+            )
+
+    @classmethod
+    def down(cls, config: Config) -> list[str]:
+        return down(config)
+
+    def __init__(self, config: Config, *, health_timeout: float = HEALTH_TIMEOUT) -> None:
+        self.config = config
+        self.health_timeout = health_timeout
+
+    def build(self, env: Environment, source: str | None = None) -> BuildResult:
+        """The built snapshot of ``source`` (default: ``[app] source``), built now or reused."""
+        return build(self.config, env, self.config.resolve(source) if source else None)
+
+    def deploy(self, env: Environment, source: str, strategy: str | None = None) -> Release:
+        """Build ``source`` as the next release and roll it out; GatesError if it does not build or come up."""
+        chosen = check_strategy(strategy or env.strategy)
+        folder = self.config.resolve(source)
+        _check_source(self.config, folder)
+        db_url = self._database_url(env)
+        site = Site(self.config, env)
+        with _locked(site):
+            built = build(self.config, env, folder)
+            release = self._record(site, built.ref, built.commit, built.describe())
+            return self._roll_out(site, release, chosen, db_url)
+
+    def releases(self, env: Environment) -> Sequence[Release]:
+        """Every release of the environment, newest first."""
+        return sorted(Site(self.config, env).load_releases(), key=lambda r: -r.version)
+
+    def rollback(self, env: Environment, to: int | None = None) -> Release:
+        """Roll out release ``to`` (default: the newest complete release before the current one) as a new release."""
+        chosen = check_strategy(env.strategy)
+        db_url = self._database_url(env)
+        site = Site(self.config, env)
+        with _locked(site):
+            target = rollback_target(site.load_releases(), to, env.name)
+            release = self._record(site, target.ref, target.commit, f"rollback to v{target.version}")
+            return self._roll_out(site, release, chosen, db_url)
+
+    def status(self, env: Environment) -> Status:
+        """The current release and every instance with its health, seen directly and by HAProxy."""
+        site = Site(self.config, env)
+        current = current_release(site.load_releases())
+        stats = site.front.servers_or_none() if front_door_pid(site.front) else None
+        instances = tuple(self._instance_view(p, stats) for p in site.load_instances())
+        from gates.database import database_url, uses_local_cluster
+
+        db = database_url(self.config, env) if uses_local_cluster(env) else ""
+        return Status(env.name, env.url, current.version if current else None, instances, db)
+
+    def secrets(self, env: Environment) -> Sequence[Secret]:
+        """Names and digests of the environment's secrets (``gates secrets set``); never values."""
+        return SecretStore(Site(self.config, env).dir).list()
+
+    def health_checks(self, env: Environment) -> Sequence[HealthCheck]:
+        """HAProxy's check of every instance: its interval and state, read through the runtime API."""
+        site = Site(self.config, env)
+        if not front_door_pid(site.front):
+            return []
+        return [
+            HealthCheck(name, f"haproxy httpchk GET {site.front.health_path}", interval, _check_state(status), check)
+            for name, interval, status, check in site.front.health_checks()
+        ]
+
+    def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]:
+        """The last ``limit`` lines of every instance's log and of the rollout log, oldest first."""
+        lines: list[LogLine] = []
+        for path in sorted(Site(self.config, env).logs.glob("*.log")):
+            lines += read_log(path, path.stem)
+        lines.sort(key=lambda line: line.at)  # stable: lines of one file keep their order within a second
+        if since is not None:
+            since = since if since.tzinfo else since.replace(tzinfo=dt.UTC)  # naive means UTC
+            lines = [line for line in lines if line.at >= since]
+        return lines[-limit:] if limit > 0 else []
+
+    # -- internals -------------------------------------------------------------
+
+    def _database_url(self, env: Environment) -> str:
+        from gates.database import database_url
+
+        # A missing variable is a usage error: let it through before anything changes.
+        url = database_url(self.config, env)
+        register_secret(url)
+        return url
+
+    def _record(self, site: Site, ref: str, commit: str, description: str) -> Release:
+        releases = site.load_releases()
+        version = max((r.version for r in releases), default=0) + 1
+        release = Release(version, ref, now(), "running", commit, description)
+        site.save_releases([*releases, release])
+        site.event(f"release {version} ({ref}) created{': ' + description if description else ''}")
+        return release
+
+    def _roll_out(self, site: Site, release: Release, strategy: str, db_url: str) -> Release:
+        """Run the strategy; mark the release complete, or failed with what serves now."""
+        folder = release_folder(self.config, site.snapshots, release.ref)
+        starter = launcher.Launcher(self.config, site, release, folder, db_url)
+        site.event(f"release {release.version}: {strategy} rollout to {site.env.instances} instance(s)")
+        try:
+            Rollout(starter, self.health_timeout).run(strategy)
+        except BaseException as exc:
+            site.update_release(release.version, "failed")
+            site.event(f"release {release.version} failed: {exc}")
+            if isinstance(exc, GatesError):
+                raise GatesError(
+                    f"{site.env.name}: release {release.version} ({release.ref}) failed: {exc}; now serving: {_serving(site)}"
+                ) from None
+            raise
+        site.event(f"release {release.version} complete")
+        return site.update_release(release.version, "complete")
+
+    def _instance_view(self, proc: Proc, stats: dict[str, ServerStat] | None) -> Instance:
+        """One instance as status reports it: healthy when it answers its health path itself and HAProxy has it UP."""
+        alive = running(proc)
+        path = self.config.app.readiness_path
+        answer, ok = (
+            launcher.health(proc, path, self.config.app.health_timeout) if alive else ("process not running", False)
+        )
+        stat = (stats or {}).get(proc.id)
+        front_view = "HAProxy not running" if stats is None else stat.status if stat else "not in HAProxy"
+        return Instance(
+            id=proc.id,
+            release=proc.release,
+            state=front_view if alive else "stopped",
+            healthy=alive and ok and front_view == "UP",
+            address=f"127.0.0.1:{proc.port}",
+            pid=proc.pid,
+            port=proc.port,
+            checks=((f"GET {path}", answer.split(" ")[0] if alive else answer), ("haproxy", front_view)),
+        )
+
+
+def _locked(site: Site) -> contextlib.AbstractContextManager[None]:
+    return locked(site.dir / "deploy.lock", f"the deploy lock of {site.env.name}")
+
+
+def _check_state(haproxy_status: str) -> str:
+    """HAProxy's server status in Fly's words: UP passing, a transition (``UP 1/2``) warning, else critical."""
+    if haproxy_status == "UP":
+        return "passing"
+    return "warning" if haproxy_status.startswith(("UP ", "DOWN ")) else "critical"
+
+
+def _check_source(config: Config, folder: Path) -> None:
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: app source folder not found")
+    if not config.app.start.strip() and not (folder / "app.py").is_file():
+        raise UsageError(
+            f"{folder}: no app.py, and no [app] start command; without one the local platform runs "
+            "`python -m uvicorn app:app` in the app folder"
+        )
+
+
+def rollback_target(releases: Sequence[Release], to: int | None, env_name: str) -> Release:
+    """The release a rollback redeploys: ``to``, or the newest complete release older than the current one."""
+    return pick(releases, env_name, to, other_code=False)[1]
+
+
+def _serving(site: Site) -> str:
+    procs = [p for p in site.load_instances() if running(p)]
+    if not procs:
+        return "no instance"
+    return ", ".join(f"{p.id} (release {p.release})" for p in procs)
+
+
+def down(config: Config) -> list[str]:
+    """Stop every instance (its whole process group) and HAProxy gates started for the config's local
+    environments; say what stopped."""
+    stopped: list[str] = []
+    for env in config.environments.values():
+        if env.platform != NAME:
+            continue
+        site = Site(config, env)
+        for proc in site.load_instances():
+            if stop_instance(proc):
+                stopped.append(f"{env.name}: instance {proc.id} (pid {proc.pid}, port {proc.port})")
+        if site.dir.is_dir():
+            site.save_instances([])
+        pid = site.front.pid()
+        if pid is not None and stop(pid, site.front.is_own):
+            stopped.append(f"{env.name}: HAProxy (pid {pid}, port {site.front.port})")
+        if front_door_pid(site.front) is None:
+            site.front.forget()
+    return stopped

@@ -1,0 +1,151 @@
+"""The processes of the local platform, seen and stopped through /proc.
+
+Every instance is started detached, in a session (and so a process group) of its own, whose id
+is the instance's pid. A process is named by its pid and its start time (field 22 of
+/proc/<pid>/stat): a pid reused by another process has another start time, so gates never signals
+what it did not start. Stopping an instance signals its whole group, so what the start command
+started (``npm start`` -> node, ``sh -c`` -> python) stops with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gates.errors import GatesError
+from gates.platforms.haproxy import FrontDoor
+from gates.platforms.local.state import Proc
+from gates.procs import run, wait_until
+
+STOP_TIMEOUT = 8.0  # a process group exits after SIGTERM (uvicorn's graceful shutdown is bounded at 5 s)
+
+# Reads the environment of the process on stdin: neither in its own environment (gates' whole
+# environment would leak into it) nor in argv (visible to every user of the machine). Prints the
+# pid and the start time of the process, read while it is still the launcher's child (a zombie at
+# worst), so even an instance that dies at once is named exactly.
+_LAUNCHER = """\
+import json, os, sys
+cwd, log, *argv = sys.argv[1:]
+env = json.load(sys.stdin)
+os.chdir(cwd)
+out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+null = os.open(os.devnull, os.O_RDONLY)
+actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, out, 2)]
+pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
+with open(f"/proc/{pid}/stat") as stat:
+    print(pid, stat.read().rpartition(")")[2].split()[19])
+"""
+
+
+def spawn(argv: Sequence[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[int, int]:
+    """Start a detached process (own session, output to ``log``) that outlives gates; (pid, start ticks).
+
+    A short-lived launcher starts it, so the process is not gates' child: nothing of gates has to
+    reap it, and it keeps running whatever happens to the gates process.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    launcher = [sys.executable, "-I", "-c", _LAUNCHER, str(cwd), str(log), *argv]
+    result = run(launcher, timeout=10, input=json.dumps(env))
+    pid, ticks = result.stdout.split()
+    return int(pid), int(ticks)
+
+
+def cmdline(pid: int) -> list[str]:
+    """A process's command line; empty when there is no such process or it is a zombie."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1] if raw else []
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...); empty if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def _live(fields: list[str]) -> bool:
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def running(proc: Proc) -> bool:
+    """Whether the process gates started as ``proc`` is alive (not another one that got its pid)."""
+    fields = _stat(proc.pid)
+    if not proc.ticks:  # recorded before start times were: its command line names it
+        return _live(fields) and cmdline(proc.pid) == list(proc.argv)
+    return _live(fields) and len(fields) > 19 and fields[19] == str(proc.ticks)
+
+
+def group(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    found: list[int] = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = _stat(int(entry.name))
+        if _live(fields) and len(fields) > 2 and fields[2] == str(pgid):
+            found.append(int(entry.name))
+    return found
+
+
+def process_state(pid: int) -> str:
+    """What /proc says of ``pid`` now: evidence for an instance that did not come up."""
+    fields = _stat(pid)
+    if not fields:
+        return f"pid {pid}: no such process"
+    return f"pid {pid}: state {fields[0]}, command line {' '.join(cmdline(pid))[:120]!r}"
+
+
+def stop_instance(proc: Proc) -> bool:
+    """SIGTERM the process group of an instance, SIGKILL what is left after STOP_TIMEOUT; False when
+    nothing of it was running.
+
+    The group is the instance's when its leader is ``proc``, or when the leader has exited but
+    processes it started remain (a pid in use as a group id is never given to a new process).
+    """
+    members = group(proc.pid)
+    if not running(proc) and (not members or _live(_stat(proc.pid))):
+        return False
+    _signal_until_gone(
+        f"process group {proc.pid} ({proc.id})", lambda sig: os.killpg(proc.pid, sig), lambda: not group(proc.pid)
+    )
+    return True
+
+
+def stop(pid: int, is_ours: Callable[[list[str]], bool]) -> bool:
+    """SIGTERM a process we started (by its command line), SIGKILL it after STOP_TIMEOUT; False when it was
+    not running. For a process that is not an instance (HAProxy, which daemonizes)."""
+    if not is_ours(cmdline(pid)):
+        return False
+    _signal_until_gone(f"process {pid}", lambda sig: os.kill(pid, sig), lambda: not is_ours(cmdline(pid)))
+    return True
+
+
+def _signal_until_gone(what: str, send: Callable[[int], None], gone: Callable[[], bool]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        send(signal.SIGTERM)
+    try:
+        wait_until(f"{what} to exit after SIGTERM", gone, timeout=STOP_TIMEOUT)
+    except GatesError:
+        with contextlib.suppress(ProcessLookupError):
+            send(signal.SIGKILL)
+        wait_until(f"{what} to exit after SIGKILL", gone, timeout=STOP_TIMEOUT)
+
+
+def front_door_pid(front: FrontDoor) -> int | None:
+    """HAProxy's pid when it runs (its pidfile names a live HAProxy of this environment)."""
+    pid = front.pid()
+    return pid if pid is not None and front.is_own(cmdline(pid)) else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,178 @@
+"""Rollout strategies: how a release's instances replace the running ones behind HAProxy.
+
+``rolling`` (one at a time), ``immediate`` (stop all, start all: downtime on purpose),
+``bluegreen`` (the whole new set, checked but idle, then one switch) and ``canary`` (one new
+instance gated on CANARY_CHECKS passing health checks under traffic, then rolling).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from gates.errors import GatesError
+from gates.platforms.local.launcher import Launcher, await_healthy, health
+from gates.platforms.local.processes import front_door_pid, running, stop_instance
+from gates.platforms.local.state import Proc
+from gates.procs import wait_until
+from gates.redact import redact
+
+STRATEGIES_BUILT = ("rolling", "immediate", "bluegreen", "canary")
+# Bounds of every wait of a rollout, in seconds.
+PLACE_TIMEOUT = 10.0  # HAProxy reports a placed instance UP
+DRAIN_TIMEOUT = 30.0  # a draining instance finishes its requests
+REMOVE_TIMEOUT = 5.0  # HAProxy lets go of a stopped server's connections
+CANARY_TIMEOUT = 15.0  # the canary passes CANARY_CHECKS health checks in a row while taking traffic
+CANARY_CHECKS = 5
+
+
+def check_strategy(strategy: str) -> str:
+    if strategy not in STRATEGIES_BUILT:
+        raise GatesError(
+            f"the local platform's {strategy!r} strategy is not built yet (built: {', '.join(STRATEGIES_BUILT)})"
+        )
+    return strategy
+
+
+class Rollout:
+    """The steps of rolling one release out to one environment."""
+
+    def __init__(self, launcher: Launcher, health_timeout: float) -> None:
+        self.launcher = launcher
+        self.site = launcher.site
+        self.release = launcher.release
+        self.health_timeout = health_timeout
+        self.health_path = launcher.config.app.readiness_path
+        self.request_timeout = launcher.config.app.health_timeout
+
+    def run(self, strategy: str) -> None:
+        strategies = {"rolling": self.rolling, "immediate": self.immediate}
+        strategies |= {"bluegreen": self.bluegreen, "canary": self.canary}
+        self.ensure_front_door()
+        strategies[check_strategy(strategy)]()
+
+    def rolling(self) -> None:
+        """One at a time: start a new instance, put it in rotation, drain and stop an old one."""
+        old = self.site.load_instances()
+        for index in range(self.site.env.instances):
+            self.launch(index)
+            if index < len(old):
+                self.retire(old[index], drain=True)
+        for proc in old[self.site.env.instances :]:
+            self.retire(proc, drain=True)
+
+    def immediate(self) -> None:
+        """Stop every old instance, then start the new ones: downtime in between, on purpose."""
+        for proc in self.site.load_instances():
+            self.retire(proc, drain=False)
+        for index in range(self.site.env.instances):
+            self.launch(index)
+
+    def bluegreen(self) -> None:
+        """Start the whole new set beside the old one, taking no traffic; switch every server at once; stop the old."""
+        old = self.site.load_instances()
+        new: list[Proc] = []
+        try:
+            for index in range(self.site.env.instances):
+                new.append(self.launch(index, state="drain"))
+        except BaseException:
+            for proc in new:  # never took traffic: stop them, the old set serves on
+                self.retire(proc, drain=False)
+            raise
+        front = self.site.front
+        # New ones ready before old ones drain: for a moment both serve, never neither.
+        for proc in new:
+            front.set_state(proc.id, "ready")
+        for proc in old:
+            front.set_state(proc.id, "drain")
+        self.site.event(f"switched traffic to release {self.release.version} ({', '.join(p.id for p in new)})")
+        for proc in old:
+            self.retire(proc, drain=True)
+
+    def canary(self) -> None:
+        """One new instance beside the old ones; once it keeps passing its health check under traffic, roll the rest."""
+        old = self.site.load_instances()
+        first = self.launch(0)
+        try:
+            self.gate_canary(first)
+        except BaseException:
+            self.retire(first, drain=True)
+            raise
+        for index in range(1, self.site.env.instances):
+            if index - 1 < len(old):
+                self.retire(old[index - 1], drain=True)
+            self.launch(index)
+        for proc in old[max(self.site.env.instances - 1, 0) :]:
+            self.retire(proc, drain=True)
+
+    def gate_canary(self, proc: Proc) -> None:
+        """The canary answers CANARY_CHECKS health checks in a row, and HAProxy keeps it UP."""
+        streak = [0]
+        last = ["no answer yet"]
+
+        def passing() -> bool:
+            last[0], ok = health(proc, self.health_path, self.request_timeout)
+            stat = self.site.front.servers().get(proc.id)
+            ok = ok and stat is not None and stat.status == "UP"
+            streak[0] = streak[0] + 1 if ok else 0
+            return streak[0] >= CANARY_CHECKS
+
+        what = f"canary {proc.id} to pass {CANARY_CHECKS} health checks in a row while in rotation"
+        try:
+            wait_until(what, passing, timeout=CANARY_TIMEOUT)
+        except GatesError as exc:
+            raise GatesError(f"{exc}; last answer: {redact(last[0])}") from None
+        self.site.event(f"canary {proc.id} passed {CANARY_CHECKS} health checks in a row; rolling the rest")
+
+    def ensure_front_door(self) -> None:
+        """Start HAProxy when it is not running, and put back the instances that still run."""
+        if front_door_pid(self.site.front):
+            return
+        self.site.front.start(self.site.logs / "haproxy.log")
+        self.site.event(f"HAProxy started on 127.0.0.1:{self.site.front.port}")
+        for proc in self.site.load_instances():
+            if running(proc):
+                self.site.front.add(proc.id, proc.port)
+
+    def launch(self, index: int, state: str = "ready") -> Proc:
+        """Start instance ``index`` of the release, wait for it to be healthy, and place it in HAProxy:
+        in rotation (``ready``), or checked but taking no traffic yet (``drain``)."""
+        proc = self.launcher.start(index)
+        try:
+            await_healthy(proc, self.health_path, self.health_timeout, self.request_timeout)
+            self.site.front.add(proc.id, proc.port, state)
+            self.site.front.wait_status(proc.id, "UP" if state == "ready" else "DRAIN", PLACE_TIMEOUT)
+        except BaseException:
+            self.site.event(f"instance {proc.id} failed to come up; stopping it")
+            # Clean up as far as possible, but never hide why the instance failed.
+            with contextlib.suppress(OSError, GatesError):
+                self.remove_from_front_door(proc)
+                stop_instance(proc)
+                self.site.drop_instance(proc)
+            raise
+        self.site.event(f"instance {proc.id} (pid {proc.pid}, port {proc.port}) is {state} in HAProxy")
+        return proc
+
+    def retire(self, proc: Proc, *, drain: bool) -> None:
+        """Take an old instance out of rotation (after its requests finish, when draining) and stop it."""
+        front = self.site.front
+        if drain and running(proc) and front.set_state(proc.id, "drain"):
+            try:
+                front.wait_idle(proc.id, DRAIN_TIMEOUT)
+            except GatesError as exc:
+                # Its requests outlived the bound: stop it anyway; SIGTERM still lets the app finish them.
+                self.site.event(f"instance {proc.id}: {exc}; stopping it anyway")
+        front.set_state(proc.id, "maint")
+        stop_instance(proc)
+        self.remove_from_front_door(proc)
+        self.site.drop_instance(proc)
+        self.site.event(f"instance {proc.id} (release {proc.release}) stopped")
+
+    def remove_from_front_door(self, proc: Proc) -> None:
+        """Delete the server once HAProxy has let go of its connections; leave it in maint if it will not."""
+        front = self.site.front
+        if not front.set_state(proc.id, "maint"):
+            return
+        try:
+            wait_until(f"HAProxy to delete server {proc.id}", lambda: front.remove(proc.id), timeout=REMOVE_TIMEOUT)
+        except GatesError as exc:
+            self.site.event(f"{exc}; it stays in maintenance")
