@@ -31,7 +31,8 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     ctx.record.releases[env.name] = {"before": before, "after": None}
     release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
     ctx.record.releases[env.name]["after"] = release.version
-    rec.detail = f"release {before} -> {release.version} ({release.ref}); {rec.detail}"
+    built = f" ({release.description})" if release.description else ""
+    rec.detail = f"release {before} -> {release.version} ({release.ref}{built}); {rec.detail}"
     if not env.is_production:
         _judge_rollout(ctx, env, release.version)
 

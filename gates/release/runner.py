@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from gates.config import Config, Environment
 from gates.errors import GatesError
 from gates.release.backup import backup_step
+from gates.release.build import build_step
 from gates.release.context import Context, Step
 from gates.release.deploy import deploy_step
 from gates.release.drill import drill_step
@@ -25,11 +26,11 @@ from gates.release.signoff import signoff_step
 
 
 def plan(config: Config) -> list[Step]:
-    """preflight; migrate, deploy and gate each environment, staging first; the rollback drill on the
+    """preflight; the build (before any migration); migrate, deploy and gate each environment, staging first; the rollback drill on the
     environment just before production; production (backed up, then signed off) last; then the monitor."""
     order = sorted(config.environments.values(), key=lambda e: (e.is_production, e.name != "staging"))
     # The preflight lints what is pending for production: the last environment of the order.
-    steps: list[Step] = [Step("preflight", order[-1].name, preflight_step)]
+    steps: list[Step] = [Step("preflight", order[-1].name, preflight_step), Step("build", order[0].name, build_step)]
     for index, env in enumerate(order):
         if env.is_production and index > 0 and not order[index - 1].is_production:
             # Rehearse the rollback on the environment just gated, before production is touched.

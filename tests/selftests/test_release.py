@@ -83,13 +83,13 @@ def release(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[Re
 
 
 def test_a_whole_release_of_the_demo_passes(release):
-    """`gates deploy --first-release` runs the preflight, migrates, deploys and gates staging, waives the drill, then backs up, migrates, deploys and gates production."""
+    """`gates deploy --first-release` runs the preflight, builds, migrates, deploys and gates staging, waives the drill, then backs up, migrates, deploys and gates production."""
     assert release.result.returncode == 0, release.result.stdout + release.result.stderr
     record = json.loads((release.record / "record.json").read_text())
     assert record["outcome"] == "passed"
     steps = [(s["name"], s["env"], s["outcome"]) for s in record["steps"]]
     assert steps == [
-        ("preflight", "production", "passed"),
+        ("preflight", "production", "passed"), ("build", "staging", "passed"),
         ("migrate", "staging", "passed"), ("deploy", "staging", "passed"), ("gate", "staging", "passed"),
         ("drill", "staging", "passed"), ("backup", "production", "passed"), ("signoff", "production", "passed"),
         ("migrate", "production", "passed"), ("deploy", "production", "passed"), ("gate", "production", "passed"),
@@ -101,7 +101,9 @@ def test_a_whole_release_of_the_demo_passes(release):
     assert record["releases"] == {"staging": {"before": None, "after": 1}, "production": {"before": None, "after": 1}}
     drill = record["drill"]
     assert drill["passed"] is False and drill["waived"] == "first release: nothing to roll back to (--first-release)"
-    assert "waived: first release of demo on staging" in record["steps"][4]["detail"]
+    assert "waived: first release of demo on staging" in record["steps"][5]["detail"]
+    # The Python demo has no build command: the build step takes its snapshot, which the deploy ships.
+    assert "(no build command)" in record["steps"][1]["detail"] and "(no build command)" in record["steps"][3]["detail"]
 
 
 def test_the_release_is_signed_off_announced_and_ends_with_its_completion_block(release):
