@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from gates.admin import admin_origins, stand_in_page
+from gates.checks.http import healthy_body
 from gates.config import Config, Environment
 from gates.database import database_url, uses_local_cluster
 from gates.errors import GatesError, UsageError
@@ -466,8 +467,9 @@ class Rollout:
             self.site.event(f"{exc}; it stays in maintenance")
 
 
-def _health(port: int, release: int) -> tuple[str, bool]:
-    """The instance's answer to GET /health, and whether it is 200 from ``release``."""
+def _health(port: int, release: int, judge_body: bool = False) -> tuple[str, bool]:
+    """The instance's answer to GET /health, and whether it is 200 from ``release`` (and, judging the body as the
+    health molecules do, with a JSON status that is ok)."""
     try:
         response = httpx.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=PROBE_TIMEOUT)
     except httpx.HTTPError as exc:
@@ -478,7 +480,7 @@ def _health(port: int, release: int) -> tuple[str, bool]:
     except ValueError:
         return answer, False
     ok = response.status_code == 200 and isinstance(body, dict) and body.get("release") == release
-    return answer, ok
+    return answer, ok and (not judge_body or healthy_body(body))
 
 
 def _serving(site: Site) -> str:
@@ -491,7 +493,7 @@ def _serving(site: Site) -> str:
 def _instance_view(proc: Proc, stats: dict[str, ServerStat] | None) -> Instance:
     """One instance as status reports it: healthy when it answers GET /health itself and HAProxy has it UP."""
     alive = _running(proc)
-    answer, ok = _health(proc.port, proc.release) if alive else ("process not running", False)
+    answer, ok = _health(proc.port, proc.release, judge_body=True) if alive else ("process not running", False)
     stat = (stats or {}).get(proc.id)
     front_view = "HAProxy not running" if stats is None else stat.status if stat else "not in HAProxy"
     return Instance(
