@@ -201,7 +201,7 @@ def db(gates_config: config_mod.Config, environment: config_mod.Environment) -> 
     from gates.database import database_url, gate_connection
 
     try:
-        conn = gate_connection(database_url(gates_config, environment), environment)
+        conn = gate_connection(database_url(gates_config, environment), environment, gates_config)
     except psycopg.Error as exc:
         pytest.fail(redact(f"cannot connect to the {environment.name} database: {exc}"), pytrace=False)
     with conn:
