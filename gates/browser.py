@@ -218,13 +218,22 @@ def _load(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exceptio
         except error_type as exc:
             last = _first_line(exc)  # a navigation in progress destroys the context: ask again
         page.wait_for_timeout(_POLL_MS)  # Playwright's own pump: events keep flowing while we poll
-    if frame is None:
+    if frame is None and not _frame_element(page, visit.frame, error_type):
         where = "no such frame on the page"
-    elif not frame.url.startswith("http"):
+    elif frame is None or not frame.url.startswith("http"):
+        # The iframe is there, but no document of the app ever arrived in it.
         where = f"{visit.dashboard_url} gave no answer within {visit.timeout:g}s"
     else:
         where = f"the frame at {frame.url}" + (f"; last error: {last}" if last else "")
     return _replace(visit, load_error=f"waited {visit.timeout:g}s for {visit.waited_for} ({where})"), True
+
+
+def _frame_element(page: Any, name: str, error_type: type[Exception]) -> bool:
+    """Whether the page has an iframe of that name (Chromium names a frame only once a document commits in it)."""
+    try:
+        return bool(page.locator(f'iframe[name="{name}"]').count())
+    except error_type:
+        return False
 
 
 def _is_ready(frame: Any, cfg: BrowserConfig) -> bool:

@@ -72,9 +72,10 @@ class Visit:
 
 
 def _frame_desc(visit: Visit) -> str:
+    """Where the dashboard was looked at: the Admin's frame showing it, or the dashboard itself."""
     if not visit.embedded:
         return f"{visit.dashboard_url} (visited directly: no admin_url)"
-    return f'iframe[name="{visit.frame}"] of {visit.admin_url}'
+    return f'iframe[name="{visit.frame}"] of {visit.admin_url} -> {visit.dashboard_url}'
 
 
 def dashboard_loaded(visit: Visit) -> Measurement:
@@ -93,7 +94,7 @@ def dashboard_loaded(visit: Visit) -> Measurement:
         observed=f"ready in {visit.seconds:.1f}s" if visit.loaded and visit.seconds is not None else "not ready",
         expected=f"{visit.waited_for} within {visit.timeout:g}s",
         ok=visit.loaded and not visit.stalled,
-        source=f"{_frame_desc(visit)} -> {visit.dashboard_url}" if visit.embedded else _frame_desc(visit),
+        source=_frame_desc(visit),
         problems=problems,
     )
 
@@ -120,7 +121,7 @@ def tiles_show_data(visit: Visit, expected: Sequence[str]) -> Measurement:
         observed=", ".join(f"{t.name}={t.value!r}" for t in visit.tiles) or "no tiles",
         expected=", ".join(expected) + " with data" if expected else "at least one tile, all with data",
         ok=not problems,
-        source=f"{_frame_desc(visit)} -> {visit.dashboard_url}",
+        source=_frame_desc(visit),
         details=[dataclasses.asdict(t) for t in visit.tiles],
         problems=problems,
     )
