@@ -216,3 +216,32 @@ def test_without_an_admin_the_dashboard_is_visited_directly_and_must_become_read
     assert f"waited 4s for ready_script {never!r} truthy on the page" in results["never"][LOADS]
     assert "visited directly" in results["never"][LOADS]
     assert results["ready"][LOADS] == "passed" and results["ready"][CONSOLE] == "passed"
+
+
+def test_a_gate_run_by_hand_keeps_its_trace_out_of_the_working_tree(deployed, tmp_path):
+    """`pytest -m staging` by hand (no --html) on a failing release writes no trace into the folder it runs
+    in: the trace goes to a temporary folder the failure names."""
+    import re
+    import subprocess
+    import sys
+
+    from gates.pipeline import GATES_ROOT, MOLECULES
+
+    platform = platform_for(deployed.config, deployed.env)
+    platform.deploy(deployed.env, str(demo_copy(tmp_path, {"extra_html": "<script>console.error('by hand')</script>"})))
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", str(MOLECULES), "-m", "smoke", "--env", "staging",
+             "--gates-config", str(deployed.config.path), "-c", str(GATES_ROOT / "pyproject.toml"),
+             "--rootdir", str(GATES_ROOT), "-q", "-p", "no:cacheprovider", "--color=no"],
+            cwd=work, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        platform.rollback(deployed.env)
+    assert run.returncode == 1 and "by hand" in run.stdout, run.stdout[-2000:]
+    assert not [p for p in work.rglob("*") if p.suffix == ".zip"], "no trace in the working tree"
+    assert not list(GATES_ROOT.glob("*trace*.zip")), "none in the repository either"
+    named = re.search(r"Playwright trace of the visit: (\S+\.zip)", run.stdout)
+    assert named and Path(named.group(1)).is_file() and work not in Path(named.group(1)).parents

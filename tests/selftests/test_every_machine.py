@@ -16,6 +16,7 @@ from gates.checks.machines import FORCE_INSTANCE_HEADER, health_on_every_instanc
 from gates.platforms.base import Instance, Status
 from gates.platforms.local import LocalPlatform
 from tests.selftests.blackhole import black_hole
+from tests.selftests.demo import gates
 
 __all__ = ["black_hole"]  # a fixture of this module
 
@@ -129,3 +130,7 @@ def test_one_degraded_instance_of_two_fails_the_molecule_and_gates_status(make_c
     with httpx.Client() as client:
         m = health_on_every_instance(client, status, ["/health"], 5.0)
     assert list(m.problems) == [f"instance {sick[0].id}: GET http://{sick[0].address}/health -> 200 but status 'degraded', expected ok"]
+    printed = gates("status", "--env", "staging", config=config.path).stdout
+    lines = {line.strip().split(":")[0]: line for line in printed.splitlines() if line.strip().startswith("v")}
+    assert lines[sick[0].id].rstrip().endswith("UNHEALTHY"), printed
+    assert all(line.rstrip().endswith(" healthy") for name, line in lines.items() if name != sick[0].id), printed

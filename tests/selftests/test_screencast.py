@@ -56,3 +56,17 @@ def _noise(seed: int) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def test_visits_are_recorded_in_production_by_default_and_as_configured(tmp_path):
+    """[browser] video: production (the default) records production only; always and never mean what they say."""
+    from gates.browser import records_video
+    from gates.config import parse
+
+    envs = {"staging": {"platform": "local", "url": "http://127.0.0.1:1"},
+            "production": {"platform": "local", "url": "http://127.0.0.1:2"}}  # fmt: skip
+    for mode, expected in ((None, {"staging": False, "production": True}), ("always", {"staging": True, "production": True}),
+                           ("never", {"staging": False, "production": False})):  # fmt: skip
+        data = {"app": {"name": "a"}, "environments": envs, "browser": {"video": mode} if mode else {}}
+        cfg = parse(data, tmp_path / "gates.toml")
+        assert {name: records_video(cfg, env) for name, env in cfg.environments.items()} == expected, mode
