@@ -132,34 +132,44 @@ def visit_admin(
         return _replace(base, load_error=problem)
     events: list[PageEvent] = []
     context = browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=storage_state)
-    recorder: Screencast | None = None
     try:
-        # The bound of every call that has no timeout of its own (evaluate, tile reads, tracing).
-        context.set_default_timeout(cfg.load_timeout * 1000)
-        if trace is not None:
-            context.tracing.start(screenshots=True, snapshots=True)
-        page = context.new_page()
-        _listen(page, events)
-        if video:
-            recorder = Screencast.start(context, page, cfg.video_width)
-        ready, opened = _load(page, base, cfg, PlaywrightError)
-        if ready.loaded:
-            ready = _replace(ready, tiles=_read_tiles(page, ready, cfg, PlaywrightError))
-            page.wait_for_timeout(cfg.settle * 1000)  # Playwright's own pump: late errors still arrive
-        # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.
-        screenshot, stalled = (
-            _screenshot(page, min(cfg.load_timeout, SCREENSHOT_TIMEOUT), PlaywrightError) if opened else (None, "")
-        )
-        if trace is not None:
-            with contextlib.suppress(PlaywrightError):
-                context.tracing.stop(path=str(trace))
-        clip = None
-        if recorder is not None:
-            clip = recorder.stop(cfg.video_fps, cfg.video_width, cfg.video_frames, cfg.video_max_bytes)
+        seen = _observe(context, base, cfg, events, trace=trace, video=video)
+    except PlaywrightError as exc:
+        # A page or browser that crashed mid-visit: a failed load saying so, never an ERROR with a traceback.
+        seen = _replace(base, load_error=f"the browser failed during the visit: {_no_answer(exc, cfg.load_timeout)}")
     finally:
         with contextlib.suppress(PlaywrightError):
             context.close()
-    return _replace(ready, events=tuple(events), screenshot=screenshot, stalled=ready.stalled or stalled, video=clip)
+    return _replace(seen, events=tuple(events))
+
+
+def _observe(
+    context: Any, base: Visit, cfg: BrowserConfig, events: list[PageEvent], *, trace: Path | None, video: bool
+) -> Visit:
+    """The visit itself, in a fresh browser context: load, tiles, settle window, screenshot, trace, recording."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    # The bound of every call that has no timeout of its own (evaluate, tile reads, tracing).
+    context.set_default_timeout(cfg.load_timeout * 1000)
+    if trace is not None:
+        context.tracing.start(screenshots=True, snapshots=True)
+    page = context.new_page()
+    _listen(page, events)
+    recorder = Screencast.start(context, page, cfg.video_width) if video else None
+    ready, opened = _load(page, base, cfg, PlaywrightError)
+    if ready.loaded:
+        ready = _replace(ready, tiles=_read_tiles(page, ready, cfg, PlaywrightError))
+        page.wait_for_timeout(cfg.settle * 1000)  # Playwright's own pump: late errors still arrive
+    # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.
+    bound = min(cfg.load_timeout, SCREENSHOT_TIMEOUT)
+    screenshot, stalled = _screenshot(page, bound, PlaywrightError) if opened else (None, "")
+    if trace is not None:
+        with contextlib.suppress(PlaywrightError):
+            context.tracing.stop(path=str(trace))
+    clip = None
+    if recorder is not None:
+        clip = recorder.stop(cfg.video_fps, cfg.video_width, cfg.video_frames, cfg.video_max_bytes)
+    return _replace(ready, screenshot=screenshot, stalled=ready.stalled or stalled, video=clip)
 
 
 def _listen(page: Any, events: list[PageEvent]) -> None:
@@ -188,15 +198,19 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _no_answer(exc: Exception, seconds: float) -> str:
-    """A Playwright error in words: a timeout is "no answer within N s", anything else its first line."""
+def _timed_out(exc: Exception) -> bool:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    return f"no answer within {seconds:g}s" if isinstance(exc, PlaywrightTimeout) else _first_line(exc)
+    return isinstance(exc, PlaywrightTimeout)
+
+
+def _no_answer(exc: Exception, seconds: float) -> str:
+    """A Playwright error in words: a timeout is "no answer within N s", anything else its first line."""
+    return f"no answer within {seconds:g}s" if _timed_out(exc) else _first_line(exc)
 
 
 def _load(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exception]) -> tuple[Visit, bool]:
-    """Open the page, then poll until the dashboard is ready, the browser refuses the frame, or the bound passes;
+    """Open the page, find the frame showing the dashboard, and wait until it is ready, all within the bound;
     also whether the page opened at all."""
     start = time.monotonic()
     deadline = start + visit.timeout
@@ -205,27 +219,48 @@ def _load(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exceptio
         page.goto(url, wait_until="domcontentloaded", timeout=visit.timeout * 1000)
     except error_type as exc:
         return _replace(visit, load_error=f"the page {url} did not open: {_no_answer(exc, visit.timeout)}"), False
-    frame, last = None, ""
+    frame = _document_frame(page, visit, deadline)
+    if frame is None or not frame.url.startswith("http"):
+        return _replace(visit, load_error=_not_ready(page, visit, frame, error_type)), True
+    try:
+        # Waits the browser bounds itself: a renderer stuck in a script cannot hold the gate past the bound.
+        left = max(deadline - time.monotonic(), 0.001) * 1000
+        if cfg.ready_selector:
+            frame.locator(cfg.ready_selector).first.wait_for(state="visible", timeout=left)
+        elif cfg.ready_script:
+            frame.wait_for_function(cfg.ready_script, timeout=left, polling=_POLL_MS)
+        else:
+            frame.wait_for_load_state("load", timeout=left)
+    except error_type as exc:
+        detail = "" if _timed_out(exc) else f": {_first_line(exc)}"
+        return _replace(visit, load_error=_not_ready(page, visit, frame, error_type) + detail), True
+    return _replace(visit, loaded=True, seconds=time.monotonic() - start), True
+
+
+def _document_frame(page: Any, visit: Visit, deadline: float) -> Any:
+    """The frame that shows the dashboard once it holds a document (or an error page), polled within the bound;
+    an iframe still on its initial about:blank has no document of the app yet."""
+    frame = None
     while time.monotonic() < deadline:
         frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
-        if frame is not None and frame.url.startswith("chrome-error://"):
-            refused = f"the browser refused to show {visit.dashboard_url} in the frame (error page)"
-            return _replace(visit, load_error=refused), True
-        try:
-            # A frame still on its initial about:blank has no document of the app yet: never "ready".
-            if frame is not None and frame.url.startswith("http") and _is_ready(frame, cfg):
-                return _replace(visit, loaded=True, seconds=time.monotonic() - start), True
-        except error_type as exc:
-            last = _first_line(exc)  # a navigation in progress destroys the context: ask again
+        if frame is not None and (frame.url.startswith("http") or frame.url.startswith("chrome-error://")):
+            return frame
         page.wait_for_timeout(_POLL_MS)  # Playwright's own pump: events keep flowing while we poll
+    return frame
+
+
+def _not_ready(page: Any, visit: Visit, frame: Any, error_type: type[Exception]) -> str:
+    """Why the dashboard is not ready: no frame, a frame refused by the browser, no answer, or not ready in time."""
+    if frame is not None and frame.url.startswith("chrome-error://"):
+        return f"the browser refused to show {visit.dashboard_url} in the frame (error page)"
     if frame is None and not _frame_element(page, visit.frame, error_type):
         where = "no such frame on the page"
     elif frame is None or not frame.url.startswith("http"):
         # The iframe is there, but no document of the app ever arrived in it.
         where = f"{visit.dashboard_url} gave no answer within {visit.timeout:g}s"
     else:
-        where = f"the frame at {frame.url}" + (f"; last error: {last}" if last else "")
-    return _replace(visit, load_error=f"waited {visit.timeout:g}s for {visit.waited_for} ({where})"), True
+        where = f"the frame at {frame.url}"
+    return f"waited {visit.timeout:g}s for {visit.waited_for} ({where})"
 
 
 def _frame_element(page: Any, name: str, error_type: type[Exception]) -> bool:
@@ -234,14 +269,6 @@ def _frame_element(page: Any, name: str, error_type: type[Exception]) -> bool:
         return bool(page.locator(f'iframe[name="{name}"]').count())
     except error_type:
         return False
-
-
-def _is_ready(frame: Any, cfg: BrowserConfig) -> bool:
-    if cfg.ready_selector:
-        return bool(frame.locator(cfg.ready_selector).first.is_visible())
-    if cfg.ready_script:
-        return bool(frame.evaluate(cfg.ready_script))
-    return bool(frame.evaluate("document.readyState") == "complete")
 
 
 def _read_tiles(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exception]) -> tuple[Tile, ...]:

@@ -3,10 +3,8 @@ in a verdict saying what got no answer -- never a hang, never an ERROR with a tr
 
 from __future__ import annotations
 
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from gates.admin import stand_in_page
 from gates.browser import visit_admin
 from gates.checks.browser import dashboard_loaded, no_console_errors
 from gates.pipeline import run_gate
-from tests.selftests.blackhole import black_hole
+from tests.selftests.blackhole import black_hole, serving
 from tests.selftests.demo import write_config
 
 __all__ = ["black_hole"]  # a fixture of this module
@@ -36,31 +34,15 @@ def _config(folder: Path, url: str, admin_url: str = "", **browser: Any) -> conf
 
 
 @pytest.fixture
-def admin_page(tmp_path: Path, black_hole: str) -> Iterator[tuple[str, config_mod.Config]]:
-    """An Admin stand-in page (served for real) whose app frame points at the black hole; and its config."""
-    port_holder: dict[str, str] = {}
+def admin_page(tmp_path: Path, black_hole: str) -> Iterator[config_mod.Config]:
+    """The config of an Admin stand-in page (served for real) whose app frame points at the black hole."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            cfg = _config(tmp_path / "admin", black_hole, port_holder["url"])
-            body = stand_in_page(cfg, cfg.environment("staging")).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def page(base: str) -> bytes:
+        cfg = _config(tmp_path / "admin", black_hole, base + "/")
+        return stand_in_page(cfg, cfg.environment("staging")).encode()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    port_holder["url"] = f"http://127.0.0.1:{server.server_address[1]}/"
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield port_holder["url"], _config(tmp_path / "admin", black_hole, port_holder["url"])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(page) as admin:
+        yield _config(tmp_path / "admin", black_hole, admin + "/")
 
 
 def test_a_direct_visit_of_a_black_holed_app_is_a_failed_load_saying_no_answer(browser, black_hole, tmp_path):
@@ -76,7 +58,7 @@ def test_a_direct_visit_of_a_black_holed_app_is_a_failed_load_saying_no_answer(b
 def test_an_embedded_black_holed_app_leaves_an_empty_frame_named_in_the_verdict(browser, admin_page):
     """The Admin page opens but its app frame never gets a document: the load molecule fails within its bound
     saying the dashboard gave no answer, with a screenshot of the Admin as it was."""
-    _, cfg = admin_page
+    cfg = admin_page
     visit = visit_admin(browser, cfg, cfg.environment("staging"))
     env = cfg.environment("staging")
     assert not visit.loaded and not visit.stalled and visit.screenshot
@@ -122,3 +104,17 @@ def test_a_whole_staging_gate_against_a_black_holed_app_and_a_locked_history_end
     assert "did not open: no answer within 3s" in results["test_dashboard_loads_inside_the_admin_frame"][1]
     applied = results["test_every_migration_is_applied"]
     assert applied[0] == "failed" and f"lock_timeout (1s) cancelled the statement: waited on {HISTORY}" in applied[1]
+
+
+_HANGING = b"<!doctype html><p>ready</p><script>addEventListener('load', () => setTimeout(() => { for (;;) {} }, 50))</script>"
+
+
+def test_a_page_that_hangs_after_load_fails_on_its_screenshot_not_with_an_error(browser, tmp_path):
+    """Ready at its load event, then the renderer spins: the bounded screenshot gets no answer, and the load
+    molecule fails saying so (the visit, trace included, still ends)."""
+    with serving(_HANGING) as hanging:
+        cfg = _config(tmp_path, hanging, settle=0.5)
+        visit = visit_admin(browser, cfg, cfg.environment("staging"), trace=tmp_path / "trace.zip")
+    assert visit.loaded and visit.screenshot is None
+    judged = dashboard_loaded(visit)
+    assert not judged.ok and "the screenshot of the page: no answer within 3s" in judged.explain()

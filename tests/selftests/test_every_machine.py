@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +13,7 @@ from gates.checks.http import health_paths
 from gates.checks.machines import FORCE_INSTANCE_HEADER, health_on_every_instance, instance_route
 from gates.platforms.base import Instance, Status
 from gates.platforms.local import LocalPlatform
-from tests.selftests.blackhole import black_hole
+from tests.selftests.blackhole import black_hole, serving
 from tests.selftests.demo import gates
 
 __all__ = ["black_hole"]  # a fixture of this module
@@ -26,32 +24,15 @@ def _instance(name: str, base: str) -> Instance:
     return Instance(id=name, release=4, state="running", healthy=True, address=f"127.0.0.1:{port}", port=port)
 
 
-def serve(code: int, status: str = "ok") -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"status": status}).encode()
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    return server
+def serve(code: int, status: str = "ok") -> contextlib.AbstractContextManager[str]:
+    """A health endpoint answering ``code`` with JSON ``{"status": status}``; its base URL."""
+    return serving(json.dumps({"status": status}).encode(), "application/json", code)
 
 
 @pytest.fixture
 def instances() -> Iterator[tuple[Instance, ...]]:
-    good, bad = serve(200), serve(503)
-    yield tuple(
-        _instance(name, f"http://127.0.0.1:{s.server_address[1]}") for name, s in (("staging-4-a", good), ("staging-4-b", bad))
-    )
-    for s in (good, bad):
-        s.shutdown()
-        s.server_close()
+    with serve(200) as good, serve(503) as bad:
+        yield (_instance("staging-4-a", good), _instance("staging-4-b", bad))
 
 
 def test_a_bad_local_instance_fails_naming_it_though_the_front_door_might_hide_it(instances):
@@ -87,15 +68,9 @@ def test_no_instances_fails_closed():
 
 def test_an_instance_answering_degraded_fails_naming_it():
     """A 200 whose JSON status is "degraded" is judged as the URL-level molecule judges it: that instance fails."""
-    good, sick = serve(200), serve(200, "degraded")
-    try:
-        pair = tuple(_instance(n, f"http://127.0.0.1:{s.server_address[1]}") for n, s in (("v4-0", good), ("v4-1", sick)))
-        with httpx.Client() as client:
-            m = health_on_every_instance(client, Status("staging", "http://127.0.0.1:1", 4, pair), ["/health"], 5.0)
-    finally:
-        for s in (good, sick):
-            s.shutdown()
-            s.server_close()
+    with serve(200) as good, serve(200, "degraded") as sick, httpx.Client() as client:
+        pair = (_instance("v4-0", good), _instance("v4-1", sick))
+        m = health_on_every_instance(client, Status("staging", "http://127.0.0.1:1", 4, pair), ["/health"], 5.0)
     assert list(m.problems) == [f"instance v4-1: GET http://{pair[1].address}/health -> 200 but status 'degraded', expected ok"]
 
 
