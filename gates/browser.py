@@ -91,8 +91,9 @@ def admin_visit(
 
 
 def records_video(config: Config, env: Environment) -> bool:
-    """Whether visits of ``env`` are recorded: ``[browser] video`` is always, or production and it is production."""
-    mode = config.browser.video
+    """Whether visits of ``env`` are recorded: its ``video`` (else ``[browser] video``) is always, or production
+    and it is production."""
+    mode = env.video or config.browser.video
     return mode == "always" or (mode == "production" and env.is_production)
 
 

@@ -61,6 +61,7 @@ class Environment:
     # empty: [browser] admin_url, a template, filled in with this environment's store and app.
     admin_url: str = ""
     store: str = ""  # the Shopify store's handle: {store} of the admin_url template
+    video: str = ""  # recording of the browser visit: production | always | never; empty: [browser] video
 
     @property
     def is_production(self) -> bool:
@@ -388,6 +389,10 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
     _validate_database(config.database, path, prefix + "database")
     _validate_database_waits(config.database, path, prefix + "database")
     _validate_browser_visit(config.browser, path, prefix + "browser")
+    for env in environments.values():
+        if env.video and env.video not in VIDEO_MODES:
+            key = f"{prefix}environments.{env.name}.video"
+            raise ConfigError(path, key, f"expected one of: {', '.join(VIDEO_MODES)}, got {env.video!r}")
     _validate_monitor_and_flags(config, prefix)
     _validate_probe(config.probe, path, prefix + "probe")
     _validate_notify(config.notify, path, prefix + "notify")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 
+import pytest
 from PIL import Image
 
 from gates.screencast import animated_webp, thin
@@ -59,9 +60,10 @@ def _noise(seed: int) -> bytes:
 
 
 def test_visits_are_recorded_in_production_by_default_and_as_configured(tmp_path):
-    """[browser] video: production (the default) records production only; always and never mean what they say."""
+    """[browser] video: production (the default) records production only; always and never mean what they say;
+    an environment's own video overrides it."""
     from gates.browser import records_video
-    from gates.config import parse
+    from gates.config import ConfigError, parse
 
     envs = {"staging": {"platform": "local", "url": "http://127.0.0.1:1"},
             "production": {"platform": "local", "url": "http://127.0.0.1:2"}}  # fmt: skip
@@ -70,3 +72,9 @@ def test_visits_are_recorded_in_production_by_default_and_as_configured(tmp_path
         data = {"app": {"name": "a"}, "environments": envs, "browser": {"video": mode} if mode else {}}
         cfg = parse(data, tmp_path / "gates.toml")
         assert {name: records_video(cfg, env) for name, env in cfg.environments.items()} == expected, mode
+    envs["staging"] = {**envs["staging"], "video": "always"}
+    cfg = parse({"app": {"name": "a"}, "environments": envs, "browser": {"video": "never"}}, tmp_path / "gates.toml")
+    assert records_video(cfg, cfg.environment("staging")) and not records_video(cfg, cfg.environment("production"))
+    envs["staging"]["video"] = "weekly"
+    with pytest.raises(ConfigError, match=r"environments\.staging\.video: expected one of: production, always, never"):
+        parse({"app": {"name": "a"}, "environments": envs}, tmp_path / "gates.toml")
