@@ -1,12 +1,16 @@
-"""The browser gate's driver and fixtures: one visit of the Admin page per gate run, and its evidence.
+"""The browser gate's driver and fixtures: one visit of the dashboard per gate run, and its evidence.
 
 Registered by ``gates.plugin`` after the other plugins, so its ``browser_type_launch_args``
 overrides pytest-playwright's: Playwright launches Debian's Chromium (never a downloaded one).
-``admin_visit`` opens the Admin page once per session (per xdist worker) and records what every
-frame did; the browser molecules judge that record. Every test that used it gets the screenshot
-and the console log of all frames in the HTML report; on failure the Playwright trace is saved
-beside the report and linked -- unless the visit used a logged-in storage state, whose trace
-goes to the private folder instead, never into a shared report.
+``admin_visit`` opens the Admin page embedding the dashboard (or, without an admin_url, the
+dashboard itself) once per session (per xdist worker), waits until it is ready, watches every
+frame for the settle window, and records it all; every browser call is bounded, so a page that
+never answers is a failed visit, not an exception. The browser molecules judge that record. Every
+test that used it gets the screenshot and the console log of all frames in the HTML report, the
+first one also the recording of the visit when it was recorded; on failure the Playwright trace is
+saved beside the report (run by hand without one: in a folder of its own, never the working tree)
+and linked -- unless the visit used a logged-in storage state, whose trace goes to the private
+folder instead, never into a shared report.
 """
 
 from __future__ import annotations
@@ -150,7 +154,7 @@ def _observe(
     """The visit itself, in a fresh browser context: load, tiles, settle window, screenshot, trace, recording."""
     from playwright.sync_api import Error as PlaywrightError
 
-    # The bound of every call that has no timeout of its own (evaluate, tile reads, tracing).
+    # The bound of every wait and action not given one of its own (tile reads, tracing).
     context.set_default_timeout(cfg.load_timeout * 1000)
     if trace is not None:
         context.tracing.start(screenshots=True, snapshots=True)
@@ -388,8 +392,8 @@ def _trace_target(config: pytest.Config) -> Path | None:
 
 
 def _keep_video(pyconfig: pytest.Config, visit: Visit) -> None:
-    """Keep the visit's recording beside the HTML report (in a release, the record); without a report it is
-    only embedded nowhere, so nothing is written."""
+    """Keep the visit's recording beside the HTML report (in a release, the record); without a report there is
+    nothing to show it beside, so nothing is written."""
     folder = _html_dir(pyconfig)
     if visit.video and folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
