@@ -1,17 +1,23 @@
-"""The browser gate's driver and fixtures: one visit of the Admin page per gate run, and its evidence.
+"""The browser gate's driver and fixtures: one visit of the dashboard per gate run, and its evidence.
 
 Registered by ``gates.plugin`` after the other plugins, so its ``browser_type_launch_args``
 overrides pytest-playwright's: Playwright launches Debian's Chromium (never a downloaded one).
-``admin_visit`` opens the Admin page once per session (per xdist worker) and records what every
-frame did; the browser molecules judge that record. Every test that used it gets the screenshot
-and the console log of all frames in the HTML report; on failure the Playwright trace is saved
-beside the report and linked -- unless the visit used a logged-in storage state, whose trace
-goes to the private folder instead, never into a shared report.
+``admin_visit`` opens the Admin page embedding the dashboard (or, without an admin_url, the
+dashboard itself) once per session (per xdist worker), waits until it is ready, watches every
+frame for the settle window, and records it all; every browser call is bounded, so a page that
+never answers is a failed visit, not an exception. The browser molecules judge that record. Every
+test that used it gets the screenshot and the console log of all frames in the HTML report, the
+first one also the recording of the visit when it was recorded; on failure the Playwright trace is
+saved beside the report (run by hand without one: in a folder of its own, never the working tree)
+and linked -- unless the visit used a logged-in storage state, whose trace goes to the private
+folder instead, never into a shared report.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -24,8 +30,9 @@ import pytest
 
 from gates.admin import dashboard_url
 from gates.checks.browser import PageEvent, Tile, Visit
-from gates.config import Config, Environment
+from gates.config import BrowserConfig, Config, Environment
 from gates.redact import redact
+from gates.screencast import Screencast
 
 # Root on a closed network: no sandbox (root), nothing that phones home or updates itself.
 CHROMIUM_FLAGS = (
@@ -38,9 +45,12 @@ CHROMIUM_FLAGS = (
 )
 _DEBIAN_CHROMIUM = Path("/usr/lib/chromium/chromium")  # the binary behind Debian's wrapper: starts faster
 _POLL_MS = 100
+SCREENSHOT_TIMEOUT = 5.0  # seconds: a page that has painted at all is captured well within this
 _TRACE_KEY = pytest.StashKey[Path | None]()
 _PRIVATE_KEY = pytest.StashKey[bool]()
 _FAILED_KEY = pytest.StashKey[list[str]]()
+_VIDEO_SHOWN_KEY = pytest.StashKey[bool]()
+_TMP_DIR_KEY = pytest.StashKey[Path]()
 
 _READ_TILES = """(tiles, [attr, valueSel, errorSel]) => tiles.map(t => ({
   name: t.getAttribute(attr) || '',
@@ -70,15 +80,25 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def admin_visit(
     request: pytest.FixtureRequest, browser: Any, gates_config: Config, environment: Environment
 ) -> Iterator[Visit]:
-    """The Admin page of the environment, opened once, with everything every frame did."""
+    """The dashboard of the environment (in its Admin page when there is one), opened once, with everything
+    every frame did until the settle window ended."""
     state = _storage_state(gates_config)
     with tempfile.TemporaryDirectory(prefix="gates-trace-") as tmp:
         trace = Path(tmp) / "trace.zip"
-        visit = visit_admin(browser, gates_config, environment, storage_state=state, trace=trace)
+        video = records_video(gates_config, environment)
+        visit = visit_admin(browser, gates_config, environment, storage_state=state, trace=trace, video=video)
         request.config.stash[_TRACE_KEY] = trace if trace.is_file() else None
         request.config.stash[_PRIVATE_KEY] = state is not None
+        _keep_video(request.config, visit)
         yield visit
         _keep_trace_if_failed(request.config, trace, private=state is not None, config=gates_config)
+
+
+def records_video(config: Config, env: Environment) -> bool:
+    """Whether visits of ``env`` are recorded: its ``video`` (else ``[browser] video``) is always, or production
+    and it is production."""
+    mode = env.video or config.browser.video
+    return mode == "always" or (mode == "production" and env.is_production)
 
 
 def _storage_state(config: Config) -> str | None:
@@ -87,17 +107,30 @@ def _storage_state(config: Config) -> str | None:
     return os.environ.get(name, "") if name else None
 
 
+def readiness(config: Config, env: Environment) -> str:
+    """What the visit waits for, in words: the ready selector, script or load event, and in which frame."""
+    cfg = config.browser
+    what = cfg.ready_selector or (f"ready_script {cfg.ready_script!r} truthy" if cfg.ready_script else "the load event")
+    return f'{what} in iframe[name="{cfg.frame_name}"]' if env.admin_url else f"{what} on the page"
+
+
 def visit_admin(
-    browser: Any, config: Config, env: Environment, *, storage_state: str | None = None, trace: Path | None = None
+    browser: Any,
+    config: Config,
+    env: Environment,
+    *,
+    storage_state: str | None = None,
+    trace: Path | None = None,
+    video: bool = False,
 ) -> Visit:
-    """Open the Admin page, wait (bounded) for the dashboard's tiles in the app frame, and record it all."""
+    """Open the Admin page (or, without an admin_url, the dashboard itself), wait (bounded) until the dashboard
+    is ready, watch it for the settle window, and record it all. Every browser call is bounded: a timeout is
+    a failed visit saying what got no answer, never an exception."""
     from playwright.sync_api import Error as PlaywrightError
 
     cfg = config.browser
-    waited_for = f'{cfg.tile_selector} in iframe[name="{cfg.frame_name}"]'
-    base = Visit(env.admin_url, dashboard_url(config, env), cfg.frame_name, waited_for, cfg.load_timeout, False)
-    if not env.admin_url:
-        return _replace(base, load_error=f"environments.{env.name}.admin_url is not set: no Admin page to open")
+    base = Visit(env.admin_url, dashboard_url(config, env), cfg.frame_name, readiness(config, env), cfg.load_timeout,
+                 False, settle=cfg.settle)  # fmt: skip
     if storage_state is not None and not Path(storage_state).is_file():
         # Fail closed: without its session the Admin shows a login page, not the app.
         problem = f"[browser] storage_state_env: {cfg.storage_state_env} does not name a storage state file"
@@ -105,22 +138,43 @@ def visit_admin(
     events: list[PageEvent] = []
     context = browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=storage_state)
     try:
-        if trace is not None:
-            context.tracing.start(screenshots=True, snapshots=True)
-        page = context.new_page()
-        _listen(page, events)
-        loaded, error, seconds, frame = _load(page, base, PlaywrightError)
-        tiles: tuple[Tile, ...] = ()
-        if loaded and frame is not None:
-            tiles = tuple(Tile(**t) for t in frame.eval_on_selector_all(cfg.tile_selector, _READ_TILES, [
-                cfg.tile_name_attribute, cfg.tile_value_selector, cfg.tile_error_selector]))  # fmt: skip
-        screenshot = page.screenshot(full_page=True)
-        if trace is not None:
-            context.tracing.stop(path=str(trace))
+        seen = _observe(context, base, cfg, events, trace=trace, video=video)
+    except PlaywrightError as exc:
+        # A page or browser that crashed mid-visit: a failed load saying so, never an ERROR with a traceback.
+        seen = _replace(base, load_error=f"the browser failed during the visit: {_no_answer(exc, cfg.load_timeout)}")
     finally:
-        context.close()
-    return _replace(base, loaded=loaded, load_error=error, seconds=seconds, tiles=tiles,
-                    events=tuple(events), screenshot=screenshot)  # fmt: skip
+        with contextlib.suppress(PlaywrightError):
+            context.close()
+    return _replace(seen, events=tuple(events))
+
+
+def _observe(
+    context: Any, base: Visit, cfg: BrowserConfig, events: list[PageEvent], *, trace: Path | None, video: bool
+) -> Visit:
+    """The visit itself, in a fresh browser context: load, tiles, settle window, screenshot, trace, recording."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    # The bound of every wait and action not given one of its own (tile reads, tracing).
+    context.set_default_timeout(cfg.load_timeout * 1000)
+    if trace is not None:
+        context.tracing.start(screenshots=True, snapshots=True)
+    page = context.new_page()
+    _listen(page, events)
+    recorder = Screencast.start(context, page, cfg.video_width) if video else None
+    ready, opened = _load(page, base, cfg, PlaywrightError)
+    if ready.loaded:
+        ready = _replace(ready, tiles=_read_tiles(page, ready, cfg, PlaywrightError))
+        page.wait_for_timeout(cfg.settle * 1000)  # Playwright's own pump: late errors still arrive
+    # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.
+    bound = min(cfg.load_timeout, SCREENSHOT_TIMEOUT)
+    screenshot, stalled = _screenshot(page, bound, PlaywrightError) if opened else (None, "")
+    if trace is not None:
+        with contextlib.suppress(PlaywrightError):
+            context.tracing.stop(path=str(trace))
+    clip = None
+    if recorder is not None:
+        clip = recorder.stop(cfg.video_fps, cfg.video_width, cfg.video_frames, cfg.video_max_bytes)
+    return _replace(ready, screenshot=screenshot, stalled=ready.stalled or stalled, video=clip)
 
 
 def _listen(page: Any, events: list[PageEvent]) -> None:
@@ -145,40 +199,109 @@ def _stack_url(stack: str | None) -> str:
     return ""
 
 
-def _load(page: Any, visit: Visit, error_type: type[Exception]) -> tuple[bool, str, float | None, Any]:
-    """Poll until the frame shows a tile, the browser refuses the frame, or the bound passes."""
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _timed_out(exc: Exception) -> bool:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    return isinstance(exc, PlaywrightTimeout)
+
+
+def _no_answer(exc: Exception, seconds: float) -> str:
+    """A Playwright error in words: a timeout is "no answer within N s", anything else its first line."""
+    return f"no answer within {seconds:g}s" if _timed_out(exc) else _first_line(exc)
+
+
+def _load(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exception]) -> tuple[Visit, bool]:
+    """Open the page, find the frame showing the dashboard, and wait until it is ready, all within the bound;
+    also whether the page opened at all."""
     start = time.monotonic()
     deadline = start + visit.timeout
+    url = visit.admin_url or visit.dashboard_url
     try:
-        page.goto(visit.admin_url, wait_until="domcontentloaded", timeout=visit.timeout * 1000)
+        page.goto(url, wait_until="domcontentloaded", timeout=visit.timeout * 1000)
     except error_type as exc:
-        return False, f"the Admin page {visit.admin_url} did not open: {str(exc).splitlines()[0]}", None, None
-    selector = visit.waited_for.split(" in iframe[", 1)[0]
+        return _replace(visit, load_error=f"the page {url} did not open: {_no_answer(exc, visit.timeout)}"), False
+    frame = _document_frame(page, visit, deadline)
+    if frame is None or not frame.url.startswith("http"):
+        return _replace(visit, load_error=_not_ready(page, visit, frame, error_type)), True
+    try:
+        # Waits the browser bounds itself: a renderer stuck in a script cannot hold the gate past the bound.
+        left = max(deadline - time.monotonic(), 0.001) * 1000
+        if cfg.ready_selector:
+            frame.locator(cfg.ready_selector).first.wait_for(state="visible", timeout=left)
+        elif cfg.ready_script:
+            frame.wait_for_function(cfg.ready_script, timeout=left, polling=_POLL_MS)
+        else:
+            frame.wait_for_load_state("load", timeout=left)
+    except error_type as exc:
+        detail = "" if _timed_out(exc) else f": {_first_line(exc)}"
+        return _replace(visit, load_error=_not_ready(page, visit, frame, error_type) + detail), True
+    return _replace(visit, loaded=True, seconds=time.monotonic() - start), True
+
+
+def _document_frame(page: Any, visit: Visit, deadline: float) -> Any:
+    """The frame that shows the dashboard once it holds a document (or an error page), polled within the bound;
+    an iframe still on its initial about:blank has no document of the app yet."""
     frame = None
     while time.monotonic() < deadline:
-        frame = page.frame(name=visit.frame)
-        if frame is not None and frame.url.startswith("chrome-error://"):
-            return False, f"the browser refused to show {visit.dashboard_url} in the frame (error page)", None, frame
-        try:
-            if frame is not None and frame.locator(selector).first.is_visible():
-                # Tiles are there; let the frame settle so errors thrown after they load are seen too.
-                frame.wait_for_load_state("networkidle", timeout=max(deadline - time.monotonic(), 0.1) * 1000)
-                return True, "", time.monotonic() - start, frame
-        except error_type as exc:
-            return (
-                False,
-                f"{visit.dashboard_url} did not settle within {visit.timeout:g}s: {str(exc).splitlines()[0]}",
-                None,
-                frame,
-            )
+        frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
+        if frame is not None and (frame.url.startswith("http") or frame.url.startswith("chrome-error://")):
+            return frame
         page.wait_for_timeout(_POLL_MS)  # Playwright's own pump: events keep flowing while we poll
-    where = f"the frame at {frame.url}" if frame is not None else "no such frame on the page"
-    return False, f"waited {visit.timeout:g}s for {visit.waited_for} ({where})", None, frame
+    return frame
+
+
+def _not_ready(page: Any, visit: Visit, frame: Any, error_type: type[Exception]) -> str:
+    """Why the dashboard is not ready: no frame, a frame refused by the browser, no answer, or not ready in time."""
+    if frame is not None and frame.url.startswith("chrome-error://"):
+        return f"the browser refused to show {visit.dashboard_url} in the frame (error page)"
+    if frame is None and not _frame_element(page, visit.frame, error_type):
+        where = "no such frame on the page"
+    elif frame is None or not frame.url.startswith("http"):
+        # The iframe is there, but no document of the app ever arrived in it.
+        where = f"{visit.dashboard_url} gave no answer within {visit.timeout:g}s"
+    else:
+        where = f"the frame at {frame.url}"
+    return f"waited {visit.timeout:g}s for {visit.waited_for} ({where})"
+
+
+def _frame_element(page: Any, name: str, error_type: type[Exception]) -> bool:
+    """Whether the page has an iframe of that name (Chromium names a frame only once a document commits in it)."""
+    try:
+        return bool(page.locator(f'iframe[name="{name}"]').count())
+    except error_type:
+        return False
+
+
+def _read_tiles(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exception]) -> tuple[Tile, ...]:
+    """The tiles the dashboard shows, once the first is visible (within the load bound); none configured: none read."""
+    if not cfg.tiles:
+        return ()
+    frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
+    left = max(visit.timeout - (visit.seconds or 0.0), 0.1)  # what remains of the load bound
+    if frame is None:
+        return ()
+    try:
+        frame.locator(cfg.tile_selector).first.wait_for(state="visible", timeout=left * 1000)
+        found = frame.eval_on_selector_all(cfg.tile_selector, _READ_TILES, [
+            cfg.tile_name_attribute, cfg.tile_value_selector, cfg.tile_error_selector])  # fmt: skip
+    except error_type:
+        return ()  # the tiles molecule names each missing tile
+    return tuple(Tile(**t) for t in found)
+
+
+def _screenshot(page: Any, seconds: float, error_type: type[Exception]) -> tuple[bytes | None, str]:
+    """The whole page as PNG, bounded: a page that never paints is "no answer", not an exception."""
+    try:
+        return page.screenshot(full_page=True, timeout=seconds * 1000), ""
+    except error_type as exc:
+        return None, f"the screenshot of the page: {_no_answer(exc, seconds)}"
 
 
 def _replace(visit: Visit, **changes: Any) -> Visit:
-    import dataclasses
-
     return dataclasses.replace(visit, **changes)
 
 
@@ -193,18 +316,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     visit = getattr(item, "funcargs", {}).get("admin_visit")
     if report.when != "call" or not isinstance(visit, Visit):
         return
+    if report.failed:
+        item.config.stash.setdefault(_FAILED_KEY, []).append(item.nodeid)
+        trace = _trace_target(item.config)
+        if trace is not None:
+            # Said in the terminal too: without an HTML report the trace is in a folder of its own.
+            report.sections.append(("gates browser evidence", f"Playwright trace of the visit: {trace}"))
     extras = _extras()
     if extras is None:
         return
     added: list[dict[str, Any]] = []
+    page = "Admin page with the dashboard" if visit.embedded else "the dashboard"
     if visit.screenshot:
-        added.append(extras.png(base64.b64encode(visit.screenshot).decode(), name="Admin page with the dashboard"))
+        added.append(extras.png(base64.b64encode(visit.screenshot).decode(), name=page))
+    if visit.video and not item.config.stash.get(_VIDEO_SHOWN_KEY, False):
+        # Once per report (per worker): it is the same visit for every browser molecule.
+        item.config.stash[_VIDEO_SHOWN_KEY] = True
+        added.append(extras.image(base64.b64encode(visit.video).decode(), name=f"video of the visit ({page})",
+                                  mime_type="image/webp", extension="webp"))  # fmt: skip
     added.append(extras.text(redact(visit.console_log()), name="console log (all frames)"))
-    if report.failed:
-        item.config.stash.setdefault(_FAILED_KEY, []).append(item.nodeid)
-        link = _trace_link(item.config)
-        if link:
-            added.append(extras.url(link, name="Playwright trace"))
+    if report.failed and _trace_target(item.config) is not None and _report_dir(item.config) == _html_dir(item.config):
+        added.append(extras.url(_trace_name(item.config), name="Playwright trace"))
     report.extras = [*getattr(report, "extras", []), *added]  # type: ignore[attr-defined]
 
 
@@ -216,24 +348,56 @@ def _extras() -> Any:
     return extras
 
 
-def _report_dir(config: pytest.Config) -> Path:
+def _html_dir(config: pytest.Config) -> Path | None:
     html = config.getoption("htmlpath", None)
-    return Path(html).resolve().parent if html else Path.cwd()
+    return Path(html).resolve().parent if html else None
 
 
-def _trace_name(config: pytest.Config) -> str:
+def _report_dir(config: pytest.Config) -> Path:
+    """Where the visit's files go: beside the HTML report (the release's record), else the ``--output`` folder
+    given on the command line, else a temporary folder -- never the working tree."""
+    beside = _html_dir(config)
+    if beside is not None:
+        return beside
+    if any(str(a).startswith("--output") for a in config.invocation_params.args):
+        return Path(config.getoption("output")).resolve()
+    folder = config.stash.get(_TMP_DIR_KEY, None)
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="gates-browser-"))
+        config.stash[_TMP_DIR_KEY] = folder
+    return folder
+
+
+def _artifact_name(config: pytest.Config, kind: str) -> str:
+    """``<report stem>-<kind>[-<xdist worker>]``: one file per visit, and each worker visits on its own."""
     html = config.getoption("htmlpath", None)
     stem = Path(html).stem if html else "browser"
     # This run's own xdist worker id (not $PYTEST_XDIST_WORKER: a gate run from a worker inherits it).
     worker = getattr(config, "workerinput", {}).get("workerid")
-    return f"{stem}-trace{'-' + worker if worker else ''}.zip"
+    base, _, ext = kind.partition(".")
+    return f"{stem}-{base}{'-' + worker if worker else ''}.{ext}"
 
 
-def _trace_link(config: pytest.Config) -> str | None:
-    """The report-relative name the trace will have (the visit fixture saves it at its teardown)."""
-    if config.stash.get(_TRACE_KEY, None) is None or config.stash.get(_PRIVATE_KEY, False):
+def _trace_name(config: pytest.Config) -> str:
+    return _artifact_name(config, "trace.zip")
+
+
+def _trace_target(config: pytest.Config) -> Path | None:
+    """Where the trace will be saved (the visit fixture saves it at its teardown); None when there is none to keep."""
+    if config.stash.get(_TRACE_KEY, None) is None:
         return None
-    return _trace_name(config)
+    if config.stash.get(_PRIVATE_KEY, False):
+        return None  # kept privately (see _keep_trace_if_failed), never named in a shared report
+    return _report_dir(config) / _trace_name(config)
+
+
+def _keep_video(pyconfig: pytest.Config, visit: Visit) -> None:
+    """Keep the visit's recording beside the HTML report (in a release, the record); without a report there is
+    nothing to show it beside, so nothing is written."""
+    folder = _html_dir(pyconfig)
+    if visit.video and folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / _artifact_name(pyconfig, "video.webp")).write_bytes(visit.video)
 
 
 def _keep_trace_if_failed(pyconfig: pytest.Config, trace: Path, *, private: bool, config: Config) -> None:
@@ -247,6 +411,7 @@ def _keep_trace_if_failed(pyconfig: pytest.Config, trace: Path, *, private: bool
         target = folder / _trace_name(pyconfig)
     else:
         target = _report_dir(pyconfig) / _trace_name(pyconfig)
+        target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(trace, target)
     if private:
         target.chmod(0o600)

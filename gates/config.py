@@ -73,6 +73,7 @@ class Environment:
     # empty: [browser] admin_url, a template, filled in with this environment's store and app.
     admin_url: str = ""
     store: str = ""  # the Shopify store's handle: {store} of the admin_url template
+    video: str = ""  # recording of the browser visit: production | always | never; empty: [browser] video
 
     @property
     def is_production(self) -> bool:
@@ -131,6 +132,9 @@ class DatabaseConfig:
     # Why the advisors may run without seeing an exposed schema (anon/authenticated hold no privilege
     # on it, unlike on Supabase); empty: that fails the advisors molecule (fail closed).
     advisors_blind_ok: str = ""
+    # Bounds of every statement of the gate's own session, in seconds: a locked table is a verdict, not a hang.
+    statement_timeout: float = 10.0
+    lock_timeout: float = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +167,18 @@ class BrowserConfig:
     storage_state_env: str = ""
     # Where traces taken with a storage state go: never beside a shared report.
     private_dir: str = ".gates/private"
+    # The page is ready (interactive) when this CSS selector is visible, or this JS expression is truthy,
+    # in the app's frame; neither: its load event. ``load_timeout`` bounds the wait.
+    ready_selector: str = ""
+    ready_script: str = ""
+    # Seconds the page stays watched after it is ready: errors logged a moment after load count too.
+    settle: float = 2.0
+    # A recording of the visit (Chromium's screencast, as an animated WebP): production | always | never.
+    video: str = "production"
+    video_fps: float = 5.0
+    video_width: int = 800
+    video_frames: int = 60
+    video_max_bytes: int = 2_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -447,6 +463,12 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
         **{name: read_section(cls, data.get(name, {}), path, prefix + name) for name, cls in SECTIONS.items()},
     )
     _validate_database(config.database, path, prefix + "database")
+    _validate_database_waits(config.database, path, prefix + "database")
+    _validate_browser_visit(config.browser, path, prefix + "browser")
+    for env in environments.values():
+        if env.video and env.video not in VIDEO_MODES:
+            key = f"{prefix}environments.{env.name}.video"
+            raise ConfigError(path, key, f"expected one of: {', '.join(VIDEO_MODES)}, got {env.video!r}")
     _validate_monitor_and_flags(config, prefix)
     _validate_probe(config.probe, path, prefix + "probe")
     _validate_notify(config.notify, path, prefix + "notify")
@@ -515,6 +537,39 @@ def _validate_database(db: DatabaseConfig, path: Path, key: str) -> None:
     for i, table in enumerate(db.public_tables):
         if not table or table.count(".") > 1 or table.startswith(".") or table.endswith("."):
             raise ConfigError(path, f"{key}.public_tables[{i}]", f"expected 'table' or 'schema.table', got {table!r}")
+
+
+MAX_WAIT = 600.0  # seconds: the longest any single bounded wait of a gate may be configured to take
+VIDEO_MODES = ("production", "always", "never")
+
+
+def _bounded(value: float, path: Path, key: str, most: float = MAX_WAIT, unit: str = "seconds") -> None:
+    """A positive number no larger than ``most`` (by default a duration in seconds)."""
+    if not 0 < value <= most:
+        raise ConfigError(path, key, f"expected {unit} in (0, {most:g}], got {value!r}")
+
+
+def _validate_database_waits(db: DatabaseConfig, path: Path, key: str) -> None:
+    for name in ("statement_timeout", "lock_timeout"):
+        _bounded(getattr(db, name), path, f"{key}.{name}")
+
+
+def _validate_browser_visit(browser: BrowserConfig, path: Path, key: str) -> None:
+    _bounded(browser.load_timeout, path, f"{key}.load_timeout")
+    _bounded(browser.settle, path, f"{key}.settle", 60.0)
+    if browser.ready_selector and browser.ready_script:
+        raise ConfigError(path, f"{key}.ready_script", "set ready_selector or ready_script, not both")
+    if browser.video not in VIDEO_MODES:
+        raise ConfigError(path, f"{key}.video", f"expected one of: {', '.join(VIDEO_MODES)}, got {browser.video!r}")
+    _bounded(browser.video_fps, path, f"{key}.video_fps", 10.0, "frames per second")
+    for name, low, high in (
+        ("video_width", 100, 1920),
+        ("video_frames", 2, 300),
+        ("video_max_bytes", 10_000, 50_000_000),
+    ):
+        value = getattr(browser, name)
+        if not low <= value <= high:
+            raise ConfigError(path, f"{key}.{name}", f"expected an integer in [{low}, {high}], got {value!r}")
 
 
 FLAG_SOURCES = ("platform", "endpoint", "digest")

@@ -251,7 +251,7 @@ def db(db_url: str, target: Target) -> Iterator[Any]:
     from gates.database import gate_connection
 
     try:
-        conn = gate_connection(db_url, target.env)
+        conn = gate_connection(db_url, target.env, target.config)
     except psycopg.Error as exc:
         pytest.fail(redact(f"cannot connect to the {target.env.name} database: {exc}"), pytrace=False)
     with conn:

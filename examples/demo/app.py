@@ -29,6 +29,8 @@ Faults, for tests that must see a gate fail. A faulty release is this folder cop
     "x_frame_options": "<value>"        also send X-Frame-Options with that value (e.g. DENY)
     "flags_on":    ["<flag>"]           those flags read on whatever the environment says (a flag
                                         switched on in code: healthy, but it fails the production gate)
+    "degraded_instances": ["<suffix>"]  an instance whose APP_INSTANCE ends with one of them answers
+                                        /health 200 with {"status": "degraded"} (one sick instance of two)
 
 An unknown key stops the app at start, so a misspelt fault never passes silently as a healthy release.
 """
@@ -61,6 +63,7 @@ FAULT_KEYS = {
     "frame_ancestors",
     "x_frame_options",
     "flags_on",
+    "degraded_instances",
 }
 RELEASE = int(os.environ.get("APP_RELEASE") or 0)
 INSTANCE = os.environ.get("APP_INSTANCE", "")
@@ -162,6 +165,8 @@ def tiles() -> list[tuple[str, str, str]]:
 async def health(request: Request) -> Response:
     if FAULTS.get("fail_health"):
         return JSONResponse({"status": "error", "release": RELEASE, "instance": INSTANCE}, status_code=503)
+    if any(INSTANCE.endswith(suffix) for suffix in FAULTS.get("degraded_instances", ())):
+        return JSONResponse({"status": "degraded", "release": RELEASE, "instance": INSTANCE})
     return JSONResponse({"status": "ok", "release": RELEASE, "instance": INSTANCE})
 
 

@@ -1,8 +1,10 @@
-"""Browser checks: what one visit of the Admin page saw, judged without a browser.
+"""Browser checks: what one visit of the dashboard saw, judged without a browser.
 
-``gates.browser`` drives Chromium once per gate run and records a ``Visit``; the functions here
-turn it into Measurements (the dashboard loaded in the Admin frame, every tile shows data,
-no console error in any frame), so they are pure and testable with a hand-made Visit.
+``gates.browser`` drives Chromium once per gate run and records a ``Visit`` (of the Admin page
+embedding the dashboard, or of the dashboard itself when no Admin is configured); the functions
+here turn it into Measurements (the dashboard became ready within its bound, every tile shows
+data, no console error in any frame during the load and the settle window after it), so they are
+pure and testable with a hand-made Visit.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ class Tile:
 
 @dataclasses.dataclass(frozen=True)
 class Visit:
-    """The Admin page opened once: did the dashboard appear in its frame, what it showed, what was logged."""
+    """The page opened once: did the dashboard become ready (in the Admin's frame, or on its own when
+    ``admin_url`` is empty), what it showed, what every frame logged until the settle window ended."""
 
-    admin_url: str
+    admin_url: str  # empty: the dashboard was visited directly, not embedded
     dashboard_url: str
     frame: str
     waited_for: str
@@ -55,6 +58,13 @@ class Visit:
     tiles: tuple[Tile, ...] = ()
     events: tuple[PageEvent, ...] = ()
     screenshot: bytes | None = None
+    settle: float = 0.0  # seconds the page was watched after it became ready
+    stalled: str = ""  # a browser call after readiness that got no answer (the screenshot...)
+    video: bytes | None = None  # the visit as an animated WebP
+
+    @property
+    def embedded(self) -> bool:
+        return bool(self.admin_url)
 
     def console_log(self) -> str:
         """Every event of every frame, one a line, with its source URL."""
@@ -62,23 +72,29 @@ class Visit:
 
 
 def _frame_desc(visit: Visit) -> str:
-    return f'iframe[name="{visit.frame}"] of {visit.admin_url}'
+    """Where the dashboard was looked at: the Admin's frame showing it, or the dashboard itself."""
+    if not visit.embedded:
+        return f"{visit.dashboard_url} (visited directly: no admin_url)"
+    return f'iframe[name="{visit.frame}"] of {visit.admin_url} -> {visit.dashboard_url}'
 
 
 def dashboard_loaded(visit: Visit) -> Measurement:
-    """The dashboard appears inside the Admin's app frame within the bound."""
+    """The dashboard becomes ready (inside the Admin's app frame when there is one) within the bound."""
     problems: list[str] = []
     if not visit.loaded:
         problems.append(visit.load_error or f"waited {visit.timeout:g}s for {visit.waited_for}")
         # The browser usually says why a frame stayed empty (a refused frame-ancestors, a 404...).
         problems += [f"seen meanwhile: {e.line()}" for e in visit.events if e.is_error][:5]
+    if visit.stalled:
+        problems.append(visit.stalled)
+    where = "inside the Admin's app frame" if visit.embedded else "on its own (no Admin configured)"
     return Measurement(
-        name="dashboard in the Admin frame",
-        question="the dashboard loads inside the Admin's app frame within its bound",
-        observed=f"loaded in {visit.seconds:.1f}s" if visit.loaded and visit.seconds is not None else "not loaded",
-        expected=f"{visit.waited_for} visible within {visit.timeout:g}s",
-        ok=visit.loaded,
-        source=f"{_frame_desc(visit)} -> {visit.dashboard_url}",
+        name="dashboard in the Admin frame" if visit.embedded else "dashboard ready",
+        question=f"the dashboard becomes ready {where} within its bound",
+        observed=f"ready in {visit.seconds:.1f}s" if visit.loaded and visit.seconds is not None else "not ready",
+        expected=f"{visit.waited_for} within {visit.timeout:g}s",
+        ok=visit.loaded and not visit.stalled,
+        source=_frame_desc(visit),
         problems=problems,
     )
 
@@ -105,7 +121,7 @@ def tiles_show_data(visit: Visit, expected: Sequence[str]) -> Measurement:
         observed=", ".join(f"{t.name}={t.value!r}" for t in visit.tiles) or "no tiles",
         expected=", ".join(expected) + " with data" if expected else "at least one tile, all with data",
         ok=not problems,
-        source=f"{_frame_desc(visit)} -> {visit.dashboard_url}",
+        source=_frame_desc(visit),
         details=[dataclasses.asdict(t) for t in visit.tiles],
         problems=problems,
     )
@@ -125,14 +141,21 @@ def no_console_errors(visit: Visit, allow: Sequence[AllowedNoise]) -> Measuremen
             allowed.append({"event": event.line(), "pattern": rule.pattern, "reason": rule.reason})
     if not visit.events and not visit.loaded:
         problems.append(f"the page was not observed: {visit.load_error}")
+    elif visit.loaded and visit.settle <= 0:
+        # Fail closed: errors logged a moment after load are the ones a stop at "ready" misses.
+        problems.append("the page was not watched after it became ready (no settle window)")
     observed = f"{len(problems)} error(s)" + (f", {len(allowed)} allowed" if allowed else "")
+    watched = f" until {visit.settle:g}s after ready" if visit.loaded else ""
     return Measurement(
         name="no console errors",
-        question="zero console errors, uncaught errors, failed requests and responses >= 400 across all frames",
+        question="zero console errors, uncaught errors, failed requests and responses >= 400 across all frames, "
+        "during the load and the settle window after it",
         observed=observed,
-        expected="0 errors (allow-list: " + ("; ".join(f"{a.pattern!r}: {a.reason}" for a in allow) or "empty") + ")",
+        expected=f"0 errors{watched} (allow-list: "
+        + ("; ".join(f"{a.pattern!r}: {a.reason}" for a in allow) or "empty")
+        + ")",
         ok=not problems,
-        source=f"{visit.admin_url} and every frame in it",
+        source=f"{visit.admin_url or visit.dashboard_url} and every frame in it",
         details=allowed,
         problems=[*problems, *(f"allowed: {a['event']} -- {a['reason']}" for a in allowed)] if problems else [],
     )

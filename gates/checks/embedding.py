@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from gates.checks.http import Requests
 from gates.measurement import Measurement
 
 
@@ -60,12 +61,10 @@ def embedding_allowed(client: httpx.Client, path: str, origins: Sequence[str], t
     observed = "no answer"
     if not origins:
         problems.append("no Admin origin configured (environments.<env>.admin_url or [browser] admin_origins)")
-    try:
-        response = client.get(path, timeout=timeout)
-    except httpx.HTTPError as exc:
-        problems.append(f"GET {url} -> {type(exc).__name__}: {exc}")
-        response = None
-    if response is not None:
+    response, error = Requests(client, timeout).get(path)
+    if response is None:
+        problems.append(f"GET {url} -> {error}")
+    else:
         csp = response.headers.get_list("content-security-policy")
         xfo = response.headers.get_list("x-frame-options")
         lists = frame_ancestors(csp)

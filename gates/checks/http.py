@@ -7,18 +7,32 @@ from typing import Any
 
 import httpx
 
+from gates.health import healthy_body
 from gates.measurement import Measurement
 
 RELEASE_HEADER = "X-Release"
 
 
-def _get(client: httpx.Client, path: str, timeout: float) -> tuple[httpx.Response | None, str]:
-    try:
-        return client.get(path, timeout=timeout), ""
-    except httpx.TimeoutException:
-        return None, f"no answer within {timeout:g}s"
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+class Requests:
+    """One molecule's series of GETs, each bounded by ``timeout``; after the first timeout the rest are not
+    tried (a black-holed app costs one timeout, not one per request) and say so."""
+
+    def __init__(self, client: httpx.Client, timeout: float) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.timed_out = ""  # the first request that got no answer
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> tuple[httpx.Response | None, str]:
+        """The response, or None and why there is none."""
+        if self.timed_out:
+            return None, f"not tried: {self.timed_out} timed out"
+        try:
+            return self.client.get(url, headers=headers, timeout=self.timeout), ""
+        except httpx.TimeoutException:
+            self.timed_out = f"GET {self.client.base_url.join(url)}"
+            return None, f"no answer within {self.timeout:g}s"
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _status_field(response: httpx.Response) -> str | None:
@@ -30,26 +44,40 @@ def _status_field(response: httpx.Response) -> str | None:
     return str(body.get("status")) if isinstance(body, dict) and "status" in body else None
 
 
+def health_problem(response: httpx.Response) -> str:
+    """What is wrong with a health answer ('' when nothing): not 200, or a JSON status that is not ok."""
+    if response.status_code != 200:
+        return f"{response.status_code}, expected 200"
+    status = _status_field(response)
+    if status is not None and not healthy_body({"status": status}):
+        return f"200 but status {status!r}, expected ok"
+    return ""
+
+
 def health_paths(client: httpx.Client, paths: Sequence[str], timeout: float) -> Measurement:
     """Every health path answers 200 within ``timeout``, and a JSON body says status ok."""
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
+    series = Requests(client, timeout)
     for path in paths:
         url = str(client.base_url.join(path))
-        response, error = _get(client, path, timeout)
+        response, error = series.get(path)
         if response is None:
             rows.append({"url": url, "status": None, "error": error})
             problems.append(f"GET {url} -> {error}")
             continue
         seconds = response.elapsed.total_seconds()
-        status_field = _status_field(response)
         rows.append(
-            {"url": url, "status": response.status_code, "seconds": round(seconds, 3), "body_status": status_field}
+            {
+                "url": url,
+                "status": response.status_code,
+                "seconds": round(seconds, 3),
+                "body_status": _status_field(response),
+            }
         )
-        if response.status_code != 200:
-            problems.append(f"GET {url} -> {response.status_code}, expected 200")
-        elif status_field is not None and status_field.lower() not in ("ok", "healthy", "pass"):
-            problems.append(f"GET {url} -> 200 but status {status_field!r}, expected ok")
+        problem = health_problem(response)
+        if problem:
+            problems.append(f"GET {url} -> {problem}")
     if not paths:
         problems.append("no health paths configured: nothing was checked")
     observed = ", ".join(f"{r['url']} {r['status'] or r.get('error')}" for r in rows) or "no requests"
@@ -71,8 +99,9 @@ def served_releases(
     """The release each of ``requests`` responses says it came from (header), and the errors seen."""
     seen: list[int | None] = []
     errors: list[str] = []
+    series = Requests(client, timeout)
     for _ in range(requests):
-        response, error = _get(client, path, timeout)
+        response, error = series.get(path)
         if response is None:
             errors.append(error)
             continue

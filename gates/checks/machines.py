@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from gates.checks.http import Requests, health_problem
 from gates.measurement import Measurement
 from gates.platforms.base import Instance, Status
 
@@ -26,32 +27,32 @@ def instance_route(url: str, instance: Instance) -> tuple[str, dict[str, str]]:
 
 
 def health_on_every_instance(client: httpx.Client, status: Status, paths: Sequence[str], timeout: float) -> Measurement:
-    """GET every health path on every instance of ``status``; each must answer 200."""
+    """GET every health path on every instance of ``status``; each must answer 200 with a JSON status that is ok
+    (judged as the URL-level molecule judges it)."""
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     if not status.instances:
         problems.append("the platform reports no instances: nothing was checked")
     if not paths:
         problems.append("no health paths configured: nothing was checked")
+    series = Requests(client, timeout)
     for instance in status.instances:
         base, headers = instance_route(status.url, instance)
         for path in paths:
             url = base + path
             via = f" ({FORCE_INSTANCE_HEADER}: {instance.id})" if headers else ""
-            try:
-                response = client.get(url, headers=headers, timeout=timeout)
-                code: int | None = response.status_code
-                error = "" if code == 200 else f"{code}, expected 200"
-            except httpx.HTTPError as exc:
-                code, error = None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            response, error = series.get(url, headers)
+            code = response.status_code if response is not None else None
+            if response is not None:
+                error = health_problem(response)
             rows.append({"instance": instance.id, "url": url, "header": bool(headers), "status": code})
             if error:
                 problems.append(f"instance {instance.id}: GET {url}{via} -> {error}")
     checked = len({r["instance"] for r in rows})
     return Measurement(
         name="every machine answers every health path",
-        question="each instance, addressed on its own, answers 200 on every health path",
-        observed=f"{len(rows) - len([p for p in problems if p.startswith('instance ')])} of {len(rows)} answered 200 "
+        question="each instance, addressed on its own, answers 200 with status ok on every health path",
+        observed=f"{len(rows) - len([p for p in problems if p.startswith('instance ')])} of {len(rows)} answered ok "
         f"on {checked} instance(s)",
         expected=f"200 on {len(paths)} path(s) x {len(status.instances)} instance(s)",
         ok=not problems,

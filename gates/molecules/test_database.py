@@ -68,9 +68,7 @@ def test_no_policy_opens_every_row_to_the_api(db, exposed, gates_config, verdict
     (and fail outside [database] public_tables with [database] select_true_fail)."""
     database = gates_config.database
     verdict(
-        always_true_policies(
-            db, exposed, select_fails=database.select_true_fail, public_tables=database.public_tables
-        )
+        always_true_policies(db, exposed, select_fails=database.select_true_fail, public_tables=database.public_tables)
     )
 
 

@@ -41,27 +41,49 @@ def test_ci_is_green_on_the_commit_deployed(gates_config, verdict):
 
 def test_fly_config_is_zero_downtime_ready(gates_config, environment, verdict):
     """The environment's fly.toml: health check every <= 30s, explicit strategy, no auto-stop to one machine, a real server."""
-    path = _needs(appfiles.fly_toml(gates_config, environment), f"environments.{environment.name} has no fly_config (platform {environment.platform}): no fly.toml")
-    verdict(lint_fly_config(path, gates_config.app.health_paths, production=environment.is_production, source=gates_config.app_source))
+    path = _needs(
+        appfiles.fly_toml(gates_config, environment),
+        f"environments.{environment.name} has no fly_config (platform {environment.platform}): no fly.toml",
+    )
+    verdict(
+        lint_fly_config(
+            path, gates_config.app.health_paths, production=environment.is_production, source=gates_config.app_source
+        )
+    )
 
 
 def test_the_image_builds_reproducibly(gates_config, environment, verdict):
     """Every stage's Node satisfies engines.node; the install has its lockfile, in sync with package.json."""
-    docker = _needs(appfiles.dockerfile(gates_config, environment), f"no Dockerfile for {gates_config.app_source}: no image to build")
-    package = _needs(appfiles.package_json(gates_config), f"no package.json in {gates_config.app_source}: not a Node app")
+    docker = _needs(
+        appfiles.dockerfile(gates_config, environment),
+        f"no Dockerfile for {gates_config.app_source}: no image to build",
+    )
+    package = _needs(
+        appfiles.package_json(gates_config), f"no package.json in {gates_config.app_source}: not a Node app"
+    )
     verdict(build_reproducible(docker, package))
 
 
 def test_the_dockerfile_passes_hadolint(gates_config, environment, verdict):
     """hadolint finds no error in the Dockerfile; its warnings are listed."""
-    verdict(hadolint(_needs(appfiles.dockerfile(gates_config, environment), f"no Dockerfile for {gates_config.app_source}")))
+    verdict(
+        hadolint(_needs(appfiles.dockerfile(gates_config, environment), f"no Dockerfile for {gates_config.app_source}"))
+    )
 
 
 def test_every_workflow_matches_githubs_schema(gates_config, verdict):
     """Every file in the repository's .github/workflows validates against GitHub's workflow schema."""
-    verdict(workflows_valid(_needs(appfiles.workflows(gates_config), f"no .github/workflows above {gates_config.app_source}")))
+    verdict(
+        workflows_valid(
+            _needs(appfiles.workflows(gates_config), f"no .github/workflows above {gates_config.app_source}")
+        )
+    )
 
 
 def test_workflows_run_only_real_fly_commands(gates_config, verdict):
     """No workflow step runs a fly/flyctl command that flyctl does not have (e.g. `fly releases rollback`)."""
-    verdict(workflows_run_real_fly_commands(_needs(appfiles.workflows(gates_config), f"no .github/workflows above {gates_config.app_source}")))
+    verdict(
+        workflows_run_real_fly_commands(
+            _needs(appfiles.workflows(gates_config), f"no .github/workflows above {gates_config.app_source}")
+        )
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -14,7 +16,8 @@ ADMIN = "http://127.0.0.1:9001"
 
 def visit(**changes) -> Visit:
     base = dict(admin_url=ADMIN + "/", dashboard_url="http://127.0.0.1:9000/app", frame="app-iframe",
-                waited_for='[data-tile] in iframe[name="app-iframe"]', timeout=5.0, loaded=True, seconds=0.4)  # fmt: skip
+                waited_for='[data-tile] in iframe[name="app-iframe"]', timeout=5.0, loaded=True, seconds=0.4,
+                settle=2.0)  # fmt: skip
     return Visit(**{**base, **changes})
 
 
@@ -102,15 +105,51 @@ def test_a_misspelt_allow_entry_is_a_config_error_naming_the_key(tmp_path):
         parse(data, tmp_path / "gates.toml")
 
 
-def test_a_visit_fails_closed_without_an_admin_url_or_its_session(tmp_path):
-    """No admin_url, or a storage state variable naming no file, is a failed load naming the key, before any browser."""
+def test_a_visit_fails_closed_without_its_session(tmp_path):
+    """A storage state variable naming no file is a failed load naming the key, before any browser."""
     from gates.browser import visit_admin
 
-    env = {"platform": "local", "url": "http://127.0.0.1:1"}
+    env = {"platform": "local", "url": "http://127.0.0.1:1", "admin_url": "http://127.0.0.1:2/"}
     data = {"app": {"name": "a"}, "environments": {"staging": env}, "browser": {"storage_state_env": "ADMIN_STATE"}}
-    cfg = parse(data, tmp_path / "gates.toml")
-    assert "environments.staging.admin_url is not set" in visit_admin(None, cfg, cfg.environment("staging")).load_error
-    data["environments"]["staging"] = {**env, "admin_url": "http://127.0.0.1:2/"}
     cfg = parse(data, tmp_path / "gates.toml")
     lost = visit_admin(None, cfg, cfg.environment("staging"), storage_state="")
     assert not lost.loaded and "ADMIN_STATE does not name a storage state file" in dashboard_loaded(lost).explain()
+
+
+def test_console_errors_are_judged_only_after_a_settle_window():
+    """A visit that was not watched after it became ready fails closed: late errors would go unseen."""
+    assert no_console_errors(visit(), []).ok
+    unwatched = no_console_errors(visit(settle=0.0), [])
+    assert not unwatched.ok and "not watched after it became ready" in unwatched.explain()
+    assert "until 2s after ready" in str(no_console_errors(visit(), []).expected)
+
+
+def test_a_direct_visit_is_named_as_such_and_a_stalled_call_fails_the_load():
+    """Without an Admin the load molecule speaks of the page itself; a screenshot that got no answer fails it."""
+    direct = visit(admin_url="", waited_for="the load event on the page")
+    judged = dashboard_loaded(direct)
+    assert judged.ok and judged.name == "dashboard ready" and "visited directly" in judged.source
+    stalled = dashboard_loaded(visit(stalled="the screenshot of the page: no answer within 5s"))
+    assert not stalled.ok and "the screenshot of the page: no answer within 5s" in stalled.explain()
+
+
+BROWSER_KEYS = {
+    "settle": (0, "expected seconds in (0, 60]"),
+    "load_timeout": (-1, "expected seconds in (0, 600]"),
+    "video": ("sometimes", "expected one of: production, always, never"),
+    "video_fps": (30.0, "expected frames per second in (0, 10]"),
+    "video_width": (4000, "expected an integer in [100, 1920]"),
+    "video_frames": (1, "expected an integer in [2, 300]"),
+}
+
+
+@pytest.mark.parametrize("key, value, message", [(k, *v) for k, v in BROWSER_KEYS.items()], ids=list(BROWSER_KEYS))
+def test_a_bad_browser_bound_is_a_config_error_naming_the_key(tmp_path, key, value, message):
+    """Every bound of the visit is checked for its meaning: positive, not absurdly large, a known mode."""
+    data = {"app": {"name": "a"}, "environments": {"staging": {"platform": "local", "url": "http://127.0.0.1:1"}},
+            "browser": {key: value}}  # fmt: skip
+    with pytest.raises(ConfigError, match=rf"browser\.{key}: {re.escape(message)}"):
+        parse(data, tmp_path / "gates.toml")
+    data["browser"] = {"ready_selector": "#app", "ready_script": "window.ready"}
+    with pytest.raises(ConfigError, match=r"browser\.ready_script: set ready_selector or ready_script, not both"):
+        parse(data, tmp_path / "gates.toml")

@@ -7,13 +7,16 @@ pytest as ``gates deploy`` does (one browser visit per run checks all of them), 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from gates import config as config_mod
 from gates.gaterun import run_gate
@@ -59,7 +62,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[D
     os.environ[DB_ENV] = pg_cluster.ensure_database("browser_gate")
     path = write_config(
         folder, environments={"staging": {"database_url_env": DB_ENV, "instances": 1}},
-        browser={"load_timeout": LOAD_TIMEOUT},
+        browser={"load_timeout": LOAD_TIMEOUT, "ready_selector": "[data-tile]", "video": "always"},
     )  # fmt: skip
     config = config_mod.load(path)
     try:
@@ -74,9 +77,10 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[D
             os.environ[DB_ENV] = previous
 
 
-def test_the_healthy_release_passes_with_a_screenshot_in_the_report(deployed, tmp_path):
+def test_the_healthy_release_passes_with_a_screenshot_and_a_video_in_the_report(deployed, tmp_path):
     """The demo as shipped passes all four smoke molecules under two xdist workers (each visits on its own);
-    the report embeds the screenshot and the console log."""
+    the report embeds the screenshot, the console log and the visit's recording: an animated WebP, also kept
+    beside the report, within the configured width, frame count and byte bound."""
     results = deployed.gate(tmp_path, workers=2)
     assert results == dict.fromkeys(MOLECULES, "passed")
     report = (tmp_path / "smoke-gate.html").read_text()
@@ -84,10 +88,23 @@ def test_the_healthy_release_passes_with_a_screenshot_in_the_report(deployed, tm
         assert molecule in report
     assert "data:image/png;base64," in report and "console log (all frames)" in report
     assert not list(tmp_path.glob("*trace*.zip")), "a passing run keeps no trace"
+    videos = sorted(tmp_path.glob("smoke-gate-video*.webp"))
+    assert videos, "each visit's recording is kept beside the report"
+    cfg = deployed.config.browser
+    for video in videos:
+        with Image.open(video) as clip:
+            assert clip.format == "WEBP" and 2 <= clip.n_frames <= cfg.video_frames and clip.width <= cfg.video_width
+        assert video.stat().st_size <= cfg.video_max_bytes
+        assert f"data:image/webp;base64,{base64.b64encode(video.read_bytes()).decode()}" in report
 
 
 # (faults.json of the release, {molecule: texts its failure names}, molecules that must still pass)
 FAULTS = {
+    "a-console-error-a-second-after-load": (
+        {"extra_html": "<script>setTimeout(() => console.error('late boom'), 1000)</script>"},
+        {CONSOLE: ["console.error", "late boom"]},
+        {LOADS, TILES, HEADERS},
+    ),
     "console-error-only-in-the-iframe-and-an-empty-tile": (
         {
             "extra_html": "<script>if (window.top !== window.self) console.error('tiles widget: quota exceeded')</script>",
@@ -168,3 +185,63 @@ def test_a_dashboard_that_never_loads_fails_within_its_bound_and_keeps_the_sessi
         assert not file.name.endswith(".zip"), file
         if file.is_file():
             assert CANARY.encode() not in file.read_bytes(), file
+
+
+def skipped(xml: Path) -> dict[str, str]:
+    """Test name -> the reason it was skipped, from a JUnit XML file."""
+    found = {}
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        node = case.find("skipped")
+        if node is not None:
+            found[case.get("name", "?").removesuffix("[chromium]")] = node.get("message") or ""
+    return found
+
+
+def test_without_an_admin_the_dashboard_is_visited_directly_and_must_become_ready(deployed, tmp_path):
+    """No admin_url: the dashboard itself is visited and judged, the embedding molecule skips saying why, and
+    with no tiles configured the tiles molecule skips too. A ready_script that never turns truthy fails the
+    load molecule naming the script; one that does passes."""
+    never, ready = "window.__hydrated === true", "document.querySelectorAll('[data-tile]').length >= 4"
+    results = {}
+    for name, script in (("never", never), ("ready", ready)):
+        folder = tmp_path / name
+        path = write_config(
+            folder, environments={"staging": {"url": deployed.env.url, "admin_url": "", "database_url_env": DB_ENV}},
+            browser={"load_timeout": 4.0, "tiles": [], "ready_script": script},
+        )  # fmt: skip
+        results[name] = deployed.gate(folder / "gate", config_mod.load(path))
+        reasons = skipped(folder / "gate" / "smoke-gate.xml")
+        assert "admin_url and [browser] admin_origins are empty" in reasons[HEADERS]
+        assert "no tiles configured" in reasons[TILES]
+    assert f"waited 4s for ready_script {never!r} truthy on the page" in results["never"][LOADS]
+    assert "visited directly" in results["never"][LOADS]
+    assert results["ready"][LOADS] == "passed" and results["ready"][CONSOLE] == "passed"
+
+
+def test_a_gate_run_by_hand_keeps_its_trace_out_of_the_working_tree(deployed, tmp_path):
+    """`pytest -m staging` by hand (no --html) on a failing release writes no trace into the folder it runs
+    in: the trace goes to a temporary folder the failure names."""
+    import re
+    import subprocess
+    import sys
+
+    from gates.pipeline import GATES_ROOT, MOLECULES
+
+    platform = platform_for(deployed.config, deployed.env)
+    platform.deploy(deployed.env, str(demo_copy(tmp_path, {"extra_html": "<script>console.error('by hand')</script>"})))
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", str(MOLECULES), "-m", "smoke", "--env", "staging",
+             "--gates-config", str(deployed.config.path), "-c", str(GATES_ROOT / "pyproject.toml"),
+             "--rootdir", str(GATES_ROOT), "-q", "-p", "no:cacheprovider", "--color=no"],
+            cwd=work, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        platform.rollback(deployed.env)
+    assert run.returncode == 1 and "by hand" in run.stdout, run.stdout[-2000:]
+    assert not [p for p in work.rglob("*") if p.suffix == ".zip"], "no trace in the working tree"
+    assert not list(GATES_ROOT.glob("*trace*.zip")), "none in the repository either"
+    named = re.search(r"Playwright trace of the visit: (\S+\.zip)", run.stdout)
+    assert named and Path(named.group(1)).is_file() and work not in Path(named.group(1)).parents

@@ -2,53 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
 
+from gates.checks.http import health_paths
 from gates.checks.machines import FORCE_INSTANCE_HEADER, health_on_every_instance, instance_route
 from gates.platforms.base import Instance, Status
+from gates.platforms.local import LocalPlatform
+from tests.selftests.blackhole import black_hole, serving
+from tests.selftests.demo import gates
+
+__all__ = ["black_hole"]  # a fixture of this module
 
 
-def serve(code: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"status": "ok"}).encode()
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+def _instance(name: str, base: str) -> Instance:
+    port = int(base.rsplit(":", 1)[1])
+    return Instance(id=name, release=4, state="running", healthy=True, address=f"127.0.0.1:{port}", port=port)
 
-        def log_message(self, *args: Any) -> None:
-            pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-    return server
+def serve(code: int, status: str = "ok") -> contextlib.AbstractContextManager[str]:
+    """A health endpoint answering ``code`` with JSON ``{"status": status}``; its base URL."""
+    return serving(json.dumps({"status": status}).encode(), "application/json", code)
 
 
 @pytest.fixture
 def instances() -> Iterator[tuple[Instance, ...]]:
-    good, bad = serve(200), serve(503)
-    yield tuple(
-        Instance(
-            id=name,
-            release=4,
-            state="running",
-            healthy=True,
-            address=f"127.0.0.1:{s.server_address[1]}",
-            port=s.server_address[1],
-        )
-        for name, s in (("staging-4-a", good), ("staging-4-b", bad))
-    )
-    for s in (good, bad):
-        s.shutdown()
-        s.server_close()
+    with serve(200) as good, serve(503) as bad:
+        yield (_instance("staging-4-a", good), _instance("staging-4-b", bad))
 
 
 def test_a_bad_local_instance_fails_naming_it_though_the_front_door_might_hide_it(instances):
@@ -80,3 +64,48 @@ def test_no_instances_fails_closed():
     with httpx.Client() as client:
         m = health_on_every_instance(client, Status("staging", "http://x", None, ()), ["/health"], 1.0)
     assert list(m.problems) == ["the platform reports no instances: nothing was checked"]
+
+
+def test_an_instance_answering_degraded_fails_naming_it():
+    """A 200 whose JSON status is "degraded" is judged as the URL-level molecule judges it: that instance fails."""
+    with serve(200) as good, serve(200, "degraded") as sick, httpx.Client() as client:
+        pair = (_instance("v4-0", good), _instance("v4-1", sick))
+        m = health_on_every_instance(client, Status("staging", "http://127.0.0.1:1", 4, pair), ["/health"], 5.0)
+    assert list(m.problems) == [f"instance v4-1: GET http://{pair[1].address}/health -> 200 but status 'degraded', expected ok"]
+
+
+def test_a_series_of_requests_stops_at_its_first_timeout(black_hole):
+    """Against an app that never answers, one request waits out its timeout; the rest say they were not tried."""
+    paths = ["/health", "/api/ads/health", "/api/analytics/health"]
+    with httpx.Client(base_url=black_hole) as client:
+        m = health_paths(client, paths, 0.5)
+    assert list(m.problems) == [
+        f"GET {black_hole}/health -> no answer within 0.5s",
+        f"GET {black_hole}/api/ads/health -> not tried: GET {black_hole}/health timed out",
+        f"GET {black_hole}/api/analytics/health -> not tried: GET {black_hole}/health timed out",
+    ]
+    instances = (_instance("v4-0", black_hole), _instance("v4-1", black_hole))
+    with httpx.Client() as client:
+        m = health_on_every_instance(client, Status("staging", black_hole, 4, instances), paths[:1], 0.5)
+    assert m.problems[0].endswith("-> no answer within 0.5s")
+    assert m.problems[1] == f"instance v4-1: GET {black_hole}/health -> not tried: GET {black_hole}/health timed out"
+
+
+def test_one_degraded_instance_of_two_fails_the_molecule_and_gates_status(make_config, faulty_demo):
+    """A release whose second instance answers {"status": "degraded"}: the per-instance molecule names that
+    instance, and the platform's status (what `gates status` prints) calls it unhealthy and the other healthy."""
+    config = make_config(instances=2)
+    env = config.environment("staging")
+    platform = LocalPlatform(config)
+    platform.deploy(env, str(faulty_demo({"degraded_instances": ["-1"]})))
+    status = platform.status(env)
+    health = {i.id: i.healthy for i in status.instances}
+    sick = [i for i in status.instances if i.id.endswith("-1")]
+    assert len(sick) == 1 and health == {i.id: i.id != sick[0].id for i in status.instances}
+    with httpx.Client() as client:
+        m = health_on_every_instance(client, status, ["/health"], 5.0)
+    assert list(m.problems) == [f"instance {sick[0].id}: GET http://{sick[0].address}/health -> 200 but status 'degraded', expected ok"]
+    printed = gates("status", "--env", "staging", config=config.path).stdout
+    lines = {line.strip().split(":")[0]: line for line in printed.splitlines() if line.strip().startswith("v")}
+    assert lines[sick[0].id].rstrip().endswith("UNHEALTHY"), printed
+    assert all(line.rstrip().endswith(" healthy") for name, line in lines.items() if name != sick[0].id), printed

@@ -9,7 +9,7 @@ import pytest
 from gates.errors import GatesError
 from gates.measurement import Measurement
 from gates.record import Record, latest
-from gates.redact import redact, register_secret
+from gates.redact import distinctive, redact, register_secret
 
 
 def test_a_failed_measurement_reads_value_condition_source_and_time():
@@ -26,6 +26,33 @@ def test_url_passwords_and_registered_secrets_are_masked():
     clean = redact(text)
     assert "s3cr3t" not in clean and "tok-REDACT-ME-123" not in clean and "hunter22" not in clean
     assert "postgresql://postgres:***@127.0.0.1:5432/db" in clean
+
+
+def test_a_common_word_password_is_masked_only_where_it_is_a_password():
+    """A database password `postgres` is masked in URLs, connection strings and PGPASSWORD=, never in paths or
+    user names; a distinctive password is masked wherever it appears."""
+    register_secret("postgresql://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable")
+    assert not distinctive("postgres") and distinctive("canary-pw-Ev81q")
+    text = (
+        "could not open /var/lib/postgresql/15/main: postgresql://postgres:postgres@127.0.0.1:5432/app "
+        "host=127.0.0.1 user=postgres password=postgres dbname=app; PGPASSWORD=postgres pg_dump"
+    )
+    assert redact(text) == (
+        "could not open /var/lib/postgresql/15/main: postgresql://postgres:***@127.0.0.1:5432/app "
+        "host=127.0.0.1 user=postgres password=*** dbname=app; PGPASSWORD=*** pg_dump"
+    )
+    register_secret("postgresql://app:canary-pw-Ev81q@db.example:5432/app")
+    assert redact("auth failed with canary-pw-Ev81q") == "auth failed with ***"
+
+
+def test_keywords_alone_never_mask_ordinary_text():
+    """`passwd:` in a path's error, or the word secret in a sentence, leave what follows; assignments and
+    Authorization credentials are masked."""
+    for text in ("open /etc/passwd: permission denied", "secret: the word is out", "token expired at 12:00"):
+        assert redact(text) == text
+    assert redact("DB_PASSWORD=hunter2x --api-key=k1 Authorization: Bearer abc.def") == (
+        "DB_PASSWORD=*** --api-key=*** Authorization: Bearer ***"
+    )
 
 
 def test_a_measurement_redacts_its_source_at_construction():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gates.config import Config
 from gates.errors import GatesError
+from gates.health import healthy_body
 from gates.platforms.base import Release
 from gates.platforms.local.builds import command_env
 from gates.platforms.local.processes import free_port, process_state, running, spawn
@@ -73,8 +74,9 @@ class Launcher:
         }
 
 
-def health(proc: Proc, path: str, timeout: float) -> tuple[str, bool]:
-    """The instance's own answer to GET ``path``, and whether it is 2xx (and of its release, if it says)."""
+def health(proc: Proc, path: str, timeout: float, *, judge_body: bool = False) -> tuple[str, bool]:
+    """The instance's own answer to GET ``path``, and whether it is 2xx (and of its release, if it says);
+    with ``judge_body``, also whether a JSON body's status is ok, as the health molecules judge it."""
     import httpx
 
     try:
@@ -85,6 +87,13 @@ def health(proc: Proc, path: str, timeout: float) -> tuple[str, bool]:
     answer = f"{response.status_code} {response.text[:200]}"
     if said is not None and said != str(proc.release):
         return f"{answer} (X-Release {said!r}, expected {proc.release})", False
+    if judge_body and response.is_success:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not healthy_body(body):
+            return f"{answer} (status not ok)", False
     return answer, response.is_success
 
 

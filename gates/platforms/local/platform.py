@@ -169,7 +169,9 @@ class LocalPlatform:
         alive = running(proc)
         path = self.config.app.readiness_path
         answer, ok = (
-            launcher.health(proc, path, self.config.app.health_timeout) if alive else ("process not running", False)
+            launcher.health(proc, path, self.config.app.health_timeout, judge_body=True)
+            if alive
+            else ("process not running", False)
         )
         stat = (stats or {}).get(proc.id)
         front_view = "HAProxy not running" if stats is None else stat.status if stat else "not in HAProxy"

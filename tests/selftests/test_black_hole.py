@@ -1,0 +1,120 @@
+"""An app that accepts connections and never answers: every wait of the gate is bounded and every molecule ends
+in a verdict saying what got no answer -- never a hang, never an ERROR with a traceback."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from gates.pipeline import run_gate
+
+from gates import config as config_mod
+from gates.admin import stand_in_page
+from gates.browser import visit_admin
+from gates.checks.browser import dashboard_loaded, no_console_errors
+from tests.selftests.blackhole import black_hole, serving
+from tests.selftests.demo import write_config
+
+__all__ = ["black_hole"]  # a fixture of this module
+
+DB_ENV = "GATES_SELFTEST_BLACK_HOLE_DB"
+HISTORY = "supabase_migrations.schema_migrations"
+
+
+def _config(folder: Path, url: str, admin_url: str = "", **browser: Any) -> config_mod.Config:
+    staging = {"url": url, "admin_url": admin_url, "database_url_env": DB_ENV}
+    path = write_config(folder, environments={"staging": staging}, app={"health_timeout": 1.0},
+                        browser={"load_timeout": 3.0, **browser},
+                        extra="\n[database]\nlock_timeout = 1.0\nstatement_timeout = 5.0\n")  # fmt: skip
+    return config_mod.load(path)
+
+
+@pytest.fixture
+def admin_page(tmp_path: Path, black_hole: str) -> Iterator[config_mod.Config]:
+    """The config of an Admin stand-in page (served for real) whose app frame points at the black hole."""
+
+    def page(base: str) -> bytes:
+        cfg = _config(tmp_path / "admin", black_hole, base + "/")
+        return stand_in_page(cfg, cfg.environment("staging")).encode()
+
+    with serving(page) as admin:
+        yield _config(tmp_path / "admin", black_hole, admin + "/")
+
+
+def test_a_direct_visit_of_a_black_holed_app_is_a_failed_load_saying_no_answer(browser, black_hole, tmp_path):
+    """Without an Admin, the dashboard that never answers fails the load molecule with "no answer within 3s";
+    no screenshot is attempted of a page that never opened, and the console molecule fails too."""
+    cfg = _config(tmp_path, black_hole)
+    visit = visit_admin(browser, cfg, cfg.environment("staging"))
+    assert not visit.loaded and visit.screenshot is None
+    assert f"the page {black_hole}/app did not open: no answer within 3s" in dashboard_loaded(visit).explain()
+    assert not no_console_errors(visit, []).ok
+
+
+def test_an_embedded_black_holed_app_leaves_an_empty_frame_named_in_the_verdict(browser, admin_page):
+    """The Admin page opens but its app frame never gets a document: the load molecule fails within its bound
+    saying the dashboard gave no answer, with a screenshot of the Admin as it was."""
+    cfg = admin_page
+    visit = visit_admin(browser, cfg, cfg.environment("staging"))
+    env = cfg.environment("staging")
+    assert not visit.loaded and not visit.stalled and visit.screenshot
+    assert (
+        f'waited 3s for the load event in iframe[name="app-iframe"] ({env.url}/app gave no answer within 3s)'
+        in dashboard_loaded(visit).explain()
+    )
+
+
+def _outcomes(xml: Path) -> dict[str, tuple[str, str]]:
+    """Test name -> (passed | failed | error | skipped, message) from a JUnit XML file."""
+    found: dict[str, tuple[str, str]] = {}
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        name = case.get("name", "?").removesuffix("[chromium]")
+        found[name] = ("passed", "")
+        for tag in ("failure", "error", "skipped"):
+            node = case.find(tag)
+            if node is not None:
+                found[name] = ({"failure": "failed"}.get(tag, tag), (node.get("message") or "") + (node.text or ""))
+    return found
+
+
+def test_a_whole_staging_gate_against_a_black_holed_app_and_a_locked_history_ends_in_verdicts(
+    black_hole, pg_cluster, tmp_path, monkeypatch
+):
+    """`pytest -m staging` against an app that never answers, while another session holds ACCESS EXCLUSIVE on
+    the migration history: every molecule ends in a verdict (no ERROR), each request series stops at its first
+    timeout, the browser says "no answer", and the migrations molecule names the locked table."""
+    url = pg_cluster.ensure_database("black_hole")
+    monkeypatch.setenv(DB_ENV, url)
+    cfg = _config(tmp_path, black_hole, admin_origins=["https://admin.shopify.com"])  # embedded, visited directly
+    with psycopg.connect(url, autocommit=True) as holder:
+        holder.execute(f"create schema if not exists supabase_migrations; create table if not exists {HISTORY} (version text primary key, name text)")
+        with holder.transaction():
+            holder.execute(f"lock table {HISTORY} in access exclusive mode")
+            gate = run_gate(cfg, cfg.environment("staging"), "staging", tmp_path / "out", "staging-gate")
+    assert not gate.passed
+    results = _outcomes(tmp_path / "out" / "staging-gate.xml")
+    assert not [name for name, (outcome, _) in results.items() if outcome == "error"], results
+    health = results["test_every_health_path_answers_200"]
+    assert health[0] == "failed" and f"not tried: GET {black_hole}/health timed out" in health[1]
+    assert "no answer within 1s" in results["test_app_pages_allow_embedding_in_the_admin"][1]
+    assert "did not open: no answer within 3s" in results["test_dashboard_loads_inside_the_admin_frame"][1]
+    applied = results["test_every_migration_is_applied"]
+    assert applied[0] == "failed" and f"lock_timeout (1s) cancelled the statement: waited on {HISTORY}" in applied[1]
+
+
+_HANGING = b"<!doctype html><p>ready</p><script>addEventListener('load', () => setTimeout(() => { for (;;) {} }, 50))</script>"
+
+
+def test_a_page_that_hangs_after_load_fails_on_its_screenshot_not_with_an_error(browser, tmp_path):
+    """Ready at its load event, then the renderer spins: the bounded screenshot gets no answer, and the load
+    molecule fails saying so (the visit, trace included, still ends)."""
+    with serving(_HANGING) as hanging:
+        cfg = _config(tmp_path, hanging, settle=0.5)
+        visit = visit_admin(browser, cfg, cfg.environment("staging"), trace=tmp_path / "trace.zip")
+    assert visit.loaded and visit.screenshot is None
+    judged = dashboard_loaded(visit)
+    assert not judged.ok and "the screenshot of the page: no answer within 3s" in judged.explain()

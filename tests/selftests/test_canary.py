@@ -1,0 +1,55 @@
+"""Zero leaks from a failing release: canary secrets in its environment appear in no file it wrote (archives
+opened) and in none of its output, while a common word used as a password leaves the words of paths alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gates.sandbox import NOTIFY, NOTIFY_ENV, release_cli
+from tests.selftests.demo import REPO, demo_copy, gates, write_config
+
+pytestmark = pytest.mark.xdist_group("release")
+
+DB_CANARY = "canary-pw-Fx62k"
+HOOK_CANARY = "hook-canary-Qm4W9z"
+DB_ENV = "GATES_SELFTEST_CANARY_DB"
+
+
+def _contents(path: Path) -> list[tuple[str, bytes]]:
+    """A file's bytes, or each member's of a zip (a Playwright trace is one): compressed bytes hide nothing."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return [(f"{path}!{name}", archive.read(name)) for name in archive.namelist()]
+    return [(str(path), path.read_bytes())]
+
+
+def test_a_failing_release_leaks_no_secret_of_its_environment(pg_cluster, tmp_path, monkeypatch):
+    """A release whose staging gate fails (a console error: the trace is kept) with a canary database password
+    and a canary webhook URL: neither is in any file of the record or the state's logs, nor in the output."""
+    db = pg_cluster.ensure_database("canary_staging").replace("postgres@", f"postgres:{DB_CANARY}@", 1)
+    monkeypatch.setenv(DB_ENV, db)
+    monkeypatch.setenv(NOTIFY_ENV, f"http://127.0.0.1:9/services/{HOOK_CANARY}")  # nothing listens: undelivered
+    app = demo_copy(tmp_path, {"extra_html": "<script>console.error('a canary release fault')</script>"})
+    config = write_config(tmp_path / "site", environments={"staging": {"database_url_env": DB_ENV}, "production": {}},
+                          source=app, extra=NOTIFY)  # fmt: skip
+    try:
+        result = subprocess.run(
+            [sys.executable, *release_cli(), "--config", str(config), "deploy", "--first-release", "--approve"],
+            cwd=REPO, capture_output=True, text=True, timeout=900, env=dict(os.environ),
+        )  # fmt: skip
+    finally:
+        gates("down", config=config)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "gate staging" in output, output[-3000:]
+    written = [p for p in (tmp_path / "site").rglob("*") if p.is_file()]
+    assert any(p.name.endswith("-trace.zip") for p in written), "the failed browser gate kept its trace"
+    for canary in (DB_CANARY, HOOK_CANARY):
+        assert canary not in output
+        for name, data in (c for p in written for c in _contents(p)):
+            assert canary.encode() not in data, name
