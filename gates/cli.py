@@ -22,7 +22,9 @@ from gates.errors import GatesError, UsageError
 from gates.redact import redact
 
 if TYPE_CHECKING:
+    from gates import release
     from gates.lock import ReleaseLock
+    from gates.record import Record
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -204,7 +206,7 @@ def _load(args: argparse.Namespace) -> config_mod.Config:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from gates import release
-    from gates.paperwork import attach
+    from gates.journal import Journal
     from gates.record import Record
     from gates.vcs import commit_of
 
@@ -216,31 +218,51 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     _require_tools(cfg)
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     with _locked(cfg, list(cfg.environments)) as lock:
+        _recover(cfg)
         record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
         lock.set_record(record.id)
         if lock.stale:
             record.state.stale_locks = list(lock.stale)
             record.write()
         print(f"gates: release {record.id}: record in {record.dir}", flush=True)
+        journal = Journal(cfg.state_dir, "deploy", record.dir)
         ctx = release.Context(
-            config=cfg, record=record, workers=args.workers, approve=args.approve, first_release=args.first_release
-        )
-        try:
-            try:
-                attach(cfg, record)  # notifications and the incident report; says the release started
-            except GatesError as exc:  # a required notification that could not be delivered
-                record.finish("failed", str(exc))
-                raise
-            ok = release.execute(ctx, release.plan(cfg))
-        except KeyboardInterrupt:
-            if record.outcome == "running":  # interrupted before the first step began
-                record.finish("interrupted", "interrupted before the first step")
-            raise
-        finally:
-            for step in record.steps:
-                print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
-            print(f"gates: release {record.outcome}; summary: {record.dir / 'summary.md'}", flush=True)
+            config=cfg, record=record, workers=args.workers, approve=args.approve, first_release=args.first_release,
+            journal=journal,
+        )  # fmt: skip
+        with journal:
+            ok = _run_release(cfg, ctx, record)
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _run_release(cfg: config_mod.Config, ctx: release.Context, record: Record) -> bool:
+    """Execute the plan, announcing it; print every step's line and where the summary is, whatever happens."""
+    from gates import release
+    from gates.paperwork import attach
+
+    try:
+        try:
+            attach(cfg, record)  # notifications and the incident report; says the release started
+        except GatesError as exc:  # a required notification that could not be delivered
+            record.finish("failed", str(exc))
+            raise
+        return release.execute(ctx, release.plan(cfg))
+    except KeyboardInterrupt:
+        if record.outcome == "running":  # interrupted before the first step began
+            record.finish("interrupted", "interrupted before the first step")
+        raise
+    finally:
+        for step in record.steps:
+            print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
+        print(f"gates: release {record.outcome}; summary: {record.dir / 'summary.md'}", flush=True)
+
+
+def _recover(cfg: config_mod.Config) -> None:
+    """Repair what a crashed gates process left (its journal), saying so on stderr before anything else."""
+    from gates.recovery import recover
+
+    for line in recover(cfg):
+        print(f"gates: recovered: {redact(line)}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -313,6 +335,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from gates.journal import Journal
     from gates.platforms import platform_for
     from gates.rollback import failed_releases, pick
 
@@ -322,8 +345,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     platform = platform_for(cfg, env)
     with _locked(cfg, [env.name]):
+        _recover(cfg)
         current, target = pick(platform.releases(env), env.name, args.to, failed_releases(root, env.name))
-        release = platform.rollback(env, to=target.version)
+        with Journal(cfg.state_dir, "rollback") as journal:
+            journal.intend("rollback", env.name)
+            release = platform.rollback(env, to=target.version)
     print(
         f"gates: rolled back {env.name}: v{current.version} -> v{target.version} "
         f"(serving v{target.version}'s code as release v{release.version}); the database was not touched"
@@ -335,6 +361,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from gates.platforms import platform_for
 
     cfg = _load(args)
+    _recover(cfg)
     envs = [cfg.environment(args.env)] if args.env else list(cfg.environments.values())
     rows: list[dict[str, Any]] = []
     from gates.platforms.external import Unsupported
@@ -364,6 +391,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     }
                     for i in st.instances
                 ],
+                "serving": sorted({i.release for i in st.instances if i.state != "stopped" and i.release is not None}),
             }
         )
     if args.json:
@@ -380,6 +408,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {row['note']}")
         elif not row["instances"]:
             print("  no instances")
+        if len(row.get("serving", [])) > 1:
+            serving = ", ".join(str(v) for v in row["serving"])
+            print(f"  WARNING: {row['env']} serves more than one release ({serving}): a rollout did not finish")
     return EXIT_OK
 
 

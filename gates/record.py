@@ -177,3 +177,34 @@ def latest(root: Path) -> Path | None:
         return None
     folders = sorted(p for p in root.iterdir() if (p / "record.json").is_file())
     return folders[-1] if folders else None
+
+
+def mark_crashed(folder: Path, where: str) -> bool:
+    """End a record its process left running when it died: outcome interrupted, ``crashed at <where>``.
+
+    The record folder of a release that died keeps what it did; this closes it, so that nothing
+    reads it as still running. False when the folder has no record that is still running.
+    """
+    path = folder / "record.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if data.get("outcome") != "running":
+        return False
+    reason = f"interrupted (crashed at {where})"
+    now = utcnow().isoformat()
+    for step in data.get("steps", []):
+        if step.get("outcome") == "running":
+            step.update(outcome="interrupted", ended_at=now, detail=step.get("detail") or "the gates process died")
+    data.update(outcome="interrupted", reason=reason, ended_at=now)
+    _atomic_write(path, json.dumps(data, indent=2) + "\n")
+    summary = folder / "summary.md"
+    if summary.is_file():
+        lines = summary.read_text().splitlines()
+        if lines and lines[0].startswith("# Release "):
+            lines[0] = f"# Release {data.get('id', folder.name)}: interrupted"
+            lines.insert(1, "")
+            lines.insert(2, f"**{reason}**: this record was closed by the next gates command after the crash.")
+        _atomic_write(summary, "\n".join(lines) + "\n")
+    return True

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from gates.config import Config, Environment
 from gates.gaterun import GateOutcome
+from gates.journal import Journal
 from gates.platforms import Platform, platform_for
 from gates.record import Record, StepRecord
 from gates.state import ReleaseState
@@ -25,6 +26,12 @@ class Context:
     first_release: bool = False
     # The last gate outcome of each environment: automatic rollback names its failed molecules.
     gates: dict[str, GateOutcome] = dataclasses.field(default_factory=dict)
+    # Where each step's intent is written before it acts (a crash is then repaired by the next command).
+    journal: Journal | None = None
+
+    def intend(self, step: str, env: str) -> None:
+        if self.journal is not None:
+            self.journal.intend(step, env)
 
     @property
     def state(self) -> ReleaseState:

@@ -63,6 +63,7 @@ def execute(ctx: Context, steps: Sequence[Step]) -> bool:
     try:
         for index, step in enumerate(steps):
             env = ctx.config.environment(step.env)
+            ctx.intend(step.name, env.name)
             try:
                 with ctx.record.step(step.name, env.name) as rec:
                     step.run(ctx, env, rec)
@@ -102,11 +103,13 @@ def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) ->
     if not (step.name == "gate" and env.is_production and deployed):
         return None
     info = plan_rollback(ctx, env, detail)
+    ctx.intend("rollback", env.name)
     try:
         with ctx.record.step("rollback", env.name) as rec:
             rollback_step(ctx, env, rec)
     except GatesError:
         return None
+    ctx.intend("rollback-gate", env.name)
     try:
         with ctx.record.step("rollback-gate", env.name) as rec:
             rollback_gate_step(ctx, env, rec)

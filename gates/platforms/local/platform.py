@@ -89,8 +89,25 @@ class LocalPlatform:
         site = Site(self.config, env)
         with _locked(site):
             target = rollback_target(site.load_releases(), to, env.name)
+            folder = release_folder(self.config, site.snapshots, target.ref)
+            if not folder.is_dir():
+                # Checked before anything is recorded or started: a rollback that cannot run changes nothing.
+                raise GatesError(
+                    f"{env.name}: cannot roll back to release {target.version}: its snapshot {folder} is gone "
+                    "(the state folder was cleaned); nothing was changed"
+                )
             release = self._record(site, target.ref, target.commit, f"rollback to v{target.version}")
             return self._roll_out(site, release, chosen, db_url)
+
+    def repair(self, env: Environment) -> list[str]:
+        """After a gates process died mid-rollout: one release serving again, the unfinished one failed."""
+        from gates.platforms.local.repair import repair
+
+        site = Site(self.config, env)
+        if not site.dir.is_dir():
+            return []
+        with _locked(site):
+            return repair(self.config, env, self._database_url(env), self.health_timeout)
 
     def status(self, env: Environment) -> Status:
         """The current release and every instance with its health, seen directly and by HAProxy."""

@@ -1,0 +1,36 @@
+"""After a crash: the next gates command finds what a dead release left unfinished, says so, repairs it.
+
+A journal file whose process died (gates.journal) names the record and the step it was in. The
+record is closed as ``interrupted (crashed at <step>)``; each environment the dead process was
+working on is put back to serving one release (the platform's ``repair``, where it has one).
+Environments a live gates process is working on are never touched: only dead processes' intents
+are read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gates.config import Config
+from gates.journal import unfinished
+from gates.platforms import platform_for
+from gates.record import mark_crashed
+
+
+def recover(config: Config) -> list[str]:
+    """Repair what crashed gates processes left; one line per thing found or done (empty: nothing)."""
+    said: list[str] = []
+    for left in unfinished(config.state_dir):
+        intent = left.intent
+        head = f"gates {intent.command} (pid {intent.pid}) died at {intent.where}"
+        if intent.record and mark_crashed(Path(intent.record), intent.where):
+            head += f"; its record {intent.record} is marked interrupted (crashed at {intent.where})"
+        said.append(head)
+        envs = [intent.env] if intent.env in config.environments else list(config.environments)
+        for name in envs:
+            env = config.environments[name]
+            repair = getattr(platform_for(config, env), "repair", None)
+            if repair is not None:
+                said += [f"{name}: {line}" for line in repair(env)]
+        left.close()
+    return said

@@ -1,0 +1,147 @@
+"""Crash-safe releases: a `gates deploy` or `gates rollback` killed with SIGKILL at a step, then the next command.
+
+The release writes its intent (step, environment) to its journal before each step acts; the test
+waits for that intent (polling the journal, never sleeping), kills the process outright, and
+expects the next gates command to say what was interrupted, close the record as crashed and put
+the environment back to serving exactly one release.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gates.config import load
+from gates.procs import wait_until
+from tests.selftests.demo import DEMO, REPO, gates, write_config
+
+START_TIMEOUT = 240.0  # a loaded machine: python start-up, the preflight child, a rollout
+DB_ENV = "GATES_CRASH_DB"
+pytestmark = pytest.mark.xdist_group("crash")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) -> Iterator[tuple[Path, Path]]:
+    """A staging environment of two instances serving release 1 of the demo; (config, app folder)."""
+    folder = tmp_path_factory.mktemp("crash")
+    app = folder / "app"
+    shutil.copytree(DEMO, app, ignore=shutil.ignore_patterns("__pycache__", "faults.json"))
+    os.environ[DB_ENV] = pg_cluster.ensure_database("crash_staging")
+    config = write_config(folder, source=app, environments={"staging": {"database_url_env": DB_ENV, "instances": 2}})
+    first = gates("deploy", config=config, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    try:
+        yield config, app
+    finally:
+        gates("down", config=config)
+        os.environ.pop(DB_ENV, None)
+
+
+def _intents(config: Path) -> list[dict[str, Any]]:
+    found = []
+    for path in (config.parent / "state" / "journal").glob("*.json"):
+        try:
+            found.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue  # being rewritten
+    return found
+
+
+def _kill_at(config: Path, argv: list[str], step: str, also: Callable[[], bool] = lambda: True) -> dict[str, Any]:
+    """Start `gates <argv>`; once its journal says ``step`` runs (and ``also`` holds), SIGKILL it; its intent."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gates.cli", "--config", str(config), *argv],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        intent = wait_until(
+            f"gates {argv[0]} to reach {step}",
+            lambda: next((i for i in _intents(config) if i["step"] == step and i["pid"] == process.pid and also()), None),
+            timeout=START_TIMEOUT,
+        )
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        return dict(intent)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _serving(config: Path) -> list[int]:
+    status = gates("status", "--json", config=config)
+    (row,) = json.loads(status.stdout)
+    return list(row["serving"])
+
+
+def _new_instance_up(config: Path) -> Callable[[], bool]:
+    """A rollout is half done: an instance of a newer release than every old one runs beside them."""
+    path = config.parent / "state" / "staging" / "instances.json"
+
+    def half() -> bool:
+        try:
+            releases = {p["release"] for p in json.loads(path.read_text())}
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return len(releases) > 1
+
+    return half
+
+
+def _change(app: Path, n: int) -> None:
+    """A new release's content (the snapshot differs, so the deploy rolls out a new release)."""
+    (app / "release-note.txt").write_text(f"change {n}\n")
+
+
+@pytest.mark.parametrize("step", ["preflight", "build", "migrate", "deploy", "gate"])
+def test_a_deploy_killed_at_a_step_is_repaired_by_the_next_command(site: tuple[Path, Path], step: str) -> None:
+    """SIGKILL at each step: `gates status` names the step, the record ends 'interrupted (crashed at ...)',
+    and staging serves exactly one release again, whatever the crash left running."""
+    config, app = site
+    _change(app, hash(step))
+    also = _new_instance_up(config) if step == "deploy" else (lambda: True)
+    intent = _kill_at(config, ["deploy"], step, also)
+    if step == "deploy":  # the point of the test: two releases were serving when it died
+        assert len({p["release"] for p in json.loads((config.parent / "state" / "staging" / "instances.json").read_text())}) > 1
+    status = gates("status", config=config)
+    assert status.returncode == 0, status.stderr
+    assert f"gates deploy (pid {intent['pid']}) died at {step} staging" in status.stderr
+    assert "WARNING" not in status.stdout
+    record = json.loads((Path(intent["record"]) / "record.json").read_text())
+    assert record["outcome"] == "interrupted" and record["reason"] == f"interrupted (crashed at {step} staging)"
+    assert "running" not in {s["outcome"] for s in record["steps"]}
+    assert len(_serving(config)) == 1
+    releases = json.loads((config.parent / "state" / "staging" / "releases.json").read_text())
+    assert "running" not in {r["status"] for r in releases}
+    assert not _intents(config)  # repaired once: a second command finds nothing left to do
+    assert "recovered" not in gates("status", config=config).stderr
+
+
+def test_after_a_crash_mid_rollout_the_next_deploy_passes(site: tuple[Path, Path]) -> None:
+    """A deploy killed mid-rollout is repaired by the next `gates deploy` itself, which then releases normally."""
+    config, app = site
+    _change(app, 101)
+    _kill_at(config, ["deploy"], "deploy", _new_instance_up(config))
+    _change(app, 102)
+    again = gates("deploy", config=config, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "recovered: gates deploy" in again.stderr
+    assert len(_serving(config)) == 1
+
+
+def test_a_rollback_killed_mid_rollout_is_repaired(site: tuple[Path, Path]) -> None:
+    """SIGKILL during `gates rollback`'s rollout: the next command finishes nothing half-way, one release serves."""
+    config, _ = site
+    intent = _kill_at(config, ["rollback", "--env", "staging", "--to", "1"], "rollback", _new_instance_up(config))
+    status = gates("status", config=config)
+    assert f"gates rollback (pid {intent['pid']}) died at rollback staging" in status.stderr
+    assert len(_serving(config)) == 1
+    assert load(config).environment("staging").instances == 2
