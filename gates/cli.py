@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--env", required=True)
     c.add_argument("assignment", metavar="NAME[=VALUE]")
     c.set_defaults(func=cmd_secrets_set)
+    c = ssub.add_parser("unset", parents=[common], help="remove a secret")
+    c.add_argument("--env", required=True)
+    c.add_argument("name", metavar="NAME")
+    c.set_defaults(func=cmd_secrets_unset)
     c = ssub.add_parser("list", parents=[common], help="names and digests")
     c.add_argument("--env", required=True)
     c.set_defaults(func=cmd_secrets_list)
@@ -494,6 +498,13 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
     store = _secret_store(args)
     secret = store.set(name, value)
     print(f"gates: {args.env}: {secret.name} set (digest {secret.digest}); instances get it at their next start")
+    return EXIT_OK
+
+
+def cmd_secrets_unset(args: argparse.Namespace) -> int:
+    if not _secret_store(args).unset(args.name):
+        raise UsageError(f"gates secrets unset: {args.env} has no secret {args.name!r}")
+    print(f"gates: {args.env}: {args.name} removed; instances lose it at their next start")
     return EXIT_OK
 
 

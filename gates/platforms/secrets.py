@@ -52,10 +52,27 @@ class SecretStore:
         return [Secret(name, digest(value)) for name, value in sorted(self.values().items())]
 
     def set(self, name: str, value: str) -> Secret:
-        if not _NAME.match(name):
-            raise UsageError(f"secret name {name!r}: expected letters, digits and _ (not starting with a digit)")
+        _check_name(name)
+        if not value.strip():
+            # An empty stdin (a pipe that delivered nothing) must not silently store "" as the secret.
+            raise UsageError(
+                f"secret {name}: the value is empty; nothing was stored (use `gates secrets unset` to remove one)"
+            )
         _register(value)
-        values = {**self.values(), name: value}
+        self._write({**self.values(), name: value})
+        return Secret(name, digest(value))
+
+    def unset(self, name: str) -> bool:
+        """Remove secret ``name``; whether there was one."""
+        _check_name(name)
+        values = self.values()
+        if name not in values:
+            return False
+        del values[name]
+        self._write(values)
+        return True
+
+    def _write(self, values: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{FILE}.{os.getpid()}")
         # Created 0600 from the start: the value is never readable by others, not even for an instant.
@@ -64,7 +81,11 @@ class SecretStore:
             json.dump(values, fh)
         os.chmod(tmp, 0o600)
         tmp.replace(self.path)
-        return Secret(name, digest(value))
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise UsageError(f"secret name {name!r}: expected letters, digits and _ (not starting with a digit)")
 
 
 def _register(value: str) -> None:

@@ -145,3 +145,18 @@ def test_a_rollback_killed_mid_rollout_is_repaired(site: tuple[Path, Path]) -> N
     assert f"gates rollback (pid {intent['pid']}) died at rollback staging" in status.stderr
     assert len(_serving(config)) == 1
     assert load(config).environment("staging").instances == 2
+
+
+def test_a_rollback_to_a_release_whose_snapshot_is_gone_changes_nothing(site: tuple[Path, Path]) -> None:
+    """The target's snapshot is checked before anything is recorded or started: one line, exit 1, nothing changed."""
+    config, _ = site
+    state = config.parent / "state"
+    releases_file = state / "staging" / "releases.json"
+    first = json.loads(releases_file.read_text())[0]
+    for folder in (state / "builds" / first["ref"], state / "staging" / "snapshots" / first["ref"]):
+        shutil.rmtree(folder, ignore_errors=True)
+    before = releases_file.read_text(), _serving(config)
+    result = gates("rollback", "--env", "staging", "--to", str(first["version"]), config=config)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "its snapshot" in result.stderr and "is gone" in result.stderr and "nothing was changed" in result.stderr
+    assert (releases_file.read_text(), _serving(config)) == before

@@ -37,14 +37,14 @@ def probed_config(make_config: MakeConfig, **settings: Any) -> Config:
     return config_mod.load(cfg.path)
 
 
-def deploy(cfg: Config, source: Path = DEMO, *, health_timeout: float = 30.0) -> Record:
-    """One `gates deploy`-style deploy step of production, with its own record."""
+def deploy(cfg: Config, source: Path = DEMO, *, health_timeout: float = 30.0, env: str = "production") -> Record:
+    """One `gates deploy`-style deploy step of ``env`` (production by default), with its own record."""
     cfg = dataclasses.replace(cfg, app=dataclasses.replace(cfg.app, source=str(source)))
     ctx = Context(cfg, Record(cfg.record_dir))
     # A production deploy needs this release's rollback drill, passed or waived (gates/release/drill.py).
     ctx.state.drill = Drill(env="staging", waived="a deploy step on its own: the probe's self-test")
-    ctx.platforms["production"] = LocalPlatform(cfg, health_timeout=health_timeout)
-    execute(ctx, [Step("deploy", "production", deploy_step)])
+    ctx.platforms[env] = LocalPlatform(cfg, health_timeout=health_timeout)
+    execute(ctx, [Step("deploy", env, deploy_step)])
     return ctx.record
 
 
@@ -110,6 +110,17 @@ def test_the_probe_catches_the_outage_of_an_immediate_rollout(make_config):
     assert record.state.probes["production"]["failed"] > 0
     message = gate(cfg, record.dir, 2)[MOLECULE]
     assert "zero downtime: FAILED" in message and "requests failed (" in message
+
+
+def test_a_staging_rollout_that_failed_requests_fails_its_deploy_step(make_config):
+    """Staging has no zero_downtime molecule: its deploy step itself judges the probe, so an outage there stops
+    the release before production meets the fault."""
+    cfg = probed_config(make_config, strategy="immediate")
+    assert deploy(cfg, env="staging").outcome == "passed"
+    record = deploy(cfg, env="staging")
+    assert record.outcome == "failed" and record.state.probes["staging"]["failed"] > 0
+    (step,) = record.steps
+    assert step.outcome == "failed" and "the rollout of release 2 to staging was not without downtime" in step.detail
 
 
 @pytest.mark.parametrize("strategy", ["bluegreen", "canary"])
