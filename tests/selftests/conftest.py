@@ -7,11 +7,12 @@ CLI with npm; this repository installs it in its own node_modules, so its .bin g
 import os
 from pathlib import Path
 
+from tests.selftests.dashboard import built_app
 from tests.selftests.httpfixtures import servers
 from tests.selftests.pgfixtures import pg_cluster, pg_database
 from tests.selftests.platformfixtures import faulty_demo, free_port_fixture, make_config
 
-__all__ = ["faulty_demo", "free_port_fixture", "make_config", "pg_cluster", "pg_database", "servers"]
+__all__ = ["built_app", "faulty_demo", "free_port_fixture", "make_config", "pg_cluster", "pg_database", "servers"]
 
 _TOOLS = Path(__file__).resolve().parents[2] / "node_modules" / ".bin"
 if str(_TOOLS) not in os.environ.get("PATH", "").split(os.pathsep):

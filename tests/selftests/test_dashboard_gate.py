@@ -1,0 +1,77 @@
+"""The browser gate against the real React Router 7 app: hydration, client fetches and client errors.
+
+The app is built once (tests/selftests/dashboard.py) and served by Node; the environment is an
+`external` one at its URL (no Admin: the dashboard is visited directly, ready once React has
+hydrated). Each fault is the built app beside a faults.json, and the molecule named must fail
+with a message naming the cause, the others pass.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gates.gaterun import run_gate
+from gates.target import open_config
+from tests.selftests.dashboard import SOURCE, migrated, release_with, serve
+from tests.selftests.demo import junit_results
+
+pytestmark = [
+    pytest.mark.skipif(not (shutil.which("node") and shutil.which("npm")), reason="needs node and npm"),
+    pytest.mark.xdist_group("dashboard-app"),
+]
+LOADS = "test_dashboard_loads_inside_the_admin_frame"
+TILES = "test_every_tile_shows_data"
+CONSOLE = "test_no_console_errors_in_any_frame"
+DB_ENV = "GATES_DASHBOARD_DB"
+
+
+def browser_gate(folder: Path, url: str, database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """`pytest -m "staging and browser"` against the app at ``url``, as gates runs it; JUnit name -> outcome."""
+    monkeypatch.setenv(DB_ENV, database)
+    (folder / "out" / "logs").mkdir(parents=True)
+    (folder / "gates.toml").write_text(
+        f'[app]\nname = "dashboard"\nsource = {json.dumps(str(SOURCE))}\n'
+        'health_paths = ["/health", "/api/ads/health", "/api/analytics/health"]\n\n'
+        f'[environments.staging]\nplatform = "external"\nurl = {json.dumps(url)}\ndatabase_url_env = "{DB_ENV}"\n\n'
+        '[browser]\ntiles = ["revenue", "orders", "conversion", "campaigns"]\n'
+        "ready_selector = 'html[data-hydrated=\"true\"]'\n"
+    )
+    cfg = open_config(folder / "gates.toml")
+    run_gate(cfg, cfg.environment("staging"), "staging and browser", folder / "out", "gate")
+    # The browser molecules run once per browser (pytest-playwright's parameter): one here, chromium.
+    return {name.split("[")[0]: said for name, said in junit_results(folder / "out" / "gate.xml").items()}
+
+
+def test_the_healthy_react_router_app_passes_the_browser_gate(built_app, pg_database, tmp_path, monkeypatch):
+    """Hydrated, every tile filled (one by a client fetch), no console error for the settle window: all pass."""
+    database = migrated(pg_database)
+    with serve(built_app, tmp_path / "server.log", {"DATABASE_URL": database}) as server:
+        results = browser_gate(tmp_path, server.url, database, monkeypatch)
+    assert {LOADS: "passed", TILES: "passed", CONSOLE: "passed"}.items() <= results.items(), results
+
+
+@pytest.mark.parametrize(
+    ("faults", "failing", "words"),
+    [
+        ({"client_console_error": "tile refresh failed after hydration", "client_console_error_delay_ms": 1000},
+         CONSOLE, ["tile refresh failed after hydration"]),
+        ({"failing_fetch_tile": "campaigns"}, TILES, ["campaigns"]),
+        ({"hydration_mismatch": True}, CONSOLE, ["418"]),
+    ],
+)  # fmt: skip
+def test_a_client_side_fault_fails_the_molecule_that_names_it(
+    built_app, pg_database, tmp_path, monkeypatch, faults: dict[str, Any], failing: str, words: list[str]
+):
+    """A console error thrown late by a client component, a tile whose fetch fails, a hydration mismatch."""
+    database = migrated(pg_database)
+    app = release_with(built_app, tmp_path, faults)
+    with serve(app, tmp_path / "server.log", {"DATABASE_URL": database}) as server:
+        results = browser_gate(tmp_path, server.url, database, monkeypatch)
+    assert results[failing] != "passed", results
+    assert all(word in results[failing] for word in words), results[failing]
+    assert results[LOADS] == "passed", results[LOADS]
