@@ -58,7 +58,7 @@ def append_entry(record: Record, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
         if fh.tell() == 0:
-            fh.write(f"# Releases of {path.stem}\n")
+            fh.write(f"# Release feedback: {path.stem}\n")
         fh.write("\n" + entry(record, path))
 
 

@@ -219,7 +219,7 @@ def _feedback(record: ProofView) -> ProofRow:
     if state.feedback:
         found = (state.feedback,) if record.has(state.feedback) else ()
         status = PROVEN if found else MISSING
-        return ProofRow(*row, status, found, f"the WORK COMPLETE block appended to {state.feedback}")
+        return ProofRow(*row, status, found, "this release's entry in the team's feedback log: its WORK COMPLETE block")
     if state.feedback_error:
         return ProofRow(*row, FAILED, ("summary.md",), state.feedback_error)
     if record.outcome == "running":

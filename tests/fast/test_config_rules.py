@@ -55,3 +55,12 @@ def test_an_external_environment_needs_only_a_url() -> None:
     """platform = "external": a URL is enough; a database is optional."""
     cfg = parse({"app": APP, "environments": {"staging": {"platform": "external", "url": "https://x.example"}}}, Path("g.toml"))
     assert cfg.environments["staging"].platform == "external"
+
+
+def test_the_feedback_log_takes_only_the_date_placeholder(tmp_path: Path) -> None:
+    """[record] feedback may say {date}; any other brace is a config error naming the key."""
+    path = tmp_path / "gates.toml"
+    with pytest.raises(ConfigError, match=r"record\.feedback: expected a path where only \{date\} is replaced"):
+        parse({"app": APP, "environments": STAGING, "record": {"feedback": "feedback/{when}.md"}}, path)
+    ok = parse({"app": APP, "environments": STAGING, "record": {"feedback": "feedback/devops/{date}.md"}}, path)
+    assert ok.record.feedback == "feedback/devops/{date}.md"
