@@ -68,7 +68,7 @@ class Record:
             record.ended_at = dt.datetime.fromisoformat(data["ended_at"]) if data.get("ended_at") else None
             record.commit, record.config_path = data.get("commit", ""), data.get("config", "")
             record.outcome, record.reason = data["outcome"], data.get("reason", "")
-            record.steps = [StepRecord(**s) for s in data.get("steps", [])]
+            record.steps = [StepRecord.from_dict(s) for s in data.get("steps", [])]
             record.releases = dict(data.get("releases") or {})
             record.state = ReleaseState.from_dict(data)
         except (OSError, ValueError, KeyError, TypeError) as exc:

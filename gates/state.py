@@ -27,6 +27,11 @@ class StepRecord:
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
+        """A step as ``as_dict`` wrote it (a step without an environment has no ``env`` key)."""
+        return _build(cls, {"env": None, **data})
+
     @property
     def title(self) -> str:
         return f"{self.name} {self.env}" if self.env else self.name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gates.state import Backup, DocsUpdate, Drill, Notification, ReleaseState, Rollback, Signoff
+from gates.state import Backup, DocsUpdate, Drill, Notification, ReleaseState, Rollback, Signoff, StepRecord
 
 
 def test_a_drill_is_ok_when_passed_or_waived_and_says_so_the_same_way_everywhere() -> None:
@@ -54,3 +54,10 @@ def test_the_state_reads_back_from_its_record_keys_unchanged() -> None:
     assert ReleaseState.from_dict(state.as_dict()) == state
     assert state.as_dict()["docs"] == {"updated": ["docs/runbooks/production_deploy.md"], "commit": None}
     assert ReleaseState.from_dict({}) == ReleaseState()
+
+
+def test_a_step_reads_back_with_or_without_an_environment() -> None:
+    """StepRecord.from_dict(as_dict()) keeps the step; a step without env (not written) reads back as None."""
+    step = StepRecord("gate", "staging", "t0", "t1", "passed", "ok", ["staging-gate.html"])
+    assert StepRecord.from_dict(step.as_dict()) == step
+    assert StepRecord.from_dict(StepRecord("monitor", None).as_dict()).env is None

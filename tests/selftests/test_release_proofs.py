@@ -144,3 +144,14 @@ def test_the_summary_carries_the_15_proofs_each_linking_existing_evidence_or_nam
     table = summary.split("## Foreground Proof\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert len(table) == 17 and table[3].startswith("| 2 | Staging deployed | Fly.io status | proven |")
     assert summary.index("## Foreground Proof") < summary.index("## WORK COMPLETE")
+
+
+def test_a_loaded_record_writes_back_the_same_files_and_keeps_keys_it_does_not_know(tmp_path, receiver):
+    """Record.load then write: record.json and summary.md unchanged; a key another gates version wrote stays."""
+    ctx = released(tmp_path, FEEDBACK)
+    folder = ctx.record.dir
+    data = record_json(folder)
+    (folder / "record.json").write_text(json.dumps({**data, "video": {"production": "x.webp"}}, indent=2) + "\n")
+    before = {name: (folder / name).read_text() for name in ("record.json", "summary.md")}
+    Record.load(folder).write()
+    assert {name: (folder / name).read_text() for name in ("record.json", "summary.md")} == before
