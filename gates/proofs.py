@@ -35,6 +35,13 @@ SMOKE = (
 )
 HEALTH = ("test_every_health_path_answers_200", "test_every_machine_answers_every_health_path")
 FLAGS = ("test_every_flag_is_false_in_production",)
+ZERO_DOWNTIME = ("test_no_request_failed_during_the_rollout", "test_environment_serves_the_release_just_deployed")
+DATABASE = (
+    "test_every_migration_is_applied", "test_no_unknown_migration_is_applied", "test_tables_the_migrations_create_exist",
+    "test_no_applied_migration_was_edited", "test_every_exposed_table_has_rls_enabled",
+)  # fmt: skip
+# How the migrate step says an environment has no database (gates.release.migrate): nothing to prove.
+NO_DATABASE = "no database configured"
 
 
 class ProofView(RecordView, Protocol):
@@ -44,6 +51,10 @@ class ProofView(RecordView, Protocol):
     def id(self) -> str: ...
     def has(self, relative: str) -> bool:
         """Whether the file ``relative`` (to the record folder) exists."""
+        ...
+
+    def failures(self, report: str) -> tuple[str, ...]:
+        """'molecule: cause' of each molecule failed in the gate whose JUnit XML is ``report`` (relative)."""
         ...
 
 
@@ -83,6 +94,16 @@ def _waived(record: ProofView, env: str | None, molecules: Sequence[str]) -> str
     return next((r for m in molecules if (r := record.state.waivers.get(f"{env}: {m}"))), "")
 
 
+def _failed_elsewhere(record: ProofView, step: StepRecord, molecules: Sequence[str]) -> tuple[str, ...]:
+    """The molecules a failed gate failed on, when none of them is one of ``molecules``; else ()."""
+    if not molecules:
+        return ()
+    failed = tuple(
+        dict.fromkeys(f.split(":", 1)[0].split("[", 1)[0] for xml in _of(step, ".xml") for f in record.failures(xml))
+    )
+    return failed if failed and not set(failed) & set(molecules) else ()
+
+
 def _from_step(
     record: ProofView,
     row: tuple[int, str, str],
@@ -107,8 +128,11 @@ def _from_step(
         return ProofRow(number, title, proof, PENDING, found, f"{step.title} is running")
     if step.outcome in ("skipped", "interrupted"):
         return ProofRow(number, title, proof, NOT_RUN, found, step.detail or f"{step.title} {step.outcome}")
-    if step.outcome != "passed":
+    others = _failed_elsewhere(record, step, molecules) if step.outcome == "failed" else ()
+    if step.outcome != "passed" and not others:
         return ProofRow(number, title, proof, FAILED, found, step.detail or f"{step.title} failed")
+    if others:  # the gate failed, but not on this item's molecules: they hold
+        said = f"{said}; the gate failed on other molecules: {', '.join(others)}"
     reason = _waived(record, step.env, molecules)
     if reason:
         return ProofRow(number, title, proof, WAIVED, found, f"waived: {reason}")
@@ -125,28 +149,41 @@ def _ci(record: ProofView) -> ProofRow:
     return _from_step(record, (1, "CI green", "Screenshot"), step, evidence, said)
 
 
+def _judged(
+    record: ProofView,
+    row: tuple[int, str, str],
+    step: StepRecord | None,
+    own: tuple[str, ...],
+    gate: StepRecord | None,
+    molecules: Sequence[str],
+) -> ProofRow:
+    """A step, then the gate that judged what it did: the step's outcome while it did not pass, then the
+    gate's verdict on ``molecules``; the evidence is the gate's report and the step's own files ``own``."""
+    if step is None or step.outcome != "passed":
+        return _from_step(record, row, step, own, "")
+    said = f"{step.detail}; gate: {gate.detail}" if gate else ""
+    return _from_step(record, row, gate, (*own, *(_of(gate, ".html") if gate else ())), said, molecules=molecules)
+
+
 def _deployed(record: ProofView, row: tuple[int, str, str], production: bool) -> ProofRow:
-    """A deploy and the gate that judged it: the gate's report (every instance on the release, healthy;
-    the probe's timeline in production) and the rollout's probe file."""
+    """The rollout's probe file, and the gate's report: every instance on the release and healthy (the
+    probe's timeline too, in production)."""
     deploy, gate = _last(record, "deploy", production), _last(record, "gate", production)
-    if deploy is None or deploy.outcome != "passed":
-        return _from_step(record, row, deploy, (), "")
-    if production and record.outcome == "rolled_back":
+    probe = _of(deploy, ".jsonl") if deploy else ()
+    if deploy is not None and deploy.outcome == "passed" and production and record.outcome == "rolled_back":
         rollback = record.state.rollback
-        found = tuple(e for e in _of(deploy, ".jsonl") if record.has(e))
+        found = tuple(e for e in probe if record.has(e))
         return ProofRow(*row, FAILED, found, f"rolled back: {rollback.reason if rollback else record.reason}")
-    evidence = (*(_of(gate, ".html") if gate else ()), *_of(deploy, ".jsonl"))
-    return _from_step(
-        record, row, gate, evidence, f"{deploy.detail}; gate: {gate.detail if gate else ''}", molecules=HEALTH
-    )
+    return _judged(record, row, deploy, probe, gate, (*HEALTH, *ZERO_DOWNTIME))
 
 
 def _staging_db(record: ProofView) -> ProofRow:
-    step = _last(record, "migrate", False)
+    """The migration log (none when nothing was pending), and the gate's database molecules (tables, RLS)."""
+    step, gate = _last(record, "migrate", False), _last(record, "gate", False)
     row = (3, "Staging DB", "Migration log")
-    if step is not None and step.outcome == "passed" and not step.artifacts:
-        return ProofRow(*row, NOT_CONFIGURED, (), step.detail)  # no database: nothing to migrate, said so
-    return _from_step(record, row, step, _of(step, ".log") if step else (), step.detail if step else "")
+    if step is not None and step.outcome == "passed" and step.detail.startswith(NO_DATABASE):
+        return ProofRow(*row, NOT_CONFIGURED, (), step.detail)
+    return _judged(record, row, step, _of(step, ".log") if step else (), gate, DATABASE)
 
 
 def _gate(

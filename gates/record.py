@@ -19,6 +19,7 @@ from typing import Any
 
 from gates.completion import completion_block
 from gates.errors import GatesError
+from gates.gaterun import junit_summary
 from gates.measurement import utcnow
 from gates.proofs import proof_rows, proof_table
 from gates.redact import redact
@@ -81,6 +82,10 @@ class Record:
     def has(self, relative: str) -> bool:
         """Whether ``relative`` (to the record folder) names an existing file."""
         return (self.dir / relative).is_file()
+
+    def failures(self, report: str) -> tuple[str, ...]:
+        """'molecule: cause' of each molecule failed in the gate whose JUnit XML is ``report``."""
+        return junit_summary(self.dir / report)[1]
 
     def note_docs(self, docs: DocsUpdate) -> None:
         """Record the runbooks rewritten (and committed) after this release."""

@@ -21,6 +21,7 @@ class FakeRecord:
     steps: list[StepRecord]
     state: ReleaseState
     files: set[str]
+    failed: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # JUnit XML -> "molecule: cause"
     outcome: str = "passed"
     reason: str = ""
     id: str = "20261129T120000Z-abcdef"
@@ -30,6 +31,9 @@ class FakeRecord:
 
     def has(self, relative: str) -> bool:
         return relative in self.files
+
+    def failures(self, report: str) -> tuple[str, ...]:
+        return self.failed.get(report, ())
 
 
 def step(name: str, env: str, *artifacts: str, outcome: str = "passed", detail: str = "") -> StepRecord:
@@ -73,8 +77,9 @@ def test_a_full_release_proves_all_15_items_in_the_plans_order_each_with_existin
     assert [r.number for r in rows] == list(range(1, 16)) and [r.title for r in rows] == TITLES
     assert all(r.status == PROVEN and r.evidence and set(r.evidence) <= record.files for r in rows), rows
     row = by_number(rows)
-    assert row[1].evidence == ("preflight.html",) and row[3].evidence == ("logs/migrate-staging.log",)
-    assert row[2].evidence == ("staging-gate.html", "probe-staging.jsonl")
+    assert row[1].evidence == ("preflight.html",)
+    assert row[2].evidence == ("probe-staging.jsonl", "staging-gate.html")
+    assert row[3].evidence == ("logs/migrate-staging.log", "staging-gate.html")
     assert row[5].evidence == ("monitor-production-gate.html",) and row[12].evidence == ("monitor-production.png",)
     assert row[6].note == "signed by Ada <ada@example.org> at 2026-11-29T12:00:00 (--approve)"
     assert row[7].evidence == ("backups/production.dump",)
@@ -108,6 +113,29 @@ def test_a_failed_production_gate_fails_its_items_and_later_items_say_they_did_n
     assert [row[n].status for n in (9, 10, 11)] == ["failed"] * 3
     assert row[10].note == "1 of 9 molecules failed: flags" and row[10].evidence == ("production-gate.html",)
     assert row[12].status == "not run" and row[12].note == "not run: gate production failed"
+
+
+def test_a_gate_that_failed_on_other_molecules_still_proves_the_items_whose_molecules_held() -> None:
+    """Only the flags molecule failed: item 10 fails; health (9) and smoke (11) are proven, naming what failed."""
+    record = full_release()
+    record.steps[9] = step("gate", "production", "production-gate.html", "production-gate.xml", outcome="failed")
+    record.failed["production-gate.xml"] = ("test_every_flag_is_false_in_production: 0 of 1 false",)
+    row = by_number(proof_rows(record))
+    assert row[10].status == "failed" and [row[n].status for n in (9, 11)] == [PROVEN, PROVEN]
+    assert row[9].note.endswith("; the gate failed on other molecules: test_every_flag_is_false_in_production")
+    record.failed["production-gate.xml"] = ("test_every_machine_answers_every_health_path[web-1]: 500",)
+    row = by_number(proof_rows(record))
+    assert row[9].status == "failed" and row[10].status == PROVEN
+
+
+def test_a_staging_without_database_has_nothing_to_migrate_and_says_so() -> None:
+    """The migrate step's 'no database configured' makes item 3 not configured, with its words."""
+    record = full_release()
+    record.steps[1] = step(
+        "migrate", "staging", detail="no database configured for staging (database_url_env): nothing to migrate"
+    )
+    row = by_number(proof_rows(record))[3]
+    assert row.status == "not configured" and row.note.startswith("no database configured for staging")
 
 
 def test_a_rolled_back_production_deploy_is_not_proven() -> None:
