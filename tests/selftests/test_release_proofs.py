@@ -77,7 +77,7 @@ def record_json(record: Path) -> dict[str, object]:
 
 def test_report_commit_commits_only_the_runbooks_and_the_record_names_the_sha(tmp_path, receiver):
     """`--commit`: one commit touching only the two runbooks, its message naming the release; record.json and
-    summary.md of that release name its SHA; what else was staged stays staged."""
+    summary.md of that release name its SHA; what else was staged stays staged; unchanged runbooks: no new commit."""
     ctx = released(tmp_path)
     repo = team_repository(tmp_path)
     result = report_timings(ctx, repo / "docs" / "runbooks", "--commit")
@@ -90,6 +90,9 @@ def test_report_commit_commits_only_the_runbooks_and_the_record_names_the_sha(tm
     assert sha in (ctx.record.dir / "summary.md").read_text() and sha in result.stdout
     row = proof_rows(Record.load(ctx.record.dir))[13]
     assert row.status == PROVEN and sha in row.note
+    # Again with nothing new recorded: no empty commit; the record still names the commit holding the runbooks.
+    assert report_timings(ctx, repo / "docs" / "runbooks", "--commit").returncode == 0
+    assert git(repo, "rev-parse", "HEAD") == sha and record_json(ctx.record.dir)["docs"]["commit"] == sha  # type: ignore[index]
 
 
 def test_without_commit_the_record_says_not_committed_and_outside_git_commit_is_refused(tmp_path, receiver):
