@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite the timing tables of the runbooks from the recorded releases (median per step, with count)",
     )
     p.add_argument("--runbooks", help="folder of the runbooks (default: docs/runbooks beside the config)")
+    p.add_argument(
+        "--commit",
+        action="store_true",
+        help="with --runbook-timings: commit the rewritten runbooks (only them); the latest record names the SHA",
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
@@ -436,15 +441,18 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from gates.record import latest
 
-    if args.runbooks and not args.runbook_timings:
-        raise UsageError("gates report: --runbooks goes with --runbook-timings")
+    if (args.runbooks or args.commit) and not args.runbook_timings:
+        raise UsageError("gates report: --runbooks and --commit go with --runbook-timings")
     root = Path(args.reports).resolve() if args.reports else _load(args).record_dir
     if args.runbook_timings:
-        from gates.runbooks import update_runbooks
+        from gates.runbooks import update_docs
 
         runbooks = Path(args.runbooks).resolve() if args.runbooks else _load(args).root / "docs" / "runbooks"
-        for path, count in update_runbooks(root, runbooks):
+        updated, record = update_docs(root, runbooks, args.commit)
+        for path, count in updated:
             print(f"gates: {path}: timing table rewritten from {count} recorded releases")
+        if record is not None and record.state.docs is not None:
+            print(f"gates: release {record.id}: {record.state.docs.said}")
         return EXIT_OK
     folder = latest(root)
     if folder is None:

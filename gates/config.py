@@ -96,6 +96,9 @@ class RecordConfig:
     # Incident reports of rollbacks and failed production gates; empty: `incidents` beside the
     # records folder (reports/deploys -> reports/incidents).
     incidents: str = ""
+    # The team's feedback log the WORK COMPLETE block of every release is appended to, relative to
+    # this file's folder; ``{date}`` is the release's UTC date. Empty: none.
+    feedback: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -473,8 +476,17 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
     _validate_probe(config.probe, path, prefix + "probe")
     _validate_notify(config.notify, path, prefix + "notify")
     _validate_gate(config.gate, path, prefix + "gate")
+    _validate_record(config.record, path, prefix + "record")
     _validate_meanings(config, prefix)
     return config
+
+
+def _validate_record(record: RecordConfig, path: Path, key: str) -> None:
+    rest = record.feedback.replace("{date}", "")
+    if "{" in rest or "}" in rest:
+        raise ConfigError(
+            path, f"{key}.feedback", f"expected a path where only {{date}} is replaced, got {record.feedback!r}"
+        )
 
 
 def _validate_gate(gate: GateConfig, path: Path, key: str) -> None:

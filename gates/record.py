@@ -19,9 +19,11 @@ from typing import Any
 
 from gates.completion import completion_block
 from gates.errors import GatesError
+from gates.gaterun import junit_summary
 from gates.measurement import utcnow
+from gates.proofs import proof_rows, proof_table
 from gates.redact import redact
-from gates.state import ReleaseState, StepRecord
+from gates.state import DocsUpdate, ReleaseState, StepRecord
 
 __all__ = ["OUTCOMES", "STEP_OUTCOMES", "Listener", "Record", "StepRecord", "latest"]
 
@@ -53,6 +55,41 @@ class Record:
         self.state = ReleaseState()
         # Paperwork (notifications, incident reports) hooks on here, not into the runner.
         self.listeners: list[Listener] = []
+        self._kept: dict[str, Any] = {}
+        self.write()
+
+    @classmethod
+    def load(cls, folder: Path) -> Record:
+        """The record of a release that ran, from its record.json, to add what comes after it (the docs)."""
+        try:
+            data = json.loads((folder / "record.json").read_text())
+            record = cls.__new__(cls)
+            record.id, record.dir = data["id"], folder
+            record.started_at = dt.datetime.fromisoformat(data["started_at"])
+            record.ended_at = dt.datetime.fromisoformat(data["ended_at"]) if data.get("ended_at") else None
+            record.commit, record.config_path = data.get("commit", ""), data.get("config", "")
+            record.outcome, record.reason = data["outcome"], data.get("reason", "")
+            record.steps = [StepRecord.from_dict(s) for s in data.get("steps", [])]
+            record.releases = dict(data.get("releases") or {})
+            record.state = ReleaseState.from_dict(data)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise GatesError(f"{folder / 'record.json'}: not a readable release record ({exc})") from None
+        record.listeners = []
+        # Keys another version of gates wrote are kept as they were when the record is written again.
+        record._kept = data
+        return record
+
+    def has(self, relative: str) -> bool:
+        """Whether ``relative`` (to the record folder) names an existing file."""
+        return (self.dir / relative).is_file()
+
+    def failures(self, report: str) -> tuple[str, ...]:
+        """'molecule: cause' of each molecule failed in the gate whose JUnit XML is ``report``."""
+        return junit_summary(self.dir / report)[1]
+
+    def note_docs(self, docs: DocsUpdate) -> None:
+        """Record the runbooks rewritten (and committed) after this release."""
+        self.state.docs = docs
         self.write()
 
     def log(self, name: str) -> Path:
@@ -115,6 +152,7 @@ class Record:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            **self._kept,
             "id": self.id,
             "started_at": self.started_at.isoformat(),
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
@@ -149,12 +187,7 @@ class Record:
             links = ", ".join(f"[{a}]({a})" for a in s.artifacts)
             detail = s.detail.replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {s.name} | {s.env or ''} | {s.outcome} | {_took(s)} | {detail} | {links} |")
-        lines += ["", "## Proof", ""]
-        for s in self.steps:
-            mark = "x" if s.outcome == "passed" else " "
-            evidence = s.artifacts[0] if s.artifacts else "record.json"
-            lines.append(f"- [{mark}] {s.title}: {s.outcome} ([evidence]({evidence}))")
-        lines += ["", *completion_block(self)]
+        lines += ["", "## Foreground Proof", "", *proof_table(proof_rows(self)), "", *completion_block(self)]
         return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,10 @@ and rewrites the block between the timing markers of
 ``production_deploy.md`` and ``rollback_procedures.md``: the median duration of
 each step that passed, per environment, with the number of runs it is the
 median of. Text outside the markers is never touched.
+
+The latest release's record then says which runbooks were rewritten and, with
+``--commit``, the commit that holds them: only those files are committed (an
+explicit pathspec, whatever else is staged), with a message naming the release.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gates.errors import UsageError
+from gates.errors import GatesError, UsageError
+from gates.procs import run
+from gates.record import Record, latest
+from gates.state import DocsUpdate
 
 BEGIN = "<!-- gates:timings:begin -->"
 END = "<!-- gates:timings:end -->"
@@ -103,3 +110,58 @@ def update_runbooks(root: Path, folder: Path) -> list[tuple[Path, int]]:
         head, tail = parts[path]
         path.write_text(head + "\n".join(table(found, kind, len(records))) + tail)
     return [(path, len(records)) for path in paths]
+
+
+GIT_TIMEOUT = 30.0
+
+
+def _git(repo: Path, *args: str) -> str:
+    return run(["git", "-C", str(repo), *args], timeout=GIT_TIMEOUT).stdout.strip()
+
+
+def repository_of(folder: Path) -> Path | None:
+    """The top of the git work tree holding ``folder``, or None when it is in none."""
+    try:
+        return Path(_git(folder, "rev-parse", "--show-toplevel"))
+    except GatesError:
+        return None
+
+
+def commit_runbooks(repo: Path, paths: Sequence[Path], message: str) -> str:
+    """Commit exactly ``paths`` (whatever else is staged stays staged) and return the SHA holding them;
+    unchanged runbooks are not committed again: the SHA is then the last commit that touched them."""
+    names = [str(p.relative_to(repo)) for p in paths]
+    _git(repo, "add", "--", *names)
+    if _git(repo, "status", "--porcelain", "--", *names):
+        _git(repo, "commit", "--quiet", "-m", message, "--", *names)
+        return _git(repo, "rev-parse", "HEAD")
+    return _git(repo, "log", "-1", "--format=%H", "--", *names)
+
+
+def update_docs(root: Path, folder: Path, commit: bool) -> tuple[list[tuple[Path, int]], Record | None]:
+    """Rewrite the runbooks' timing tables, commit them with ``commit``, and note both in the latest
+    release's record (returned; None when there is none yet). Everything is checked before any file
+    changes: the runbooks' markers, and with ``commit`` a release to name and a git repository."""
+    found = latest(root)
+    record = Record.load(found) if found is not None else None
+    running = record is not None and record.outcome == "running"
+    repo = repository_of(folder.resolve())
+    if commit:
+        if record is None or running:
+            why = "no release record yet" if record is None else f"release {record.id} is still running"
+            raise UsageError(f"gates report --commit: {why}: the commit names the release the timings come from")
+        if repo is None:
+            raise UsageError(
+                f"gates report --commit: {folder} is not in a git repository: nothing to commit the runbooks to"
+            )
+    updated = update_runbooks(root, folder)
+    paths = [path.resolve() for path, _ in updated]
+    sha = None
+    if commit and record is not None and repo is not None:
+        message = f"Runbooks: step timings as of release {record.id}\n\nMedians of {updated[0][1]} recorded releases."
+        sha = commit_runbooks(repo, paths, message)
+    if record is None or running:
+        return updated, None  # a running release writes its own record: it is not touched here
+    names = tuple(str(p.relative_to(repo)) if repo is not None else str(p) for p in paths)
+    record.note_docs(DocsUpdate(names, sha))
+    return updated, record

@@ -8,7 +8,8 @@ the notifications and the incident report read it from here. ``record.json`` ser
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 
 @dataclasses.dataclass
@@ -25,6 +26,11 @@ class StepRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
+        """A step as ``as_dict`` wrote it (a step without an environment has no ``env`` key)."""
+        return _build(cls, {"env": None, **data})
 
     @property
     def title(self) -> str:
@@ -123,6 +129,21 @@ class Signoff:
     how: str = ""
 
 
+@dataclasses.dataclass(frozen=True)
+class DocsUpdate:
+    """The runbooks rewritten from the records after this release (DEVOPS-014), and the commit holding them."""
+
+    updated: tuple[str, ...]  # the runbook files (relative to their repository when committed)
+    commit: str | None = None  # None: updated but not committed
+
+    @property
+    def said(self) -> str:
+        files = ", ".join(self.updated)
+        if self.commit is None:
+            return f"runbooks updated ({files}), not committed (`gates report --runbook-timings --commit`)"
+        return f"runbooks committed in {self.commit} ({files})"
+
+
 @dataclasses.dataclass
 class ReleaseState:
     """What the steps of one release have established so far."""
@@ -140,6 +161,11 @@ class ReleaseState:
     stale_locks: list[str] = dataclasses.field(default_factory=list)
     # "<env>: <molecule>" -> the reason, for each built-in molecule [gate] waive skipped in this release.
     waivers: dict[str, str] = dataclasses.field(default_factory=dict)
+    # After the release: the runbooks rewritten from its record (`gates report --runbook-timings`).
+    docs: DocsUpdate | None = None
+    # The team's feedback log the WORK COMPLETE block was appended to (relative to the record).
+    feedback: str = ""
+    feedback_error: str = ""
 
     def drill_ok(self) -> bool:
         return self.drill is not None and self.drill.ok
@@ -180,4 +206,44 @@ class ReleaseState:
             data["waived"] = self.waivers
         if self.stale_locks:
             data["lock"] = {"stale": self.stale_locks}
+        if self.docs is not None:
+            data["docs"] = {"updated": list(self.docs.updated), "commit": self.docs.commit}
+        if self.feedback:
+            data["feedback"] = self.feedback
+        if self.feedback_error:
+            data["feedback_error"] = self.feedback_error
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReleaseState:
+        """The state as ``as_dict`` wrote it into record.json (keys a record lacks keep their defaults)."""
+        state = cls(production_env=data.get("production_env", "production"))
+        if data.get("drill"):
+            state.drill = _build(Drill, data["drill"])
+        state.backups = {env: _build(Backup, b) for env, b in (data.get("backups") or {}).items()}
+        state.probes = dict(data.get("probe") or {})
+        if data.get("signoff"):
+            state.signoff = _build(Signoff, data["signoff"])
+        if data.get("rollback"):
+            rollback = dict(data["rollback"])
+            rollback["from_version"], rollback["to_version"] = rollback.pop("from", None), rollback.pop("to", None)
+            state.rollback = _build(Rollback, rollback)
+        state.notifications = [_build(Notification, n) for n in data.get("notifications") or []]
+        state.incident = data.get("incident", "")
+        state.incident_error = data.get("incident_error", "")
+        state.stale_locks = list((data.get("lock") or {}).get("stale") or [])
+        state.waivers = dict(data.get("waived") or {})
+        if data.get("docs"):
+            state.docs = DocsUpdate(tuple(data["docs"].get("updated") or ()), data["docs"].get("commit"))
+        state.feedback = data.get("feedback", "")
+        state.feedback_error = data.get("feedback_error", "")
+        return state
+
+
+T = TypeVar("T")
+
+
+def _build(cls: type[T], data: Mapping[str, Any]) -> T:
+    """A dataclass from its asdict form, ignoring keys it does not have (a record of another gates version)."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})

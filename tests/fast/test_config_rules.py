@@ -85,3 +85,12 @@ def test_config_check_catches_what_run_time_would_trip_on(
     with pytest.raises(ConfigError) as caught:
         parse(data, Path("gates.toml"))
     assert caught.value.key == key and words in str(caught.value)
+
+
+def test_the_feedback_log_takes_only_the_date_placeholder(tmp_path: Path) -> None:
+    """[record] feedback may say {date}; any other brace is a config error naming the key."""
+    path = tmp_path / "gates.toml"
+    with pytest.raises(ConfigError, match=r"record\.feedback: expected a path where only \{date\} is replaced"):
+        parse({"app": APP, "environments": STAGING, "record": {"feedback": "feedback/{when}.md"}}, path)
+    ok = parse({"app": APP, "environments": STAGING, "record": {"feedback": "feedback/devops/{date}.md"}}, path)
+    assert ok.record.feedback == "feedback/devops/{date}.md"

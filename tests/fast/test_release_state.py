@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gates.state import Backup, Drill, Notification, ReleaseState, Rollback
+from gates.state import Backup, DocsUpdate, Drill, Notification, ReleaseState, Rollback, Signoff, StepRecord
 
 
 def test_a_drill_is_ok_when_passed_or_waived_and_says_so_the_same_way_everywhere() -> None:
@@ -37,3 +37,27 @@ def test_the_record_keeps_the_facts_under_their_documented_keys() -> None:
     assert data["notifications"][0]["delivered"] is True
     assert data["waived"] == {"staging: test_x": "checked elsewhere"}
     assert [n.event for n in state.delivered()] == ["started"]
+
+
+def test_the_state_reads_back_from_its_record_keys_unchanged() -> None:
+    """ReleaseState.from_dict(as_dict()) is the same state: a record can be loaded to add what comes after it."""
+    state = ReleaseState(production_env="prod", drill=Drill("staging", passed=True, timings={"rollback": 1.5}))
+    state.backups["prod"] = Backup("prod", "backups/p.dump", 5, "ef" * 32, verified=True, tables=3)
+    state.probes["prod"] = {"path": "probe-prod.jsonl", "failed": 0}
+    state.signoff = Signoff("prod", [{"item": "preflight passed", "checked": True}], True, "ada", "t", "--approve")
+    state.rollback = Rollback("prod", 3, 2, "gate failed", ["x: failed"], release=4)
+    state.notifications.append(Notification("started", 0.0, "hi", True, "HTTP 200"))
+    state.waivers["prod: test_x"] = "checked elsewhere"
+    state.stale_locks.append("pid 1 on host")
+    state.incident, state.feedback = "../../incidents/x.md", "../../feedback/d.md"
+    state.docs = DocsUpdate(("docs/runbooks/production_deploy.md",), None)
+    assert ReleaseState.from_dict(state.as_dict()) == state
+    assert state.as_dict()["docs"] == {"updated": ["docs/runbooks/production_deploy.md"], "commit": None}
+    assert ReleaseState.from_dict({}) == ReleaseState()
+
+
+def test_a_step_reads_back_with_or_without_an_environment() -> None:
+    """StepRecord.from_dict(as_dict()) keeps the step; a step without env (not written) reads back as None."""
+    step = StepRecord("gate", "staging", "t0", "t1", "passed", "ok", ["staging-gate.html"])
+    assert StepRecord.from_dict(step.as_dict()) == step
+    assert StepRecord.from_dict(StepRecord("monitor", None).as_dict()).env is None

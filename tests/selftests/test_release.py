@@ -26,6 +26,8 @@ import pytest
 from gates import config as config_mod
 from gates.gaterun import run_gate
 from gates.platforms import platform_for
+from gates.proofs import proof_rows
+from gates.record import Record
 from gates.sandbox import NOTIFY, NOTIFY_ENV, demo_webhook, release_cli
 from tests.selftests.demo import REPO, demo_copy, gates, junit_results, port_is_free, write_config
 
@@ -146,6 +148,19 @@ def test_gates_report_prints_the_latest_summary(release):
     result = gates("report", config=release.config)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == release.record / "summary.md"
+
+
+def test_the_summary_holds_the_plans_15_proofs_each_with_existing_evidence_or_why_not(release):
+    """The demo release's Foreground Proof: every row links files of its record, or says why it has none."""
+    rows = proof_rows(Record.load(release.record))
+    assert [r.number for r in rows] == list(range(1, 16))
+    assert all(r.evidence or r.note for r in rows)
+    assert all((release.record / e).is_file() for r in rows for e in r.evidence)
+    absent = {r.number: r.status for r in rows if r.status != "proven"}
+    # No [monitor] window, the drill waived (--first-release), no docs update yet, no feedback log configured.
+    assert absent == {5: "not configured", 12: "not configured", 13: "waived", 14: "not run", 15: "not configured"}
+    summary = (release.record / "summary.md").read_text()
+    assert "| 9 | Health checks | All 200 responses | proven | [production-gate.html]" in summary
 
 
 def test_no_secret_reaches_the_record_the_logs_or_the_terminal(release):
