@@ -225,7 +225,7 @@ def test_a_gate_run_by_hand_keeps_its_trace_out_of_the_working_tree(deployed, tm
     import subprocess
     import sys
 
-    from gates.pipeline import GATES_ROOT, MOLECULES
+    from tests.selftests.demo import REPO
 
     platform = platform_for(deployed.config, deployed.env)
     platform.deploy(deployed.env, str(demo_copy(tmp_path, {"extra_html": "<script>console.error('by hand')</script>"})))
@@ -233,15 +233,14 @@ def test_a_gate_run_by_hand_keeps_its_trace_out_of_the_working_tree(deployed, tm
     work.mkdir()
     try:
         run = subprocess.run(
-            [sys.executable, "-m", "pytest", str(MOLECULES), "-m", "smoke", "--env", "staging",
-             "--gates-config", str(deployed.config.path), "-c", str(GATES_ROOT / "pyproject.toml"),
-             "--rootdir", str(GATES_ROOT), "-q", "-p", "no:cacheprovider", "--color=no"],
+            [sys.executable, "-m", "pytest", "-m", "smoke", "--env", "staging",
+             "--gates-config", str(deployed.config.path), "-q", "-p", "no:cacheprovider", "--color=no"],
             cwd=work, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
     finally:
         platform.rollback(deployed.env)
     assert run.returncode == 1 and "by hand" in run.stdout, run.stdout[-2000:]
     assert not [p for p in work.rglob("*") if p.suffix == ".zip"], "no trace in the working tree"
-    assert not list(GATES_ROOT.glob("*trace*.zip")), "none in the repository either"
+    assert not list(REPO.glob("*trace*.zip")), "none in the repository either"
     named = re.search(r"Playwright trace of the visit: (\S+\.zip)", run.stdout)
     assert named and Path(named.group(1)).is_file() and work not in Path(named.group(1)).parents

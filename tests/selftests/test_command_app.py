@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from gates.pipeline import Context, Step, deploy_step, execute
 
 from gates import config as config_mod
 from gates import probe
@@ -24,6 +23,9 @@ from gates.errors import GatesError
 from gates.platforms.local import LocalPlatform, build, down
 from gates.platforms.local.snapshots import take
 from gates.record import Record
+from gates.release import Context, Step, execute
+from gates.release.deploy import deploy_step
+from gates.state import Drill
 from tests.selftests.demo import DEMO, write_config
 from tests.selftests.platformfixtures import DEMO_DB_ENV, UNREACHABLE_DB_URL
 
@@ -85,7 +87,7 @@ def deploy_probed(cfg: Config) -> Record:
     """One `gates deploy`-style deploy step of production (under the traffic probe), with its own record."""
     ctx = Context(cfg, Record(cfg.record_dir))
     waiver = "a deploy step on its own: the command platform's self-test"
-    ctx.record.extra["drill"] = {"passed": False, "env": "staging", "waived": waiver, "timings": {}, "report": ""}
+    ctx.state.drill = Drill(env="staging", waived=waiver)
     execute(ctx, [Step("deploy", "production", deploy_step)])
     return ctx.record
 
