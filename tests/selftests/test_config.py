@@ -41,9 +41,10 @@ def write(tmp_path: Path, text: str, name: str = "gates.toml") -> Path:
 
 
 def test_the_repository_config_targets_the_demo_on_the_local_platform():
-    """This repository's gates.toml loads and releases examples/demo locally, staging then production."""
-    cfg = config_mod.load(REPO / "gates.toml")
-    assert cfg.app_source == REPO / "examples" / "demo"
+    """This repository's gates.toml releases the React Router app (examples/dashboard) locally, built by npm."""
+    cfg = open_config(REPO / "gates.toml")
+    assert cfg.app_source == REPO / "examples" / "dashboard"
+    assert cfg.app.build.startswith("npm ci") and cfg.app.start == "npm start"
     assert [e.platform for e in cfg.environments.values()] == ["local", "local"]
     assert set(cfg.environments) == {"staging", "production"}
 
