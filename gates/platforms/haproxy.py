@@ -274,7 +274,10 @@ frontend web
 
 backend {backend}
     balance roundrobin
-    option httpchk GET {health}
+    # HTTP/1.1 with a Host header, as any client sends: some servers (Express behind React Router's
+    # adapter) fail a bare HTTP/1.0 check that has none.
+    option httpchk
+    http-check send meth GET uri {health} ver HTTP/1.1 hdr Host 127.0.0.1
     http-request disable-l7-retry unless METH_GET || METH_HEAD
     http-response set-header X-Gates-Server %[srv_name]
     http-response set-header X-Release %[srv_name,field(1,-),regsub(^v,)]
