@@ -84,6 +84,9 @@ class RecordConfig:
     # Incident reports of rollbacks and failed production gates; empty: `incidents` beside the
     # records folder (reports/deploys -> reports/incidents).
     incidents: str = ""
+    # The release ledger in each environment's database (schema ``gates``, see gates/ledger.py);
+    # false: none, and `gates status`/`history`/`rollback` say what they then cannot know.
+    ledger: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,18 +1,23 @@
-"""What a release writes about itself as it goes: notifications and incident reports, hooked on its Record."""
+"""What a release writes about itself as it goes: notifications, incident reports and the ledger, hooked on its Record."""
 
 from __future__ import annotations
 
 from gates.config import Config
 from gates.incident import IncidentWriter
+from gates.ledger import LedgerWriter
+from gates.lock import who
 from gates.notify import Notifier
 from gates.record import Record
 
 
 def attach(config: Config, record: Record) -> Notifier:
-    """Listen to the record (the incident report first, so the last message can link it), then say the release started."""
+    """Listen to the record (the incident report first, so the last message can link it; the ledger entry
+    of each environment touched at the finish, unless ``[record] ledger = false``), then say the release started."""
     production = [e.name for e in config.environments.values() if e.is_production]
     record.state.production_env = production[0] if production else "production"
     notifier = Notifier(config, record)
     record.listeners += [IncidentWriter(config), notifier]
+    if config.record.ledger:
+        record.listeners.append(LedgerWriter(config, *who()))
     notifier.started()
     return notifier

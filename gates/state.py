@@ -138,6 +138,10 @@ class ReleaseState:
     incident: str = ""
     incident_error: str = ""
     stale_locks: list[str] = dataclasses.field(default_factory=list)
+    # env -> where its release lock was held: "database", or "this machine only: <why>" (gates/lock.py).
+    lock_scope: dict[str, str] = dataclasses.field(default_factory=dict)
+    # env -> where this release's ledger entry went ("written to gates.releases") or why not (gates/ledger.py).
+    ledger: dict[str, str] = dataclasses.field(default_factory=dict)
     # "<env>: <molecule>" -> the reason, for each built-in molecule [gate] waive skipped in this release.
     waivers: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -178,6 +182,8 @@ class ReleaseState:
             data["incident_error"] = self.incident_error
         if self.waivers:
             data["waived"] = self.waivers
-        if self.stale_locks:
-            data["lock"] = {"stale": self.stale_locks}
+        if self.stale_locks or self.lock_scope:
+            data["lock"] = {"stale": self.stale_locks, "scope": self.lock_scope}
+        if self.ledger:
+            data["ledger"] = self.ledger
         return data
