@@ -9,6 +9,7 @@ at once do not collide.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
@@ -21,12 +22,16 @@ SCHEMA = "gates"
 API_ROLES = ("anon", "authenticated")
 CONNECT_TIMEOUT = 10
 
-# Client and server keepalives: a holder whose machine vanishes (no FIN ever sent) is noticed by the
-# server within about a minute and its session (with its advisory lock) ends. Any user may set these.
-# idle_session_timeout=0: the lock's session is idle for the whole release and must not be cut.
-_SESSION_OPTIONS = (
-    "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 "
-    "-c idle_session_timeout=0 -c statement_timeout=30000"
+# Server-side keepalives: a holder whose machine vanishes (no FIN ever sent) is noticed by the server
+# within about a minute and its session (with its advisory lock) ends. Any user may set these.
+# idle_session_timeout=0 (Postgres 14+): the lock's session is idle for the whole release and must not
+# be cut. Set after connecting, not as startup options, which some poolers refuse.
+_SESSION_SETTINGS = (
+    ("tcp_keepalives_idle", "30"),
+    ("tcp_keepalives_interval", "10"),
+    ("tcp_keepalives_count", "3"),
+    ("idle_session_timeout", "0"),
+    ("statement_timeout", "30000"),
 )
 
 _DDL = (
@@ -92,7 +97,7 @@ _SCHEMA_KEY = key_of("schema")
 
 def connect(url: str, purpose: str) -> psycopg.Connection[Any]:
     """An autocommit session to ``url`` with keepalives on, named in ``pg_stat_activity`` by ``purpose``."""
-    return psycopg.connect(
+    conn = psycopg.connect(
         url,
         autocommit=True,
         connect_timeout=CONNECT_TIMEOUT,
@@ -101,8 +106,12 @@ def connect(url: str, purpose: str) -> psycopg.Connection[Any]:
         keepalives_interval=10,
         keepalives_count=3,
         application_name=purpose[:63],
-        options=_SESSION_OPTIONS,
     )
+    for name, value in _SESSION_SETTINGS:
+        # A server too old for a setting (UndefinedObject): the others still hold.
+        with contextlib.suppress(psycopg.errors.UndefinedObject):
+            conn.execute("select set_config(%s, %s, false)", (name, value))
+    return conn
 
 
 def ensure(conn: psycopg.Connection[Any]) -> None:

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from gates.dblock import Claim, DatabaseLock, LockHeld
+from gates.gatesschema import connect
 from gates.procs import wait_until
 from tests.selftests.demo import demo_copy, gates, junit_results, write_config
 from tests.selftests.releaseprocs import kill_naming, processes_naming, start_deploy, stop
@@ -49,6 +50,14 @@ def _lock_is_free(url: str, claim: Claim) -> DatabaseLock | None:
     except LockHeld:
         return None
     return lock
+
+
+def test_gates_sessions_keep_alive_and_are_never_cut_for_idling(pg_database):
+    """The lock's session has server-side TCP keepalives on (a vanished machine's session ends) and no idle timeout."""
+    with connect(pg_database, "gates test") as conn:
+        settings = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
+                                     (["tcp_keepalives_idle", "tcp_keepalives_count", "idle_session_timeout"],)).fetchall())  # fmt: skip
+    assert settings == {"tcp_keepalives_idle": "30", "tcp_keepalives_count": "3", "idle_session_timeout": "0"}
 
 
 def test_the_database_lock_refuses_a_second_taker_naming_the_holder_and_a_dead_session_frees_it(pg_database):
