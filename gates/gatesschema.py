@@ -16,6 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from gates.config import Config
+from gates.errors import ConfigError
 from gates.redact import redact
 
 SCHEMA = "gates"
@@ -78,6 +80,23 @@ _DDL = (
     f"revoke all on all tables in schema {SCHEMA} from public",
     f"revoke all on all sequences in schema {SCHEMA} from public",
 )
+
+
+def check_not_exposed(config: Config) -> None:
+    """ConfigError when the API would expose gates' schema: it holds who releases what, for gates alone."""
+    from gates.database.exposed import exposed_schemas, supabase_config
+
+    if SCHEMA in exposed_schemas(config).schemas:
+        # Exposed by gates' config when it names the schemas, else by the app's supabase/config.toml.
+        where = (
+            (config.path, "app.exposed_schemas")
+            if config.app.exposed_schemas
+            else (supabase_config(config), "api.schemas")
+        )
+        raise ConfigError(
+            *where,
+            f"schema {SCHEMA!r} is gates' own (the release lock and ledger): it must not be exposed through the API",
+        )
 
 
 def said(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ from psycopg.rows import class_row
 
 from gates.config import Config, Environment
 from gates.errors import GatesError
-from gates.gatesschema import SCHEMA, connect, ensure, said
+from gates.gatesschema import SCHEMA, check_not_exposed, connect, ensure, said
 from gates.redact import redact
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ def where(config: Config, env: Environment) -> tuple[str | None, str]:
 
     if not config.record.ledger:
         return None, OFF
+    check_not_exposed(config)
     if env.database_url_env:
         return database_url(config, env), ""
     if uses_local_cluster(env):

@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from gates.config import Config, Environment
 from gates.dblock import Claim, DatabaseLock, LockHeld
+from gates.gatesschema import check_not_exposed
 from gates.redact import redact
 
 __all__ = ["Holder", "LockHeld", "ReleaseLock", "lock_path", "lock_scope", "machine", "who"]
@@ -166,6 +167,7 @@ class ReleaseLock:
     def _take_in_database(self, env: str) -> None:
         from gates.database import database_url
 
+        check_not_exposed(self.config)
         me = self.me
         holder, where = who()
         claim = Claim(holder, where, me.pid, me.command, me.started_at, me.record)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gates.config import Environment, parse
-from gates.gatesschema import key_of
+from gates.errors import ConfigError
+from gates.gatesschema import check_not_exposed, key_of
 from gates.ledger import OFF, Entry, Ledger, where
 from gates.lock import lock_scope
 from gates.rollback import failed_in
@@ -68,3 +71,14 @@ def test_with_the_ledger_off_gates_says_so_instead_of_reading_it(tmp_path: Path)
     assert config.record.ledger is False
     assert where(config, config.environment("staging")) == (None, OFF)
     assert OFF == "no ledger: [record] ledger = false"
+
+
+def test_an_exposed_gates_schema_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    """gates' own schema among the API's exposed schemas is refused (exit 2), naming the file and the key that exposes it."""
+    staging = {"platform": "external", "url": "https://x", "database_url_env": "S_DB"}
+    data = {"app": {"name": "demo", "exposed_schemas": ["public", "gates"]}, "environments": {"staging": staging}}
+    config = parse(data, tmp_path / "gates.toml")
+    with pytest.raises(ConfigError) as refused:
+        check_not_exposed(config)
+    assert str(tmp_path / "gates.toml") in str(refused.value) and "app.exposed_schemas" in str(refused.value)
+    assert "'gates' is gates' own" in str(refused.value)
