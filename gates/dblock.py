@@ -28,19 +28,21 @@ class LockHeld(GatesError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Claim:
-    """Who takes (or holds) an environment's lock, as the row in ``gates.locks`` names them."""
+class Holder:
+    """Who holds (or held) an environment's lock: in a lock file, or in the row of ``gates.locks``."""
 
-    holder: str  # user@host
-    machine: str  # the host, and the CI run where there is one
     pid: int
+    host: str
     command: str
     started_at: str
     record: str = ""
+    user: str = ""
+    machine: str = ""  # the host and the CI run it serves, where there is one
 
     def describe(self) -> str:
+        user = f"{self.user}@{self.host} " if self.user else ""
         record = f", record {self.record}" if self.record else ""
-        return f"{self.holder} (pid {self.pid} on {self.machine}) since {self.started_at}{record}: {self.command}"
+        return f"{user}pid {self.pid} on {self.machine or self.host} since {self.started_at}{record}: {self.command}"
 
 
 _COLUMNS = "holder, machine, pid, command, started_at::text, record"
@@ -49,15 +51,15 @@ _COLUMNS = "holder, machine, pid, command, started_at::text, record"
 class DatabaseLock:
     """One environment's lock in its database: ``acquire`` (LockHeld naming the holder), ``release``."""
 
-    def __init__(self, url: str, app: str, env: str, claim: Claim) -> None:
-        self.url, self.app, self.env, self.claim = url, app, env, claim
+    def __init__(self, url: str, app: str, env: str, holder: Holder) -> None:
+        self.url, self.app, self.env, self.holder = url, app, env, holder
         self.key = key_of("release lock", app, env)
-        self.replaced: Claim | None = None  # a row left by a holder whose session is gone
+        self.replaced: Holder | None = None  # a row left by a holder whose session is gone
         self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> None:
         try:
-            conn = connect(self.url, f"gates lock {self.app}/{self.env} pid {self.claim.pid}")
+            conn = connect(self.url, f"gates lock {self.app}/{self.env} pid {self.holder.pid}")
         except psycopg.Error as exc:
             raise LockHeld(f"{self.env}: cannot take the release lock in its database: {said(exc)}") from None
         try:
@@ -81,7 +83,7 @@ class DatabaseLock:
         self._conn = conn
 
     def set_record(self, record: str) -> None:
-        self.claim = dataclasses.replace(self.claim, record=record)
+        self.holder = dataclasses.replace(self.holder, record=record)
         if self._conn is not None:
             self._conn.execute(
                 f"update {SCHEMA}.locks set record = %s where key = %s and backend_pid = pg_backend_pid()",
@@ -100,15 +102,20 @@ class DatabaseLock:
         finally:
             conn.close()
 
-    def _row(self, conn: psycopg.Connection[Any]) -> Claim | None:
+    def _row(self, conn: psycopg.Connection[Any]) -> Holder | None:
         row = conn.execute(f"select {_COLUMNS} from {SCHEMA}.locks where key = %s", (self.key,)).fetchone()
-        return Claim(*row) if row else None
+        if row is None:
+            return None
+        holder, machine, pid, command, started_at, record = row
+        # The row's holder is user@host: split at the last @ (a user name may hold one, a host name may not).
+        user, _, host = str(holder).rpartition("@")
+        return Holder(pid, host, command, started_at, record, user, machine)
 
     def _holder(self, conn: psycopg.Connection[Any]) -> str:
         """The holder as its row names it; else the session holding the advisory lock, from pg_stat_activity."""
-        claim = self._row(conn)
-        if claim is not None:
-            return claim.describe()
+        holder = self._row(conn)
+        if holder is not None:
+            return holder.describe()
         session = conn.execute(
             "select a.application_name, coalesce(host(a.client_addr), 'local'), a.backend_start::text "
             "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
@@ -122,12 +129,12 @@ class DatabaseLock:
         return f"a session that has not written its name yet: {name or 'unnamed'} from {client} since {since}"
 
     def _write(self, conn: psycopg.Connection[Any]) -> None:
-        c = self.claim
+        c = self.holder
         conn.execute(
             f"insert into {SCHEMA}.locks (key, app, env, holder, machine, pid, record, command, started_at) "
             "values (%s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict (key) do update set "
             "app = excluded.app, env = excluded.env, holder = excluded.holder, machine = excluded.machine, "
             "pid = excluded.pid, record = excluded.record, command = excluded.command, "
             "started_at = excluded.started_at, backend_pid = pg_backend_pid()",
-            (self.key, self.app, self.env, c.holder, c.machine, c.pid, c.record, c.command, c.started_at),
+            (self.key, self.app, self.env, f"{c.user}@{c.host}", c.machine, c.pid, c.record, c.command, c.started_at),
         )

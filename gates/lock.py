@@ -31,26 +31,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from gates.config import Config, Environment
-from gates.dblock import Claim, DatabaseLock, LockHeld
+from gates.dblock import DatabaseLock, Holder, LockHeld
 from gates.gatesschema import check_not_exposed
 from gates.redact import redact
 
 __all__ = ["Holder", "LockHeld", "ReleaseLock", "lock_path", "lock_scope", "machine", "who"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Holder:
-    """Who holds (or held) an environment's lock."""
-
-    pid: int
-    host: str
-    command: str
-    started_at: str
-    record: str = ""
-
-    def describe(self) -> str:
-        record = f", record {self.record}" if self.record else ""
-        return f"pid {self.pid} on {self.host} since {self.started_at}{record}: {self.command}"
 
 
 def lock_path(config: Config, env: str) -> Path:
@@ -169,9 +154,8 @@ class ReleaseLock:
 
         check_not_exposed(self.config)
         me = self.me
-        holder, where = who()
-        claim = Claim(holder, where, me.pid, me.command, me.started_at, me.record)
-        db = DatabaseLock(database_url(self.config, self.config.environment(env)), self.config.app.name, env, claim)
+        holder = dataclasses.replace(me, user=_user(), machine=machine())
+        db = DatabaseLock(database_url(self.config, self.config.environment(env)), self.config.app.name, env, holder)
         db.acquire()
         self._databases.append(db)
         if db.replaced is not None:

@@ -122,7 +122,7 @@ def test_a_lock_left_by_a_killed_deploy_is_reported_stale_and_taken_over(deploy_
     rows = [line for line in stale["stale"] if "database lock row of" in line]
     assert len(files) == 2 and len(rows) == 2, stale
     assert all(f"stale lock of pid {killed.pid} " in line and "(not running) taken over" in line for line in files)
-    assert all(f"(pid {killed.pid} on " in line and f"record {record.name}" in line and "(its session is gone) replaced" in line for line in rows)
+    assert all(f"pid {killed.pid} on " in line and f"record {record.name}" in line and "(its session is gone) replaced" in line for line in rows)
     assert stale["scope"] == {"staging": "database", "production": "database"}
     assert f"stale lock of pid {killed.pid} " in (tmp_path / "after" / "stderr").read_text()
     assert _locks(deploy_config) == {"staging": "", "production": ""}

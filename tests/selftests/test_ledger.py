@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from gates.dblock import Claim, DatabaseLock, LockHeld
+from gates.dblock import DatabaseLock, Holder, LockHeld
 from gates.gatesschema import connect
 from gates.procs import wait_until
 from tests.selftests.demo import demo_copy, gates, junit_results, write_config
@@ -39,11 +39,11 @@ RLS_MOLECULES = (
 )
 
 
-def _claim(pid: int) -> Claim:
-    return Claim("ann@laptop", "laptop", pid, "gates deploy", "2026-01-01T00:00:00+00:00")
+def _claim(pid: int) -> Holder:
+    return Holder(pid, "laptop", "gates deploy", "2026-01-01T00:00:00+00:00", user="ann")
 
 
-def _lock_is_free(url: str, claim: Claim) -> DatabaseLock | None:
+def _lock_is_free(url: str, claim: Holder) -> DatabaseLock | None:
     lock = DatabaseLock(url, "demo", "staging", claim)
     try:
         lock.acquire()
@@ -69,7 +69,7 @@ def test_the_database_lock_refuses_a_second_taker_naming_the_holder_and_a_dead_s
     with pytest.raises(LockHeld) as refused:
         DatabaseLock(pg_database, "demo", "staging", _claim(202)).acquire()
     assert "staging: another release holds the lock in the environment's database" in str(refused.value)
-    assert "ann@laptop (pid 101 on laptop)" in str(refused.value) and "record 20260101T000000Z-aaaaaa" in str(refused.value)
+    assert "ann@laptop pid 101 on laptop since" in str(refused.value) and "record 20260101T000000Z-aaaaaa" in str(refused.value)
     for app, env in (("demo", "production"), ("shop", "staging")):
         other = DatabaseLock(pg_database, app, env, _claim(303))
         other.acquire()
@@ -139,7 +139,7 @@ def test_a_deploy_from_another_machine_is_refused_naming_the_first_and_sigkill_f
         second = gates("deploy", "--first-release", "--reports", str(_reports(tmp_path, "b")), config=config, env=machines("b"))
         assert second.returncode == 1, second.stdout + second.stderr
         assert "staging: another release holds the lock in the environment's database" in second.stderr
-        assert f"(pid {first.pid} on " in second.stderr and f"record {record.name}" in second.stderr
+        assert f"pid {first.pid} on " in second.stderr and f"record {record.name}" in second.stderr
         assert "deploy --first-release" in second.stderr and "@" in second.stderr
         assert not _reports(tmp_path, "b").exists()  # refused before anything was done
         first.kill()  # SIGKILL: no clean-up of any kind
@@ -160,7 +160,7 @@ def test_a_deploy_from_another_machine_is_refused_naming_the_first_and_sigkill_f
         kill_naming(new)
     assert lock["scope"] == {"staging": "database"}
     (replaced,) = lock["stale"]
-    assert f"(pid {first.pid} on " in replaced and f"record {record.name}" in replaced and "(its session is gone) replaced" in replaced
+    assert f"pid {first.pid} on " in replaced and f"record {record.name}" in replaced and "(its session is gone) replaced" in replaced
     with psycopg.connect(database_env, autocommit=True) as conn:
         assert conn.execute("select count(*) from gates.locks").fetchone() == (0,)  # the third released it
 
