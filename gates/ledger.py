@@ -64,13 +64,18 @@ class Entry:
                 "rollback": self.rollback or {}}  # fmt: skip
 
     def line(self) -> str:
-        """One line for a terminal: when, what, the outcome, the releases, commit, signer and evidence."""
+        """One line for a terminal: when, what, the outcome, the releases, commit, signer, who and the evidence."""
         versions = f"release {_v(self.release_before)} -> {_v(self.release_after)}"
-        if self.serving is not None and self.serving != self.release_after:
+        if self.kind == "rollback" and self.rollback:
+            versions += f" (release {_v(self.rollback.get('to'))}'s code)"
+        elif self.serving is not None and self.serving != self.release_after:
             versions += f" (serving {self.serving})"
         parts = [self.ended_at or self.started_at, self.kind, self.record or "-", self.outcome, versions]
-        parts += [f"commit {self.commit[:12] or 'unknown'}", f"signed off by {self.signed_by or 'nobody'}"]
+        if self.kind == "deploy":
+            parts += [f"commit {self.commit[:12] or 'unknown'}", f"signed off by {self.signed_by or 'nobody'}"]
         parts += [f"by {self.holder}" if self.holder else "", f"evidence {self.evidence}" if self.evidence else ""]
+        if self.reason:
+            parts.append(f"reason: {self.reason}")
         return "  ".join(p for p in parts if p)
 
 
