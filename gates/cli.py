@@ -541,8 +541,11 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from gates.gatesschema import check_not_exposed
+
     cfg = _load(args)
     cfg.check_files()
+    check_not_exposed(cfg)  # gates' own schema (lock, ledger) is never one the API serves
     for env in cfg.environments.values():
         cfg.check_secrets_present(env)
     names = ", ".join(f"{e.name} ({e.platform})" for e in cfg.environments.values())

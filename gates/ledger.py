@@ -154,9 +154,8 @@ class Ledger:
         and that no entry shows as failed (its gate failed, or it was rolled back from)."""
         from gates.rollback import failed_in
 
-        if not self.entries:
-            return None
-        current = self.entries[0].serving
+        # What serves now: the newest entry that changed it (a release that stopped before its deploy did not).
+        current = next((e.serving for e in self.entries if e.serving is not None), None)
         bad = failed_in([e.as_record() for e in self.entries], self.env)
         good = [
             e.serving

@@ -279,3 +279,15 @@ def test_without_a_database_or_with_the_ledger_off_gates_says_what_it_cannot_kno
     assert "no ledger: [record] ledger = false" in gates("status", "--env", "staging", config=off).stdout
     history = gates("history", "--env", "staging", config=off)
     assert history.returncode == 1 and "no ledger: [record] ledger = false" in history.stderr
+
+
+def test_a_config_exposing_gates_schema_is_refused_before_anything_is_done(tmp_path, database_env):
+    """With `gates` among the exposed schemas, `gates config check` and `gates deploy` exit 2 naming the key, and no schema is made."""
+    environments = {"staging": {"platform": "external", "url": "http://127.0.0.1:9", "database_url_env": DB_ENV}}
+    config = write_config(tmp_path / "exposed", environments=environments, app={"exposed_schemas": ["public", "gates"]})
+    for command in (["config", "check"], ["deploy", "--first-release"]):
+        result = gates(*command, config=config)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"{config}: app.exposed_schemas: schema 'gates' is gates' own" in result.stderr
+    with psycopg.connect(database_env, autocommit=True) as conn:
+        assert conn.execute("select to_regnamespace('gates')").fetchone() == (None,)
