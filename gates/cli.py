@@ -228,8 +228,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     with _locked(cfg, list(cfg.environments)) as lock:
         record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
-        lock.set_record(record.id)
         record.state.stale_locks, record.state.lock_scope = list(lock.stale), dict(lock.scope)
+        try:
+            lock.set_record(record.id)
+        except GatesError as exc:  # the database lock's session died between taking the lock and now
+            record.finish("failed", str(exc))
+            raise
         record.write()
         print(f"gates: release {record.id}: record in {record.dir}", flush=True)
         ctx = release.Context(

@@ -84,11 +84,15 @@ class DatabaseLock:
 
     def set_record(self, record: str) -> None:
         self.holder = dataclasses.replace(self.holder, record=record)
-        if self._conn is not None:
+        if self._conn is None:
+            return
+        try:
             self._conn.execute(
                 f"update {SCHEMA}.locks set record = %s where key = %s and backend_pid = pg_backend_pid()",
                 (record, self.key),
             )
+        except psycopg.Error as exc:  # the session (and with it the lock) is gone: go no further
+            raise LockHeld(f"{self.env}: lost the release lock in its database: {said(exc)}") from None
 
     def release(self) -> None:
         conn, self._conn = self._conn, None
