@@ -291,3 +291,20 @@ def test_a_config_exposing_gates_schema_is_refused_before_anything_is_done(tmp_p
         assert f"{config}: app.exposed_schemas: schema 'gates' is gates' own" in result.stderr
     with psycopg.connect(database_env, autocommit=True) as conn:
         assert conn.execute("select to_regnamespace('gates')").fetchone() == (None,)
+
+
+@pytest.mark.parametrize("command", [["rollback", "--env", "staging"], ["migrate", "--env", "staging"]])
+def test_rollback_and_migrate_from_another_machine_are_refused_naming_the_holder(tmp_path, database_env, command):
+    """While another machine holds staging's lock in its database, `gates rollback` and `gates migrate` here exit 1 naming it."""
+    environments = {"staging": {"platform": "external", "url": "http://127.0.0.1:9", "database_url_env": DB_ENV}}
+    config = write_config(tmp_path / "here", environments=environments)
+    elsewhere = DatabaseLock(database_env, "demo", "staging", _claim(4242))
+    elsewhere.acquire()
+    try:
+        elsewhere.set_record("20260101T000000Z-bbbbbb")
+        result = gates(*command, config=config)
+    finally:
+        elsewhere.release()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "staging: another release holds the lock in the environment's database (ann@laptop pid 4242 on laptop" in result.stderr
+    assert "record 20260101T000000Z-bbbbbb: gates deploy" in result.stderr
