@@ -15,6 +15,9 @@ at a direct (or session-mode pooler) URL, not a transaction-mode pooler.
 from __future__ import annotations
 
 import dataclasses
+import getpass
+import os
+import socket
 from typing import Any
 
 import psycopg
@@ -46,6 +49,27 @@ class Holder:
 
 
 _COLUMNS = "holder, machine, pid, command, started_at::text, record"
+
+
+def who() -> tuple[str, str]:
+    """(user@host, machine): how a lock's row and a ledger entry name who acted, and where."""
+    return f"{user()}@{socket.gethostname()}", machine()
+
+
+def machine() -> str:
+    """This machine's name, with the CI run it serves when there is one (another runner is another machine)."""
+    run = os.environ.get("GITHUB_RUN_ID", "")
+    if run:
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        return f"{socket.gethostname()} ({server}/{os.environ.get('GITHUB_REPOSITORY', '?')}/actions/runs/{run})"
+    return socket.gethostname()
+
+
+def user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's uid without a passwd entry
+        return f"uid {os.getuid()}"
 
 
 class DatabaseLock:

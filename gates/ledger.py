@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from gates.config import Config, Environment
+from gates.dblock import Holder, who
 from gates.errors import GatesError
 from gates.gatesschema import SCHEMA, check_not_exposed, connect, ensure, said
 from gates.redact import redact
@@ -253,7 +254,6 @@ def rollback_entry(
     config: Config, env: str, versions: tuple[int, int, int | None], outcome: str, reason: str = ""
 ) -> Entry:
     """The entry of a ``gates rollback`` of ``env``: (from, to, the release it made) and how it ended."""
-    from gates.lock import who
     from gates.measurement import utcnow
 
     current, target, made = versions
@@ -264,4 +264,23 @@ def rollback_entry(
         serving=made if outcome == "passed" else current, holder=holder, machine=machine,
         releases={env: {"before": current, "after": made}},
         rollback={"env": env, "from": current, "to": target, "release": made},
+    )  # fmt: skip
+
+
+COMMANDS = ("deploy", "rollback", "migrate", "restore")
+
+
+def lost_entry(config: Config, env: str, left: Holder) -> Entry:
+    """The entry of a command whose holder died holding ``env``'s lock (its row was found with its session gone)."""
+    from gates.measurement import utcnow
+
+    words = left.command.split()
+    kind = next((w for w in words if w in COMMANDS), "command")
+    holder, machine = who()
+    return Entry(
+        app=config.app.name, env=env, kind=kind, record=left.record, outcome="interrupted",
+        reason=f"killed: {left.describe()} ended without finishing (its database session was gone at "
+        f"{utcnow().isoformat(timespec='seconds')}, found by {holder} on {machine})",
+        started_at=left.started_at, holder=f"{left.user}@{left.host}" if left.user else left.host,
+        machine=left.machine or left.host,
     )  # fmt: skip

@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
-import getpass
 import json
 import os
 import shlex
@@ -30,12 +29,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from gates import ledger
 from gates.config import Config, Environment
-from gates.dblock import DatabaseLock, Holder, LockHeld
+from gates.dblock import DatabaseLock, Holder, LockHeld, machine, user
 from gates.gatesschema import check_not_exposed
 from gates.redact import redact
 
-__all__ = ["Holder", "LockHeld", "ReleaseLock", "lock_path", "lock_scope", "machine", "who"]
+__all__ = ["Holder", "LockHeld", "ReleaseLock", "lock_path", "lock_scope"]
 
 
 def lock_path(config: Config, env: str) -> Path:
@@ -49,20 +49,6 @@ def lock_scope(env: Environment) -> str:
     if env.platform == "local":
         return "this machine only: its database is gates' local cluster on this machine"
     return "this machine only: it has no database to hold the lock (database_url_env)"
-
-
-def who() -> tuple[str, str]:
-    """(user@host, machine): how a lock's row and a ledger entry name who acted, and where."""
-    return f"{_user()}@{socket.gethostname()}", machine()
-
-
-def machine() -> str:
-    """This machine's name, with the CI run it serves when there is one (another runner is another machine)."""
-    run = os.environ.get("GITHUB_RUN_ID", "")
-    if run:
-        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-        return f"{socket.gethostname()} ({server}/{os.environ.get('GITHUB_REPOSITORY', '?')}/actions/runs/{run})"
-    return socket.gethostname()
 
 
 class ReleaseLock:
@@ -154,19 +140,16 @@ class ReleaseLock:
 
         check_not_exposed(self.config)
         me = self.me
-        holder = dataclasses.replace(me, user=_user(), machine=machine())
+        holder = dataclasses.replace(me, user=user(), machine=machine())
         db = DatabaseLock(database_url(self.config, self.config.environment(env)), self.config.app.name, env, holder)
         db.acquire()
         self._databases.append(db)
         if db.replaced is not None:
             self.stale.append(f"{env}: database lock row of {db.replaced.describe()} (its session is gone) replaced")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # a container's uid without a passwd entry
-        return f"uid {os.getuid()}"
+            if self.config.record.ledger:  # the dead holder could not say how it ended: say it for it
+                ledger.write(
+                    self.config, self.config.environment(env), ledger.lost_entry(self.config, env, db.replaced)
+                )
 
 
 def _read(fh: IO[str]) -> Holder | None:

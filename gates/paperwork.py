@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from gates.config import Config
+from gates.dblock import who
 from gates.incident import IncidentWriter
 from gates.ledger import LedgerWriter
-from gates.lock import who
 from gates.notify import Notifier
 from gates.record import Record
 

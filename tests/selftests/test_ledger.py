@@ -129,7 +129,8 @@ def _in_step(folder: Path, name: str) -> Path | None:
 
 def test_a_deploy_from_another_machine_is_refused_naming_the_first_and_sigkill_frees_the_lock(database_env, machines, servers, tmp_path):
     """Two `gates deploy` of one environment from two state directories: the second is refused naming the first (holder, pid,
-    record); once the first is killed with SIGKILL a third deploy gets the lock at once, replacing the row the first left."""
+    record); once the first is killed with SIGKILL a third deploy gets the lock at once, replacing the row the first left
+    and writing the killed release into the ledger as interrupted."""
     app = servers["target"](delays={"/health": 900.0})  # the first release waits in its gate, on /health
     environments = {"staging": {"platform": "external", "url": app.url, "database_url_env": DB_ENV}}
     config = write_config(tmp_path / "cfg", environments=environments, app={"health_paths": ["/health"], "health_timeout": 900.0}, extra=WAIVE)
@@ -163,6 +164,10 @@ def test_a_deploy_from_another_machine_is_refused_naming_the_first_and_sigkill_f
     assert f"pid {first.pid} on " in replaced and f"record {record.name}" in replaced and "(its session is gone) replaced" in replaced
     with psycopg.connect(database_env, autocommit=True) as conn:
         assert conn.execute("select count(*) from gates.locks").fetchone() == (0,)  # the third released it
+    history = json.loads(gates("history", "--env", "staging", "--json", config=config, env=machines("b")).stdout)
+    assert [(e["record"], e["outcome"]) for e in history] == [(new.name, "interrupted"), (record.name, "interrupted")]
+    lost = history[1]  # the killed release could not say how it ended: the third said it for it
+    assert lost["kind"] == "deploy" and lost["reason"].startswith("killed: ") and f"pid {first.pid} on " in lost["reason"]
 
 
 @pytest.fixture(scope="module")
