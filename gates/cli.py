@@ -98,10 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--to",
         type=int,
-        help="release version (default: the previous good release: complete, other code, no failed gate in a record)",
+        help="release version (default: the previous good release: complete, other code, no failed gate in the "
+        "environment's ledger or a local record)",
     )
     p.add_argument("--reports", help="folder of release records to judge releases by (default: [record] dir)")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser(
+        "history",
+        parents=[common],
+        help="the releases and rollbacks of an environment, from the ledger in its database (newest first)",
+    )
+    p.add_argument("--env", required=True)
+    p.add_argument("--limit", type=int, default=20, help="how many entries (default 20)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("status", parents=[common], help="what each environment runs now")
     p.add_argument("--env")
@@ -229,10 +240,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     with _locked(cfg, list(cfg.environments)) as lock:
         _recover(cfg)
         record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
-        lock.set_record(record.id)
-        if lock.stale:
-            record.state.stale_locks = list(lock.stale)
-            record.write()
+        record.state.stale_locks, record.state.lock_scope = list(lock.stale), dict(lock.scope)
+        try:
+            lock.set_record(record.id)
+        except GatesError as exc:  # the database lock's session died between taking the lock and now
+            record.finish("failed", str(exc))
+            raise
+        record.write()
         print(f"gates: release {record.id}: record in {record.dir}", flush=True)
         journal = Journal(cfg.state_dir, "deploy", record.dir)
         ctx = release.Context(
@@ -276,11 +290,12 @@ def _recover(cfg: config_mod.Config) -> None:
 
 @contextlib.contextmanager
 def _locked(cfg: config_mod.Config, envs: list[str]) -> Iterator[ReleaseLock]:
-    """Hold the release lock of ``envs``, saying on stderr which stale locks were taken over."""
+    """Hold the release lock of ``envs`` (on this machine, and in each one's database), saying on stderr which
+    stale locks were taken over and which environments only this machine's lock guards."""
     from gates.lock import ReleaseLock
 
     with ReleaseLock(cfg, envs) as lock:
-        for line in lock.stale:
+        for line in [*lock.stale, *lock.machine_only()]:
             print(f"gates: {line}", file=sys.stderr, flush=True)
         yield lock
 
@@ -344,9 +359,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from gates import ledger
     from gates.journal import Journal
     from gates.platforms import platform_for
-    from gates.rollback import failed_releases, pick
+    from gates.rollback import failed_in, failed_releases, pick
 
     cfg = _load(args)
     env = cfg.environment(args.env)
@@ -355,10 +371,19 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     platform = platform_for(cfg, env)
     with _locked(cfg, [env.name]):
         _recover(cfg)
-        current, target = pick(platform.releases(env), env.name, args.to, failed_releases(root, env.name))
+        history = ledger.ledger_of(cfg, env)
+        bad = failed_releases(root, env.name) | failed_in([e.as_record() for e in history.entries], env.name)
+        judged = f"the ledger ({len(history.entries)} entries)" if not history.unavailable else history.unavailable
+        print(f"gates: {env.name}: releases judged by {judged} and the records in {root}", file=sys.stderr)
+        current, target = pick(platform.releases(env), env.name, args.to, bad)
         with Journal(cfg.state_dir, "rollback") as journal:
             journal.intend("rollback", env.name)
-            release = platform.rollback(env, to=target.version)
+            try:
+                release = platform.rollback(env, to=target.version)
+            except GatesError as exc:
+                ledger.write_rollback(cfg, env, (current.version, target.version, None), "failed", str(exc))
+                raise
+        ledger.write_rollback(cfg, env, (current.version, target.version, release.version), "passed")
     print(
         f"gates: rolled back {env.name}: v{current.version} -> v{target.version} "
         f"(serving v{target.version}'s code as release v{release.version}); the database was not touched"
@@ -379,8 +404,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         try:
             st = platform_for(cfg, env).status(env)
         except Unsupported as exc:
-            rows.append({"env": env.name, "platform": env.platform, "url": env.url, "release": None,
-                         "database_url": "", "instances": [], "note": str(exc)})  # fmt: skip
+            rows.append({"env": env.name, "platform": env.platform, "url": env.url, "release": None, "database_url": "",
+                         "instances": [], "note": str(exc), "ledger": _ledger_status(cfg, env)})  # fmt: skip
             continue
         rows.append(
             {
@@ -401,6 +426,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     for i in st.instances
                 ],
                 "serving": sorted({i.release for i in st.instances if i.state != "stopped" and i.release is not None}),
+                "ledger": _ledger_status(cfg, env),
             }
         )
     if args.json:
@@ -420,6 +446,52 @@ def cmd_status(args: argparse.Namespace) -> int:
         if len(row.get("serving", [])) > 1:
             serving = ", ".join(str(v) for v in row["serving"])
             print(f"  WARNING: {row['env']} serves more than one release ({serving}): a rollout did not finish")
+        known = row["ledger"]
+        if known.get("unavailable"):
+            print(f"  {known['unavailable']}")
+        elif known["last"] is None:
+            print("  ledger: no release recorded yet")
+        else:
+            print(redact(f"  last release (ledger): {known['last']['line']}"))
+            print(f"  previous good release (ledger): {known['previous_good'] or 'none'}")
+    return EXIT_OK
+
+
+def _ledger_status(cfg: config_mod.Config, env: config_mod.Environment) -> dict[str, Any]:
+    """What the environment's ledger says: its last entry and the previous good release, or why it says nothing."""
+    import dataclasses
+
+    from gates.ledger import ledger_of
+
+    known = ledger_of(cfg, env, limit=50)
+    if known.unavailable:
+        return {"unavailable": known.unavailable}
+    last = known.last
+    return {
+        "last": None if last is None else {**dataclasses.asdict(last), "line": last.line()},
+        "previous_good": known.previous_good(),
+    }
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from gates.ledger import ledger_of
+
+    cfg = _load(args)
+    env = cfg.environment(args.env)
+    if args.limit < 1:
+        raise UsageError(f"gates history: --limit: expected 1 or more, got {args.limit}")
+    known = ledger_of(cfg, env, limit=args.limit)
+    if known.unavailable:
+        raise GatesError(f"{env.name}: {known.unavailable}")
+    if args.json:
+        print(redact(json.dumps([dataclasses.asdict(e) for e in known.entries], indent=2)))
+        return EXIT_OK
+    if not known.entries:
+        print(f"{env.name}: the ledger has no release of {cfg.app.name} yet")
+    for entry in known.entries:
+        print(redact(entry.line()))
     return EXIT_OK
 
 
@@ -523,8 +595,11 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from gates.gatesschema import check_not_exposed
+
     cfg = _load(args)
     cfg.check_files()
+    check_not_exposed(cfg)  # gates' own schema (lock, ledger) is never one the API serves
     for env in cfg.environments.values():
         cfg.check_secrets_present(env)
     names = ", ".join(f"{e.name} ({e.platform})" for e in cfg.environments.values())

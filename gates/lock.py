@@ -1,4 +1,4 @@
-"""One release at a time per environment: a lock file naming its holder.
+"""One release at a time per environment: a lock file naming its holder, and the lock in its database.
 
 ``<state_dir>/<env>/release.lock`` holds an exclusive ``flock`` for as long as a gates command
 (deploy, rollback, migrate, restore) works on the environment, and a JSON line naming the holder
@@ -7,7 +7,11 @@ a lock whose file still names a holder while nobody holds the flock was left by 
 it is reported as stale and taken over. A lock held by a live process is refused at once (no
 waiting: a release takes minutes), naming the holder.
 
-The lock is machine-local: two machines deploying the same Fly app do not see each other's lock.
+The file lock is machine-local (it guards this machine's state of the local platform). An
+environment with a database of its own (``database_url_env``) is also locked in that database
+(gates/dblock.py), which every machine releasing it reaches: a second release from another machine
+is refused naming the holder, and a killed holder's session frees it by itself. An environment
+without one keeps the file lock alone, and ``scope`` says so.
 """
 
 from __future__ import annotations
@@ -25,38 +29,33 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from gates.config import Config
-from gates.errors import GatesError
+from gates import ledger
+from gates.config import Config, Environment
+from gates.dblock import DatabaseLock, Holder, LockHeld, machine, user
+from gates.gatesschema import check_not_exposed
 from gates.redact import redact
 
-
-class LockHeld(GatesError):
-    """Another live gates process works on the environment: exit 1, nothing done."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Holder:
-    """Who holds (or held) an environment's lock."""
-
-    pid: int
-    host: str
-    command: str
-    started_at: str
-    record: str = ""
-
-    def describe(self) -> str:
-        record = f", record {self.record}" if self.record else ""
-        return f"pid {self.pid} on {self.host} since {self.started_at}{record}: {self.command}"
+__all__ = ["Holder", "LockHeld", "ReleaseLock", "lock_path", "lock_scope"]
 
 
 def lock_path(config: Config, env: str) -> Path:
     return config.state_dir / env / "release.lock"
 
 
+def lock_scope(env: Environment) -> str:
+    """Where the environment's release lock is held: ``database``, or why only on this machine."""
+    if env.database_url_env:
+        return "database"
+    if env.platform == "local":
+        return "this machine only: its database is gates' local cluster on this machine"
+    return "this machine only: it has no database to hold the lock (database_url_env)"
+
+
 class ReleaseLock:
     """The locks of several environments, taken all or none (in name order, so two takers cannot deadlock)."""
 
     def __init__(self, config: Config, envs: Sequence[str], argv: Sequence[str] | None = None) -> None:
+        self.config = config
         self.paths = {env: lock_path(config, env) for env in sorted(set(envs))}
         self.me = Holder(
             pid=os.getpid(),
@@ -64,25 +63,41 @@ class ReleaseLock:
             command=redact(shlex.join(["gates", *(sys.argv[1:] if argv is None else argv)])),
             started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        self.stale: list[str] = []  # one line per stale lock taken over
+        self.stale: list[str] = []  # one line per stale lock taken over (a file, or a row in a database)
+        # env -> where its lock is held ("database", or "this machine only: <why>")
+        self.scope = {env: lock_scope(config.environment(env)) for env in self.paths}
         self._files: dict[str, IO[str]] = {}
+        self._databases: list[DatabaseLock] = []
 
     def acquire(self) -> None:
-        """Take every lock; LockHeld naming the holder (and nothing kept) when one is held by a live process."""
+        """Take every lock, this machine's files first; LockHeld naming the holder (and nothing kept) when one
+        is held by a live process, here or, through the environment's database, on any machine."""
         try:
             for env, path in self.paths.items():
                 self._take(env, path)
+            for env, scope in self.scope.items():
+                if scope == "database":
+                    self._take_in_database(env)
         except BaseException:
             self.release()
             raise
 
     def set_record(self, record_id: str) -> None:
-        """Name the release's record in every lock file, so a refused caller knows where to look."""
+        """Name the release's record in every lock, so a refused caller knows where to look."""
         self.me = dataclasses.replace(self.me, record=record_id)
         for fh in self._files.values():
             _write(fh, self.me)
+        for db in self._databases:
+            db.set_record(record_id)
+
+    def machine_only(self) -> list[str]:
+        """One line per environment whose lock this machine alone sees, saying why."""
+        return [f"{env}: release lock held on {scope}" for env, scope in self.scope.items() if scope != "database"]
 
     def release(self) -> None:
+        for db in reversed(self._databases):
+            db.release()
+        self._databases.clear()
         for fh in self._files.values():
             with contextlib.suppress(OSError):
                 fh.seek(0)
@@ -119,6 +134,22 @@ class ReleaseLock:
             self.stale.append(f"{env}: stale lock of {previous.describe()} ({state}) taken over")
         _write(fh, self.me)
         self._files[env] = fh
+
+    def _take_in_database(self, env: str) -> None:
+        from gates.database import database_url
+
+        check_not_exposed(self.config)
+        me = self.me
+        holder = dataclasses.replace(me, user=user(), machine=machine())
+        db = DatabaseLock(database_url(self.config, self.config.environment(env)), self.config.app.name, env, holder)
+        db.acquire()
+        self._databases.append(db)
+        if db.replaced is not None:
+            self.stale.append(f"{env}: database lock row of {db.replaced.describe()} (its session is gone) replaced")
+            if self.config.record.ledger:  # the dead holder could not say how it ended: say it for it
+                ledger.write(
+                    self.config, self.config.environment(env), ledger.lost_entry(self.config, env, db.replaced)
+                )
 
 
 def _read(fh: IO[str]) -> Holder | None:

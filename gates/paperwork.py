@@ -1,20 +1,25 @@
-"""What a release writes about itself as it goes: notifications, incident reports and the feedback entry, hooked on its Record."""
+"""What a release writes about itself as it goes: notifications, incident reports, the feedback entry and the ledger, hooked on its Record."""
 
 from __future__ import annotations
 
 from gates.config import Config
+from gates.dblock import who
 from gates.feedback import FeedbackWriter
 from gates.incident import IncidentWriter
+from gates.ledger import LedgerWriter
 from gates.notify import Notifier
 from gates.record import Record
 
 
 def attach(config: Config, record: Record) -> Notifier:
-    """Listen to the record (the incident report, then the feedback entry, so the last message can link
-    them), then say the release started."""
+    """Listen to the record (the incident report, then the feedback entry, so the last message can link them;
+    the ledger entry of each environment touched at the finish, unless ``[record] ledger = false``), then say
+    the release started."""
     production = [e.name for e in config.environments.values() if e.is_production]
     record.state.production_env = production[0] if production else "production"
     notifier = Notifier(config, record)
     record.listeners += [IncidentWriter(config), FeedbackWriter(config), notifier]
+    if config.record.ledger:
+        record.listeners.append(LedgerWriter(config, *who()))
     notifier.started()
     return notifier

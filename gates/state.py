@@ -159,6 +159,10 @@ class ReleaseState:
     incident: str = ""
     incident_error: str = ""
     stale_locks: list[str] = dataclasses.field(default_factory=list)
+    # env -> where its release lock was held: "database", or "this machine only: <why>" (gates/lock.py).
+    lock_scope: dict[str, str] = dataclasses.field(default_factory=dict)
+    # env -> where this release's ledger entry went ("written to gates.releases") or why not (gates/ledger.py).
+    ledger: dict[str, str] = dataclasses.field(default_factory=dict)
     # "<env>: <molecule>" -> the reason, for each built-in molecule [gate] waive skipped in this release.
     waivers: dict[str, str] = dataclasses.field(default_factory=dict)
     # After the release: the runbooks rewritten from its record (`gates report --runbook-timings`).
@@ -204,8 +208,10 @@ class ReleaseState:
             data["incident_error"] = self.incident_error
         if self.waivers:
             data["waived"] = self.waivers
-        if self.stale_locks:
-            data["lock"] = {"stale": self.stale_locks}
+        if self.stale_locks or self.lock_scope:
+            data["lock"] = {"stale": self.stale_locks, "scope": self.lock_scope}
+        if self.ledger:
+            data["ledger"] = self.ledger
         if self.docs is not None:
             data["docs"] = {"updated": list(self.docs.updated), "commit": self.docs.commit}
         if self.feedback:

@@ -18,6 +18,7 @@ from tests.selftests.demo import REPO, gates
 
 HOTDASH = REPO / "examples" / "hotdash"
 WORKFLOW = REPO / ".github" / "workflows" / "deploy.yml"
+MATRIX_JOB = "release"  # the matrix form: one `gates deploy` per app or region
 DB_URLS = {
     "STAGING_DB_URL": "postgresql://postgres:canary-staging-pw@db.staging.invalid:5432/postgres",
     "PRODUCTION_DB_URL": "postgresql://postgres:canary-prod-pw@db.prod.invalid:5432/postgres",
@@ -79,8 +80,8 @@ def _runs(job: dict[str, Any]) -> list[str]:
 
 
 def test_the_workflow_runs_preflight_staging_drill_production_in_order(workflow):
-    """Four jobs chained by needs; deploy jobs use the staging/production GitHub environments."""
-    jobs = workflow["jobs"]
+    """Four jobs chained by needs; deploy jobs use the staging/production GitHub environments (beside them, the matrix form)."""
+    jobs = {name: job for name, job in workflow["jobs"].items() if name != MATRIX_JOB}
     assert list(jobs) == ["preflight", "staging", "drill", "production"]
     assert [jobs[j].get("needs") for j in jobs] == [None, "preflight", "staging", "drill"]
     assert [jobs[j].get("environment") for j in jobs] == [None, "staging", "staging", "production"]
@@ -92,12 +93,27 @@ def test_the_workflow_runs_preflight_staging_drill_production_in_order(workflow)
 def test_secrets_come_only_from_github_secrets_through_the_environment(workflow):
     """Secrets appear only as `${{ secrets.X }}` env values, never in a command line."""
     text = WORKFLOW.read_text()
-    for job in workflow["jobs"].values():
+    for job_name, job in workflow["jobs"].items():
         for name, value in job.get("env", {}).items():
-            if name in ("FLY_API_TOKEN", "STAGING_DB_URL", "PRODUCTION_DB_URL", "GITHUB_TOKEN"):
+            if job_name == MATRIX_JOB and name.endswith("_DB_URL"):  # the secret each matrix entry names
+                assert value == f"${{{{ secrets[matrix.{name.removesuffix('_URL').lower()}] }}}}"
+            elif name in ("FLY_API_TOKEN", "STAGING_DB_URL", "PRODUCTION_DB_URL", "GITHUB_TOKEN"):
                 assert value == f"${{{{ secrets.{name} }}}}"
         assert not any("secrets." in run for run in _runs(job))
     assert not re.search(r"postgres(ql)?://[^$\s]*:[^$\s]*@", text)
+
+
+def test_the_matrix_form_runs_one_locked_release_per_entry_in_its_own_group_and_environment(workflow):
+    """The matrix job runs only with GATES_MATRIX set: one `gates deploy --approve` per entry, each in a concurrency group and
+    a GitHub environment of its own, never cancelled half-way, one entry's failure not stopping the others."""
+    job = workflow["jobs"][MATRIX_JOB]
+    assert job["if"] == "vars.GATES_MATRIX != ''"
+    assert job["strategy"]["fail-fast"] is False and "fromJSON(vars.GATES_MATRIX" in job["strategy"]["matrix"]["include"]
+    assert job["concurrency"] == {"group": "gates-release-${{ matrix.name }}", "cancel-in-progress": False}
+    assert job["environment"] == "${{ matrix.environment }}" and job["env"]["GATES_CONFIG"] == "${{ matrix.config }}"
+    assert any(run.startswith('gates --config "$GATES_CONFIG" deploy --approve') for run in _runs(job))
+    uploads = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert uploads[0]["with"]["name"] == "release-${{ matrix.name }}"
 
 
 def test_every_job_uploads_its_reports_and_writes_the_job_summary(workflow):

@@ -6,12 +6,9 @@ process table, never by sleeping) until a step runs with a child process, then a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,9 @@ import pytest
 from gates.config import load
 from gates.lock import LockHeld, ReleaseLock, lock_path
 from gates.procs import wait_until
-from tests.selftests.demo import REPO, gates, write_config
+from tests.selftests.demo import gates, write_config
+from tests.selftests.platformfixtures import DEMO_DB_ENV
+from tests.selftests.releaseprocs import kill_naming, processes_naming, start_deploy, stop
 
 START_TIMEOUT = 180.0  # a loaded machine: python start-up, a Postgres database, the preflight child
 
@@ -46,15 +45,6 @@ def deploy_config(tmp_path: Path, pg_cluster: Any, request: pytest.FixtureReques
                 os.environ[key] = value
 
 
-def _start_deploy(config: Path, out: Path) -> subprocess.Popen[bytes]:
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "stdout").open("wb") as stdout, (out / "stderr").open("wb") as stderr:
-        return subprocess.Popen(
-            [sys.executable, "-m", "gates.cli", "--config", str(config), "deploy", "--first-release"],
-            cwd=REPO, stdout=stdout, stderr=stderr,
-        )  # fmt: skip
-
-
 def _records(config: Path) -> set[Path]:
     return {p.parent for p in (config.parent / "deploys").glob("*/record.json")}
 
@@ -72,29 +62,7 @@ def _running_with_child(config: Path) -> tuple[Path, dict[str, Any]] | None:
         return None
     data = json.loads((record / "record.json").read_text())
     running = [s for s in data["steps"] if s["outcome"] == "running"]
-    return (record, running[0]) if running and _processes_naming(record) else None
-
-
-def _processes_naming(text: Path) -> list[int]:
-    """Live (not zombie) processes whose command line contains ``text``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if str(text).encode() in cmdline and state != "Z":
-            found.append(int(proc.name))
-    return found
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(timeout=30)
+    return (record, running[0]) if running and processes_naming(record) else None
 
 
 def _locks(config: Path) -> dict[str, str]:
@@ -104,7 +72,7 @@ def _locks(config: Path) -> dict[str, str]:
 
 def test_a_second_deploy_is_refused_naming_the_holder_and_sigterm_interrupts_the_first(deploy_config, tmp_path):
     """While a release runs, `gates deploy` exits 1 naming the holder; SIGTERM then stops the release's children, records 'interrupted at <step>', frees the locks and exits 130."""
-    first = _start_deploy(deploy_config, tmp_path / "first")
+    first = start_deploy(deploy_config, tmp_path / "first")
     try:
         record, _ = wait_until("a release step running a child process", lambda: _running_with_child(deploy_config), timeout=START_TIMEOUT)
         second = gates("deploy", "--first-release", "--reports", str(tmp_path / "second-records"), config=deploy_config)
@@ -115,7 +83,7 @@ def test_a_second_deploy_is_refused_naming_the_holder_and_sigterm_interrupts_the
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=120) == 130
     finally:
-        _stop(first)
+        stop(first)
     data = json.loads((record / "record.json").read_text())
     interrupted = [s for s in data["steps"] if s["outcome"] == "interrupted"]
     assert len(interrupted) == 1, data["steps"]
@@ -124,28 +92,24 @@ def test_a_second_deploy_is_refused_naming_the_holder_and_sigterm_interrupts_the
     later = data["steps"][data["steps"].index(interrupted[0]) + 1 :]
     assert later and all(s["outcome"] == "skipped" for s in later)
     assert "gates: interrupted" in (tmp_path / "first" / "stderr").read_text()
-    wait_until("the release's child processes to be gone", lambda: not _processes_naming(record), timeout=30)
+    wait_until("the release's child processes to be gone", lambda: not processes_naming(record), timeout=30)
     assert _locks(deploy_config) == {"staging": "", "production": ""}
 
 
 def test_a_lock_left_by_a_killed_deploy_is_reported_stale_and_taken_over(deploy_config, tmp_path):
-    """A deploy killed with SIGKILL leaves its lock naming a dead pid; the next deploy reports it as stale, records it and goes on."""
-    killed = _start_deploy(deploy_config, tmp_path / "killed")
+    """A deploy killed with SIGKILL leaves its lock files naming a dead pid and its rows in the databases' gates.locks; the next
+    deploy reports the files as stale (taken over) and the rows as replaced (their sessions ended), records both and goes on."""
+    killed = start_deploy(deploy_config, tmp_path / "killed")
     try:
         record, _ = wait_until("a release step running a child process", lambda: _running_with_child(deploy_config), timeout=START_TIMEOUT)
     finally:
-        _stop(killed)
-    for pid in _processes_naming(record):  # what SIGKILL left running: its steps' own process groups
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:  # not a group leader (or gone already)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        stop(killed)
+    kill_naming(record)  # what SIGKILL left running: its steps' own process groups
     left = json.loads(_locks(deploy_config)["staging"])
     assert left["pid"] == killed.pid and left["record"] == record.name
-    wait_until("the killed release's children to be gone", lambda: not _processes_naming(record), timeout=30)
+    wait_until("the killed release's children to be gone", lambda: not processes_naming(record), timeout=30)
 
-    after = _start_deploy(deploy_config, tmp_path / "after")
+    after = start_deploy(deploy_config, tmp_path / "after")
     try:
         # Not "the newest": two records of one second sort by their random suffix.
         new = wait_until("a new release", lambda: next(iter(_records(deploy_config) - {record}), None), timeout=START_TIMEOUT)
@@ -153,28 +117,41 @@ def test_a_lock_left_by_a_killed_deploy_is_reported_stale_and_taken_over(deploy_
         after.send_signal(signal.SIGTERM)
         assert after.wait(timeout=120) == 130
     finally:
-        _stop(after)
-    assert len(stale["stale"]) == 2
-    assert all(f"stale lock of pid {killed.pid} " in line and "(not running) taken over" in line for line in stale["stale"])
+        stop(after)
+    files = [line for line in stale["stale"] if "stale lock of" in line]
+    rows = [line for line in stale["stale"] if "database lock row of" in line]
+    assert len(files) == 2 and len(rows) == 2, stale
+    assert all(f"stale lock of pid {killed.pid} " in line and "(not running) taken over" in line for line in files)
+    assert all(f"pid {killed.pid} on " in line and f"record {record.name}" in line and "(its session is gone) replaced" in line for line in rows)
+    assert stale["scope"] == {"staging": "database", "production": "database"}
     assert f"stale lock of pid {killed.pid} " in (tmp_path / "after" / "stderr").read_text()
     assert _locks(deploy_config) == {"staging": "", "production": ""}
 
 
-def test_a_lock_is_taken_all_or_none(tmp_path, make_config):
-    """When one environment's lock is held, the others are not kept by the refused caller."""
-    config = make_config()
+@pytest.fixture
+def shared_database(make_config, pg_database, monkeypatch):
+    """make_config's environments on one real database (instead of an unreachable one): their locks are held there too."""
+    monkeypatch.setenv(DEMO_DB_ENV, pg_database)
+    return make_config
+
+
+def test_a_lock_is_taken_all_or_none(shared_database):
+    """When one environment's lock is held, here or on another machine (another state directory, the same database), the
+    others are not kept by the refused caller."""
+    config, other_machine = shared_database(), shared_database()
     with ReleaseLock(config, ["production"]):
-        refused = ReleaseLock(config, ["staging", "production"], argv=["deploy"])
-        with pytest.raises(LockHeld, match="production: another release holds the lock"):
-            refused.acquire()
-        with ReleaseLock(config, ["staging"]) as staging:
-            assert staging.stale == []
+        for taker in (config, other_machine):
+            refused = ReleaseLock(taker, ["staging", "production"], argv=["deploy"])
+            with pytest.raises(LockHeld, match="production: another release holds the lock"):
+                refused.acquire()
+            with ReleaseLock(taker, ["staging"]) as staging:
+                assert staging.stale == [] and staging.scope == {"staging": "database"}
 
 
 @pytest.mark.parametrize("command", [["rollback", "--env", "staging"], ["migrate", "--env", "staging"]])
-def test_rollback_and_migrate_are_refused_while_a_release_holds_the_environment(make_config, command):
+def test_rollback_and_migrate_are_refused_while_a_release_holds_the_environment(shared_database, command):
     """`gates rollback` and `gates migrate` take the environment's lock too: refused with exit 1 naming the holder."""
-    config = make_config()
+    config = shared_database()
     with ReleaseLock(config, ["staging"], argv=["deploy"]) as held:
         held.set_record("20260101T000000Z-abcdef")
         result = gates(*command, config=config.path)

@@ -1,0 +1,286 @@
+"""The release ledger: every release and rollback of an environment, kept in that environment's database.
+
+One row of ``gates.releases`` (gates/gatesschema.py) per environment a release touched, written when
+the release finishes (``LedgerWriter``, a Record listener) and by ``gates rollback``: outcome, steps
+(name, env, outcome, seconds), releases before and after, commit, who signed off, the record's id
+and where its evidence is. Any machine that reaches the database reads it back (``read``), so
+``gates status``, ``gates rollback`` and ``gates history`` on a fresh machine know the last release
+and the previous good one. ``[record] ledger = false`` turns it off; each reader then says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.rows import class_row
+
+from gates.config import Config, Environment
+from gates.dblock import Holder, who
+from gates.errors import GatesError
+from gates.gatesschema import SCHEMA, check_not_exposed, connect, ensure, said
+from gates.redact import redact
+
+if TYPE_CHECKING:
+    from gates.record import Record
+    from gates.state import StepRecord
+
+OFF = "no ledger: [record] ledger = false"
+READ_LIMIT = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One row of the ledger: a release (``kind`` deploy) or a ``gates rollback`` of one environment."""
+
+    app: str
+    env: str
+    kind: str  # deploy | rollback
+    record: str
+    outcome: str
+    reason: str = ""
+    started_at: str = ""
+    ended_at: str = ""
+    commit: str = ""
+    release_before: int | None = None
+    release_after: int | None = None
+    serving: int | None = None  # the release the environment serves after it (a rollback's new release)
+    signed_by: str = ""
+    evidence: str = ""
+    holder: str = ""
+    machine: str = ""
+    steps: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    releases: dict[str, Any] = dataclasses.field(default_factory=dict)
+    rollback: dict[str, Any] | None = None
+    written_at: str = ""
+
+    def as_record(self) -> dict[str, Any]:
+        """The entry in record.json's shape (steps, releases, rollback): what gates/rollback.py judges."""
+        return {"id": self.record, "outcome": self.outcome, "steps": self.steps, "releases": self.releases,
+                "rollback": self.rollback or {}}  # fmt: skip
+
+    def line(self) -> str:
+        """One line for a terminal: when, what, the outcome, the releases, commit, signer, who and the evidence."""
+        versions = f"release {_v(self.release_before)} -> {_v(self.release_after)}"
+        if self.kind == "rollback" and self.rollback:
+            versions += f" (release {_v(self.rollback.get('to'))}'s code)"
+        elif self.serving is not None and self.serving != self.release_after:
+            versions += f" (serving {self.serving})"
+        parts = [self.ended_at or self.started_at, self.kind, self.record or "-", self.outcome, versions]
+        if self.kind == "deploy":
+            parts += [f"commit {self.commit[:12] or 'unknown'}", f"signed off by {self.signed_by or 'nobody'}"]
+        parts += [f"by {self.holder}" if self.holder else "", f"evidence {self.evidence}" if self.evidence else ""]
+        if self.reason:
+            parts.append(f"reason: {self.reason}")
+        return "  ".join(p for p in parts if p)
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else str(version)
+
+
+def where(config: Config, env: Environment) -> tuple[str | None, str]:
+    """(URL of the database holding ``env``'s ledger, "") or (None, why there is none to read or write)."""
+    from gates.database import database_url, local_database_name, uses_local_cluster
+
+    if not config.record.ledger:
+        return None, OFF
+    check_not_exposed(config)
+    if env.database_url_env:
+        return database_url(config, env), ""
+    if uses_local_cluster(env):
+        from gates.database.cluster import LocalCluster
+
+        cluster = LocalCluster.for_config(config)
+        if not cluster.running():
+            return None, "no ledger reachable: the database is gates' local cluster, which is not running here"
+        return cluster.url(local_database_name(env)), ""
+    return None, f"no ledger: {env.name} has no database (database_url_env)"
+
+
+def append(url: str, entry: Entry) -> None:
+    """Add ``entry`` to the ledger of the database at ``url`` (creating gates' schema when missing)."""
+    with connect(url, f"gates ledger {entry.app}/{entry.env}") as conn:
+        ensure(conn)
+        conn.execute(
+            f"insert into {SCHEMA}.releases (app, env, kind, record, outcome, reason, started_at, ended_at, "
+            "commit, release_before, release_after, serving, signed_by, evidence, holder, machine, steps, "
+            "releases, rollback) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s::jsonb, %s::jsonb, %s::jsonb)",
+            (entry.app, entry.env, entry.kind, entry.record, entry.outcome, redact(entry.reason),
+             entry.started_at or None, entry.ended_at or None, entry.commit, entry.release_before,
+             entry.release_after, entry.serving, entry.signed_by, entry.evidence, entry.holder, entry.machine,
+             json.dumps(entry.steps), json.dumps(entry.releases),
+             None if entry.rollback is None else json.dumps(entry.rollback)),
+        )  # fmt: skip
+
+
+_READ_SQL = (
+    "select app, env, kind, record, outcome, reason, coalesce(started_at::text, '') as started_at, "
+    "coalesce(ended_at::text, '') as ended_at, commit, release_before, release_after, serving, signed_by, evidence, "
+    "holder, machine, steps, releases, rollback, written_at::text as written_at "
+    f"from {SCHEMA}.releases where app = %s and env = %s order by id desc limit %s"
+)
+
+
+def read(url: str, app: str, env: str, limit: int = READ_LIMIT) -> list[Entry]:
+    """The newest ``limit`` entries of ``app`` in ``env``, newest first (none when gates never wrote here)."""
+    with connect(url, f"gates ledger {app}/{env}") as conn:
+        exists = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.releases",)).fetchone()
+        if exists is None or exists[0] is None:
+            return []
+        with conn.cursor(row_factory=class_row(Entry)) as cur:
+            return cur.execute(_READ_SQL, (app, env, limit)).fetchall()
+
+
+@dataclasses.dataclass(frozen=True)
+class Ledger:
+    """What the ledger of one environment says: its entries (newest first), or why it says nothing."""
+
+    env: str
+    entries: list[Entry]
+    unavailable: str = ""  # empty: the entries were read
+
+    @property
+    def last(self) -> Entry | None:
+        return self.entries[0] if self.entries else None
+
+    def previous_good(self) -> int | None:
+        """The newest release, other than the one served now, that a passed release or rollback left serving
+        and that no entry shows as failed (its gate failed, or it was rolled back from)."""
+        from gates.rollback import failed_in
+
+        # What serves now: the newest entry that changed it (a release that stopped before its deploy did not).
+        current = next((e.serving for e in self.entries if e.serving is not None), None)
+        bad = failed_in([e.as_record() for e in self.entries], self.env)
+        good = [
+            e.serving
+            for e in self.entries
+            if e.outcome == "passed" and e.serving is not None and e.serving != current and e.serving not in bad
+        ]
+        return max(good, default=None)
+
+
+def ledger_of(config: Config, env: Environment, limit: int = READ_LIMIT) -> Ledger:
+    """Read ``env``'s ledger; an unreachable or absent one is said, never raised."""
+    try:
+        url, why = where(config, env)
+        if url is None:
+            return Ledger(env.name, [], why)
+        return Ledger(env.name, read(url, config.app.name, env.name, limit))
+    except (psycopg.Error, GatesError) as exc:  # an unset database variable too: said, not fatal to a reader
+        return Ledger(env.name, [], f"ledger unreadable: {said(exc)}")
+
+
+def _seconds(step: Mapping[str, Any]) -> float | None:
+    try:
+        took = dt.datetime.fromisoformat(step["ended_at"]) - dt.datetime.fromisoformat(step["started_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return round(took.total_seconds(), 1)
+
+
+def entry_of(config: Config, record: Record, env: str, holder: str = "", machine: str = "") -> Entry:
+    """The ledger entry of ``env`` for a finished release ``record``."""
+    from gates.notify import link
+
+    data = record.as_dict()
+    versions = data["releases"].get(env, {})
+    rollback = data.get("rollback") or None
+    serving = versions.get("after")
+    if rollback and rollback.get("env") == env and rollback.get("release") is not None:
+        serving = rollback["release"]
+    signoff = record.state.signoff
+    steps = [{"name": s["name"], "env": s.get("env"), "outcome": s["outcome"], "seconds": _seconds(s)}
+             for s in data["steps"]]  # fmt: skip
+    return Entry(
+        app=config.app.name, env=env, kind="deploy", record=record.id, outcome=record.outcome, reason=record.reason,
+        started_at=data["started_at"], ended_at=data["ended_at"] or "", commit=record.commit,
+        release_before=versions.get("before"), release_after=versions.get("after"), serving=serving,
+        signed_by=signoff.by if signoff and signoff.signed else "", evidence=link(config, record, "summary.md"),
+        holder=holder, machine=machine, steps=steps, releases=data["releases"], rollback=rollback,
+    )  # fmt: skip
+
+
+def touched(record: Record) -> list[str]:
+    """The environments a release worked on: each with a step that ran (not only skipped)."""
+    return list(dict.fromkeys(s.env for s in record.steps if s.env and s.outcome != "skipped"))
+
+
+class LedgerWriter:
+    """A Record listener: at the finish, one entry in the ledger of each environment the release touched.
+
+    The release is over by then: a ledger that cannot be written is said (stderr, the record's
+    ``ledger``), never turned into a failed release.
+    """
+
+    def __init__(self, config: Config, holder: str = "", machine: str = "") -> None:
+        self.config, self.holder, self.machine = config, holder, machine
+
+    def __call__(self, event: str, record: Record, step: StepRecord | None) -> None:
+        if event != "finish":
+            return
+        for name in touched(record):
+            entry = entry_of(self.config, record, name, self.holder, self.machine)
+            record.state.ledger[name] = write(self.config, self.config.environment(name), entry)
+
+
+def write(config: Config, env: Environment, entry: Entry) -> str:
+    """Append ``entry`` to ``env``'s ledger; return where it went, or say on stderr (and return) why it did not."""
+    try:
+        url, why = where(config, env)
+        if url is not None:
+            append(url, entry)
+            return f"written to {SCHEMA}.releases of {env.name}'s database"
+    except (psycopg.Error, GatesError) as exc:
+        why = f"ledger entry not written: {said(exc)}"
+    print(f"gates: {env.name}: {why}", file=sys.stderr, flush=True)
+    return why
+
+
+def write_rollback(
+    config: Config, env: Environment, versions: tuple[int, int, int | None], outcome: str, reason: str = ""
+) -> str:
+    """Write a ``gates rollback`` of ``env`` into its ledger: (from, to, the release it made) and how it ended."""
+    return write(config, env, rollback_entry(config, env.name, versions, outcome, reason))
+
+
+def rollback_entry(
+    config: Config, env: str, versions: tuple[int, int, int | None], outcome: str, reason: str = ""
+) -> Entry:
+    """The entry of a ``gates rollback`` of ``env``: (from, to, the release it made) and how it ended."""
+    from gates.measurement import utcnow
+
+    current, target, made = versions
+    holder, machine = who()
+    return Entry(
+        app=config.app.name, env=env, kind="rollback", record="", outcome=outcome, reason=reason,
+        ended_at=utcnow().isoformat(), release_before=current, release_after=made,
+        serving=made if outcome == "passed" else current, holder=holder, machine=machine,
+        releases={env: {"before": current, "after": made}},
+        rollback={"env": env, "from": current, "to": target, "release": made},
+    )  # fmt: skip
+
+
+COMMANDS = ("deploy", "rollback", "migrate", "restore")
+
+
+def lost_entry(config: Config, env: str, left: Holder) -> Entry:
+    """The entry of a command whose holder died holding ``env``'s lock (its row was found with its session gone)."""
+    from gates.measurement import utcnow
+
+    words = left.command.split()
+    kind = next((w for w in words if w in COMMANDS), "command")
+    holder, machine = who()
+    return Entry(
+        app=config.app.name, env=env, kind=kind, record=left.record, outcome="interrupted",
+        reason=f"killed: {left.describe()} ended without finishing (its database session was gone at "
+        f"{utcnow().isoformat(timespec='seconds')}, found by {holder} on {machine})",
+        started_at=left.started_at, holder=f"{left.user}@{left.host}" if left.user else left.host,
+        machine=left.machine or left.host,
+    )  # fmt: skip

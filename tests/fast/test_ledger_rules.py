@@ -1,0 +1,86 @@
+"""The release ledger and the shared lock, as pure rules: keys, the previous good release, where a lock is held."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gates.config import Environment, parse
+from gates.errors import ConfigError
+from gates.gatesschema import check_not_exposed, key_of
+from gates.ledger import OFF, Entry, Ledger, where
+from gates.lock import lock_scope
+from gates.rollback import failed_in
+
+
+def _entry(serving: int, outcome: str = "passed", gate: str = "passed", **extra: Any) -> Entry:
+    steps = [{"name": "gate", "env": "staging", "outcome": gate, "seconds": 1.0}]
+    releases = {"staging": {"before": serving - 1, "after": serving}}
+    return Entry("demo", "staging", "deploy", f"r{serving}", outcome, serving=serving, release_after=serving,
+                 steps=steps, releases=releases, **extra)  # fmt: skip
+
+
+def test_the_lock_key_is_stable_and_differs_per_app_and_environment() -> None:
+    """Every machine derives the same advisory lock key from the app's and the environment's names, and no other pair shares it."""
+    assert key_of("release lock", "demo", "staging") == key_of("release lock", "demo", "staging")
+    keys = {key_of("release lock", app, env) for app in ("demo", "shop") for env in ("staging", "production")}
+    assert len(keys) == 4 and all(-(2**63) <= k < 2**63 for k in keys)
+
+
+def test_the_previous_good_release_skips_the_current_one_and_every_failed_one() -> None:
+    """Newest first: 3 serves now, 2 failed its gate, so the previous good release is 1."""
+    ledger = Ledger("staging", [_entry(3), _entry(2, "failed", "failed"), _entry(1)])
+    assert ledger.last is not None and ledger.last.record == "r3"
+    assert ledger.previous_good() == 1
+    assert Ledger("staging", []).previous_good() is None
+    stopped_early = Entry("demo", "staging", "deploy", "r4", "failed", steps=[{"name": "preflight", "outcome": "failed"}])
+    assert Ledger("staging", [stopped_early, *ledger.entries]).previous_good() == 1  # 3 still serves
+
+
+def test_a_rolled_back_release_is_bad_and_the_rollback_serves_the_earlier_code() -> None:
+    """A release rolled back from is bad (the ledger's rollback entry names it), whatever its gate said."""
+    rolled = _entry(4, rollback={"env": "staging", "from": 3, "to": 1, "release": 4})
+    assert failed_in([rolled.as_record()], "staging") == {3}
+    ledger = Ledger("staging", [rolled, _entry(3), _entry(2), _entry(1)])
+    assert ledger.previous_good() == 2
+
+
+def test_an_entry_reads_as_one_line_with_its_releases_commit_signer_and_evidence() -> None:
+    """A history line says when, what, the outcome, before -> after, the commit, who signed off and where the evidence is."""
+    entry = Entry("demo", "production", "deploy", "20260101T000000Z-abc", "rolled_back", ended_at="2026-01-01T00:10:00",
+                  commit="0123456789abcdef", release_before=4, release_after=5, serving=6, signed_by="ann",
+                  evidence="https://ci.example/runs/1/summary.md")  # fmt: skip
+    line = entry.line()
+    for part in ("2026-01-01T00:10:00", "deploy", "20260101T000000Z-abc", "rolled_back", "release 4 -> 5 (serving 6)",
+                 "commit 0123456789ab", "signed off by ann", "evidence https://ci.example/runs/1/summary.md"):  # fmt: skip
+        assert part in line
+
+
+def test_the_lock_is_held_in_the_database_only_where_the_environment_names_one() -> None:
+    """An environment with database_url_env is locked in its database; others keep this machine's lock and say why."""
+    assert lock_scope(Environment("p", "fly", "https://x", database_url_env="P_DB")) == "database"
+    assert "gates' local cluster on this machine" in lock_scope(Environment("s", "local", "http://127.0.0.1:1"))
+    assert "has no database" in lock_scope(Environment("e", "external", "https://x"))
+
+
+def test_with_the_ledger_off_gates_says_so_instead_of_reading_it(tmp_path: Path) -> None:
+    """[record] ledger = false: no database is asked, and the reason is the documented sentence."""
+    staging = {"platform": "external", "url": "https://x", "database_url_env": "S_DB"}
+    data = {"app": {"name": "demo"}, "environments": {"staging": staging}, "record": {"ledger": False}}
+    config = parse(data, tmp_path / "gates.toml")
+    assert config.record.ledger is False
+    assert where(config, config.environment("staging")) == (None, OFF)
+    assert OFF == "no ledger: [record] ledger = false"
+
+
+def test_an_exposed_gates_schema_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    """gates' own schema among the API's exposed schemas is refused (exit 2), naming the file and the key that exposes it."""
+    staging = {"platform": "external", "url": "https://x", "database_url_env": "S_DB"}
+    data = {"app": {"name": "demo", "exposed_schemas": ["public", "gates"]}, "environments": {"staging": staging}}
+    config = parse(data, tmp_path / "gates.toml")
+    with pytest.raises(ConfigError) as refused:
+        check_not_exposed(config)
+    assert str(tmp_path / "gates.toml") in str(refused.value) and "app.exposed_schemas" in str(refused.value)
+    assert "'gates' is gates' own" in str(refused.value)
