@@ -98,6 +98,10 @@ def animated_webp(frames: Sequence[Frame], *, fps: float, width: int, most: int,
             if image.width > width:
                 image = image.resize((width, max(1, round(image.height * width / image.width))))
             images.append(image)
+        # An animation has one size: frames of another (the viewport settling, a frame cut short) are fitted
+        # to the first frame's, or the encoder refuses them ("invalid frame dimensions").
+        size = images[0].size
+        images = [image if image.size == size else image.resize(size) for image in images]
         durations = [max(1, round((b[0] - a[0]) * 1000)) for a, b in itertools.pairwise(kept)]
         out = io.BytesIO()
         images[0].save(out, "WEBP", save_all=True, append_images=images[1:], duration=[*durations, _LAST_FRAME_MS],

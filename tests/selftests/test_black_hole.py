@@ -29,7 +29,7 @@ def _config(folder: Path, url: str, admin_url: str = "", **browser: Any) -> conf
     staging = {"url": url, "admin_url": admin_url, "database_url_env": DB_ENV}
     path = write_config(folder, environments={"staging": staging}, app={"health_timeout": 1.0},
                         browser={"load_timeout": 3.0, **browser},
-                        extra="\n[database]\nlock_timeout = 1.0\nstatement_timeout = 5.0\n")  # fmt: skip
+                        database={"lock_timeout": 1.0, "statement_timeout": 5.0})  # fmt: skip
     return config_mod.load(path)
 
 

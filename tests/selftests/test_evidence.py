@@ -75,5 +75,5 @@ def test_the_record_is_written_after_every_step(tmp_path):
     assert data["steps"][1]["detail"] == "instance i2 never became healthy"
     assert data["outcome"] == "failed" and data["commit"] == "abc123"
     summary = (record.dir / "summary.md").read_text()
-    assert "| deploy | staging | failed |" in summary and "- [ ] deploy staging" in summary
+    assert "| deploy | staging | failed |" in summary and "## Foreground Proof" in summary
     assert latest(tmp_path) == record.dir
