@@ -565,7 +565,9 @@ def _secret_store(args: argparse.Namespace) -> Any:
 
     cfg = _load(args)
     env = cfg.environment(args.env)
-    if env.platform != "local":
+    from gates.platforms.registry import driver
+
+    if not driver(cfg, env).runs_locally:
         raise UsageError(f"gates secrets: {env.name} is on {env.platform}; use that platform's own tool (fly secrets)")
     return SecretStore(Site(cfg, env).dir)
 

@@ -79,6 +79,17 @@ class Environment:
     def is_production(self) -> bool:
         return self.protected or self.name == "production"
 
+    @property
+    def uses_local_cluster(self) -> bool:
+        """A local environment without a database of its own gets one in gates' local Postgres cluster:
+        the one place that rule is written."""
+        return self.platform == "local" and not self.database_url_env
+
+    @property
+    def has_database(self) -> bool:
+        """It names a database, or gets one in the local cluster."""
+        return bool(self.database_url_env) or self.uses_local_cluster
+
 
 @dataclasses.dataclass(frozen=True)
 class LocalConfig:
@@ -352,7 +363,7 @@ class Config:
     def check_files(self) -> None:
         """Fail naming the key when a file or folder the config refers to does not exist."""
         wanted: list[tuple[str, Path, bool]] = [("app.source", self.app_source, True)]
-        if any(e.database_url_env or e.platform == "local" for e in self.environments.values()):
+        if any(e.has_database for e in self.environments.values()):
             wanted.append(("app.migrations", self.migrations_dir, True))
         for env in self.environments.values():
             if env.fly_config:

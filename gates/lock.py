@@ -46,7 +46,7 @@ def lock_scope(env: Environment) -> str:
     """Where the environment's release lock is held: ``database``, or why only on this machine."""
     if env.database_url_env:
         return "database"
-    if env.platform == "local":
+    if env.uses_local_cluster:
         return "this machine only: its database is gates' local cluster on this machine"
     return "this machine only: it has no database to hold the lock (database_url_env)"
 

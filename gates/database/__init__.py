@@ -24,7 +24,7 @@ def database_url(config: Config, env: Environment) -> str:
                 f"environment variable {env.database_url_env} is not set",
             )
         return value
-    if env.platform != "local":
+    if not env.uses_local_cluster:
         raise ConfigError(
             config.path, f"environments.{env.name}.database_url_env", "required outside the local platform"
         )
@@ -39,11 +39,11 @@ def local_database_name(env: Environment) -> str:
 
 def has_database(env: Environment) -> bool:
     """Whether the environment has a database: one it names, or gates' local cluster for a local one."""
-    return bool(env.database_url_env) or env.platform == "local"
+    return env.has_database
 
 
 def uses_local_cluster(env: Environment) -> bool:
-    return env.platform == "local" and not env.database_url_env
+    return env.uses_local_cluster
 
 
 def prepare_database(config: Config, env: Environment) -> str:
