@@ -11,10 +11,13 @@ from __future__ import annotations
 from gates import probe
 from gates.config import Environment
 from gates.errors import GatesError
+from gates.redact import redact
 from gates.release.context import Context
 from gates.release.drill import require_drill
 from gates.release.probed import probed
 from gates.state import StepRecord
+
+LOG_LINES = 1000  # the newest lines of the environment's logs kept with each deploy
 
 
 def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
@@ -29,12 +32,26 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         return
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
-    release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+    try:
+        release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+    finally:
+        keep_instance_logs(ctx, env, rec)
     ctx.record.releases[env.name]["after"] = release.version
     built = f" ({release.description})" if release.description else ""
     rec.detail = f"release {before} -> {release.version} ({release.ref}{built}); {rec.detail}"
     if not env.is_production:
         _judge_rollout(ctx, env, release.version)
+
+
+def keep_instance_logs(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """The platform's logs of the rollout (instances, rollout events) into the record, secrets masked."""
+    try:
+        lines = ctx.platform(env).logs(env, limit=LOG_LINES)
+    except GatesError:
+        return  # a platform without logs (external): nothing to keep
+    path = ctx.record.log(f"instances-{env.name}")
+    path.write_text(redact("".join(f"{line.at.isoformat()} {line.instance}: {line.message}\n" for line in lines)))
+    rec.artifacts.append(ctx.record.relative(path))
 
 
 def _judge_rollout(ctx: Context, env: Environment, version: int) -> None:

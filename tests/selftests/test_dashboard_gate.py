@@ -75,3 +75,25 @@ def test_a_client_side_fault_fails_the_molecule_that_names_it(
     assert results[failing] != "passed", results
     assert all(word in results[failing] for word in words), results[failing]
     assert results[LOADS] == "passed", results[LOADS]
+
+
+def test_gates_deploy_releases_the_react_router_app_end_to_end(pg_cluster, tmp_path, monkeypatch):
+    """The React Router app released as `make demo` does it (built by npm once, started by `npm start`, behind
+    HAProxy): preflight, build, migrate, deploy and the staging gate pass; the gate saw it hydrate."""
+    from tests.selftests.demo import gates, write_config
+
+    monkeypatch.setenv(DB_ENV, pg_cluster.ensure_database("dashboard_e2e"))
+    app = {"build": "npm ci --prefer-offline --no-audit --no-fund && npm run build", "start": "npm start"}
+    config = write_config(
+        tmp_path, source=SOURCE, app=app, environments={"staging": {"database_url_env": DB_ENV, "instances": 1}},
+        browser={"ready_selector": 'html[data-hydrated="true"]'},
+    )  # fmt: skip
+    try:
+        result = gates("deploy", config=config, timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        record = json.loads(next((tmp_path / "deploys").glob("*/record.json")).read_text())
+        steps = {s["name"]: s for s in record["steps"]}
+        assert "built " in steps["build"]["detail"], steps["build"]
+        assert steps["gate"]["outcome"] == "passed"
+    finally:
+        gates("down", config=config)

@@ -106,6 +106,7 @@ def test_a_whole_release_of_the_demo_passes(release):
     assert "waived: first release of demo on staging" in record["steps"][5]["detail"]
     # The Python demo has no build command: the build step takes its snapshot, which the deploy ships.
     assert "(no build command)" in record["steps"][1]["detail"] and "(no build command)" in record["steps"][3]["detail"]
+    assert "logs/instances-staging.log" in record["steps"][3]["artifacts"]  # the instances' logs kept with the deploy
 
 
 def test_the_release_is_signed_off_announced_and_ends_with_its_completion_block(release):
