@@ -8,6 +8,7 @@ from collections.abc import Callable
 from gates.config import Config, Environment
 from gates.gaterun import GateOutcome
 from gates.platforms import Platform, platform_for
+from gates.progress import Reporter
 from gates.record import Record, StepRecord
 from gates.state import ReleaseState
 
@@ -25,6 +26,8 @@ class Context:
     first_release: bool = False
     # The last gate outcome of each environment: automatic rollback names its failed molecules.
     gates: dict[str, GateOutcome] = dataclasses.field(default_factory=dict)
+    # Where the release is told as it happens (steps, molecules, waits); silent unless the CLI gives one.
+    reporter: Reporter = dataclasses.field(default_factory=Reporter)
 
     @property
     def state(self) -> ReleaseState:

@@ -29,7 +29,8 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         return
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
-    release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+    with ctx.reporter.waiting(f"deploy {env.name}"):
+        release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
     ctx.record.releases[env.name]["after"] = release.version
     rec.detail = f"release {before} -> {release.version} ({release.ref}); {rec.detail}"
     if not env.is_production:
