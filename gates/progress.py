@@ -242,7 +242,8 @@ class Reporter:
             started = self._started.setdefault(what, now)
             self._latest[what] = {"what": what, "done": done, "total": total, "detail": detail, "unit": unit}
             finished = done is not None and total is not None and done >= total
-            if not finished and now - self._last.get(what, 0.0) < self.every:
+            last = self._last.get(what)
+            if not finished and last is not None and now - last < self.every:
                 return
             self._send(what, now, started)
 
@@ -268,7 +269,7 @@ class Reporter:
             while not stop.wait(self.every / 2):
                 now = time.monotonic()
                 with self._lock:
-                    if now - self._last.get(what, 0.0) < self.every:
+                    if now - self._last.get(what, start) < self.every:
                         continue
                     latest = self._latest[what]
                     if latest.get("unit") == "s":  # a timed wait: elapsed is its amount
