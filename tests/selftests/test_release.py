@@ -203,7 +203,7 @@ def test_each_gate_report_opens_with_what_was_gated(release):
         for link in ("index.html", "summary.md", "record.json"):
             assert f"href='{link}'" in table
         rows = html_mod.unescape(page)
-        assert f'class="col-seedstep">{seed}<' in rows and '<th class="sortable" data-column-type="seedstep">' in page
+        assert f'"seedstep": "{seed}"' in rows and '<th class="sortable" data-column-type="seedstep">' in page
         assert "No log output captured" not in page
 
 
