@@ -109,3 +109,23 @@ def test_with_json_anything_a_step_prints_goes_to_stderr(capsys: pytest.CaptureF
     out, err = capsys.readouterr()
     assert [json.loads(line)["event"] for line in out.splitlines()] == ["message"]
     assert "sign-off" in err
+
+
+def test_in_github_actions_the_job_summary_gets_the_completion_block_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With GITHUB_ACTIONS=true the release's completion block is appended to $GITHUB_STEP_SUMMARY; elsewhere not."""
+    from gates.completion import block_of_summary
+
+    record = Record(tmp_path / "deploys")
+    record.finish("failed", "gate staging failed")
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    cli._job_summary(record)
+    assert not summary.exists()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    cli._job_summary(record)
+    text = summary.read_text()
+    block = block_of_summary(record.dir / "summary.md")
+    assert text.count(block) == 1 and text.startswith(f"## gates release {record.id}")
