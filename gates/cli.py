@@ -403,11 +403,13 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         current, target = pick(platform.releases(env), env.name, args.to, failed_releases(root, env.name))
         with reporter.waiting(f"rollback {env.name}"):
             release = platform.rollback(env, to=target.version)
-        said = f"serving v{target.version}'s code as release v{release.version}; the database was not touched"
-        reporter.rollback(env.name, current.version, target.version, said)
+        said = f"serving v{target.version}'s code as release v{release.version}"
+        reporter.rollback(env.name, current.version, target.version, f"{said}; the database was not touched")
         if args.json:
             return EXIT_OK
-    print(f"gates: rolled back {env.name}: v{current.version} -> v{target.version} ({said})")
+    print(
+        f"gates: rolled back {env.name}: v{current.version} -> v{target.version} ({said}); the database was not touched"
+    )
     return EXIT_OK
 
 

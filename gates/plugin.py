@@ -460,7 +460,7 @@ class EventWriter:
         verdict = _verdict_of(report)
         message = _problem_of(report) if verdict in ("failed", "error") else ""
         if verdict == "skipped" and isinstance(report.longrepr, tuple):
-            message = redact(str(report.longrepr[2]))  # the skip reason (a waiver says so)
+            message = redact(str(report.longrepr[2]).removeprefix("Skipped: "))  # the reason (a waiver says so)
         self._write(
             {
                 "event": "molecule", "name": report.head_line or report.nodeid, "nodeid": report.nodeid,
@@ -542,7 +542,7 @@ class GatedHeader:
         if self.report is not None:
             self.report.title = self.title(verdict)
         rows = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in self.facts(verdict))
-        prefix.insert(0, f"<table class='gates-gated' id='gates-gated'>{rows}</table>")
+        prefix.insert(0, f"<style>{_FIRST_SCREEN}</style><table class='gates-gated' id='gates-gated'>{rows}</table>")
 
     def title(self, verdict: str) -> str:
         env = self.environment()
@@ -559,6 +559,16 @@ class GatedHeader:
             f"commit {str(commit)[:12]}" if commit else "",
         ]
         return redact(": ".join([said[0], ", ".join(p for p in said[1:] if p)]))
+
+
+# The report opens with the title and what was gated (in the summary), then the results; pytest-html's
+# Python/platform table moves below them (the page is a flex column, so only the order changes).
+_FIRST_SCREEN = (
+    "body{display:flex;flex-direction:column}#environment-header,#environment{order:1}"
+    "#environment{align-self:flex-start}footer{order:2}"
+    ".gates-gated th{text-align:right;padding-right:.6em}.gates-gated td,.gates-gated th{color:#000}"
+    ".gates-gated{margin-bottom:1em;font-size:1.05em}"
+)
 
 
 def _verdict(session: pytest.Session) -> str:

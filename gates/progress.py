@@ -104,7 +104,11 @@ def describe(event: Event) -> str | None:
             + (f": {problem}" if problem else "")
         )
     if kind == "progress":
-        amount = _amount(event.get("done"), event.get("total"), str(event.get("unit", "")))
+        unit = str(event.get("unit", ""))
+        amount = _amount(event.get("done"), event.get("total"), unit)
+        elapsed = event.get("elapsed")
+        if unit != "s" and isinstance(elapsed, int | float) and elapsed >= 1:
+            amount += f" ({elapsed:.0f}s)"  # a count that has not moved still shows the wait going on
         parts = [p for p in (amount, str(event.get("detail") or "")) if p]
         return f"{at}   {'...':<9} {event.get('what', '')}: " + "; ".join(parts)
     if kind == "rollback":

@@ -37,9 +37,15 @@ def run_streamed(
     on_line: Callable[[str], None] | None = None,
 ) -> Streamed:
     """Run ``args``; call ``on_line`` with each stdout line the moment it is read; stop the command after ``timeout``."""
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         list(args), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
-    )
+    ) as proc:  # closes the pipes, whatever happens
+        return _read(proc, args, timeout, on_line)
+
+
+def _read(
+    proc: subprocess.Popen[str], args: Sequence[str], timeout: float, on_line: Callable[[str], None] | None
+) -> Streamed:
     assert proc.stdout is not None and proc.stderr is not None
     lines: queue.Queue[str | None] = queue.Queue()
     stderr: list[str] = []
