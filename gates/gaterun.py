@@ -24,7 +24,7 @@ from gates.errors import GatesError
 from gates.markers import WAIVED_PREFIX
 from gates.probe import latest_probe
 from gates.procs import STOP_GRACE, run
-from gates.progress import Reporter
+from gates.progress import Reporter, ticking
 from gates.redact import redact
 
 GATE_TIMEOUT = 900.0
@@ -152,7 +152,7 @@ class GateWatch:
         message = str(event.get("message") or "")
         self.reporter.molecule(
             gate=self.what, env=self.env, name=str(event.get("name", "?")), outcome=str(event.get("outcome", "?")),
-            problem=first_cause(message) if message else "", seed_step=str(event.get("seed_step") or ""),
+            problem=first_cause(message.removeprefix("Failed: ")) if message else "", seed_step=str(event.get("seed_step") or ""),
             concern=str(event.get("concern") or ""), seconds=event.get("seconds"),
         )  # fmt: skip
         self.reporter.progress(self.what, self.done, self.total, unit="molecules")
@@ -162,7 +162,6 @@ class GateWatch:
 def tailing(path: Path, on_event: Callable[[Mapping[str, Any]], None]) -> Iterator[None]:
     """Read the JSON lines another process appends to ``path`` while the block runs, each once, in order;
     the lines left when the block ends are read too. A line that is not JSON is skipped."""
-    stop = threading.Event()
     offset = 0
 
     def read() -> None:
@@ -183,17 +182,10 @@ def tailing(path: Path, on_event: Callable[[Mapping[str, Any]], None]) -> Iterat
             if isinstance(event, dict):
                 on_event(event)
 
-    def loop() -> None:
-        while not stop.wait(TAIL_EVERY):
-            read()
-
-    thread = threading.Thread(target=loop, name=f"gates-tail {path.name}", daemon=True)
-    thread.start()
     try:
-        yield
+        with ticking(TAIL_EVERY, read, f"gates-tail {path.name}"):
+            yield
     finally:
-        stop.set()
-        thread.join()
         read()
 
 

@@ -19,13 +19,13 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, Protocol
 
 from gates.redact import redact
 from gates.state import Notification, StepRecord
 
-__all__ = ["LIVE_EVERY", "PLAIN_EVERY", "Event", "JsonLines", "Reporter", "Sink", "TextSink", "describe"]
+__all__ = ["LIVE_EVERY", "PLAIN_EVERY", "Event", "JsonLines", "Reporter", "Sink", "TextSink", "describe", "ticking"]
 
 Event = dict[str, Any]
 # A plain log gets a progress line at most this often, and at least this often while `waiting`
@@ -77,6 +77,29 @@ def _amount(done: Any, total: Any, unit: str) -> str:
     return f"{num(done)}{of}" + (f" {unit}" if unit else "")
 
 
+def _with(head: str, *parts: tuple[str, object, str]) -> str:
+    """``head``, then each (before, value, after) whose value is not empty."""
+    return head + "".join(f"{before}{value}{after}" for before, value, after in parts if value)
+
+
+@contextlib.contextmanager
+def ticking(every: float, tick: Callable[[], None], name: str) -> Iterator[None]:
+    """Call ``tick`` every ``every`` seconds in a thread while the block runs; the thread is joined at its end."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            tick()
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def describe(event: Event) -> str | None:
     """The text line of an event (None: the event has no line of its own)."""
     kind, at = event.get("event"), _clock(event)
@@ -88,21 +111,13 @@ def describe(event: Event) -> str | None:
     if kind == "step_ended":
         took = _seconds(event.get("seconds"))
         detail = event.get("detail") or ""
-        return (
-            f"{at} {event.get('outcome', ''):<11} {title}"
-            + (f" ({took})" if took else "")
-            + (f": {detail}" if detail else "")
-        )
+        return _with(f"{at} {event.get('outcome', ''):<11} {title}", (" (", took, ")"), (": ", detail, ""))
     if kind == "molecule":
         verdict = str(event.get("outcome", ""))
         said = verdict.upper() if verdict in ("failed", "error") else verdict
         tags = " ".join(str(t) for t in (event.get("seed_step"), event.get("concern")) if t)
         problem = event.get("problem") or ""
-        return (
-            f"{at}   {said:<9} {event.get('name', '')}"
-            + (f" [{tags}]" if tags else "")
-            + (f": {problem}" if problem else "")
-        )
+        return _with(f"{at}   {said:<9} {event.get('name', '')}", (" [", tags, "]"), (": ", problem, ""))
     if kind == "progress":
         unit = str(event.get("unit", ""))
         amount = _amount(event.get("done"), event.get("total"), unit)
@@ -262,7 +277,6 @@ class Reporter:
         if not self.sinks:
             yield
             return
-        stop = threading.Event()
         start = time.monotonic()
         with self._lock:
             self._started[what] = start
@@ -270,23 +284,19 @@ class Reporter:
             self._latest.setdefault(what, {"what": what, "done": 0.0, "total": total, "detail": "", "unit": "s"})
 
         def beat() -> None:
-            while not stop.wait(self.every / 2):
-                now = time.monotonic()
-                with self._lock:
-                    if now - self._last.get(what, start) < self.every:
-                        continue
-                    latest = self._latest[what]
-                    if latest.get("unit") == "s":  # a timed wait: elapsed is its amount
-                        latest["done"] = round(now - start, 1)
-                    self._send(what, now, start)
+            now = time.monotonic()
+            with self._lock:
+                if now - self._last.get(what, start) < self.every:
+                    return
+                latest = self._latest[what]
+                if latest.get("unit") == "s":  # a timed wait: elapsed is its amount
+                    latest["done"] = round(now - start, 1)
+                self._send(what, now, start)
 
-        thread = threading.Thread(target=beat, name=f"gates-progress {what}", daemon=True)
-        thread.start()
         try:
-            yield
+            with ticking(self.every / 2, beat, f"gates-progress {what}"):
+                yield
         finally:
-            stop.set()
-            thread.join()
             with self._lock:
                 for table in (self._last, self._latest, self._started):
                     table.pop(what, None)

@@ -38,10 +38,15 @@ class WindowProgress:
     stats: Stats
 
     def describe(self) -> str:
-        s = self.stats
-        rate = f"{s.error_rate:.2%}" if s.error_rate is not None else "n/a"
-        p95 = f"{s.p95:.3f}s" if s.p95 is not None else "n/a"
-        return f"{s.count} samples, error rate {rate}, p95 {p95} so far"
+        return f"{measured(self.stats)} so far"
+
+
+def measured(s: Stats, with_source: bool = False) -> str:
+    """Samples (and their source), error rate and p95 of ``s`` in a few words ("n/a" for what is unknown)."""
+    rate = f"{s.error_rate:.2%}" if s.error_rate is not None else "n/a"
+    p95 = f"{s.p95:.3f}s" if s.p95 is not None else "n/a"
+    source = f" ({s.source})" if with_source else ""
+    return f"{s.count} samples{source}, error rate {rate}, p95 {p95}"
 
 
 def thresholds(config: Config) -> Thresholds:
@@ -73,10 +78,7 @@ class WindowResult:
         return not self.breaches
 
     def describe(self) -> str:
-        s = self.stats
-        rate = f"{s.error_rate:.2%}" if s.error_rate is not None else "n/a"
-        p95 = f"{s.p95:.3f}s" if s.p95 is not None else "n/a"
-        head = f"{s.count} samples ({s.source}), error rate {rate}, p95 {p95}"
+        head = measured(self.stats, with_source=True)
         alerts = sum(1 for e in self.events if e.kind == "alert")
         tail = f"; {alerts} alert(s) sent" if self.events else ""
         if self.breaches:
