@@ -123,7 +123,8 @@ def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) ->
     except GatesError:
         return None
     finally:
-        ctx.reporter.rollback(env.name, info.from_version, info.to_version, ctx.record.steps[-1].outcome)
+        last = ctx.record.steps[-1]
+        ctx.reporter.rollback(env.name, info.from_version, info.to_version, f"{last.outcome}: {last.detail}")
     try:
         with _told(ctx, "rollback-gate", env.name) as rec:
             rollback_gate_step(ctx, env, rec)

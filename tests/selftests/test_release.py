@@ -382,7 +382,7 @@ def second(release: Released, tmp_path_factory: pytest.TempPathFactory) -> Secon
     config = release.config.with_name("gates-flag-on.toml")
     text = re.sub(r"^source = .*$", f"source = {json.dumps(str(source))}", release.config.read_text(), count=1, flags=re.M)
     config.write_text(text)
-    result = _deploy(config)
+    result = _deploy(config, "--events", str(config.with_suffix(".events.jsonl")))
     return Second(config, result, sorted((release.folder / "deploys").iterdir())[-1])
 
 
@@ -420,6 +420,14 @@ def test_a_release_failing_a_production_molecule_is_rolled_back_automatically(se
     releases = record["releases"]["production"]
     assert (rollback["env"], rollback["from"], rollback["to"]) == ("production", releases["after"], releases["before"])
     assert rollback["gate_passed"] is True
+    events = [json.loads(line) for line in second.config.with_suffix(".events.jsonl").read_text().splitlines()]
+    (told,) = [e for e in events if e["event"] == "rollback"]
+    assert (told["env"], told["from_version"], told["to_version"]) == ("production", rollback["from"], rollback["to"])
+    assert told["detail"].startswith("passed: ")
+    failed_gate, _, _ = second.result.first(_line(r" failed +gate production \("))
+    rolled, _, _ = second.result.first(_line(r" rollback +production: release \d+ -> \d+: passed: "))
+    regated, _, _ = second.result.first(_line(r" started +rollback-gate production$"))
+    assert failed_gate < rolled < regated
     assert [f.split(":")[0] for f in rollback["failed"]] == ["test_every_flag_is_false_in_production"]
     assert "flags false: FAILED" in rollback["failed"][0] and "flags false: FAILED" in record["reason"]
     assert "test_every_flag_is_false_in_production" in rollback["reason"]
