@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import datetime
 import json
+import os
 import signal
 import sys
 import threading
@@ -24,6 +25,7 @@ from gates.redact import redact
 if TYPE_CHECKING:
     from gates import release
     from gates.lock import ReleaseLock
+    from gates.progress import Reporter
     from gates.record import Record
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -35,6 +37,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _output_options() -> _Parser:
+    """--events, --json, --quiet: how a command that runs release steps tells them as they happen."""
+    output = _Parser(add_help=False)
+    output.add_argument(
+        "--events", metavar="PATH", help="append one JSON line per event (step started/ended, molecule, rollback, "
+        "notification, progress) to PATH, as it happens",
+    )  # fmt: skip
+    said = output.add_mutually_exclusive_group()
+    said.add_argument("--json", action="store_true", help="print the events as JSON lines on stdout instead of text")
+    said.add_argument("--quiet", action="store_true", help="print only the end: each step's outcome and the summary")
+    return output
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gates", description="A deployment gate written as a pytest suite.")
     config_help = "config file (default: $GATES_CONFIG, ./gates.toml, or [tool.gates] in ./pyproject.toml)"
@@ -42,11 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     # `--config` is also taken after the subcommand (`gates status --config x.toml`): same meaning.
     common = _Parser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
+    output = _output_options()
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser(
         "deploy",
-        parents=[common],
+        parents=[common, output],
         help="run the whole release: migrate, deploy and gate staging, drill the rollback, then production",
         description=(
             "Run the whole release under a lock of every environment (a second deploy is refused, exit 1, "
@@ -91,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "rollback",
-        parents=[common],
+        parents=[common, output],
         help="roll an environment back to an earlier release (the app only: the database is not touched)",
     )
     p.add_argument("--env", required=True)
@@ -141,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
-        "monitor", parents=[common], help="watch an environment for a while: samples, alerts, plot and the monitor gate"
+        "monitor",
+        parents=[common, output],
+        help="watch an environment for a while: samples, alerts, plot and the monitor gate",
     )
     p.add_argument("--env", required=True)
     p.add_argument("--for", dest="duration", required=True, help="how long, e.g. 30s, 5m, 1h")
@@ -237,7 +255,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         raise UsageError(f"gates deploy: --workers: expected 0 or more, got {args.workers}")
     _require_tools(cfg)
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
-    with _locked(cfg, list(cfg.environments)) as lock:
+    with _locked(cfg, list(cfg.environments)) as lock, _telling(args) as reporter:
         _recover(cfg)
         record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
         record.state.stale_locks, record.state.lock_scope = list(lock.stale), dict(lock.scope)
@@ -247,22 +265,23 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             record.finish("failed", str(exc))
             raise
         record.write()
-        print(f"gates: release {record.id}: record in {record.dir}", flush=True)
+        reporter.message(f"gates: release {record.id}: record in {record.dir}")
         journal = Journal(cfg.state_dir, "deploy", record.dir)
         ctx = release.Context(
             config=cfg, record=record, workers=args.workers, approve=args.approve, first_release=args.first_release,
-            journal=journal,
+            journal=journal, reporter=reporter,
         )  # fmt: skip
         with journal:
-            ok = _run_release(cfg, ctx, record)
+            ok = _run_release(args, ctx, reporter)
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def _run_release(cfg: config_mod.Config, ctx: release.Context, record: Record) -> bool:
-    """Execute the plan, announcing it; print every step's line and where the summary is, whatever happens."""
+def _run_release(args: argparse.Namespace, ctx: release.Context, reporter: Reporter) -> bool:
+    """Execute the plan, announcing it; say how it ended and where the summary is, whatever happens."""
     from gates import release
     from gates.paperwork import attach
 
+    cfg, record = ctx.config, ctx.record
     try:
         try:
             attach(cfg, record)  # notifications and the incident report; says the release started
@@ -275,9 +294,8 @@ def _run_release(cfg: config_mod.Config, ctx: release.Context, record: Record) -
             record.finish("interrupted", "interrupted before the first step")
         raise
     finally:
-        for step in record.steps:
-            print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
-        print(f"gates: release {record.outcome}; summary: {record.dir / 'summary.md'}", flush=True)
+        _the_end(args, reporter, record, "release")
+        _job_summary(record)
 
 
 def _recover(cfg: config_mod.Config) -> None:
@@ -286,6 +304,65 @@ def _recover(cfg: config_mod.Config) -> None:
 
     for line in recover(cfg):
         print(f"gates: recovered: {redact(line)}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _telling(args: argparse.Namespace) -> Iterator[Reporter]:
+    """The reporter of a command that runs steps: text lines (live on a terminal, plain in a log, grouped in
+    GitHub Actions), JSON lines on stdout (--json) or nothing (--quiet); and the --events file besides.
+
+    With --json, stdout carries only events: anything else a step prints goes to stderr."""
+    from gates.progress import LIVE_EVERY, PLAIN_EVERY, JsonLines, Reporter, Sink, TextSink
+
+    sinks: list[Sink] = []
+    live = sys.stdout.isatty() and not args.json and not args.quiet
+    if args.json:
+        sinks.append(JsonLines(sys.stdout))
+    elif not args.quiet:
+        sinks.append(TextSink(sys.stdout, live=live, github=os.environ.get("GITHUB_ACTIONS") == "true"))
+    if args.events:
+        path = Path(args.events)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stream = path.open("a")
+        except OSError as exc:
+            raise UsageError(f"--events {path}: cannot write: {exc.strerror or exc}") from None
+        sinks.append(JsonLines(stream, owned=True))
+    reporter = Reporter(sinks, every=LIVE_EVERY if live else PLAIN_EVERY)
+    try:
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            yield reporter
+    finally:
+        reporter.close()
+
+
+def _the_end(args: argparse.Namespace, reporter: Reporter, record: Record, what: str) -> None:
+    """The end of a command that ran steps: the finished event, and the summary's path (each step too, with --quiet)."""
+    reporter.notifications(record.state.notifications)
+    summary = record.dir / "summary.md"
+    reporter.finished(record.outcome, record.reason, str(summary))
+    if args.json:
+        return
+    if args.quiet:
+        for step in record.steps:
+            print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
+    print(f"gates: {what} {record.outcome}; summary: {summary}", flush=True)
+
+
+def _job_summary(record: Record) -> None:
+    """In GitHub Actions, the release's WORK COMPLETE block goes to the job summary (once: the shipped
+    workflow does not append it again)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY", "")
+    if os.environ.get("GITHUB_ACTIONS") != "true" or not target:
+        return
+    from gates.completion import block_of_summary
+
+    try:
+        block = block_of_summary(record.dir / "summary.md")
+        with open(target, "a") as fh:
+            fh.write(f"## gates release {record.id}\n\n{block}")
+    except (OSError, GatesError) as exc:  # the job summary is a courtesy: the record holds the block
+        print(f"gates: job summary not written: {redact(str(exc))}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -369,14 +446,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     cfg.check_secrets_present(env)
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     platform = platform_for(cfg, env)
-    with _locked(cfg, [env.name]):
+    with _locked(cfg, [env.name]), _telling(args) as reporter:
         _recover(cfg)
         history = ledger.ledger_of(cfg, env)
         bad = failed_releases(root, env.name) | failed_in([e.as_record() for e in history.entries], env.name)
         judged = f"the ledger ({len(history.entries)} entries)" if not history.unavailable else history.unavailable
         print(f"gates: {env.name}: releases judged by {judged} and the records in {root}", file=sys.stderr)
         current, target = pick(platform.releases(env), env.name, args.to, bad)
-        with Journal(cfg.state_dir, "rollback") as journal:
+        with Journal(cfg.state_dir, "rollback") as journal, reporter.waiting(f"rollback {env.name}"):
             journal.intend("rollback", env.name)
             try:
                 release = platform.rollback(env, to=target.version)
@@ -384,9 +461,12 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 ledger.write_rollback(cfg, env, (current.version, target.version, None), "failed", str(exc))
                 raise
         ledger.write_rollback(cfg, env, (current.version, target.version, release.version), "passed")
+        said = f"serving v{target.version}'s code as release v{release.version}"
+        reporter.rollback(env.name, current.version, target.version, f"{said}; the database was not touched")
+        if args.json:
+            return EXIT_OK
     print(
-        f"gates: rolled back {env.name}: v{current.version} -> v{target.version} "
-        f"(serving v{target.version}'s code as release v{release.version}); the database was not touched"
+        f"gates: rolled back {env.name}: v{current.version} -> v{target.version} ({said}); the database was not touched"
     )
     return EXIT_OK
 
@@ -551,11 +631,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     cfg.check_secrets_present(env)
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
-    print(f"gates: monitoring {env.name} for {args.duration}: record in {record.dir}")
-    ok = release.execute(release.Context(cfg, record), [release.Step("monitor", env.name, monitor_step_for(seconds))])
-    for step in record.steps:
-        print(redact(f"  {step.outcome:<11} {step.title}: {step.detail}"))
-    print(f"gates: monitor {record.outcome}; summary: {record.dir / 'summary.md'}")
+    with _telling(args) as reporter:
+        reporter.message(f"gates: monitoring {env.name} for {args.duration}: record in {record.dir}")
+        ctx = release.Context(cfg, record, reporter=reporter)
+        try:
+            ok = release.execute(ctx, [release.Step("monitor", env.name, monitor_step_for(seconds))])
+        finally:
+            _the_end(args, reporter, record, "monitor")
     return EXIT_OK if ok else EXIT_FAILED
 
 

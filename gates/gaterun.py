@@ -8,22 +8,27 @@ into the record; its exit code and the JUnit XML give the verdict. A gate that r
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import subprocess
 import sys
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from gates.config import Config, Environment
 from gates.errors import GatesError
 from gates.markers import WAIVED_PREFIX
 from gates.probe import latest_probe
 from gates.procs import STOP_GRACE, run
+from gates.progress import Reporter, ticking
 from gates.redact import redact
 
 GATE_TIMEOUT = 900.0
+TAIL_EVERY = 0.1  # seconds between reads of a running gate's events file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,12 +52,16 @@ def gate_marker(env: Environment) -> str:
 def gate_command(
     config: Config, env: Environment, marker: str, out: Path, stem: str, expected: int | None, workers: int
 ) -> list[str]:
-    """The child pytest's argv: no path of gates itself, no -c, no rootdir: the plugin brings the molecules."""
+    """The child pytest's argv: no path of gates itself, no -c, no rootdir: the plugin brings the molecules.
+
+    It writes one JSON line per finished molecule (``events_path``), and its HTML report names the
+    record it belongs to (``out``), so the report stands alone."""
     args = [
         sys.executable, "-m", "pytest",
         "-m", marker, "--env", env.name, "--gates-config", str(config.path),
         f"--html={out / (stem + '.html')}", "--self-contained-html",
         f"--junitxml={out / (stem + '.xml')}", f"--measurements={out / (stem + '-measurements.jsonl')}",
+        "--gates-events", str(events_path(out, stem)), "--gates-record", str(out),
         "-p", "no:cacheprovider", "-q", "-rfE", "--color=no",
     ]  # fmt: skip
     if expected is not None:
@@ -65,6 +74,11 @@ def gate_command(
     return args
 
 
+def events_path(out: Path, stem: str) -> Path:
+    """The running gate's events: one JSON line per finished molecule (kept with the logs)."""
+    return out / "logs" / f"{stem}-events.jsonl"
+
+
 def run_gate(
     config: Config,
     env: Environment,
@@ -74,15 +88,24 @@ def run_gate(
     expected: int | None = None,
     workers: int = 0,
     env_vars: Mapping[str, str] | None = None,
+    reporter: Reporter | None = None,
 ) -> GateOutcome:
-    """Run one gate in a child pytest, in the config's folder; its exit code and JUnit XML give the verdict."""
+    """Run one gate in a child pytest, in the config's folder; its exit code and JUnit XML give the verdict.
+
+    While it runs, each molecule's verdict is told to ``reporter`` as the child finishes it."""
     log = out / "logs" / f"{stem}.log"
     args = gate_command(config, env, marker, out, stem, expected, workers)
+    events = events_path(out, stem)
+    events.parent.mkdir(parents=True, exist_ok=True)
+    events.unlink(missing_ok=True)  # an earlier run of this gate into the same folder is not this one
     advisors = _prefetch_advisors(config, env, marker, out / f"{stem}-advisors.json")
     if advisors is not None:
         args += ["--advisors-report", str(advisors[0])]
+    reporter = reporter or Reporter()
+    watch = GateWatch(reporter, stem.replace("-", " "), env.name)
     try:
-        result = run(args, timeout=GATE_TIMEOUT, cwd=config.root, log=log, check=False, env=env_vars)
+        with reporter.waiting(watch.what), tailing(events, watch):
+            result = run(args, timeout=GATE_TIMEOUT, cwd=config.root, log=log, check=False, env=env_vars)
     except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
         raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
     except BaseException:
@@ -109,6 +132,61 @@ def run_gate(
     return GateOutcome(
         False, f"gate {marker} on {env.name} could not run (exit {result.returncode}): {tail}", (), artifacts
     )
+
+
+class GateWatch:
+    """Turns the child's events into the reporter's: each molecule's verdict, and molecules done of collected."""
+
+    def __init__(self, reporter: Reporter, what: str, env: str) -> None:
+        self.reporter, self.what, self.env = reporter, what, env
+        self.total: int | None = None
+        self.done = 0
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "collected":
+            self.total = int(event.get("total") or 0)
+        if kind != "molecule":
+            return
+        self.done += 1
+        message = str(event.get("message") or "")
+        self.reporter.molecule(
+            gate=self.what, env=self.env, name=str(event.get("name", "?")), outcome=str(event.get("outcome", "?")),
+            problem=first_cause(message.removeprefix("Failed: ")) if message else "", seed_step=str(event.get("seed_step") or ""),
+            concern=str(event.get("concern") or ""), seconds=event.get("seconds"),
+        )  # fmt: skip
+        self.reporter.progress(self.what, self.done, self.total, unit="molecules")
+
+
+@contextlib.contextmanager
+def tailing(path: Path, on_event: Callable[[Mapping[str, Any]], None]) -> Iterator[None]:
+    """Read the JSON lines another process appends to ``path`` while the block runs, each once, in order;
+    the lines left when the block ends are read too. A line that is not JSON is skipped."""
+    offset = 0
+
+    def read() -> None:
+        nonlocal offset
+        try:
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a half-written line waits for its end
+        offset += len(complete)
+        for line in complete.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                on_event(event)
+
+    try:
+        with ticking(TAIL_EVERY, read, f"gates-tail {path.name}"):
+            yield
+    finally:
+        read()
 
 
 def _passed(counts: Mapping[str, int], waived: tuple[tuple[str, str], ...]) -> str:

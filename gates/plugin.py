@@ -14,6 +14,7 @@ condition and source.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import html
 import json
 import os
@@ -26,7 +27,7 @@ import pytest
 
 from gates import config as config_mod
 from gates.errors import GatesError, UsageError
-from gates.markers import CONCERNS, GATES, MOLECULES, WAIVED_PREFIX, molecule_files
+from gates.markers import CONCERNS, GATES, MOLECULES, WAIVED_PREFIX, gate_of_run, molecule_files, seed_step
 from gates.measurement import Measurement
 from gates.redact import redact
 from gates.target import Target, open_config, resolve
@@ -35,6 +36,8 @@ _TARGET_KEY = pytest.StashKey["Target | None"]()
 _MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
 _IMAGES_KEY = pytest.StashKey[list[tuple[str, bytes]]]()
 MEASUREMENT_PROPERTY = "gates_measurement"
+SEED_STEP_PROPERTY = "gates_seed_step"  # the molecule's DEVOPS id, on every report and in the JUnit XML
+CONCERN_PROPERTY = "gates_concern"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,6 +76,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="append every Measurement as JSON lines to this file",
     )
+    group.addoption(
+        "--gates-events",
+        dest="gates_events",
+        default=None,
+        help="append one JSON line per finished molecule (verdict, first problem, DEVOPS id) to this file, as it finishes",
+    )
+    group.addoption(
+        "--gates-record",
+        dest="gates_record",
+        default=None,
+        help="the release record this gate belongs to: the HTML report names its release and links its summary",
+    )
+    group.addoption(
+        "--gates-commit",
+        dest="gates_commit",
+        default=None,
+        help="the commit being gated, for the HTML report (default: the record's, else $GITHUB_SHA)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,6 +112,10 @@ def pytest_configure(config: pytest.Config) -> None:
     target = config.getoption("gates_measurements")
     if target:
         config.pluginmanager.register(MeasurementWriter(Path(target)), "gates-measurements")
+    events = config.getoption("gates_events")
+    if events:
+        config.pluginmanager.register(EventWriter(Path(events)), "gates-events")
+    config.pluginmanager.register(GatedHeader(config), "gates-html-header")
 
 
 def selects_a_gate(markexpr: str, explicit_env: str | None) -> bool:
@@ -145,6 +170,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(str(exc)) from None
     config.stash[_TARGET_KEY] = target
     _waive(target.config.gate.waive, molecules)
+    _tag_seed_steps(gate_of_run(markexpr, target.env.is_production), molecules)
+
+
+def _tag_seed_steps(gate: str, items: list[pytest.Item]) -> None:
+    """Each molecule's seed step id and concern ride on its reports (HTML columns, JUnit, events)."""
+    for item in items:
+        concerns = [m.name for m in item.iter_markers() if m.name in CONCERNS]
+        item.user_properties.append((SEED_STEP_PROPERTY, seed_step(gate, concerns)))
+        item.user_properties.append((CONCERN_PROPERTY, ", ".join(dict.fromkeys(concerns))))
 
 
 def _waive(waivers: Mapping[str, str], items: list[pytest.Item]) -> None:
@@ -381,5 +415,185 @@ class MeasurementWriter:
                     fh.write(json.dumps(line) + "\n")
 
 
-def pytest_html_report_title(report: Any) -> None:
-    report.title = "gates: release evidence"
+def _property(report: pytest.TestReport, key: str) -> str:
+    return next((str(v) for k, v in report.user_properties if k == key), "")
+
+
+def _verdict_of(report: pytest.TestReport) -> str:
+    """A finished test's verdict as the gate counts it: passed, failed, error (setup/teardown) or skipped."""
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    return report.outcome
+
+
+def _problem_of(report: pytest.TestReport) -> str:
+    """A failure's message as JUnit gives it (the crash message), else the whole text; redacted, bounded."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = str(getattr(crash, "message", "") or report.longreprtext or "")
+    return redact(text)[:4000]
+
+
+class EventWriter:
+    """One JSON line per molecule as it finishes (and one when collection ends), flushed at once, so the
+    release can say each verdict while the gate still runs. Runs on the controller: xdist is covered."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _write(self, event: dict[str, Any]) -> None:
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(event) + "\n")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._write({"event": "collected", "total": len(session.items)})
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # A test ends at its call, or earlier when its setup failed or skipped; a failed teardown adds an error.
+        ended = (
+            report.when == "call"
+            or (report.when == "setup" and not report.passed)
+            or (report.when == "teardown" and report.failed)
+        )
+        if not ended:
+            return
+        verdict = _verdict_of(report)
+        message = _problem_of(report) if verdict in ("failed", "error") else ""
+        if verdict == "skipped" and isinstance(report.longrepr, tuple):
+            message = redact(str(report.longrepr[2]).removeprefix("Skipped: "))  # the reason (a waiver says so)
+        self._write(
+            {
+                "event": "molecule", "name": report.head_line or report.nodeid, "nodeid": report.nodeid,
+                "outcome": verdict, "message": message, "seconds": round(report.duration, 3),
+                "seed_step": _property(report, SEED_STEP_PROPERTY), "concern": _property(report, CONCERN_PROPERTY),
+            }
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# The HTML report opens with what was gated, and each row names its seed step
+
+
+class GatedHeader:
+    """What a gate's HTML report says first: environment, URL, release, commit, when, verdict, the record."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.started = dt.datetime.now(dt.UTC)
+        self.report: Any = None  # pytest-html's report, kept from the title hook to retitle it at the end
+
+    def environment(self) -> config_mod.Environment | None:
+        """The gated environment: the resolved target, else (on an xdist controller, which does not collect)
+        the one its options select; None when there is none."""
+        target = self.config.stash.get(_TARGET_KEY, None)
+        if target is not None:
+            return target.env
+        try:
+            cfg = open_config(self.config.getoption("gates_config"))
+            return select_environment(cfg, _explicit_env(self.config), self.config.getoption("markexpr") or "")
+        except GatesError:
+            return None
+
+    def record(self) -> tuple[Path | None, dict[str, Any]]:
+        folder = self.config.getoption("gates_record")
+        if not folder:
+            return None, {}
+        try:
+            data = json.loads((Path(folder) / "record.json").read_text())
+        except (OSError, ValueError):
+            return Path(folder), {}
+        return Path(folder), data if isinstance(data, dict) else {}
+
+    def facts(self, verdict: str) -> list[tuple[str, str]]:
+        """(label, HTML) rows; every value escaped, links relative to the report (it lives in the record)."""
+        env = self.environment()
+        folder, record = self.record()
+        release = self.config.getoption("gates_expect_release")
+        commit = self.config.getoption("gates_commit") or record.get("commit") or os.environ.get("GITHUB_SHA", "")
+        gate = gate_of_run(self.config.getoption("markexpr") or "", bool(env and env.is_production))
+        rows = [
+            ("Gate", f"{gate} (-m {self.config.getoption('markexpr') or ''})"),
+            ("Environment", f"{env.name} ({env.platform})" if env else "none selected"),
+            ("URL", env.url if env else ""),
+            ("Release", f"release {release}" if release is not None else "the newest complete release (not pinned)"),
+            ("Commit", str(commit or "unknown")),
+            ("When", f"{self.started.isoformat(timespec='seconds')} to "
+                     f"{dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"),
+            ("Verdict", verdict),
+        ]  # fmt: skip
+        escaped = [(label, html.escape(redact(value))) for label, value in rows]
+        if folder is not None:
+            names = ("index.html", "summary.md", "record.json")
+            links = ", ".join(f"<a href='{n}'>{n}</a>" for n in names if (folder / n).exists() or n == "index.html")
+            escaped.append(("Record", f"{html.escape(str(record.get('id') or folder.name))}: {links}"))
+        return escaped
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        self.report = report
+        report.title = self.title("running")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
+    ) -> None:
+        """Before the counts: what was gated, and the verdict; the title says it too."""
+        verdict = _verdict(session)
+        if self.report is not None:
+            self.report.title = self.title(verdict)
+        rows = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in self.facts(verdict))
+        prefix.insert(0, f"<style>{_FIRST_SCREEN}</style><table class='gates-gated' id='gates-gated'>{rows}</table>")
+
+    def title(self, verdict: str) -> str:
+        env = self.environment()
+        if env is None:
+            return f"gates: release evidence ({verdict})"
+        _, record = self.record()
+        release = self.config.getoption("gates_expect_release")
+        commit = self.config.getoption("gates_commit") or record.get("commit") or os.environ.get("GITHUB_SHA", "")
+        gate = gate_of_run(self.config.getoption("markexpr") or "", bool(env and env.is_production))
+        said = [
+            f"{gate} gate {verdict}",
+            f"{env.name} at {env.url}" if env else "",
+            f"release {release}" if release is not None else "",
+            f"commit {str(commit)[:12]}" if commit else "",
+        ]
+        return redact(": ".join([said[0], ", ".join(p for p in said[1:] if p)]))
+
+
+# The report opens with the title and what was gated (in the summary), then the results; pytest-html's
+# Python/platform table moves below them (the page is a flex column, so only the order changes).
+_FIRST_SCREEN = (
+    "body{display:flex;flex-direction:column}#environment-header,#environment{order:1}"
+    "#environment{align-self:flex-start}footer{order:2}"
+    ".gates-gated th{text-align:right;padding-right:.6em}.gates-gated td,.gates-gated th{color:#000}"
+    ".gates-gated{margin-bottom:1em;font-size:1.05em}"
+)
+
+
+def _verdict(session: pytest.Session) -> str:
+    failed = session.testsfailed
+    if failed:
+        return f"FAILED ({failed} of {session.testscollected} molecules failed)"
+    if not session.testscollected:
+        return "FAILED (no molecule ran)"
+    return f"PASSED ({session.testscollected} molecules)"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells.insert(2, '<th class="sortable" data-column-type="seedstep">Step</th>')
+    cells.insert(3, '<th class="sortable" data-column-type="concern">Concern</th>')
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    cells.insert(2, f'<td class="col-seedstep">{html.escape(_property(report, SEED_STEP_PROPERTY))}</td>')
+    cells.insert(3, f'<td class="col-concern">{html.escape(_property(report, CONCERN_PROPERTY))}</td>')
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
+    # A passing molecule with nothing captured gets no empty "No log output captured." box.
+    if report.passed and data == ["No log output captured."]:
+        data.clear()

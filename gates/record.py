@@ -1,8 +1,9 @@
 """The record of a release: one folder of evidence under reports/deploys/.
 
 ``record.json`` (steps with start, end, outcome; releases; commit),
-``summary.md`` (what ran, what passed, links to every report and log), the
-HTML reports and the command logs. Written after every step, so a release
+``summary.md`` (what ran, what passed, links to every report and log), ``index.html``
+(the summary as a page, with every HTML report of the folder linked), the HTML reports
+and the command logs. Written after every step, so a release
 that dies still leaves what it did.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from gates.completion import completion_block
 from gates.errors import GatesError
 from gates.gaterun import junit_summary
+from gates.markdown import page, to_html
 from gates.measurement import utcnow
 from gates.proofs import proof_rows, proof_table
 from gates.redact import redact
@@ -166,9 +168,28 @@ class Record:
         }
 
     def write(self) -> None:
-        """Rewrite record.json and summary.md atomically (a reader never sees half a file)."""
+        """Rewrite record.json, summary.md and index.html atomically (a reader never sees half a file)."""
         _atomic_write(self.dir / "record.json", json.dumps(self.as_dict(), indent=2) + "\n")
-        _atomic_write(self.dir / "summary.md", self.summary())
+        summary = self.summary()
+        _atomic_write(self.dir / "summary.md", summary)
+        _atomic_write(self.dir / "index.html", self.index(summary))
+
+    def index(self, summary: str) -> str:
+        """The record as a page: the summary, then every HTML report in the folder, then the raw files."""
+        reports = sorted(p.name for p in self.dir.glob("*.html") if p.name != "index.html")
+        links = [f"- [{name}]({name})" for name in reports] or ["- no HTML report yet"]
+        more = [
+            "",
+            "## Reports",
+            "",
+            *links,
+            "",
+            "## Files",
+            "",
+            "- [summary.md](summary.md)",
+            "- [record.json](record.json)",
+        ]
+        return page(f"Release {self.id}: {self.outcome}", to_html(summary + "\n".join(more) + "\n"))
 
     def summary(self) -> str:
         lines = [

@@ -11,7 +11,8 @@ import dataclasses
 import datetime as dt
 import json
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,27 @@ from gates.monitor.sampler import Sample, sample
 from gates.redact import redact
 
 WINDOW_ENV = "GATES_MONITOR_WINDOW"  # path of the window's JSON, handed to the monitor gate
+PROGRESS_EVERY = 1.0  # seconds between two progress reports of a window (each one sorts every latency so far)
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowProgress:
+    """How far a window got: seconds elapsed of its total, and what the samples so far measured."""
+
+    elapsed: float
+    total: float
+    stats: Stats
+
+    def describe(self) -> str:
+        return f"{measured(self.stats)} so far"
+
+
+def measured(s: Stats, with_source: bool = False) -> str:
+    """Samples (and their source), error rate and p95 of ``s`` in a few words ("n/a" for what is unknown)."""
+    rate = f"{s.error_rate:.2%}" if s.error_rate is not None else "n/a"
+    p95 = f"{s.p95:.3f}s" if s.p95 is not None else "n/a"
+    source = f" ({s.source})" if with_source else ""
+    return f"{s.count} samples{source}, error rate {rate}, p95 {p95}"
 
 
 def thresholds(config: Config) -> Thresholds:
@@ -56,10 +78,7 @@ class WindowResult:
         return not self.breaches
 
     def describe(self) -> str:
-        s = self.stats
-        rate = f"{s.error_rate:.2%}" if s.error_rate is not None else "n/a"
-        p95 = f"{s.p95:.3f}s" if s.p95 is not None else "n/a"
-        head = f"{s.count} samples ({s.source}), error rate {rate}, p95 {p95}"
+        head = measured(self.stats, with_source=True)
         alerts = sum(1 for e in self.events if e.kind == "alert")
         tail = f"; {alerts} alert(s) sent" if self.events else ""
         if self.breaches:
@@ -76,8 +95,11 @@ def run_window(
     *,
     stop_after: int | None = None,
     prometheus_client: Any = None,
+    on_progress: Callable[[WindowProgress], None] | None = None,
 ) -> WindowResult:
-    """Sample ``env`` for ``seconds``, alerting on rolling breaches; evaluate the whole window; write the evidence."""
+    """Sample ``env`` for ``seconds``, alerting on rolling breaches; evaluate the whole window; write the evidence.
+
+    ``on_progress`` hears how far the window got (at most every PROGRESS_EVERY seconds, and at its end)."""
     mon = config.monitor
     limits = thresholds(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,6 +107,15 @@ def run_window(
     alerter = Alerter(alert_channel(config), where=f"{config.app.name} {env.name}", evidence=str(json_path))
     taken: list[Sample] = []
     started = dt.datetime.now(dt.UTC)
+    began = time.monotonic()
+    told = [began]
+
+    def tell(force: bool = False) -> None:
+        now = time.monotonic()
+        if on_progress is not None and (force or now - told[0] >= PROGRESS_EVERY):
+            told[0] = now
+            on_progress(WindowProgress(min(now - began, seconds), seconds, stats(taken)))
+
     with samples_path.open("w") as fh:
 
         def on_sample(one: Sample) -> None:
@@ -95,8 +126,10 @@ def run_window(
             if len(recent) >= mon.rolling:  # judge only a full rolling window: a first slow answer is no breach
                 found = [b for b in breaches(stats(recent), limits, min_samples=0) if b.metric != "samples"]
                 alerter.observe(one.at, found)
+            tell()
 
         sample(monitor_urls(config, env), mon.rate, seconds, on_sample=on_sample, stop_after=stop_after)
+    tell(force=True)
     measured = stats(taken)
     if mon.source == "prometheus":
         measured = _prometheus_stats(config, env, seconds, prometheus_client)

@@ -9,6 +9,7 @@ from gates.config import Config, Environment
 from gates.gaterun import GateOutcome
 from gates.journal import Journal
 from gates.platforms import Platform, platform_for
+from gates.progress import Reporter
 from gates.record import Record, StepRecord
 from gates.state import ReleaseState
 
@@ -26,6 +27,8 @@ class Context:
     first_release: bool = False
     # The last gate outcome of each environment: automatic rollback names its failed molecules.
     gates: dict[str, GateOutcome] = dataclasses.field(default_factory=dict)
+    # Where the release is told as it happens (steps, molecules, waits); silent unless the CLI gives one.
+    reporter: Reporter = dataclasses.field(default_factory=Reporter)
     # Where each step's intent is written before it acts (a crash is then repaired by the next command).
     journal: Journal | None = None
 

@@ -33,7 +33,8 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
     try:
-        release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+        with ctx.reporter.waiting(f"deploy {env.name}"):
+            release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
     finally:
         keep_instance_logs(ctx, env, rec)
     ctx.record.releases[env.name]["after"] = release.version

@@ -23,6 +23,7 @@ from gates.rollback import failed_releases, previous_good
 from gates.state import Drill, StepRecord
 
 T = TypeVar("T")
+DRILL_PARTS = ("rollback", "smoke", "roll_forward", "gate")
 FIRST_RELEASE_WAIVER = "first release: nothing to roll back to (--first-release)"
 
 
@@ -55,14 +56,16 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 
     def timed(part: str, action: Callable[[], T]) -> T:
         started = time.monotonic()
+        ctx.reporter.progress(f"drill {env.name}", len(drill.timings) + 1, len(DRILL_PARTS), part, "parts")
         try:
-            return action()
+            with ctx.reporter.waiting(f"drill {env.name}: {part}"):
+                return action()
         finally:
             drill.timings[part] = round(time.monotonic() - started, 2)
             ctx.record.write()
 
     def gate(marker: str, stem: str, expected: int) -> GateOutcome:
-        outcome = run_gate(ctx.config, env, marker, ctx.record.dir, stem, expected, ctx.workers)
+        outcome = run_gate(ctx.config, env, marker, ctx.record.dir, stem, expected, ctx.workers, reporter=ctx.reporter)
         rec.artifacts.extend(ctx.record.relative(p) for p in outcome.artifacts)
         return outcome
 

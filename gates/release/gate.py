@@ -17,7 +17,9 @@ def gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 
 def gate_into(ctx: Context, env: Environment, rec: StepRecord, stem: str, expected: int | None) -> None:
     """Run ``env``'s gate into the record under ``stem``; raise naming the failed molecules."""
-    outcome = run_gate(ctx.config, env, gate_marker(env), ctx.record.dir, stem, expected, ctx.workers)
+    outcome = run_gate(
+        ctx.config, env, gate_marker(env), ctx.record.dir, stem, expected, ctx.workers, reporter=ctx.reporter
+    )
     ctx.gates[env.name] = outcome
     ctx.state.waivers.update({f"{env.name}: {name}": reason for name, reason in outcome.waived})
     rec.artifacts += [ctx.record.relative(p) for p in outcome.artifacts]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gates.config import Environment
 from gates.durations import parse_duration
 from gates.errors import GatesError
 from gates.gaterun import run_gate
-from gates.monitor.window import WINDOW_ENV, run_window
+from gates.monitor.window import WINDOW_ENV, WindowProgress, run_window
 from gates.release.context import Context, StepFn
 from gates.state import StepRecord
 
@@ -17,11 +19,13 @@ def monitor_step_for(seconds: float | None = None) -> StepFn:
     def monitor_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         window = seconds or parse_duration(ctx.config.monitor.window or "60s", "[monitor] window")
         stem = f"monitor-{env.name}"
-        result = run_window(ctx.config, env, window, ctx.record.dir, stem)
+        what = f"monitor {env.name}"
+        with ctx.reporter.waiting(what, total=window):
+            result = run_window(ctx.config, env, window, ctx.record.dir, stem, on_progress=progress_to(ctx, what))
         rec.artifacts += [ctx.record.relative(p) for p in (result.plot_path, result.json_path, result.samples_path)]
         outcome = run_gate(
             ctx.config, env, "monitor", ctx.record.dir, f"{stem}-gate", workers=ctx.workers,
-            env_vars={WINDOW_ENV: str(result.json_path)},
+            env_vars={WINDOW_ENV: str(result.json_path)}, reporter=ctx.reporter,
         )  # fmt: skip
         rec.artifacts += [ctx.record.relative(p) for p in outcome.artifacts]
         rec.detail = f"{result.describe()}; gate: {outcome.detail}"
@@ -29,6 +33,15 @@ def monitor_step_for(seconds: float | None = None) -> StepFn:
             raise GatesError(rec.detail)
 
     return monitor_step
+
+
+def progress_to(ctx: Context, what: str) -> Callable[[WindowProgress], None]:
+    """The window's progress told to the release's reporter: elapsed of total, samples, error rate and p95 so far."""
+
+    def told(now: WindowProgress) -> None:
+        ctx.reporter.progress(what, round(now.elapsed), now.total, now.describe(), "s")
+
+    return told
 
 
 monitor_step = monitor_step_for()

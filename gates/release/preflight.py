@@ -14,7 +14,9 @@ def preflight_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     """Run `pytest -m preflight` against the environment (what is pending for it) before anything changes."""
     if has_database(env):
         prepare_database(ctx.config, env)  # the lint asks the database which migrations are still pending
-    outcome = run_gate(ctx.config, env, "preflight", ctx.record.dir, "preflight", None, ctx.workers)
+    outcome = run_gate(
+        ctx.config, env, "preflight", ctx.record.dir, "preflight", None, ctx.workers, reporter=ctx.reporter
+    )
     rec.artifacts += [ctx.record.relative(p) for p in outcome.artifacts]
     rec.detail = outcome.detail
     if not outcome.passed:

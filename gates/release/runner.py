@@ -8,7 +8,8 @@ rolled-back release.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from gates.config import Config, Environment
 from gates.errors import GatesError
@@ -23,6 +24,7 @@ from gates.release.monitor import monitor_step
 from gates.release.preflight import preflight_step
 from gates.release.rollback import plan_rollback, rollback_gate_step, rollback_step
 from gates.release.signoff import signoff_step
+from gates.state import StepRecord
 
 
 def plan(config: Config) -> list[Step]:
@@ -65,7 +67,7 @@ def execute(ctx: Context, steps: Sequence[Step]) -> bool:
             env = ctx.config.environment(step.env)
             ctx.intend(step.name, env.name)
             try:
-                with ctx.record.step(step.name, env.name) as rec:
+                with _told(ctx, step.name, env.name) as rec:
                     step.run(ctx, env, rec)
             except GatesError as exc:
                 title = f"{step.name} {step.env}"
@@ -87,9 +89,23 @@ def execute(ctx: Context, steps: Sequence[Step]) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _told(ctx: Context, name: str, env: str) -> Iterator[StepRecord]:
+    """A recorded step, told to the reporter when it starts and when it ends, with the notifications it caused."""
+    ctx.reporter.notifications(ctx.state.notifications)
+    ctx.reporter.step_started(name, env)
+    try:
+        with ctx.record.step(name, env) as rec:
+            yield rec
+    finally:
+        ctx.reporter.step_ended(ctx.record.steps[-1])
+        ctx.reporter.notifications(ctx.state.notifications)
+
+
 def _skip(ctx: Context, steps: Sequence[Step], reason: str) -> None:
     for later in steps:
         ctx.record.skip(later.name, later.env, reason)
+        ctx.reporter.step_ended(ctx.record.steps[-1])
 
 
 def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) -> str | None:
@@ -105,13 +121,16 @@ def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) ->
     info = plan_rollback(ctx, env, detail)
     ctx.intend("rollback", env.name)
     try:
-        with ctx.record.step("rollback", env.name) as rec:
+        with _told(ctx, "rollback", env.name) as rec:
             rollback_step(ctx, env, rec)
     except GatesError:
         return None
+    finally:
+        last = ctx.record.steps[-1]
+        ctx.reporter.rollback(env.name, info.from_version, info.to_version, f"{last.outcome}: {last.detail}")
     ctx.intend("rollback-gate", env.name)
     try:
-        with ctx.record.step("rollback-gate", env.name) as rec:
+        with _told(ctx, "rollback-gate", env.name) as rec:
             rollback_gate_step(ctx, env, rec)
     except GatesError:
         pass

@@ -120,7 +120,7 @@ def test_a_wheel_deploys_the_teams_app_and_the_teams_molecule_can_fail_it(instal
         assert "waived: the revenue tile is checked by our own molecule" in report
         team_repo(repo, faults={"empty_tiles": ["revenue"]})
         bad = run(installed, repo, "gates", "deploy", "--first-release")
-        said = [line for line in bad.stdout.splitlines() if "gate staging" in line]
+        said = [line for line in bad.stdout.splitlines() if "gate staging (" in line]  # the gate's end line
         assert bad.returncode == 1 and said, bad.stdout + bad.stderr
         assert f"failed: {USER_MOLECULE}: " in said[0] and "-> , expected $48,210" in said[0], said
         (latest,) = sorted((repo / "reports" / "deploys").glob("*/staging-gate.xml"))[-1:]

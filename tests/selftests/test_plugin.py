@@ -57,3 +57,48 @@ def test_an_unknown_environment_is_a_usage_error_listing_the_known_ones(tmp_path
     result = run_pytest(tmp_path, "--env", "qa")
     assert result.returncode == 4
     assert "unknown environment 'qa' (known: staging)" in result.stderr
+
+
+PASSING = '''
+import pytest
+from gates.measurement import Measurement
+
+pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.health]
+
+
+def test_passes_quietly(environment, verdict):
+    """A molecule that passes with nothing captured."""
+    verdict(Measurement("fine", "is fine", observed=1, expected=1, ok=True, source="here"))
+'''
+
+
+def test_a_gate_streams_its_molecules_and_its_report_says_what_was_gated(tmp_path):
+    """--gates-events gets a line per molecule as it ends (verdict, DEVOPS step, the failure's message), under
+    xdist too; the HTML report's title and first table name gate, verdict, environment, URL, release and commit;
+    rows carry the DEVOPS step; a passing molecule has no empty log box."""
+    import html
+    import json
+    import re
+
+    write_repo(tmp_path)
+    (tmp_path / "test_passing.py").write_text(PASSING)
+    events, report = tmp_path / "events.jsonl", tmp_path / "gate.html"
+    result = run_pytest(
+        tmp_path, "-m", "staging", "-k", "runbook_line or quietly", "-n", "2", "--expect-release", "7", "--gates-commit", "abc1234def",
+        "--gates-events", str(events), f"--html={report}", "--self-contained-html",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    molecules = {e["name"]: e for e in lines if e["event"] == "molecule"}
+    assert set(molecules) == {"test_reads_like_a_runbook_line", "test_passes_quietly"}
+    failed = molecules["test_reads_like_a_runbook_line"]
+    assert failed["outcome"] == "failed" and "answer: FAILED" in failed["message"] and failed["seed_step"] == "DEVOPS-002"
+    assert molecules["test_passes_quietly"]["outcome"] == "passed" and molecules["test_passes_quietly"]["concern"] == "health"
+    page = report.read_text()
+    title = html.unescape(re.search(r'<h1 id="title">(.*?)</h1>', page).group(1))
+    url = re.search(r'url = "(.*?)"', (tmp_path / "gates.toml").read_text()).group(1)
+    assert title == f"staging gate FAILED (1 of 2 molecules failed): staging at {url}, release 7, commit abc1234def"
+    gated = page[page.index("id='gates-gated'") : page.index('id="results-table"')]
+    assert all(fact in gated for fact in ("staging (local)", url, "release 7", "abc1234def", "FAILED"))
+    assert '"seedstep": "DEVOPS-002"' in html.unescape(page)
+    assert "No log output captured" not in page

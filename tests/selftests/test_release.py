@@ -9,13 +9,14 @@ real and is rolled back automatically by its production gate.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from gates.proofs import proof_rows
 from gates.record import Record
 from gates.sandbox import NOTIFY, NOTIFY_ENV, demo_webhook, release_cli
 from tests.selftests.demo import REPO, demo_copy, gates, junit_results, port_is_free, write_config
+from tests.selftests.streamed import Streamed, run_streamed
 
 pytestmark = pytest.mark.xdist_group("release")
 
@@ -43,7 +45,7 @@ FLAGS = '\n[flags]\nnames = ["ANALYTICS_REAL_DATA"]\nsource = "endpoint"\n'
 class Released:
     config: Path
     folder: Path
-    result: subprocess.CompletedProcess[str]
+    result: Streamed
     staging_db: str
 
     @property
@@ -56,11 +58,11 @@ class Released:
         return sorted((self.folder / "deploys").iterdir())[0]
 
 
-def _deploy(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`gates deploy --approve`, its notifications sent to the staging app's webhook stand-in."""
-    return subprocess.run(
+def _deploy(config: Path, *args: str, on_line: Callable[[str], None] | None = None) -> Streamed:
+    """`gates deploy --approve`, its notifications sent to the staging app's webhook stand-in; stdout read as it streams."""
+    return run_streamed(
         [sys.executable, *release_cli(), "--config", str(config), "deploy", *args, "--approve"],
-        cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, **demo_webhook(config)},
+        cwd=REPO, timeout=900, env={**os.environ, **demo_webhook(config)}, on_line=on_line,
     )  # fmt: skip
 
 
@@ -74,7 +76,7 @@ def release(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[Re
     os.environ[STAGING_DB_ENV] = staging_db
     try:
         # Signed off with --approve; notifications go to the staging app's webhook stand-in, as in `make demo`.
-        result = _deploy(config, "--first-release")
+        result = _deploy(config, "--first-release", "--events", str(folder / "events.jsonl"))
         yield Released(config, folder, result, staging_db)
     finally:
         gates("down", config=config)
@@ -142,6 +144,107 @@ def test_the_record_holds_both_html_reports_and_the_logs(release):
     summary = (release.record / "summary.md").read_text()
     assert "passed" in summary and "[staging-gate.html](staging-gate.html)" in summary
     assert "supabase" in (release.record / "logs" / "migrate-staging.log").read_text().lower()
+
+
+def _line(pattern: str) -> Callable[[str], bool]:
+    return lambda line: re.search(pattern, line) is not None
+
+
+def test_the_release_is_told_as_it_happens(release):
+    """Each step is printed when it starts and when it ends, each molecule as it finishes: the staging gate's outcome
+    line (with its molecules before it) arrives before any production step starts."""
+    out = release.result
+    started, _, _ = out.first(_line(r"^\d\d:\d\d:\d\d started +gate staging$"))
+    health, _, said = out.first(_line(r" passed +test_every_health_path_answers_200 \["))
+    gated, gated_at, _ = out.first(_line(r"^\d\d:\d\d:\d\d passed +gate staging \(\d+\.\ds\): \d+ molecules passed"))
+    production, production_at, _ = out.first(_line(r" started +(backup|signoff|migrate|deploy|gate) production$"))
+    assert started < health < gated < production and gated_at <= production_at, out.stdout
+    assert "[DEVOPS-002 health]" in said
+    # The end: the summary's path, once, after the last step (no table of every step again: they were told live).
+    assert out.lines[-1][1] == f"gates: release passed; summary: {release.record / 'summary.md'}"
+    assert not [text for _, text in out.lines if text.startswith("  passed ")]
+
+
+def test_the_events_file_holds_every_step_and_molecule_as_json_lines(release):
+    """`--events` writes one JSON object per line: each step's start and end, each molecule's verdict, the
+    notifications, the end of the release."""
+    events = [json.loads(line) for line in (release.folder / "events.jsonl").read_text().splitlines()]
+    assert all(e["event"] and e["at"] for e in events)
+    record = json.loads((release.record / "record.json").read_text())
+    steps = [(s["name"], s["env"]) for s in record["steps"]]
+    assert [(e["step"], e["env"]) for e in events if e["event"] == "step_started"] == steps
+    ended = [(e["step"], e["env"], e["outcome"]) for e in events if e["event"] == "step_ended"]
+    assert ended == [(s["name"], s["env"], s["outcome"]) for s in record["steps"]]
+    for env in ("staging", "production"):
+        told = {e["name"]: e["outcome"] for e in events if e["event"] == "molecule" and e["gate"] == f"{env} gate"}
+        junit = junit_results(release.record / f"{env}-gate.xml")  # a skip reads "passed" there
+        assert set(told) == set(junit) and set(told.values()) <= {"passed", "skipped"}, (env, told)
+    told = {e["name"]: e["seed_step"] for e in events if e["event"] == "molecule" and e["gate"] == "production gate"}
+    assert told["test_every_flag_is_false_in_production"] == "DEVOPS-010"
+    sent = [(e["notification"], e["delivered"]) for e in events if e["event"] == "notification"]
+    assert sent == [(n["event"], n["delivered"]) for n in record["notifications"]]
+    assert events[-1]["event"] == "finished" and events[-1]["outcome"] == "passed"
+
+
+def test_each_gate_report_opens_with_what_was_gated(release):
+    """A gate's HTML report is titled with gate, verdict, environment, URL, release and commit; a table of what was
+    gated with links back to the record comes before the results; each row names its DEVOPS step; a passing
+    molecule has no empty log box."""
+    import html as html_mod
+
+    commit = json.loads((release.record / "record.json").read_text())["commit"]
+    for env, seed in (("staging", "DEVOPS-002"), ("production", "DEVOPS-010")):
+        page = (release.record / f"{env}-gate.html").read_text()
+        found = re.search(r'<h1 id="title">(.*?)</h1>', page)
+        assert found, page[:2000]
+        title = html_mod.unescape(found.group(1))
+        url = release.cfg.environment(env).url
+        assert title.startswith(f"{env} gate PASSED") and f"{env} at {url}" in title and "release 1" in title, title
+        assert not commit or f"commit {commit[:12]}" in title, title
+        gated = page.index("id='gates-gated'")
+        assert gated < page.index('id="results-table"')
+        table = page[gated : page.index("</table>", gated)]
+        for fact in (f"{env} (local)", url, "release 1", commit or "unknown", "PASSED", "When"):
+            assert fact in table, (fact, table)
+        for link in ("index.html", "summary.md", "record.json"):
+            assert f"href='{link}'" in table
+        rows = html_mod.unescape(page)
+        assert f'"seedstep": "{seed}"' in rows and '<th class="sortable" data-column-type="seedstep">' in page
+        assert "No log output captured" not in page
+
+
+def test_the_record_opens_in_a_browser(release):
+    """index.html in the record renders the summary (steps, proof, completion block) and links every gate report."""
+    index = (release.record / "index.html").read_text()
+    assert "<table>" in index and "<h2>Proof</h2>" in index and "ork " in index.split("<h2>Proof</h2>")[1]
+    reports = sorted(p.name for p in release.record.glob("*.html") if p.name != "index.html")
+    assert {"staging-gate.html", "production-gate.html"} <= set(reports)
+    for name in reports:
+        assert f'href="{name}"' in index, name
+    assert 'href="summary.md"' in index and 'href="record.json"' in index
+
+
+def test_gates_monitor_says_how_far_its_window_got_at_least_every_5s(release, tmp_path):
+    """`gates monitor --for 20s` without a terminal prints a progress line (elapsed of total, samples, error rate,
+    p95 so far) at least every 5 s from its start to its end, and writes the same progress as events."""
+    config = release.config.with_name("gates-monitor.toml")
+    config.write_text(release.config.read_text() + f'\n[monitor]\nrate = 5.0\nwebhook_env = "{NOTIFY_ENV}"\n')
+    events = tmp_path / "monitor-events.jsonl"
+    out = run_streamed(
+        [sys.executable, *release_cli(), "--config", str(config), "monitor", "--env", "production", "--for", "20s",
+         "--events", str(events), "--reports", str(tmp_path / "records")],
+        cwd=REPO, timeout=600, env={**os.environ, **demo_webhook(config)},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    begin, _, _ = out.first(_line(r" started +monitor production$"))
+    end, _, _ = out.first(_line(r" passed +monitor production \("))
+    arrivals = [at for at, _ in out.lines[begin : end + 1]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert max(gaps) <= 5.0, out.stdout
+    out.first(_line(r"monitor production: \d+s of 20s; \d+ samples, error rate [\d.]+%, p95 [\d.]+s so far"))
+    progress = [json.loads(line) for line in events.read_text().splitlines()]
+    window = [e for e in progress if e["event"] == "progress" and e["what"] == "monitor production"]
+    assert window and window[-1]["done"] == window[-1]["total"] == 20, window[-3:]
 
 
 def test_gates_report_prints_the_latest_summary(release):
@@ -279,7 +382,7 @@ class Second:
     """A second release of the same environments: code that switches a flag on (healthy, but not fit for production)."""
 
     config: Path
-    result: subprocess.CompletedProcess[str]
+    result: Streamed
     record: Path
 
     @property
@@ -297,7 +400,7 @@ def second(release: Released, tmp_path_factory: pytest.TempPathFactory) -> Secon
     config = release.config.with_name("gates-flag-on.toml")
     text = re.sub(r"^source = .*$", f"source = {json.dumps(str(source))}", release.config.read_text(), count=1, flags=re.M)
     config.write_text(text)
-    result = _deploy(config)
+    result = _deploy(config, "--events", str(config.with_suffix(".events.jsonl")))
     return Second(config, result, sorted((release.folder / "deploys").iterdir())[-1])
 
 
@@ -335,6 +438,14 @@ def test_a_release_failing_a_production_molecule_is_rolled_back_automatically(se
     releases = record["releases"]["production"]
     assert (rollback["env"], rollback["from"], rollback["to"]) == ("production", releases["after"], releases["before"])
     assert rollback["gate_passed"] is True
+    events = [json.loads(line) for line in second.config.with_suffix(".events.jsonl").read_text().splitlines()]
+    (told,) = [e for e in events if e["event"] == "rollback"]
+    assert (told["env"], told["from_version"], told["to_version"]) == ("production", rollback["from"], rollback["to"])
+    assert told["detail"].startswith("passed: ")
+    failed_gate, _, _ = second.result.first(_line(r" failed +gate production \("))
+    rolled, _, _ = second.result.first(_line(r" rollback +production: release \d+ -> \d+: passed: "))
+    regated, _, _ = second.result.first(_line(r" started +rollback-gate production$"))
+    assert failed_gate < rolled < regated
     assert [f.split(":")[0] for f in rollback["failed"]] == ["test_every_flag_is_false_in_production"]
     assert "flags false: FAILED" in rollback["failed"][0] and "flags false: FAILED" in record["reason"]
     assert "test_every_flag_is_false_in_production" in rollback["reason"]
@@ -370,11 +481,39 @@ def test_gates_rollback_picks_the_previous_good_release_and_says_which(second):
     result = gates("rollback", "--env", "staging", config=second.config)
     assert result.returncode == 0, result.stderr
     rolled = platform_for(cfg, staging).releases(staging)[0]
-    assert result.stdout.strip() == (
+    assert result.stdout.strip().splitlines()[-1] == (
         f"gates: rolled back staging: v{current.version} -> v{drill['rollback']} "
         f"(serving v{drill['rollback']}'s code as release v{rolled.version}); the database was not touched"
     )
     assert rolled.status == "complete" and rolled.ref != current.ref
+
+
+def test_a_failing_molecule_is_told_while_its_gate_still_runs(release, tmp_path):
+    """A release whose dashboard shows an empty tile: the failing tile molecule's line (verdict, DEVOPS step, first
+    problem) is printed before the staging gate has ended (its JUnit report not yet written); production never starts."""
+    source = demo_copy(tmp_path, {"empty_tiles": ["revenue"]})
+    config = release.config.with_name("gates-empty-tile.toml")
+    text = re.sub(r"^source = .*$", f"source = {json.dumps(str(source))}", release.config.read_text(), count=1, flags=re.M)
+    config.write_text(text)
+    seen: dict[str, Any] = {}
+
+    def watch(line: str) -> None:
+        found = re.match(r"gates: release \S+: record in (.+)$", line)
+        if found:
+            seen["record"] = Path(found.group(1))
+        elif "FAILED    test_every_tile_shows_data" in line and "record" in seen:
+            seen.setdefault("failed", (line, (seen["record"] / "staging-gate.xml").exists()))
+
+    out = _deploy(config, on_line=watch)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "failed" in seen, out.stdout
+    line, gate_over = seen["failed"]
+    assert not gate_over, "the molecule's line came only after the gate had ended"
+    assert "[DEVOPS-004 " in line and "revenue" in line.split("]: ", 1)[1], line
+    told, _, _ = out.first(lambda text: text == line)
+    ended, _, _ = out.first(_line(r" failed +gate staging \("))
+    assert told < ended
+    assert not [text for _, text in out.lines if re.search(r" started +\w+ production$", text) and "preflight" not in text]
 
 
 def test_down_stops_every_gates_process_and_frees_the_ports(release):
