@@ -160,3 +160,56 @@ def test_a_rollback_to_a_release_whose_snapshot_is_gone_changes_nothing(site: tu
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "its snapshot" in result.stderr and "is gone" in result.stderr and "nothing was changed" in result.stderr
     assert (releases_file.read_text(), _serving(config)) == before
+
+
+def test_a_deploy_killed_mid_production_rollout_leaves_production_serving_one_release(
+    pg_cluster: Any, tmp_path: Path
+) -> None:
+    """The fault that was seen: SIGKILL while production rolls out (old and new both in rotation); `gates status`
+    says so, closes the record and production serves exactly one release again."""
+    from gates.sandbox import NOTIFY, demo_webhook
+
+    app = tmp_path / "app"
+    shutil.copytree(DEMO, app, ignore=shutil.ignore_patterns("__pycache__", "faults.json"))
+    names = {env: f"GATES_CRASH2_{env.upper()}" for env in ("staging", "production")}
+    for env, name in names.items():
+        os.environ[name] = pg_cluster.ensure_database(f"crash2_{env}")
+    environments = {env: {"database_url_env": names[env], "instances": 2} for env in names}
+    config = write_config(tmp_path, source=app, environments=environments, extra=NOTIFY)
+    hook = demo_webhook(config)
+    os.environ.update(hook)
+    try:
+        first = gates("deploy", "--first-release", "--approve", config=config, timeout=900)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        _change(app, 1)
+        production = config.parent / "state" / "production" / "instances.json"
+
+        def half() -> bool:
+            try:
+                return len({p["release"] for p in json.loads(production.read_text())}) > 1
+            except (OSError, ValueError, KeyError, TypeError):
+                return False
+
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gates.cli", "--config", str(config), "deploy", "--approve"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_until(
+                "the production rollout to be half done",
+                lambda: any(i["step"] == "deploy" and i["env"] == "production" for i in _intents(config)) and half(),
+                timeout=START_TIMEOUT * 2,
+            )
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        status = gates("status", "--json", config=config)
+        assert f"gates deploy (pid {process.pid}) died at deploy production" in status.stderr, status.stderr
+        rows = {row["env"]: row for row in json.loads(status.stdout)}
+        assert len(rows["production"]["serving"]) == 1 and len(rows["production"]["instances"]) == 2
+    finally:
+        gates("down", config=config)
+        for name in [*names.values(), *hook]:
+            os.environ.pop(name, None)
