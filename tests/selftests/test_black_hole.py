@@ -109,12 +109,20 @@ def test_a_whole_staging_gate_against_a_black_holed_app_and_a_locked_history_end
 _HANGING = b"<!doctype html><p>ready</p><script>addEventListener('load', () => setTimeout(() => { for (;;) {} }, 50))</script>"
 
 
-def test_a_page_that_hangs_after_load_fails_on_its_screenshot_not_with_an_error(browser, tmp_path):
+def test_a_page_that_hangs_after_load_fails_on_its_screenshot_not_with_an_error(
+    browser_type, browser_type_launch_args, tmp_path
+):
     """Ready at its load event, then the renderer spins: the bounded screenshot gets no answer, and the load
     molecule fails saying so (the visit, trace included, still ends)."""
-    with serving(_HANGING) as hanging:
-        cfg = _config(tmp_path, hanging, settle=0.5)
-        visit = visit_admin(browser, cfg, cfg.environment("staging"), trace=tmp_path / "trace.zip")
+    # A browser of its own, closed at the end: a spinning renderer dies with its browser, not with the context,
+    # and the session's shared browser would keep it burning a core for every test after this one.
+    own = browser_type.launch(**browser_type_launch_args)
+    try:
+        with serving(_HANGING) as hanging:
+            cfg = _config(tmp_path, hanging, settle=0.5)
+            visit = visit_admin(own, cfg, cfg.environment("staging"), trace=tmp_path / "trace.zip")
+    finally:
+        own.close()
     assert visit.loaded and visit.screenshot is None
     judged = dashboard_loaded(visit)
     assert not judged.ok and "the screenshot of the page: no answer within 3s" in judged.explain()
