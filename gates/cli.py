@@ -388,12 +388,15 @@ def _require_tools(cfg: config_mod.Config) -> None:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from gates.database import prepare_database
+    from gates.database.migrations import local_migrations
     from gates.migrate import migrate
 
     cfg = _load(args)
     env = cfg.environment(args.env)
     cfg.check_secrets_present(env)
     _require_tools(cfg)
+    # The files themselves first (two sharing a version, a name the CLI skips): exit 2 before any lock or connection.
+    local_migrations(cfg.migrations_dir)
     log = cfg.state_dir / env.name / "logs" / "migrate.log"
     with _locked(cfg, [env.name]):
         print(f"gates: {env.name}: {migrate(cfg, prepare_database(cfg, env), log)} (log: {log})")

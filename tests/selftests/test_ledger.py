@@ -133,7 +133,7 @@ def test_a_deploy_from_another_machine_is_refused_naming_the_first_and_sigkill_f
     and writing the killed release into the ledger as interrupted."""
     app = servers["target"](delays={"/health": 900.0})  # the first release waits in its gate, on /health
     environments = {"staging": {"platform": "external", "url": app.url, "database_url_env": DB_ENV}}
-    config = write_config(tmp_path / "cfg", environments=environments, app={"health_paths": ["/health"], "health_timeout": 900.0}, extra=WAIVE)
+    config = write_config(tmp_path / "cfg", environments=environments, app={"health_paths": ["/health"], "health_timeout": 590.0}, extra=WAIVE)
     first = start_deploy(config, tmp_path / "out-a", "--reports", str(_reports(tmp_path, "a")), env=machines("a"))
     try:
         record = wait_until("the first release's gate", lambda: _in_step(_reports(tmp_path, "a"), "gate"), timeout=START_TIMEOUT)
@@ -231,7 +231,7 @@ def test_gates_history_lists_the_ledger_newest_first_with_steps_and_outcomes(thr
     assert [(e["release_before"], e["release_after"]) for e in entries] == [(2, 3), (1, 2), (None, 1)]
     failed = entries[1]
     assert [(s["name"], s["outcome"]) for s in failed["steps"]] == [
-        ("preflight", "passed"), ("migrate", "passed"), ("deploy", "passed"), ("gate", "failed")]  # fmt: skip
+        ("preflight", "passed"), ("build", "passed"), ("migrate", "passed"), ("deploy", "passed"), ("gate", "failed")]  # fmt: skip
     assert all(isinstance(s["seconds"], float) and s["seconds"] >= 0 for s in failed["steps"])
     assert "gate staging failed" in failed["reason"]
 
@@ -243,7 +243,7 @@ def test_gates_rollback_picks_the_previous_good_release_from_the_ledger(three_re
     result = gates("rollback", "--env", "staging", "--reports", str(empty), config=config)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "releases judged by the ledger (3 entries)" in result.stderr
-    assert result.stdout.strip() == (
+    assert result.stdout.strip().splitlines()[-1] == (
         "gates: rolled back staging: v3 -> v1 (serving v1's code as release v4); the database was not touched"
     )
     history = json.loads(gates("history", "--env", "staging", "--json", config=config, env=three_releases["fresh"]).stdout)

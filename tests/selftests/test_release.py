@@ -216,7 +216,7 @@ def test_each_gate_report_opens_with_what_was_gated(release):
 def test_the_record_opens_in_a_browser(release):
     """index.html in the record renders the summary (steps, proof, completion block) and links every gate report."""
     index = (release.record / "index.html").read_text()
-    assert "<table>" in index and "<h2>Proof</h2>" in index and "ork " in index.split("<h2>Proof</h2>")[1]
+    assert "<table>" in index and "<h2>Foreground Proof</h2>" in index and "ork " in index.split("<h2>Foreground Proof</h2>")[1]
     reports = sorted(p.name for p in release.record.glob("*.html") if p.name != "index.html")
     assert {"staging-gate.html", "production-gate.html"} <= set(reports)
     for name in reports:
