@@ -271,9 +271,12 @@ class Reporter:
         self.emit("progress", **self._latest[what], elapsed=round(now - started, 1))
 
     @contextlib.contextmanager
-    def waiting(self, what: str, total: float | None = None) -> Iterator[None]:
+    def waiting(
+        self, what: str, total: float | None = None, detail: Callable[[], str] | None = None
+    ) -> Iterator[None]:
         """A heartbeat while a blocking call runs: progress of ``what`` at least every ``every`` seconds,
-        the newest detail repeated (a wait with nothing new still says how long it has lasted)."""
+        the newest detail repeated (a wait with nothing new still says how long it has lasted); ``detail``,
+        when given, is asked at each beat what the wait has got to (a rollout: instances replaced of N)."""
         if not self.sinks:
             yield
             return
@@ -291,6 +294,12 @@ class Reporter:
                 latest = self._latest[what]
                 if latest.get("unit") == "s":  # a timed wait: elapsed is its amount
                     latest["done"] = round(now - start, 1)
+            if detail is not None:
+                with contextlib.suppress(Exception):  # what a wait has got to is a courtesy; the wait goes on
+                    said = detail()
+                    with self._lock:
+                        latest["detail"] = said
+            with self._lock:
                 self._send(what, now, start)
 
         try:

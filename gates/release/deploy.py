@@ -11,6 +11,7 @@ from __future__ import annotations
 from gates import probe
 from gates.config import Environment
 from gates.errors import GatesError
+from gates.platforms import Platform
 from gates.redact import redact
 from gates.release.context import Context
 from gates.release.drill import require_drill
@@ -33,7 +34,7 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
     try:
-        with ctx.reporter.waiting(f"deploy {env.name}"):
+        with ctx.reporter.waiting(f"deploy {env.name}", detail=lambda: replaced(platform, env, before)):
             release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
     finally:
         keep_instance_logs(ctx, env, rec)
@@ -42,6 +43,13 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     rec.detail = f"release {before} -> {release.version} ({release.ref}{built}); {rec.detail}"
     if not env.is_production:
         _judge_rollout(ctx, env, release.version)
+
+
+def replaced(platform: Platform, env: Environment, before: int | None) -> str:
+    """How far a rollout has got: the instances that run a newer release than ``before``, of the environment's."""
+    instances = platform.status(env).instances
+    new = sum(1 for i in instances if i.release is not None and (before is None or i.release > before))
+    return f"{new} of {env.instances} instances on the new release"
 
 
 def keep_instance_logs(ctx: Context, env: Environment, rec: StepRecord) -> None:

@@ -87,6 +87,30 @@ def test_a_wait_with_nothing_new_still_says_how_long_it_has_lasted() -> None:
     assert len(sink.kinds("progress")) == count
 
 
+def test_a_rollout_says_how_many_instances_it_has_replaced() -> None:
+    """A wait given a detail asks it at every beat: the deploy's line says instances replaced of N."""
+    sink = Collect()
+    reporter = Reporter([sink], every=0.02)
+    replaced = iter(range(1000))
+    with reporter.waiting("deploy staging", detail=lambda: f"{next(replaced)} of 2 instances on the new release"):
+        _until("two heartbeats", lambda: len(sink.kinds("progress")) >= 2)
+    details = [b["detail"] for b in sink.kinds("progress")]
+    assert details[0].endswith("of 2 instances on the new release") and details[0] != details[-1]
+    assert "of 2 instances on the new release" in describe(sink.kinds("progress")[-1])
+
+
+def test_a_detail_that_fails_does_not_stop_the_wait() -> None:
+    """A platform that cannot say how far a rollout got (an error) leaves the heartbeat going."""
+    sink = Collect()
+    reporter = Reporter([sink], every=0.02)
+
+    def broken() -> str:
+        raise RuntimeError("status unavailable")
+
+    with reporter.waiting("deploy staging", detail=broken):
+        _until("two heartbeats", lambda: len(sink.kinds("progress")) >= 2)
+
+
 def test_notifications_are_told_once_each() -> None:
     """The reporter tells only the notifications it has not told yet."""
     sink = Collect()
