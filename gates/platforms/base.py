@@ -6,11 +6,12 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gates.config import Environment
 
-RELEASE_STATUSES = ("complete", "failed", "running")
+# rolled_back: complete once, then left by a rollback that switched back to the warm previous release.
+RELEASE_STATUSES = ("complete", "failed", "running", "rolled_back")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,3 +121,30 @@ class Platform(Protocol):
     def health_checks(self, env: Environment) -> Sequence[HealthCheck]: ...
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmSet:
+    """The previous release's instances kept running out of rotation, and their resident memory."""
+
+    release: int
+    instances: int
+    rss_bytes: int
+
+    def describe(self) -> str:
+        return f"warm previous release {self.release}: {self.instances} instances, {self.rss_bytes / 2**20:.0f} MB"
+
+
+@runtime_checkable
+class KeepsPrevious(Protocol):
+    """A platform that can keep the previous release warm (``keep_previous``), so a rollback is a traffic
+    switch: its rollback then returns that release itself, not a new one."""
+
+    def warm(self, env: Environment) -> WarmSet | None: ...
+
+    def release_confirmed(self, env: Environment) -> list[str]: ...
+
+
+def rollback_path(target: int, release: Release) -> str:
+    """How a rollback to release ``target`` went: back to its warm instances, or rolled out anew."""
+    return "warm switch" if release.version == target else "redeploy"
