@@ -429,9 +429,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     }
                     for i in st.instances
                 ],
-                "serving": sorted(
-                    {i.release for i in st.instances if i.state not in ("stopped", "warm") and i.release is not None}
-                ),
+                "serving": sorted({i.release for i in st.instances if i.state != "stopped" and i.release is not None}),
                 "warm": _warm_row(warm),
                 "ledger": _ledger_status(cfg, env),
             }

@@ -73,8 +73,10 @@ class Status:
     env: str
     url: str
     release: int | None
-    instances: tuple[Instance, ...]
+    instances: tuple[Instance, ...]  # in rotation, or meant to be: what the gate judges
     database_url: str = ""
+    # The previous release kept running out of rotation for an instant rollback (``keep_previous``).
+    warm: tuple[Instance, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

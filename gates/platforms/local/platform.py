@@ -135,15 +135,17 @@ class LocalPlatform:
             return repair(self.config, env, self._database_url(env), self.health_timeout)
 
     def status(self, env: Environment) -> Status:
-        """The current release and every instance with its health, seen directly and by HAProxy."""
+        """The current release and every instance with its health, seen directly and by HAProxy; the warm
+        previous release's instances apart (out of rotation, they are not what the environment serves)."""
         site = Site(self.config, env)
         current = current_release(site.load_releases())
         stats = site.front.servers_or_none() if front_door_pid(site.front) else None
-        instances = tuple(self._instance_view(p, stats) for p in site.load_instances())
+        instances = tuple(self._instance_view(p, stats) for p in site.serving_instances())
+        warm = tuple(self._instance_view(p, stats) for p in site.warm_instances())
         from gates.database import database_url, uses_local_cluster
 
         db = database_url(self.config, env) if uses_local_cluster(env) else ""
-        return Status(env.name, env.url, current.version if current else None, instances, db)
+        return Status(env.name, env.url, current.version if current else None, instances, db, warm)
 
     def secrets(self, env: Environment) -> Sequence[Secret]:
         """Names and digests of the environment's secrets (``gates secrets set``); never values."""
