@@ -43,7 +43,8 @@ class BuildResult:
     def describe(self) -> str:
         """One line for a release's description: what was built, from what, where its log is."""
         if not self.command:
-            what = f"snapshot {self.ref} (no build command)"
+            # A second release of the same content ships the same snapshot: say so, as for a built one.
+            what = f"{'reused build' if self.reused else 'snapshot'} {self.ref} (no build command)"
         elif self.reused:
             what = f"reused build {self.ref}"
         else:

@@ -143,3 +143,23 @@ def test_gates_status_names_the_warm_set_and_its_memory(make_config, capsys):
         "instance v1-1 of release 1 (kept warm) stopped",
     ]
     assert platform.warm(env) is None
+
+
+def test_a_crash_repair_puts_a_warm_set_back_in_rotation_when_its_release_is_current_again(make_config):
+    """A deploy that died after keeping release 1 warm leaves release 2 unfinished: the repair marks it failed,
+    puts release 1's warm instances back in rotation and stops release 2's."""
+    cfg = probed_config(make_config)
+    env = cfg.environment("production")
+    platform = LocalPlatform(cfg)
+    platform.deploy(env, str(cfg.app_source))
+    platform.deploy(env, str(cfg.app_source))
+    Site(cfg, env).update_release(2, "running")  # what a SIGKILL before "release 2 complete" leaves
+
+    said = platform.repair(env)
+
+    assert (
+        "instance v1-0 (release 1, kept warm) is back in rotation" in said
+        and "production serves release 1 alone" in said
+    )
+    assert sorted((i.id, i.healthy) for i in platform.status(env).instances) == [("v1-0", True), ("v1-1", True)]
+    assert platform.warm(env) is None
