@@ -1,8 +1,9 @@
 """Rollout strategies: how a release's instances replace the running ones behind HAProxy.
 
-``rolling`` (``env.surge`` new instances at a time, started and health-checked together), ``immediate`` (stop all, start all: downtime on purpose),
-``bluegreen`` (the whole new set, checked but idle, then one switch) and ``canary`` (one new
-instance gated on CANARY_CHECKS passing health checks under traffic, then rolling).
+``rolling`` (``env.surge`` new instances at a time, started and health-checked together),
+``immediate`` (stop all, start all: downtime on purpose), ``bluegreen`` (the whole new set,
+checked but idle, then one switch) and ``canary`` (one new instance gated on CANARY_CHECKS
+passing health checks under traffic, then rolling).
 
 With ``keep`` (``[environments.X] keep_previous``) the previous release's instances are not stopped
 but kept warm: out of rotation in HAProxy's ``drain`` state, where its health checks go on, until
