@@ -23,6 +23,7 @@ from gates.release import Context, Step, execute, runner
 from gates.release.context import Context as ContextType
 from gates.release.deploy import deploy_step
 from gates.state import Drill, StepRecord
+from tests.selftests.platformfixtures import DEMO_DB_ENV
 from tests.selftests.test_rollout_probe import deploy, probed_config
 
 Faulty = Callable[[dict[str, Any]], Path]
@@ -125,9 +126,13 @@ def test_without_keep_previous_the_rollback_redeploys(make_config, faulty_demo: 
     assert record.state.probes["production-rollback"]["failed"] == 0
 
 
-def test_gates_status_names_the_warm_set_and_its_memory(make_config, capsys):
-    """`gates status` of production right after a deploy that kept release 1 warm says so, with its MB."""
+def test_gates_status_names_the_warm_set_and_gates_rollback_switches_back_to_it(
+    make_config, pg_database, monkeypatch, capsys
+):
+    """`gates status` right after a deploy that kept release 1 warm says so, with its MB; confirming the release
+    stops the warm set; after the next deploy, `gates rollback` switches back to the warm release and says so."""
     cfg = probed_config(make_config)
+    monkeypatch.setenv(DEMO_DB_ENV, pg_database)  # `gates rollback` takes its lock in the database
     env = cfg.environment("production")
     platform = LocalPlatform(cfg)
     platform.deploy(env, str(cfg.app_source))
@@ -143,6 +148,14 @@ def test_gates_status_names_the_warm_set_and_its_memory(make_config, capsys):
         "instance v1-1 of release 1 (kept warm) stopped",
     ]
     assert platform.warm(env) is None
+    platform.deploy(env, str(cfg.app_source))  # release 3; release 2 kept warm
+
+    assert cli.main(["--config", str(cfg.path), "rollback", "--env", env.name, "--to", "2"]) == 0
+
+    assert (
+        "rolled back production: v3 -> v2 by warm switch (serving v2's code as release v2)" in capsys.readouterr().out
+    )
+    assert sorted(i.id for i in platform.status(env).instances) == ["v2-0", "v2-1"] and platform.warm(env) is None
 
 
 def test_a_crash_repair_puts_a_warm_set_back_in_rotation_when_its_release_is_current_again(make_config):
