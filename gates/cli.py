@@ -25,6 +25,7 @@ from gates.redact import redact
 if TYPE_CHECKING:
     from gates import release
     from gates.lock import ReleaseLock
+    from gates.platforms import WarmSet
     from gates.progress import Reporter
     from gates.record import Record
 
@@ -441,7 +442,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from gates import ledger
     from gates.journal import Journal
-    from gates.platforms import platform_for
+    from gates.platforms import platform_for, rollback_path
     from gates.rollback import failed_in, failed_releases, pick
 
     cfg = _load(args)
@@ -465,17 +466,19 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 raise
         ledger.write_rollback(cfg, env, (current.version, target.version, release.version), "passed")
         said = f"serving v{target.version}'s code as release v{release.version}"
-        reporter.rollback(env.name, current.version, target.version, f"{said}; the database was not touched")
+        path = rollback_path(target.version, release)
+        reporter.rollback(env.name, current.version, target.version, f"by {path}: {said}; the database was not touched")
         if args.json:
             return EXIT_OK
     print(
-        f"gates: rolled back {env.name}: v{current.version} -> v{target.version} ({said}); the database was not touched"
+        f"gates: rolled back {env.name}: v{current.version} -> v{target.version} by {path} ({said}); "
+        "the database was not touched"
     )
     return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gates.platforms import platform_for
+    from gates.platforms import KeepsPrevious, platform_for
 
     cfg = _load(args)
     _recover(cfg)
@@ -485,7 +488,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     for env in envs:
         try:
-            st = platform_for(cfg, env).status(env)
+            platform = platform_for(cfg, env)
+            st = platform.status(env)
+            warm = platform.warm(env) if isinstance(platform, KeepsPrevious) else None
         except Unsupported as exc:
             rows.append({"env": env.name, "platform": env.platform, "url": env.url, "release": None, "database_url": "",
                          "instances": [], "note": str(exc), "ledger": _ledger_status(cfg, env)})  # fmt: skip
@@ -509,6 +514,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     for i in st.instances
                 ],
                 "serving": sorted({i.release for i in st.instances if i.state != "stopped" and i.release is not None}),
+                "warm": _warm_row(warm),
                 "ledger": _ledger_status(cfg, env),
             }
         )
@@ -526,6 +532,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {row['note']}")
         elif not row["instances"]:
             print("  no instances")
+        if row.get("warm"):
+            print(f"  {row['warm']['line']} (out of rotation, kept for an instant rollback)")
         if len(row.get("serving", [])) > 1:
             serving = ", ".join(str(v) for v in row["serving"])
             print(f"  WARNING: {row['env']} serves more than one release ({serving}): a rollout did not finish")
@@ -538,6 +546,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(redact(f"  last release (ledger): {known['last']['line']}"))
             print(f"  previous good release (ledger): {known['previous_good'] or 'none'}")
     return EXIT_OK
+
+
+def _warm_row(warm: WarmSet | None) -> dict[str, Any] | None:
+    if warm is None:
+        return None
+    return {"release": warm.release, "instances": warm.instances, "rss_bytes": warm.rss_bytes, "line": warm.describe()}
 
 
 def _ledger_status(cfg: config_mod.Config, env: config_mod.Environment) -> dict[str, Any]:

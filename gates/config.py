@@ -74,6 +74,11 @@ class Environment:
     admin_url: str = ""
     store: str = ""  # the Shopify store's handle: {store} of the admin_url template
     video: str = ""  # recording of the browser visit: production | always | never; empty: [browser] video
+    # Rolling deploys: new instances started at once; unset: 25 % of ``instances`` rounded up, at least 1.
+    max_surge: int | None = None
+    # Keep the previous release's instances running out of rotation until the release is confirmed, so a
+    # rollback is a traffic switch; unset: on for production only.
+    keep_previous: bool | None = None
 
     @property
     def is_production(self) -> bool:
@@ -89,6 +94,15 @@ class Environment:
     def has_database(self) -> bool:
         """It names a database, or gets one in the local cluster."""
         return bool(self.database_url_env) or self.uses_local_cluster
+
+    @property
+    def surge(self) -> int:
+        """New instances a rolling deploy starts at once."""
+        return max(1, self.max_surge if self.max_surge is not None else -(-self.instances // 4))
+
+    @property
+    def keeps_previous(self) -> bool:
+        return self.is_production if self.keep_previous is None else self.keep_previous
 
 
 @dataclasses.dataclass(frozen=True)

@@ -271,9 +271,7 @@ class Reporter:
         self.emit("progress", **self._latest[what], elapsed=round(now - started, 1))
 
     @contextlib.contextmanager
-    def waiting(
-        self, what: str, total: float | None = None, detail: Callable[[], str] | None = None
-    ) -> Iterator[None]:
+    def waiting(self, what: str, total: float | None = None, detail: Callable[[], str] | None = None) -> Iterator[None]:
         """A heartbeat while a blocking call runs: progress of ``what`` at least every ``every`` seconds,
         the newest detail repeated (a wait with nothing new still says how long it has lasted); ``detail``,
         when given, is asked at each beat what the wait has got to (a rollout: instances replaced of N)."""

@@ -6,11 +6,12 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gates.config import Environment
 
-RELEASE_STATUSES = ("complete", "failed", "running")
+# rolled_back: complete once, then left by a rollback that switched back to the warm previous release.
+RELEASE_STATUSES = ("complete", "failed", "running", "rolled_back")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +43,8 @@ class BuildResult:
     def describe(self) -> str:
         """One line for a release's description: what was built, from what, where its log is."""
         if not self.command:
-            what = f"snapshot {self.ref} (no build command)"
+            # A second release of the same content ships the same snapshot: say so, as for a built one.
+            what = f"{'reused build' if self.reused else 'snapshot'} {self.ref} (no build command)"
         elif self.reused:
             what = f"reused build {self.ref}"
         else:
@@ -72,8 +74,10 @@ class Status:
     env: str
     url: str
     release: int | None
-    instances: tuple[Instance, ...]
+    instances: tuple[Instance, ...]  # in rotation, or meant to be: what the gate judges
     database_url: str = ""
+    # The previous release kept running out of rotation for an instant rollback (``keep_previous``).
+    warm: tuple[Instance, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,3 +124,30 @@ class Platform(Protocol):
     def health_checks(self, env: Environment) -> Sequence[HealthCheck]: ...
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmSet:
+    """The previous release's instances kept running out of rotation, and their resident memory."""
+
+    release: int
+    instances: int
+    rss_bytes: int
+
+    def describe(self) -> str:
+        return f"warm previous release {self.release}: {self.instances} instances, {self.rss_bytes / 2**20:.0f} MB"
+
+
+@runtime_checkable
+class KeepsPrevious(Protocol):
+    """A platform that can keep the previous release warm (``keep_previous``), so a rollback is a traffic
+    switch: its rollback then returns that release itself, not a new one."""
+
+    def warm(self, env: Environment) -> WarmSet | None: ...
+
+    def release_confirmed(self, env: Environment) -> list[str]: ...
+
+
+def rollback_path(target: int, release: Release) -> str:
+    """How a rollback to release ``target`` went: back to its warm instances, or rolled out anew."""
+    return "warm switch" if release.version == target else "redeploy"

@@ -1,14 +1,21 @@
 """The ``rollback`` and ``rollback-gate`` steps: production back to its previous release after a failed gate.
 
+A production deploy that kept the previous release warm (``keep_previous``) is rolled back by a
+traffic switch to it; otherwise the previous release is rolled out anew. The step detail says
+which ("warm switch" or "redeploy"). A passed release lets the warm set go (``confirm_releases``).
+
 The database is never rolled back: the state's ``rollback`` names this release's backup and the
 command that restores it, for a person to decide.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from gates.config import Environment
 from gates.errors import GatesError
 from gates.incident import restore_command
+from gates.platforms import KeepsPrevious, rollback_path
 from gates.release.context import Context
 from gates.release.gate import gate_into
 from gates.release.probed import probed
@@ -49,8 +56,8 @@ def rollback_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     release = probed(ctx, env, rec, info.from_version, lambda: platform.rollback(env, to=target), kind="rollback")
     info.release = release.version
     rec.detail = (
-        f"release {info.from_version} -> {target} (serving it as release {release.version}); "
-        f"database not rolled back; {rec.detail}"
+        f"release {info.from_version} -> {target} by {rollback_path(target, release)} "
+        f"(serving it as release {release.version}); database not rolled back; {rec.detail}"
     )
     if info.restore_command:
         rec.detail += f"; to restore it from this release's backup: {info.restore_command}"
@@ -64,3 +71,16 @@ def rollback_gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         info.gate_passed = True
     finally:
         ctx.record.write()
+
+
+def confirm_releases(ctx: Context) -> None:
+    """The release passed (gate and monitor): every environment it deployed lets its warm previous release go."""
+    deployed = [s.env for s in ctx.record.steps if s.name == "deploy" and s.outcome == "passed" and s.env]
+    for name in dict.fromkeys(deployed):
+        env = ctx.config.environment(name)
+        platform = ctx.platform(env)
+        if isinstance(platform, KeepsPrevious):
+            # A warm set that will not stop costs memory, not correctness: `gates status` shows it and the
+            # next deploy stops it; the passed release stays passed.
+            with contextlib.suppress(GatesError):
+                platform.release_confirmed(env)

@@ -22,7 +22,7 @@ from gates.release.gate import gate_step
 from gates.release.migrate import migrate_step
 from gates.release.monitor import monitor_step
 from gates.release.preflight import preflight_step
-from gates.release.rollback import plan_rollback, rollback_gate_step, rollback_step
+from gates.release.rollback import confirm_releases, plan_rollback, rollback_gate_step, rollback_step
 from gates.release.signoff import signoff_step
 from gates.state import StepRecord
 
@@ -85,6 +85,7 @@ def execute(ctx: Context, steps: Sequence[Step]) -> bool:
         _skip(ctx, steps[index + 1 :], f"not run: interrupted at {title}")
         ctx.record.finish("interrupted", f"interrupted at {title}")
         raise
+    confirm_releases(ctx)  # every step passed: the previous release kept warm for a rollback can go
     ctx.record.finish("passed")
     return True
 

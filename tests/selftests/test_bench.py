@@ -32,7 +32,9 @@ def test_quick_bench_runs_and_writes_valid_json(tmp_path):
     data = json.loads(out.read_text())
     names = {f["name"] for f in data["figures"]}
     assert {"collection (pytest -m staging --collect-only)", "release: whole gates deploy", "gate_wall / max_molecule"} <= names
-    assert "rollback: failed gate -> previous release serving" in names
+    assert {"rollback: warm switch -> previous release serving", "rollback: redeploy -> previous release serving"} <= names
+    assert {"hung target: whole staging gate", "deploy: rolling, 8 instances"} <= names
+    assert "database molecules, 1000 tables and migrations" in names
     assert {"probe: 20 ms outage detected", "probe: sustained request rate", "probe: CPU (% of one core)"} <= names
     assert all(f["runs"] >= 1 for f in data["figures"])
     assert "figure" in result.stdout.splitlines()[0]

@@ -244,7 +244,7 @@ def test_gates_rollback_picks_the_previous_good_release_from_the_ledger(three_re
     assert result.returncode == 0, result.stdout + result.stderr
     assert "releases judged by the ledger (3 entries)" in result.stderr
     assert result.stdout.strip().splitlines()[-1] == (
-        "gates: rolled back staging: v3 -> v1 (serving v1's code as release v4); the database was not touched"
+        "gates: rolled back staging: v3 -> v1 by redeploy (serving v1's code as release v4); the database was not touched"
     )
     history = json.loads(gates("history", "--env", "staging", "--json", config=config, env=three_releases["fresh"]).stdout)
     rollback = history[0]

@@ -482,7 +482,7 @@ def test_gates_rollback_picks_the_previous_good_release_and_says_which(second):
     assert result.returncode == 0, result.stderr
     rolled = platform_for(cfg, staging).releases(staging)[0]
     assert result.stdout.strip().splitlines()[-1] == (
-        f"gates: rolled back staging: v{current.version} -> v{drill['rollback']} "
+        f"gates: rolled back staging: v{current.version} -> v{drill['rollback']} by redeploy "
         f"(serving v{drill['rollback']}'s code as release v{rolled.version}); the database was not touched"
     )
     assert rolled.status == "complete" and rolled.ref != current.ref

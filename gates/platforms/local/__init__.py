@@ -6,7 +6,7 @@ One module per concern:
     builds.py      a release's snapshot, built once by ``[app] build`` and reused (``build``)
     snapshots.py   what would ship: the committed tree, or the working tree filtered by ignore files
     launcher.py    one instance: ``[app] start`` with $PORT, and its readiness (``[app] health_path``)
-    rollout.py     the strategies: rolling, immediate, bluegreen, canary
+    rollout.py     the strategies: rolling (with surge), immediate, bluegreen, canary; the warm set
     processes.py   processes over /proc: spawn detached, identify by start time, stop a whole group
     state.py       the environment's files (releases.json, instances.json, logs/deploy.log)
     sitelock.py    one deploy at a time per environment, one build at a time
@@ -16,7 +16,8 @@ State, under ``config.state_dir``::
     builds/<ref>/            a release's snapshot, built in place (ref: hash of content, build command, [app] env)
     builds/<ref>.json        the build finished: command, time; builds/<ref>.log its output
     <env>/releases.json      every release, oldest first (version, ref, created_at, status, commit, description)
-    <env>/instances.json     every process gates started and has not stopped yet (id, pid, ticks, port, release, argv)
+    <env>/instances.json     every process gates started and has not stopped yet (id, pid, ticks, port, release, argv;
+                             warm: kept out of rotation for an instant rollback)
     <env>/haproxy.cfg, haproxy.pid, haproxy.sock, admin.html (the Admin stand-in on admin_url's port)
     <env>/logs/<instance>.log  each instance's output; logs/deploy.log the rollout steps; logs/haproxy.log
     <env>/deploy.lock        held (flock) during deploy and rollback

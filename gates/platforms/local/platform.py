@@ -3,7 +3,8 @@
 An environment is ``env.instances`` processes of the app (``[app] start``, see launcher.py), each
 on a free port of 127.0.0.1, behind one HAProxy on the port of ``env.url``. A deploy builds a
 snapshot of the app (builds.py) and rolls it out (rollout.py); a rollback rolls out an earlier
-snapshot as a new release, as Fly does. Processes outlive the gates call that started them;
+snapshot as a new release, as Fly does, unless the previous release is still warm (kept running out
+of rotation, ``keep_previous``): then it is a traffic switch back to it. Processes outlive the gates call that started them;
 ``down`` stops them.
 
 Loading the config loads this module (its driver checks the keys of local environments): what
@@ -20,11 +21,11 @@ from urllib.parse import urlsplit
 
 from gates.config import Config, Environment
 from gates.errors import ConfigError, GatesError, UsageError
-from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status
+from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status, WarmSet
 from gates.platforms.haproxy import ServerStat
 from gates.platforms.local import launcher
 from gates.platforms.local.builds import build, release_folder
-from gates.platforms.local.processes import front_door_pid, running, stop, stop_instance
+from gates.platforms.local.processes import front_door_pid, group_rss, running, stop, stop_instance
 from gates.platforms.local.rollout import Rollout, check_strategy
 from gates.platforms.local.sitelock import locked
 from gates.platforms.local.state import NAME, Proc, Site, current_release, now, read_log
@@ -53,6 +54,8 @@ class LocalPlatform:
             raise ConfigError(
                 config.path, f"{key}.admin_url", "the local platform serves the Admin on its own port, not the app's"
             )
+        if env.max_surge is not None and env.max_surge < 1:
+            raise ConfigError(config.path, f"{key}.max_surge", f"expected at least 1 instance, got {env.max_surge}")
 
     @classmethod
     def down(cls, config: Config) -> list[str]:
@@ -76,19 +79,23 @@ class LocalPlatform:
         with _locked(site):
             built = build(self.config, env, folder)
             release = self._record(site, built.ref, built.commit, built.describe())
-            return self._roll_out(site, release, chosen, db_url)
+            return self._roll_out(site, release, chosen, db_url, keep=env.keeps_previous)
 
     def releases(self, env: Environment) -> Sequence[Release]:
         """Every release of the environment, newest first."""
         return sorted(Site(self.config, env).load_releases(), key=lambda r: -r.version)
 
     def rollback(self, env: Environment, to: int | None = None) -> Release:
-        """Roll out release ``to`` (default: the newest complete release before the current one) as a new release."""
+        """Back to release ``to`` (default: the newest complete release before the current one): by a traffic
+        switch when its instances are warm and healthy (the release itself is returned), else rolled out
+        anew as a new release."""
         chosen = check_strategy(env.strategy)
         db_url = self._database_url(env)
         site = Site(self.config, env)
         with _locked(site):
             target = rollback_target(site.load_releases(), to, env.name)
+            if self._warm_and_healthy(site, target):
+                return self._switch_to_warm(site, target, db_url)
             folder = release_folder(self.config, site.snapshots, target.ref)
             if not folder.is_dir():
                 # Checked before anything is recorded or started: a rollback that cannot run changes nothing.
@@ -98,6 +105,24 @@ class LocalPlatform:
                 )
             release = self._record(site, target.ref, target.commit, f"rollback to v{target.version}")
             return self._roll_out(site, release, chosen, db_url)
+
+    def release_confirmed(self, env: Environment) -> list[str]:
+        """The release passed its gate and monitor: stop the previous release's warm set; say what stopped."""
+        site = Site(self.config, env)
+        if not site.dir.is_dir() or not site.warm_instances():
+            return []
+        with _locked(site):
+            said = self._rollout(site, current_release(site.load_releases()), "").settle()
+            site.event("release confirmed: " + ("; ".join(said) or "no warm instance left"))
+            return said
+
+    def warm(self, env: Environment) -> WarmSet | None:
+        """The previous release kept warm for an instant rollback, and the memory its processes hold."""
+        site = Site(self.config, env)
+        procs = [p for p in site.warm_instances() if running(p)] if site.dir.is_dir() else []
+        if not procs:
+            return None
+        return WarmSet(procs[0].release, len(procs), sum(group_rss(p.pid) for p in procs))
 
     def repair(self, env: Environment) -> list[str]:
         """After a gates process died mid-rollout: one release serving again, the unfinished one failed."""
@@ -110,15 +135,17 @@ class LocalPlatform:
             return repair(self.config, env, self._database_url(env), self.health_timeout)
 
     def status(self, env: Environment) -> Status:
-        """The current release and every instance with its health, seen directly and by HAProxy."""
+        """The current release and every instance with its health, seen directly and by HAProxy; the warm
+        previous release's instances apart (out of rotation, they are not what the environment serves)."""
         site = Site(self.config, env)
         current = current_release(site.load_releases())
         stats = site.front.servers_or_none() if front_door_pid(site.front) else None
-        instances = tuple(self._instance_view(p, stats) for p in site.load_instances())
+        instances = tuple(self._instance_view(p, stats) for p in site.serving_instances())
+        warm = tuple(self._instance_view(p, stats) for p in site.warm_instances())
         from gates.database import database_url, uses_local_cluster
 
         db = database_url(self.config, env) if uses_local_cluster(env) else ""
-        return Status(env.name, env.url, current.version if current else None, instances, db)
+        return Status(env.name, env.url, current.version if current else None, instances, db, warm)
 
     def secrets(self, env: Environment) -> Sequence[Secret]:
         """Names and digests of the environment's secrets (``gates secrets set``); never values."""
@@ -163,13 +190,42 @@ class LocalPlatform:
         site.event(f"release {version} ({ref}) created{': ' + description if description else ''}")
         return release
 
-    def _roll_out(self, site: Site, release: Release, strategy: str, db_url: str) -> Release:
-        """Run the strategy; mark the release complete, or failed with what serves now."""
+    def _rollout(self, site: Site, release: Release | None, db_url: str, *, keep: bool = False) -> Rollout:
+        if release is None:  # pragma: no cover - a warm set exists only beside a complete release
+            raise GatesError(f"{site.env.name}: no complete release")
         folder = release_folder(self.config, site.snapshots, release.ref)
-        starter = launcher.Launcher(self.config, site, release, folder, db_url)
+        return Rollout(launcher.Launcher(self.config, site, release, folder, db_url), self.health_timeout, keep=keep)
+
+    def _warm_and_healthy(self, site: Site, target: Release) -> bool:
+        """Whether every warm instance is of ``target``, runs, and passes HAProxy's health check (``DRAIN``: up,
+        out of rotation); else the rollback redeploys. HAProxy's view is read once: it costs no request."""
+        warm = site.warm_instances()
+        stats = site.front.servers_or_none() if warm and front_door_pid(site.front) else None
+        return (
+            bool(warm)
+            and stats is not None
+            and all(
+                p.release == target.version and running(p) and p.id in stats and stats[p.id].status == "DRAIN"
+                for p in warm
+            )
+        )
+
+    def _switch_to_warm(self, site: Site, target: Release, db_url: str) -> Release:
+        """Put the warm instances of ``target`` back in rotation and stop the others; the releases after
+        ``target`` are marked rolled back, so ``target`` is current again."""
+        site.event(f"rollback to release {target.version}: warm switch")
+        self._rollout(site, target, db_url).restore_warm()
+        for release in site.load_releases():
+            if release.version > target.version and release.status == "complete":
+                site.update_release(release.version, "rolled_back")
+        site.event(f"release {target.version} serves again (warm switch)")
+        return target
+
+    def _roll_out(self, site: Site, release: Release, strategy: str, db_url: str, *, keep: bool = False) -> Release:
+        """Run the strategy; mark the release complete, or failed with what serves now."""
         site.event(f"release {release.version}: {strategy} rollout to {site.env.instances} instance(s)")
         try:
-            Rollout(starter, self.health_timeout).run(strategy)
+            self._rollout(site, release, db_url, keep=keep).run(strategy)
         except BaseException as exc:
             site.update_release(release.version, "failed")
             site.event(f"release {release.version} failed: {exc}")
@@ -195,8 +251,8 @@ class LocalPlatform:
         return Instance(
             id=proc.id,
             release=proc.release,
-            state=front_view if alive else "stopped",
-            healthy=alive and ok and front_view == "UP",
+            state=("warm" if proc.warm else front_view) if alive else "stopped",
+            healthy=alive and ok and front_view == ("DRAIN" if proc.warm else "UP"),
             address=f"127.0.0.1:{proc.port}",
             pid=proc.pid,
             port=proc.port,

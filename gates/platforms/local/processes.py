@@ -149,3 +149,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def group_rss(pgid: int) -> int:
+    """Resident memory of process group ``pgid`` in bytes: VmRSS of each live member, summed (0 when gone)."""
+    total = 0
+    for pid in group(pgid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024  # reported in kB
+    return total

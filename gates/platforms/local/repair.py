@@ -5,6 +5,10 @@ ones in rotation, and dead instances on record. Repair: the unfinished release i
 the environment serves exactly its newest complete release, on ``env.instances`` instances (new
 ones started where the crash left too few); every other instance is drained and stopped. An
 environment that serves nothing (stopped by ``gates down``) is left stopped.
+
+A warm set (the previous release kept out of rotation on purpose, ``keep_previous``) is kept while
+a newer release is current; when the crash left its release current again (the deploy that made
+it warm never finished), its instances go back into rotation.
 """
 
 from __future__ import annotations
@@ -37,7 +41,14 @@ def repair(config: Config, env: Environment, db_url: str, health_timeout: float)
     alive = [p for p in site.load_instances() if running(p)]
     current = current_release(site.load_releases())
     keep = [p for p in alive if current is not None and p.release == current.version]
-    stray = [p for p in alive if p not in keep]
+    kept_warm = [p for p in alive if p.warm and current is not None and p.release < current.version]
+    stray = [p for p in alive if p not in keep and p not in kept_warm]
+    back = [p for p in keep if p.warm]
+    for proc in back:
+        with contextlib.suppress(OSError, GatesError):  # no HAProxy: ensure_front_door adds it ready
+            site.front.set_state(proc.id, "ready")
+        said.append(f"instance {proc.id} (release {proc.release}, kept warm) is back in rotation")
+    site.mark_warm(back, False)
     if not stray:
         return said
     if current is None:

@@ -1,13 +1,20 @@
 """Rollout strategies: how a release's instances replace the running ones behind HAProxy.
 
-``rolling`` (one at a time), ``immediate`` (stop all, start all: downtime on purpose),
-``bluegreen`` (the whole new set, checked but idle, then one switch) and ``canary`` (one new
-instance gated on CANARY_CHECKS passing health checks under traffic, then rolling).
+``rolling`` (``env.surge`` new instances at a time, started and health-checked together),
+``immediate`` (stop all, start all: downtime on purpose), ``bluegreen`` (the whole new set,
+checked but idle, then one switch) and ``canary`` (one new instance gated on CANARY_CHECKS
+passing health checks under traffic, then rolling).
+
+With ``keep`` (``[environments.X] keep_previous``) the previous release's instances are not stopped
+but kept warm: out of rotation in HAProxy's ``drain`` state, where its health checks go on, until
+the release is confirmed (``settle``) or rolled back to (``restore_warm``: a traffic switch).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from gates.errors import GatesError
 from gates.platforms.local.launcher import Launcher, await_healthy, health
@@ -36,40 +43,50 @@ def check_strategy(strategy: str) -> str:
 class Rollout:
     """The steps of rolling one release out to one environment."""
 
-    def __init__(self, launcher: Launcher, health_timeout: float) -> None:
+    def __init__(self, launcher: Launcher, health_timeout: float, *, keep: bool = False) -> None:
         self.launcher = launcher
         self.site = launcher.site
         self.release = launcher.release
         self.health_timeout = health_timeout
         self.health_path = launcher.config.app.readiness_path
         self.request_timeout = launcher.config.app.health_timeout
+        self.keep = keep
 
     def run(self, strategy: str) -> None:
         strategies = {"rolling": self.rolling, "immediate": self.immediate}
         strategies |= {"bluegreen": self.bluegreen, "canary": self.canary}
         self.ensure_front_door()
+        # One warm set at most: the release this one replaces becomes it; an older one goes now.
+        self.settle()
         strategies[check_strategy(strategy)]()
 
     def rolling(self) -> None:
-        """One at a time: start a new instance, put it in rotation, drain and stop an old one."""
-        old = self.site.load_instances()
-        for index in range(self.site.env.instances):
-            self.launch(index)
-            if index < len(old):
-                self.retire(old[index], drain=True)
-        for proc in old[self.site.env.instances :]:
-            self.retire(proc, drain=True)
+        """``env.surge`` at a time: start that many new instances, await their health together, put them in
+        rotation, then drain and stop (or keep warm) as many old ones."""
+        old = self.site.serving_instances()
+        count, surge = self.site.env.instances, self.site.env.surge
+        # The old ones a batch replaces drain and stop while the next batch starts: out of rotation, they
+        # only hold memory, and the rollout's time stays one start per batch.
+        with ThreadPoolExecutor(max_workers=1) as retirer:
+            retiring = []
+            for first in range(0, count, surge):
+                batch = range(first, min(first + surge, count))
+                self.launch_all(batch)
+                retiring.append(retirer.submit(self.retire_all, old[first : first + len(batch)], drain=True))
+            retiring.append(retirer.submit(self.retire_all, old[count:], drain=True))
+            for done in retiring:
+                done.result()
 
     def immediate(self) -> None:
         """Stop every old instance, then start the new ones: downtime in between, on purpose."""
-        for proc in self.site.load_instances():
+        for proc in self.site.serving_instances():
             self.retire(proc, drain=False)
         for index in range(self.site.env.instances):
             self.launch(index)
 
     def bluegreen(self) -> None:
         """Start the whole new set beside the old one, taking no traffic; switch every server at once; stop the old."""
-        old = self.site.load_instances()
+        old = self.site.serving_instances()
         new: list[Proc] = []
         try:
             for index in range(self.site.env.instances):
@@ -85,12 +102,11 @@ class Rollout:
         for proc in old:
             front.set_state(proc.id, "drain")
         self.site.event(f"switched traffic to release {self.release.version} ({', '.join(p.id for p in new)})")
-        for proc in old:
-            self.retire(proc, drain=True)
+        self.retire_all(old, drain=True)
 
     def canary(self) -> None:
         """One new instance beside the old ones; once it keeps passing its health check under traffic, roll the rest."""
-        old = self.site.load_instances()
+        old = self.site.serving_instances()
         first = self.launch(0)
         try:
             self.gate_canary(first)
@@ -136,7 +152,21 @@ class Rollout:
     def launch(self, index: int, state: str = "ready") -> Proc:
         """Start instance ``index`` of the release, wait for it to be healthy, and place it in HAProxy:
         in rotation (``ready``), or checked but taking no traffic yet (``drain``)."""
-        proc = self.launcher.start(index)
+        return self.place(self.launcher.start(index), state)
+
+    def launch_all(self, indices: Iterable[int]) -> list[Proc]:
+        """Start instances ``indices`` together and place each in rotation once healthy; when one fails,
+        the others are drained and stopped, and its error is raised."""
+        started = [self.launcher.start(index) for index in indices]  # quick: the waits run in parallel
+        outcomes = _in_parallel(lambda proc: self.place(proc, "ready"), started)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if errors:
+            self.retire_all([o for o in outcomes if isinstance(o, Proc)], drain=True)
+            raise errors[0]
+        return started
+
+    def place(self, proc: Proc, state: str = "ready") -> Proc:
+        """Wait for a started instance to be healthy and add it to HAProxy in ``state``; stop it if it fails."""
         try:
             await_healthy(proc, self.health_path, self.health_timeout, self.request_timeout)
             self.site.front.add(proc.id, proc.port, state)
@@ -152,8 +182,15 @@ class Rollout:
         self.site.event(f"instance {proc.id} (pid {proc.pid}, port {proc.port}) is {state} in HAProxy")
         return proc
 
+    def retire_all(self, procs: Sequence[Proc], *, drain: bool) -> None:
+        """Retire ``procs`` together (their drains overlap); raise the first error once all are done."""
+        errors = [o for o in _in_parallel(lambda p: self.retire(p, drain=drain), procs) if isinstance(o, BaseException)]
+        if errors:
+            raise errors[0]
+
     def retire(self, proc: Proc, *, drain: bool) -> None:
-        """Take an old instance out of rotation (after its requests finish, when draining) and stop it."""
+        """Take an old instance out of rotation (after its requests finish, when draining) and stop it; with
+        ``keep``, an instance of an earlier release that drains is kept warm instead of stopped."""
         front = self.site.front
         if drain and running(proc) and front.set_state(proc.id, "drain"):
             try:
@@ -161,11 +198,36 @@ class Rollout:
             except GatesError as exc:
                 # Its requests outlived the bound: stop it anyway; SIGTERM still lets the app finish them.
                 self.site.event(f"instance {proc.id}: {exc}; stopping it anyway")
+            else:
+                if self.keep and proc.release != self.release.version:
+                    self.site.mark_warm([proc], True)
+                    self.site.event(f"instance {proc.id} (release {proc.release}) kept warm, out of rotation")
+                    return
         front.set_state(proc.id, "maint")
         stop_instance(proc)
         self.remove_from_front_door(proc)
         self.site.drop_instance(proc)
         self.site.event(f"instance {proc.id} (release {proc.release}) stopped")
+
+    def settle(self) -> list[str]:
+        """Stop the warm set (it takes no traffic: no drain); say what stopped."""
+        warm = self.site.warm_instances()
+        self.retire_all(warm, drain=False)
+        return [f"instance {p.id} of release {p.release} (kept warm) stopped" for p in warm]
+
+    def restore_warm(self) -> None:
+        """The warm set back in rotation, and every other instance out of it at once, then drained and stopped."""
+        warm = self.site.warm_instances()
+        others = self.site.serving_instances()
+        front = self.site.front
+        # Warm ones ready before the others drain: for a moment both serve, never neither.
+        for proc in warm:
+            front.set_state(proc.id, "ready")
+        for proc in others:
+            front.set_state(proc.id, "drain")
+        self.site.mark_warm(warm, False)
+        self.site.event(f"switched traffic back to the warm instances ({', '.join(p.id for p in warm)})")
+        self.retire_all(others, drain=True)
 
     def remove_from_front_door(self, proc: Proc) -> None:
         """Delete the server once HAProxy has let go of its connections; leave it in maint if it will not."""
@@ -176,3 +238,18 @@ class Rollout:
             wait_until(f"HAProxy to delete server {proc.id}", lambda: front.remove(proc.id), timeout=REMOVE_TIMEOUT)
         except GatesError as exc:
             self.site.event(f"{exc}; it stays in maintenance")
+
+
+def _in_parallel(work: Callable[[Proc], object], procs: Sequence[Proc]) -> list[object]:
+    """``work`` on every proc in its own thread; each one's result, or the exception it raised."""
+
+    def attempt(proc: Proc) -> object:
+        try:
+            return work(proc)
+        except Exception as exc:  # collected: the caller raises the first once all are done
+            return exc
+
+    if len(procs) <= 1:
+        return [attempt(p) for p in procs]
+    with ThreadPoolExecutor(max_workers=len(procs)) as pool:
+        return list(pool.map(attempt, procs))

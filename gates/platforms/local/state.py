@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ class Proc:
     ``ticks`` is the process's start time (clock ticks after boot, /proc/<pid>/stat): with the pid it
     names the process for good, whatever command it runs by now (``sh -c`` may exec the app). Records
     written before it existed have 0 there, and are recognised by their command line.
+
+    ``warm``: an instance of the previous release kept running out of rotation (HAProxy ``drain``: still
+    health-checked, no traffic) until the release that replaced it is confirmed: a rollback's way back.
     """
 
     id: str
@@ -38,6 +42,7 @@ class Proc:
     log: str
     started_at: str
     ticks: int = 0
+    warm: bool = False
 
 
 class Site:
@@ -57,6 +62,8 @@ class Site:
         admin_page = stand_in_page(config, env) if admin_port else ""
         self.front = FrontDoor(self.dir, port, env.name, admin_port, admin_page, config.app.readiness_path)
         self.frame_ancestors = " ".join(admin_origins(config, env))
+        # A rollout starts and stops instances from several threads: instances.json is updated one at a time.
+        self._instances_lock = threading.Lock()
 
     def load_releases(self) -> list[Release]:
         """Every release, oldest first."""
@@ -78,10 +85,27 @@ class Site:
         write_json(self.dir / "instances.json", [dataclasses.asdict(p) for p in procs])
 
     def add_instance(self, proc: Proc) -> None:
-        self.save_instances([*self.load_instances(), proc])
+        with self._instances_lock:
+            self.save_instances([*self.load_instances(), proc])
 
     def drop_instance(self, proc: Proc) -> None:
-        self.save_instances([p for p in self.load_instances() if p.id != proc.id])
+        with self._instances_lock:
+            self.save_instances([p for p in self.load_instances() if p.id != proc.id])
+
+    def mark_warm(self, procs: Sequence[Proc], warm: bool) -> None:
+        """Record ``procs`` as kept warm (out of rotation), or back in service."""
+        ids = {p.id for p in procs}
+        with self._instances_lock:
+            self.save_instances(
+                [dataclasses.replace(p, warm=warm) if p.id in ids else p for p in self.load_instances()]
+            )
+
+    def warm_instances(self) -> list[Proc]:
+        return [p for p in self.load_instances() if p.warm]
+
+    def serving_instances(self) -> list[Proc]:
+        """The instances in (or meant for) rotation: every recorded one but the warm set."""
+        return [p for p in self.load_instances() if not p.warm]
 
     def event(self, message: str) -> None:
         """One line in logs/deploy.log: the rollout's own evidence."""
