@@ -143,6 +143,9 @@ def test_gates_status_names_the_warm_set_and_gates_rollback_switches_back_to_it(
     out = capsys.readouterr().out
     assert "warm previous release 1: 2 instances, " in out and " MB (out of rotation" in out
     assert "serves more than one release" not in out
+    # The monitor's health-check molecule judges what serves: the warm set (draining on purpose) is not in it.
+    checks = platform.health_checks(env)
+    assert sorted(c.instance for c in checks) == ["v2-0", "v2-1"] and all(c.status == "passing" for c in checks)
     assert platform.release_confirmed(env) == [
         "instance v1-0 of release 1 (kept warm) stopped",
         "instance v1-1 of release 1 (kept warm) stopped",

@@ -152,13 +152,16 @@ class LocalPlatform:
         return SecretStore(Site(self.config, env).dir).list()
 
     def health_checks(self, env: Environment) -> Sequence[HealthCheck]:
-        """HAProxy's check of every instance: its interval and state, read through the runtime API."""
+        """HAProxy's check of every instance in rotation: its interval and state, read through the runtime API.
+        A warm previous release is out of rotation on purpose (draining): it is not what the environment serves."""
         site = Site(self.config, env)
         if not front_door_pid(site.front):
             return []
+        warm = {p.id for p in site.warm_instances()}
         return [
             HealthCheck(name, f"haproxy httpchk GET {site.front.health_path}", interval, _check_state(status), check)
             for name, interval, status, check in site.front.health_checks()
+            if name not in warm
         ]
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]:
