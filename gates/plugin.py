@@ -259,10 +259,11 @@ def expected_release(request: pytest.FixtureRequest, platform: Any, environment:
 
 @pytest.fixture(scope="session")
 def http(environment: config_mod.Environment, app: config_mod.AppConfig) -> Iterator[Any]:
-    """An httpx client bound to the environment's URL, with timeouts, not following redirects."""
-    import httpx
+    """An httpx client bound to the environment's URL, with timeouts, not following redirects; after the first
+    request of the run that gets no answer, later ones fail at once naming it (gates.httpclient)."""
+    from gates.httpclient import gate_client
 
-    with httpx.Client(base_url=environment.url, timeout=app.health_timeout, follow_redirects=False) as client:
+    with gate_client(environment.url, app.health_timeout) as client:
         yield client
 
 

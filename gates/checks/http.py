@@ -28,9 +28,11 @@ class Requests:
             return None, f"not tried: {self.timed_out} timed out"
         try:
             return self.client.get(url, headers=headers, timeout=self.timeout), ""
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
             self.timed_out = f"GET {self.client.base_url.join(url)}"
-            return None, f"no answer within {self.timeout:g}s"
+            said = str(exc)
+            # An earlier molecule's request already got no answer: the client refused this one at once.
+            return None, said if said.startswith("not tried: ") else f"no answer within {self.timeout:g}s"
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 

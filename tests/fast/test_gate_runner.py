@@ -38,3 +38,24 @@ def test_a_missing_or_broken_junit_file_reads_as_nothing(tmp_path: Path) -> None
     (tmp_path / "bad.xml").write_text("<not")
     assert junit_summary(tmp_path / "bad.xml") == ({}, ()) and waivers(tmp_path / "bad.xml") == ()
     assert first_cause("") == "failed"
+
+
+def test_after_one_timeout_the_gates_client_refuses_at_once_naming_it() -> None:
+    """A black-holed target costs one timeout per gate run: later requests fail at once, naming the first."""
+    import httpx
+    import pytest
+
+    from gates.httpclient import Breaker
+
+    calls: list[str] = []
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = httpx.Client(base_url="http://app.invalid", transport=Breaker(httpx.MockTransport(hang)))
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("/health")
+    with pytest.raises(httpx.TimeoutException, match=r"not tried: GET http://app.invalid/health got no answer earlier"):
+        client.get("/app")
+    assert calls == ["http://app.invalid/health"]

@@ -1,0 +1,40 @@
+"""The gate's HTTP client: a black-holed target costs one timeout per gate run, not one per molecule.
+
+Every molecule's series of requests already stops at its first timeout (gates.checks.http); across
+molecules, the client remembers the first request of the run that got no answer and fails every
+later one at once, naming it. A gate against an app that accepts and never answers then ends
+within ``health_timeout`` (once) plus the browser's own bound, whatever the number of molecules.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+NOT_TRIED = "not tried: "
+
+
+class Breaker(httpx.BaseTransport):
+    """Passes requests to ``inner`` until one times out; from then on, refuses at once saying which."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.tripped = ""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.tripped:
+            raise httpx.ConnectTimeout(f"{NOT_TRIED}{self.tripped} got no answer earlier in this gate", request=request)
+        try:
+            return self.inner.handle_request(request)
+        except httpx.TimeoutException:
+            self.tripped = f"{request.method} {request.url}"
+            raise
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def gate_client(base_url: str, timeout: float) -> httpx.Client:
+    """An httpx client on ``base_url``: bounded, not following redirects, one timeout per gate run."""
+    return httpx.Client(
+        base_url=base_url, timeout=timeout, follow_redirects=False, transport=Breaker(httpx.HTTPTransport())
+    )
