@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "deploy",
         parents=[common, output],
-        help="run the whole release: migrate, deploy and gate staging, drill the rollback, then production",
+        help="run the whole release: preflight, build, migrate, deploy and gate staging, drill the rollback, then production",
         description=(
             "Run the whole release under a lock of every environment (a second deploy is refused, exit 1, "
             "naming the holder). A failed production gate rolls production back automatically (exit 1). "
