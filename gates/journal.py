@@ -47,9 +47,13 @@ class Journal:
         self._fh: IO[str] | None = None
 
     def __enter__(self) -> Journal:
-        self._fh = self.path.open("w")
+        # Written and locked under a hidden name, then renamed into place (the lock follows the file): a reader
+        # never finds this journal unlocked or empty, so a live release is never taken for a dead one.
+        hidden = self.path.with_name(f".{self.path.name}")
+        self._fh = hidden.open("w")
         fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._write()
+        hidden.rename(self.path)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -87,6 +91,8 @@ def unfinished(state_dir: Path) -> list[Unfinished]:
     """The intents of processes that died before finishing (their journal files are no longer locked)."""
     found: list[Unfinished] = []
     for path in sorted((state_dir / "journal").glob("*.json")):
+        if path.name.startswith("."):
+            continue  # still being written under its hidden name (see Journal.__enter__)
         with _unlocked(path) as text:
             if text is None:
                 continue  # a live process holds it

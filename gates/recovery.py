@@ -26,7 +26,9 @@ def recover(config: Config) -> list[str]:
         if intent.record and mark_crashed(Path(intent.record), intent.where):
             head += f"; its record {intent.record} is marked interrupted (crashed at {intent.where})"
         said.append(head)
-        envs = [intent.env] if intent.env in config.environments else list(config.environments)
+        # Only the environment it was acting on: one that died before its first step changed nothing, and
+        # another environment may be mid-rollout under a live release right now.
+        envs = [intent.env] if intent.env in config.environments else []
         for name in envs:
             env = config.environments[name]
             repair = getattr(platform_for(config, env), "repair", None)
