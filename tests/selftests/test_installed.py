@@ -64,7 +64,7 @@ def team_repo(folder: Path, *, faults: dict[str, object] | None = None, waive: s
         shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("__pycache__", "faults.json"))
         (folder / "tests").mkdir()
         shutil.copy(REPO / "examples" / "molecules" / "test_revenue_tile.py", folder / "tests")
-        state = folder.parent / "state"
+        state = folder / ".gates"  # where a team keeps it: the snapshot of what ships leaves it out
         (folder / "gates.toml").write_text(
             "[app]\n"
             'name = "team-app"\n'
