@@ -105,12 +105,21 @@ def _change(app: Path, n: int) -> None:
     (app / "release-note.txt").write_text(f"change {n}\n")
 
 
+def _slow_migration(app: Path) -> None:
+    """A pending migration that takes a moment, like any real one: with nothing pending the migrate step is over
+    in milliseconds, before a poll could see it running."""
+    folder = app / "supabase" / "migrations"
+    (folder / "20991231000000_slow_backfill.sql").write_text("select pg_sleep(3);\n")
+
+
 @pytest.mark.parametrize("step", ["preflight", "build", "migrate", "deploy", "gate"])
 def test_a_deploy_killed_at_a_step_is_repaired_by_the_next_command(site: tuple[Path, Path], step: str) -> None:
     """SIGKILL at each step: `gates status` names the step, the record ends 'interrupted (crashed at ...)',
     and staging serves exactly one release again, whatever the crash left running."""
     config, app = site
     _change(app, hash(step))
+    if step == "migrate":
+        _slow_migration(app)
     also = _new_instance_up(config) if step == "deploy" else (lambda: True)
     intent = _kill_at(config, ["deploy"], step, also)
     if step == "deploy":  # the point of the test: two releases were serving when it died
