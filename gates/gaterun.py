@@ -217,11 +217,11 @@ def waivers(path: Path) -> tuple[tuple[str, str], ...]:
 def _prefetch_advisors(
     config: Config, env: Environment, marker: str, path: Path
 ) -> tuple[Path, threading.Thread] | None:
-    """Start `supabase db advisors` for a whole staging or production gate (the gates with the advisors
-    molecule) in a thread, now: it runs on the core the child pytest leaves idle while it starts up,
-    instead of after the browser molecules. None when the database cannot be named (the molecule then
-    reports that itself)."""
-    if marker not in ("staging", "production"):
+    """Start `supabase db advisors` for a gate whose marker expression selects the advisors molecule
+    (`staging`, `production`, `staging and database`, ...) in a thread, now: it runs on the core the child
+    pytest leaves idle while it starts up, instead of after the browser molecules. None when the database
+    cannot be named (the molecule then reports that itself)."""
+    if not selects_advisors(marker):
         return None
     from gates.checks.advisors import prefetch
     from gates.database import database_url
@@ -237,6 +237,19 @@ def _prefetch_advisors(
     thread = threading.Thread(target=prefetch, args=(url, path), kwargs=kwargs, name="gates-advisors", daemon=True)
     thread.start()
     return path, thread
+
+
+ADVISORS_MARKERS = frozenset({"staging", "production", "database"})  # the advisors molecule's markers
+
+
+def selects_advisors(marker: str) -> bool:
+    """Whether ``pytest -m <marker>`` collects the advisors molecule (marked staging, production, database)."""
+    from _pytest.mark.expression import Expression  # the parser `-m` itself uses
+
+    try:
+        return Expression.compile(marker).evaluate(lambda name, /, **_: name in ADVISORS_MARKERS)
+    except SyntaxError:  # pytest refuses the expression itself, naming it
+        return False
 
 
 def junit_summary(path: Path) -> tuple[dict[str, int], tuple[str, ...]]:

@@ -31,7 +31,9 @@ def test_a_waiver_of_an_unknown_molecule_is_a_config_error_naming_it(tmp_path: P
     assert ok.gate.waive == {"test_every_tile_shows_data": "ours"}
 
 
-def test_parse_is_pure_the_state_folder_override_is_read_by_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parse_is_pure_the_state_folder_override_is_read_by_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """parse ignores $GATES_STATE_DIR; only load (the boundary) reads it."""
     monkeypatch.setenv("GATES_STATE_DIR", str(tmp_path / "elsewhere"))
     cfg = parse({"app": APP, "environments": STAGING}, tmp_path / "gates.toml")
@@ -45,7 +47,9 @@ def test_files_the_config_names_must_exist_relative_to_its_folder(tmp_path: Path
         cfg.check_files()
     (tmp_path / "app" / "supabase" / "migrations").mkdir(parents=True)
     cfg.check_files()
-    fly = {"staging": {"platform": "fly", "url": "https://x.fly.dev", "database_url_env": "DB", "fly_config": "fly.toml"}}
+    fly = {
+        "staging": {"platform": "fly", "url": "https://x.fly.dev", "database_url_env": "DB", "fly_config": "fly.toml"}
+    }
     cfg = parse({"app": {**APP, "source": "app"}, "environments": fly}, tmp_path / "gates.toml")
     with pytest.raises(ConfigError, match=r"environments\.staging\.fly_config: no such file"):
         cfg.check_files()
@@ -53,7 +57,9 @@ def test_files_the_config_names_must_exist_relative_to_its_folder(tmp_path: Path
 
 def test_an_external_environment_needs_only_a_url() -> None:
     """platform = "external": a URL is enough; a database is optional."""
-    cfg = parse({"app": APP, "environments": {"staging": {"platform": "external", "url": "https://x.example"}}}, Path("g.toml"))
+    cfg = parse(
+        {"app": APP, "environments": {"staging": {"platform": "external", "url": "https://x.example"}}}, Path("g.toml")
+    )
     assert cfg.environments["staging"].platform == "external"
 
 

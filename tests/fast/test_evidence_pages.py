@@ -89,8 +89,9 @@ def test_quiet_keeps_only_the_events_file_and_json_replaces_the_text(tmp_path: P
 def test_an_events_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
     """--events into a folder that cannot exist: one line naming the option and the path, exit 2."""
     (tmp_path / "file").write_text("")
-    with pytest.raises(UsageError, match=r"--events .*cannot write"), cli._telling(
-        _args(events=str(tmp_path / "file" / "e.jsonl"))
+    with (
+        pytest.raises(UsageError, match=r"--events .*cannot write"),
+        cli._telling(_args(events=str(tmp_path / "file" / "e.jsonl"))),
     ):
         pass
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gates.gaterun import first_cause, junit_summary, waivers
+import pytest
+
+from gates.gaterun import first_cause, junit_summary, selects_advisors, waivers
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4" failures="1" errors="0" skipped="2">
@@ -59,3 +61,22 @@ def test_after_one_timeout_the_gates_client_refuses_at_once_naming_it() -> None:
     with pytest.raises(httpx.TimeoutException, match=r"not tried: GET http://app.invalid/health got no answer earlier"):
         client.get("/app")
     assert calls == ["http://app.invalid/health"]
+
+
+@pytest.mark.parametrize(
+    ("marker", "selected"),
+    [
+        ("staging", True),
+        ("production", True),
+        ("staging and database", True),
+        ("database", True),
+        ("staging and not database", False),
+        ("preflight", False),
+        ("browser", False),
+        ("staging and (", False),
+    ],
+)
+def test_the_advisors_run_starts_with_every_gate_that_collects_its_molecule(marker: str, selected: bool) -> None:
+    """The advisors CLI is started beside the child's start-up for any marker expression that selects the advisors
+    molecule (not only the two whole gates), never for one that leaves it out; a malformed one starts nothing."""
+    assert selects_advisors(marker) is selected

@@ -35,7 +35,9 @@ def test_the_previous_good_release_skips_the_current_one_and_every_failed_one() 
     assert ledger.last is not None and ledger.last.record == "r3"
     assert ledger.previous_good() == 1
     assert Ledger("staging", []).previous_good() is None
-    stopped_early = Entry("demo", "staging", "deploy", "r4", "failed", steps=[{"name": "preflight", "outcome": "failed"}])
+    stopped_early = Entry(
+        "demo", "staging", "deploy", "r4", "failed", steps=[{"name": "preflight", "outcome": "failed"}]
+    )
     assert Ledger("staging", [stopped_early, *ledger.entries]).previous_good() == 1  # 3 still serves
 
 

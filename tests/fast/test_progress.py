@@ -208,9 +208,7 @@ def test_events_from_several_threads_never_interleave() -> None:
     """The reporter is thread-safe: every line of the JSON stream parses."""
     stream = io.StringIO()
     reporter = Reporter([JsonLines(stream)])
-    threads = [
-        threading.Thread(target=lambda: [reporter.message("m" * 200) for _ in range(50)]) for _ in range(4)
-    ]
+    threads = [threading.Thread(target=lambda: [reporter.message("m" * 200) for _ in range(50)]) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

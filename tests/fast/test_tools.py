@@ -11,7 +11,9 @@ import pytest
 from gates.tools import SUPABASE_VERSION, ToolMissing, find
 
 
-def test_a_missing_supabase_cli_says_how_to_install_the_pinned_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_supabase_cli_says_how_to_install_the_pinned_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Nowhere to be found: one line naming where it looked and the exact install command."""
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("SUPABASE_BIN", raising=False)
@@ -21,7 +23,9 @@ def test_a_missing_supabase_cli_says_how_to_install_the_pinned_version(tmp_path:
     assert "\n" not in said and f"npm install --save-dev supabase@{SUPABASE_VERSION}" in said
 
 
-def test_the_projects_node_modules_then_the_variable_then_the_config_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_projects_node_modules_then_the_variable_then_the_config_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """node_modules/.bin of the project is found; $SUPABASE_BIN beats it; [tools] beats both."""
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.delenv("SUPABASE_BIN", raising=False)
@@ -32,7 +36,9 @@ def test_the_projects_node_modules_then_the_variable_then_the_config_win(tmp_pat
     assert find("supabase", roots=(tmp_path,)).how == "$SUPABASE_BIN"
     configured = _executable(tmp_path / "tools" / "supabase")
     assert find("supabase", str(configured), roots=(tmp_path,)).path == str(configured)
-    with pytest.raises(ToolMissing, match=r"\[tools\] supabase = '/nowhere/supabase': not an executable; install supabase with `npm"):
+    with pytest.raises(
+        ToolMissing, match=r"\[tools\] supabase = '/nowhere/supabase': not an executable; install supabase with `npm"
+    ):
         find("supabase", "/nowhere/supabase")
 
 

@@ -178,3 +178,19 @@ def test_rls_proven_by_behaviour_names_table_role_and_action(pg_database: str, t
     assert run_molecule(tmp_path, pg_database, BEHAVIOUR) == "passed"
     with psycopg.connect(pg_database) as conn:
         assert conn.execute("select count(*) from public.orders").fetchone() == (2,)
+
+
+def test_rls_behaviour_on_a_locked_table_fails_naming_it_and_goes_on(pg_database: str, tmp_path: Path) -> None:
+    """A table another session holds an ACCESS EXCLUSIVE lock on is 'could not tell' (a lock timeout) in the RLS
+    behaviour molecule, which fails closed naming it, and still judges the other tables; never a wait on the lock."""
+    _sql(
+        pg_database,
+        OWN_ROWS
+        + "create table public.busy (id bigint primary key); alter table public.busy enable row level security;",
+    )
+    with psycopg.connect(pg_database) as holder:
+        holder.execute("lock table public.busy in access exclusive mode")
+        message = run_molecule(tmp_path, pg_database, BEHAVIOUR)
+    assert "public.busy: anon reads: could not tell: canceling statement due to lock timeout" in message
+    assert "public.orders" not in message
+    assert run_molecule(tmp_path, pg_database, BEHAVIOUR) == "passed"
