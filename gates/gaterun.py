@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -74,6 +75,18 @@ def gate_command(
     return args
 
 
+def child_bytecode(config: Config, environ: Mapping[str, str]) -> dict[str, str]:
+    """The child pytest's bytecode settings: where the environment forbids writing bytecode beside the sources
+    (PYTHONDONTWRITEBYTECODE) and names no cache folder of its own, the child caches it under the state folder.
+
+    Why: without a cache every gate recompiles gates' modules and re-rewrites the asserts of every pytest
+    plugin (anyio, pytest-html, xdist, ...): 0.3-0.4 s of one core before the first molecule, each gate.
+    Nothing is written beside the sources, which is what the variable asks for."""
+    if not environ.get("PYTHONDONTWRITEBYTECODE") or environ.get("PYTHONPYCACHEPREFIX"):
+        return {}
+    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(config.state_dir / "pycache")}
+
+
 def events_path(out: Path, stem: str) -> Path:
     """The running gate's events: one JSON line per finished molecule (kept with the logs)."""
     return out / "logs" / f"{stem}-events.jsonl"
@@ -105,7 +118,8 @@ def run_gate(
     watch = GateWatch(reporter, stem.replace("-", " "), env.name)
     try:
         with reporter.waiting(watch.what), tailing(events, watch):
-            result = run(args, timeout=GATE_TIMEOUT, cwd=config.root, log=log, check=False, env=env_vars)
+            variables = {**child_bytecode(config, os.environ), **(env_vars or {})}
+            result = run(args, timeout=GATE_TIMEOUT, cwd=config.root, log=log, check=False, env=variables)
     except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
         raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
     except BaseException:
@@ -219,24 +233,30 @@ def _prefetch_advisors(
 ) -> tuple[Path, threading.Thread] | None:
     """Start `supabase db advisors` for a gate whose marker expression selects the advisors molecule
     (`staging`, `production`, `staging and database`, ...) in a thread, now: it runs on the core the child
-    pytest leaves idle while it starts up, instead of after the browser molecules. None when the database
-    cannot be named (the molecule then reports that itself)."""
+    pytest leaves idle while it starts up, instead of after the browser molecules. Everything else, the
+    imports and naming the database included, happens in the thread: the child starts at once."""
     if not selects_advisors(marker):
         return None
-    from gates.checks.advisors import prefetch
+    path.unlink(missing_ok=True)  # a run left by an earlier gate of this record is not this gate's
+    thread = threading.Thread(target=_advisors, args=(config, env, path), name="gates-advisors", daemon=True)
+    thread.start()
+    return path, thread
+
+
+def _advisors(config: Config, env: Environment, path: Path) -> None:
+    """The advisors' run into ``path``; a database that cannot be named is a run that could not happen, which
+    the molecule fails (when its own database fixture has not already said why)."""
+    from gates.checks.advisors import AdvisorsRun, keep_run, prefetch
     from gates.database import database_url
     from gates.database.exposed import exposed_schemas
 
     try:
         url = database_url(config, env)
         schemas = exposed_schemas(config).schemas
-    except GatesError:
-        return None
-    path.unlink(missing_ok=True)  # a run left by an earlier gate of this record is not this gate's
-    kwargs = {"read_only": env.is_production, "schemas": schemas}
-    thread = threading.Thread(target=prefetch, args=(url, path), kwargs=kwargs, name="gates-advisors", daemon=True)
-    thread.start()
-    return path, thread
+    except GatesError as exc:
+        keep_run(path, AdvisorsRun("", -1, redact(f"supabase db advisors could not run: {exc}")))
+        return
+    prefetch(url, path, read_only=env.is_production, schemas=schemas)
 
 
 ADVISORS_MARKERS = frozenset({"staging", "production", "database"})  # the advisors molecule's markers

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gc
 import html
 import json
 import os
@@ -33,6 +34,7 @@ from gates.redact import redact
 from gates.target import Target, open_config, resolve
 
 _TARGET_KEY = pytest.StashKey["Target | None"]()
+_GATE_RUN_KEY = pytest.StashKey[bool]()
 _MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
 _IMAGES_KEY = pytest.StashKey[list[tuple[str, bytes]]]()
 MEASUREMENT_PROPERTY = "gates_measurement"
@@ -100,7 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in {**GATES, **CONCERNS}.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[_TARGET_KEY] = None
-    if selects_a_gate(config.getoption("markexpr") or "", _explicit_env(config)):
+    config.stash[_GATE_RUN_KEY] = selects_a_gate(config.getoption("markexpr") or "", _explicit_env(config))
+    if config.stash[_GATE_RUN_KEY]:
         # The shipped molecules join the run as files named on the command line would: collected
         # whatever the repository's python_files, testpaths or rootdir say (pytest skips duplicates).
         config.args.extend(str(p) for p in molecule_files())
@@ -116,6 +119,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if events:
         config.pluginmanager.register(EventWriter(Path(events)), "gates-events")
     config.pluginmanager.register(GatedHeader(config), "gates-html-header")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In a gate run, everything imported and collected so far is moved out of the garbage collector's reach
+    (``gc.freeze``): a gate is one short process, and pytest's own collections (one at its end, more as objects
+    pile up) would otherwise walk every module, class and item again: 60-100 ms of a 4 s gate."""
+    if session.config.stash.get(_GATE_RUN_KEY, False):
+        gc.freeze()
 
 
 def selects_a_gate(markexpr: str, explicit_env: str | None) -> bool:

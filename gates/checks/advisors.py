@@ -56,7 +56,7 @@ def advisors(
     ``blind`` (from ``blind_spots``) fails the verdict too, unless ``blind_ok`` says why that is fine:
     the linter only looks at what anon and authenticated can reach, so there it saw nothing.
     """
-    result = read_run(prefetched) if prefetched else run_advisors(db_url, log, read_only=read_only, schemas=schemas)
+    result = read_run(prefetched) if prefetched else _run_now(db_url, log, read_only=read_only, schemas=schemas)
     judged = judge_advisors(result.stdout, result.returncode, level, result.command)
     if not blind:
         return judged
@@ -109,6 +109,14 @@ def run_advisors(
     return AdvisorsRun(redact(result.stdout), result.returncode, redact(result.command))
 
 
+def _run_now(db_url: str, log: Path | None, *, read_only: bool, schemas: Sequence[str]) -> AdvisorsRun:
+    """``run_advisors``, with a CLI that cannot run (not installed, say) a run that failed saying why."""
+    try:
+        return run_advisors(db_url, log, read_only=read_only, schemas=schemas)
+    except GatesError as exc:
+        return AdvisorsRun("", -1, redact(f"supabase db advisors could not run: {exc}"))
+
+
 def prefetch(db_url: str, path: Path, *, read_only: bool = False, schemas: Sequence[str] = DEFAULT) -> None:
     """Run the CLI and leave its run in ``path`` (whole or not at all); a run that could not happen is
     kept as exit -1 with the reason, which ``judge_advisors`` fails (fail closed)."""
@@ -116,6 +124,11 @@ def prefetch(db_url: str, path: Path, *, read_only: bool = False, schemas: Seque
         result = run_advisors(db_url, read_only=read_only, schemas=schemas)
     except Exception as exc:  # any failure must reach the molecule, never vanish in a thread
         result = AdvisorsRun("", -1, redact(f"supabase db advisors could not run: {exc}"))
+    keep_run(path, result)
+
+
+def keep_run(path: Path, result: AdvisorsRun) -> None:
+    """Leave ``result`` in ``path``, whole or not at all (``read_run`` waits for it)."""
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(dataclasses.asdict(result)))
     os.replace(partial, path)
@@ -142,7 +155,9 @@ def judge_advisors(stdout: str, returncode: int, level: str, source: str) -> Mea
     expected = f"0 findings at {level.upper()} or above"
     report = parse_report(stdout)
     problems: list[str] = []
-    if report is None:
+    if report is None and returncode == -1:  # the run never happened; ``source`` says why
+        problems.append(f"{source}: nothing was verified")
+    elif report is None:
         problems.append(f"the advisors CLI printed no JSON report (exit {returncode}): nothing was verified")
     elif report.get("_tag") == "Error" or "results" not in report:
         error = report.get("error")

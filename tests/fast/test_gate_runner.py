@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gates.gaterun import first_cause, junit_summary, selects_advisors, waivers
+from gates.config import parse
+from gates.gaterun import child_bytecode, first_cause, junit_summary, selects_advisors, waivers
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4" failures="1" errors="0" skipped="2">
@@ -80,3 +81,18 @@ def test_the_advisors_run_starts_with_every_gate_that_collects_its_molecule(mark
     """The advisors CLI is started beside the child's start-up for any marker expression that selects the advisors
     molecule (not only the two whole gates), never for one that leaves it out; a malformed one starts nothing."""
     assert selects_advisors(marker) is selected
+
+
+def test_the_gate_caches_bytecode_under_the_state_folder_only_where_the_environment_forbids_it_beside_sources(
+    tmp_path: Path,
+) -> None:
+    """With PYTHONDONTWRITEBYTECODE set and no cache folder named, the child caches under <state>/pycache (nothing
+    beside the sources); an environment that writes bytecode, or names its own prefix, is left as it is."""
+    staging = {"staging": {"platform": "local", "url": "http://127.0.0.1:8081"}}
+    config = parse({"app": {"name": "a", "source": "."}, "environments": staging}, tmp_path / "gates.toml")
+    assert child_bytecode(config, {"PYTHONDONTWRITEBYTECODE": "1"}) == {
+        "PYTHONDONTWRITEBYTECODE": "",
+        "PYTHONPYCACHEPREFIX": str(config.state_dir / "pycache"),
+    }
+    assert child_bytecode(config, {}) == {}
+    assert child_bytecode(config, {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/elsewhere"}) == {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.selftests.dbmolecules import run_molecule
 
@@ -194,3 +195,19 @@ def test_rls_behaviour_on_a_locked_table_fails_naming_it_and_goes_on(pg_database
     assert "public.busy: anon reads: could not tell: canceling statement due to lock timeout" in message
     assert "public.orders" not in message
     assert run_molecule(tmp_path, pg_database, BEHAVIOUR) == "passed"
+
+
+ADVISORS = "test_supabase_advisors_report_nothing_at_the_configured_level"
+
+
+def test_the_advisors_molecule_without_the_cli_fails_naming_it_never_a_traceback(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Supabase CLI that cannot be found is a failed advisors molecule whose message names the tool and how to
+    install it, not an error with a traceback: nothing was verified."""
+    _sql(pg_database, TABLE)
+    monkeypatch.setenv("SUPABASE_BIN", str(tmp_path / "no-such-supabase"))
+    message = run_molecule(tmp_path, pg_database, ADVISORS)
+    assert message.startswith("Failed: advisors: FAILED"), message
+    assert "supabase db advisors could not run:" in message and "no-such-supabase" in message
+    assert "nothing was verified" in message and "Traceback" not in message

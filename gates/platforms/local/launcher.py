@@ -79,8 +79,10 @@ def health(proc: Proc, path: str, timeout: float, *, judge_body: bool = False) -
     with ``judge_body``, also whether a JSON body's status is ok, as the health molecules judge it."""
     import httpx
 
+    from gates.httpclient import tls_context
+
     try:
-        response = httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=timeout)
+        response = httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=timeout, verify=tls_context())
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}", False
     said = response.headers.get(RELEASE_HEADER)
