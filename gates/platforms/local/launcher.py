@@ -99,6 +99,9 @@ def health(proc: Proc, path: str, timeout: float, *, judge_body: bool = False) -
     return answer, response.is_success
 
 
+READY_POLL = 0.02  # seconds between two readiness checks of a starting instance, or of HAProxy's view of it
+
+
 def await_healthy(proc: Proc, path: str, timeout: float, request_timeout: float) -> None:
     """Poll the instance's GET ``path`` until it answers 2xx; fail fast, with its log, if it exits."""
     last = ["no answer yet"]
@@ -111,7 +114,8 @@ def await_healthy(proc: Proc, path: str, timeout: float, request_timeout: float)
 
     what = f"instance {proc.id} (port {proc.port}) to answer GET {path} with 2xx"
     try:
-        outcome = wait_until(what, probe, timeout=timeout)
+        # A refused connection costs nothing: polled often, so a batch of a rollout waits no longer than its start.
+        outcome = wait_until(what, probe, timeout=timeout, interval=READY_POLL)
     except GatesError as exc:
         raise GatesError(f"{exc}; last answer: {redact(last[0])}") from None
     if outcome == "exited":
