@@ -25,6 +25,7 @@ from gates.redact import redact
 if TYPE_CHECKING:
     from gates import release
     from gates.lock import ReleaseLock
+    from gates.notify import Notifier
     from gates.platforms import WarmSet
     from gates.progress import Reporter
     from gates.record import Record
@@ -246,6 +247,7 @@ def _load(args: argparse.Namespace) -> config_mod.Config:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from gates import release
     from gates.journal import Journal
+    from gates.paperwork import listen
     from gates.record import Record
     from gates.vcs import commit_of
 
@@ -260,32 +262,37 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         _recover(cfg)
         record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
         record.state.stale_locks, record.state.lock_scope = list(lock.stale), dict(lock.scope)
+        notifier = listen(cfg, record)  # before anything can end the record: its ledger entry is never lost
         try:
             lock.set_record(record.id)
-        except GatesError as exc:  # the database lock's session died between taking the lock and now
-            record.finish("failed", str(exc))
+            record.write()
+            reporter.message(f"gates: release {record.id}: record in {record.dir}")
+            journal = Journal(cfg.state_dir, "deploy", record.dir)
+            ctx = release.Context(
+                config=cfg, record=record, workers=args.workers, approve=args.approve,
+                first_release=args.first_release, journal=journal, reporter=reporter,
+            )  # fmt: skip
+            with journal:
+                ok = _run_release(args, ctx, reporter, notifier)
+        except KeyboardInterrupt:
+            if record.outcome == "running":  # interrupted before the release could say so itself
+                record.finish("interrupted", "interrupted before the first step")
             raise
-        record.write()
-        reporter.message(f"gates: release {record.id}: record in {record.dir}")
-        journal = Journal(cfg.state_dir, "deploy", record.dir)
-        ctx = release.Context(
-            config=cfg, record=record, workers=args.workers, approve=args.approve, first_release=args.first_release,
-            journal=journal, reporter=reporter,
-        )  # fmt: skip
-        with journal:
-            ok = _run_release(args, ctx, reporter)
+        except GatesError as exc:  # the database lock's session died between taking the lock and now, say
+            if record.outcome == "running":
+                record.finish("failed", str(exc))
+            raise
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def _run_release(args: argparse.Namespace, ctx: release.Context, reporter: Reporter) -> bool:
+def _run_release(args: argparse.Namespace, ctx: release.Context, reporter: Reporter, notifier: Notifier) -> bool:
     """Execute the plan, announcing it; say how it ended and where the summary is, whatever happens."""
     from gates import release
-    from gates.paperwork import attach
 
     cfg, record = ctx.config, ctx.record
     try:
         try:
-            attach(cfg, record)  # notifications and the incident report; says the release started
+            notifier.started()  # the release's first notification
         except GatesError as exc:  # a required notification that could not be delivered
             record.finish("failed", str(exc))
             raise
