@@ -211,3 +211,16 @@ def test_the_advisors_molecule_without_the_cli_fails_naming_it_never_a_traceback
     assert message.startswith("Failed: advisors: FAILED"), message
     assert "supabase db advisors could not run:" in message and "no-such-supabase" in message
     assert "nothing was verified" in message and "Traceback" not in message
+
+
+def test_rls_behaviour_fails_closed_when_the_gate_cannot_act_as_the_api_roles(pg_database: str, tmp_path: Path) -> None:
+    """A gate's role that is not a member of anon cannot run PostgREST's requests: the RLS behaviour molecule fails
+    naming the role and the fix, rather than passing having proven nothing."""
+    _sql(pg_database, OWN_ROWS + "create role gates_outsider login; grant usage on schema public to gates_outsider;")
+    try:
+        outsider = pg_database.replace("postgres@", "gates_outsider@", 1)
+        assert outsider != pg_database
+        message = run_molecule(tmp_path, outsider, BEHAVIOUR)
+        assert "cannot act as anon (is the gate's role a member of it?)" in message, message
+    finally:
+        _sql(pg_database, "drop owned by gates_outsider; drop role gates_outsider;")
