@@ -6,9 +6,12 @@ Used by the benchmark and the self-tests, so both build their sandboxes the same
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
+
+from gates.ports import free_port
+
+__all__ = ["free_port"]  # the sandboxes' ports, re-exported for the bench and the self-tests
 
 # The checkout gates runs from (the benchmark and the self-tests run from one; an installed gates has no demo).
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -17,12 +20,6 @@ DEMO_HEALTH_PATHS = ["/health", "/api/ads/health", "/api/analytics/health"]
 DEMO_TILES = ["revenue", "orders", "conversion", "campaigns"]
 # The demo's tables anon reads by design (the dashboard's tiles): the RLS behaviour molecule allows them.
 DEMO_PUBLIC_TABLES = ["public.dashboard_tiles", "public.ad_campaigns"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(

@@ -19,9 +19,10 @@ from gates.errors import GatesError
 from gates.health import healthy_body
 from gates.platforms.base import Release
 from gates.platforms.local.builds import command_env
-from gates.platforms.local.processes import free_port, process_state, running, spawn
+from gates.platforms.local.processes import process_state, running, spawn
 from gates.platforms.local.state import Proc, Site, now, write_json
 from gates.platforms.secrets import SecretStore
+from gates.ports import free_port
 from gates.procs import wait_until
 from gates.redact import redact
 

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -143,12 +142,6 @@ def front_door_pid(front: FrontDoor) -> int | None:
     """HAProxy's pid when it runs (its pidfile names a live HAProxy of this environment)."""
     pid = front.pid()
     return pid if pid is not None and front.is_own(cmdline(pid)) else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def group_rss(pgid: int) -> int:
