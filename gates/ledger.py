@@ -208,8 +208,11 @@ def entry_of(config: Config, record: Record, env: str, holder: str = "", machine
 
 
 def touched(record: Record) -> list[str]:
-    """The environments a release worked on: each with a step that ran (not only skipped)."""
-    return list(dict.fromkeys(s.env for s in record.steps if s.env and s.outcome != "skipped"))
+    """The environments a release worked on: each with a step that ran (not only skipped). A release that
+    ended before any step ran (interrupted, a required notification refused) still held the lock of each of
+    its environments: it is in each one's ledger, so no attempt goes unrecorded."""
+    ran = list(dict.fromkeys(s.env for s in record.steps if s.env and s.outcome != "skipped"))
+    return ran or list(record.state.lock_scope)
 
 
 class LedgerWriter:
