@@ -178,9 +178,11 @@ def _run_probe(conn: psycopg.Connection[Any], probe: dict[str, Any]) -> list[dic
             row = conn.execute("select current_setting(%s)", (_OUTPUT,)).fetchone()
     except psycopg.Error as exc:
         raise _Unusable(f"could not tell: the probe as the API roles failed: {_first(exc)}") from None
-    result = json.loads(row[0]) if row else {}
+    result = json.loads(row[0]) if row and row[0] else {}
     if "unusable" in result:
         raise _Unusable(str(result["unusable"]))
+    if not isinstance(result.get("roles"), dict):  # fail closed: a probe that said nothing proved nothing
+        raise _Unusable("could not tell: the probe as the API roles returned no result")
     rows: list[dict[str, Any]] = []
     for n, table in enumerate(probe["tables"]):
         row_of = {"table": table["name"], "public": table["public"]}
