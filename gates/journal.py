@@ -118,4 +118,9 @@ def _unlocked(path: Path) -> Iterator[str | None]:
         except OSError:
             yield None
             return
+        if os.fstat(fh.fileno()).st_nlink == 0:
+            # Its process finished between our open and our lock: it removes the file, then lets go of the
+            # lock. A finished release, not a crashed one.
+            yield None
+            return
         yield fh.read()

@@ -57,6 +57,10 @@ class ServerStat:
     check: str
 
 
+class AdminSocketDown(GatesError):
+    """HAProxy's admin socket does not answer: HAProxy is not running (or not yet)."""
+
+
 class FrontDoor:
     """The HAProxy of one environment, its files in ``folder``."""
 
@@ -136,14 +140,18 @@ class FrontDoor:
     # -- runtime API -------------------------------------------------------------
 
     def command(self, line: str) -> str:
-        """Send one runtime API command; return HAProxy's reply (it closes the connection after it)."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(_API_TIMEOUT)
-            sock.connect(str(self.socket_path))
-            sock.sendall(line.encode() + b"\n")
-            chunks: list[bytes] = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
+        """Send one runtime API command; return HAProxy's reply (it closes the connection after it).
+        A socket that does not answer (HAProxy gone) is AdminSocketDown, naming the environment and the socket."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(_API_TIMEOUT)
+                sock.connect(str(self.socket_path))
+                sock.sendall(line.encode() + b"\n")
+                chunks: list[bytes] = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError as exc:
+            raise AdminSocketDown(f"HAProxy of {self.env_name}: admin socket {self.socket_path}: {exc}") from None
         return b"".join(chunks).decode(errors="replace").strip()
 
     def servers(self) -> dict[str, ServerStat]:
@@ -173,7 +181,7 @@ class FrontDoor:
         """``servers()``, or None while HAProxy does not answer (a probe for ``wait_until``)."""
         try:
             return self.servers()
-        except OSError:
+        except AdminSocketDown:
             return None
 
     def answers(self) -> bool:

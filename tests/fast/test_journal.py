@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from gates.journal import Journal, unfinished
 
@@ -28,4 +29,23 @@ def test_a_journal_nobody_holds_is_unfinished_with_its_intent(tmp_path: Path) ->
     (left,) = unfinished(tmp_path)
     assert left.intent.where == "deploy production" and left.intent.pid == 4242
     left.close()
+    assert unfinished(tmp_path) == []
+
+
+def test_a_journal_whose_release_ends_while_it_is_read_is_not_a_crash(tmp_path: Path, monkeypatch: Any) -> None:
+    """A reader that opened a live journal just before its release ended (file removed, then the lock let go)
+    gets the lock on a removed file: that release finished, and nothing is reported or repaired."""
+    import fcntl
+
+    from gates import journal as journal_mod
+
+    owner = Journal(tmp_path, "deploy", tmp_path / "record").__enter__()
+    owner.intend("gate", "production")
+    real_flock = fcntl.flock
+
+    def release_ends_first(fh: Any, flags: int) -> None:
+        owner.__exit__(None, None, None)  # the release ends between the reader's open and its lock
+        real_flock(fh, flags)
+
+    monkeypatch.setattr(journal_mod.fcntl, "flock", release_ends_first)
     assert unfinished(tmp_path) == []

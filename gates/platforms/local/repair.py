@@ -49,7 +49,8 @@ def repair(config: Config, env: Environment, db_url: str, health_timeout: float)
             site.front.set_state(proc.id, "ready")
         said.append(f"instance {proc.id} (release {proc.release}, kept warm) is back in rotation")
     site.mark_warm(back, False)
-    if not stray:
+    if not stray and (not keep or len(keep) >= env.instances):
+        # Nothing else runs, and the current release runs whole (or not at all: a stopped environment stays so).
         return said
     if current is None:
         rollout = None
