@@ -253,7 +253,7 @@ def _advisors(config: Config, env: Environment, path: Path) -> None:
     try:
         url = database_url(config, env)
         schemas = exposed_schemas(config).schemas
-    except GatesError as exc:
+    except Exception as exc:  # any failure must reach the molecule, never leave it waiting on a file
         keep_run(path, AdvisorsRun("", -1, redact(f"supabase db advisors could not run: {exc}")))
         return
     prefetch(url, path, read_only=env.is_production, schemas=schemas)

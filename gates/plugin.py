@@ -112,11 +112,14 @@ def pytest_configure(config: pytest.Config) -> None:
         from gates import browser
 
         config.pluginmanager.register(browser, "gates-browser")
+    # The writers run on the controller, which sees every report; an xdist worker (same options) would write each
+    # line a second time.
+    controller = not hasattr(config, "workerinput")
     target = config.getoption("gates_measurements")
-    if target:
+    if target and controller:
         config.pluginmanager.register(MeasurementWriter(Path(target)), "gates-measurements")
     events = config.getoption("gates_events")
-    if events:
+    if events and controller:
         config.pluginmanager.register(EventWriter(Path(events)), "gates-events")
     config.pluginmanager.register(GatedHeader(config), "gates-html-header")
 

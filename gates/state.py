@@ -238,6 +238,8 @@ class ReleaseState:
         state.incident = data.get("incident", "")
         state.incident_error = data.get("incident_error", "")
         state.stale_locks = list((data.get("lock") or {}).get("stale") or [])
+        state.lock_scope = dict((data.get("lock") or {}).get("scope") or {})
+        state.ledger = dict(data.get("ledger") or {})
         state.waivers = dict(data.get("waived") or {})
         if data.get("docs"):
             state.docs = DocsUpdate(tuple(data["docs"].get("updated") or ()), data["docs"].get("commit"))

@@ -8,6 +8,10 @@ requests fails its step, so production never meets the fault.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 from gates import probe
 from gates.config import Environment
 from gates.errors import GatesError
@@ -19,6 +23,7 @@ from gates.release.probed import probed
 from gates.state import StepRecord
 
 LOG_LINES = 1000  # the newest lines of the environment's logs kept with each deploy
+STATUS_EVERY = 2.0  # seconds between two asks of the platform for the rollout's progress
 
 
 def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
@@ -34,7 +39,8 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
     try:
-        with ctx.reporter.waiting(f"deploy {env.name}", detail=lambda: replaced(platform, env, before)):
+        progress = throttled(lambda: replaced(platform, env, before), STATUS_EVERY)
+        with ctx.reporter.waiting(f"deploy {env.name}", detail=progress):
             release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
     finally:
         keep_instance_logs(ctx, env, rec)
@@ -43,6 +49,20 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     rec.detail = f"release {before} -> {release.version} ({release.ref}{built}); {rec.detail}"
     if not env.is_production:
         _judge_rollout(ctx, env, release.version)
+
+
+def throttled(ask: Callable[[], str], seconds: float) -> Callable[[], str]:
+    """``ask``, answered at most once per ``seconds`` (the last answer in between): a live terminal redraws every
+    half second, and on Fly each answer is a `fly status` run."""
+    last: list[Any] = [None, ""]
+
+    def answer() -> str:
+        now = time.monotonic()
+        if last[0] is None or now - last[0] >= seconds:
+            last[:] = [now, ask()]
+        return str(last[1])
+
+    return answer
 
 
 def replaced(platform: Platform, env: Environment, before: int | None) -> str:
@@ -54,12 +74,12 @@ def replaced(platform: Platform, env: Environment, before: int | None) -> str:
 
 def keep_instance_logs(ctx: Context, env: Environment, rec: StepRecord) -> None:
     """The platform's logs of the rollout (instances, rollout events) into the record, secrets masked."""
+    path = ctx.record.log(f"instances-{env.name}")
     try:
         lines = ctx.platform(env).logs(env, limit=LOG_LINES)
-    except GatesError:
-        return  # a platform without logs (external): nothing to keep
-    path = ctx.record.log(f"instances-{env.name}")
-    path.write_text(redact("".join(f"{line.at.isoformat()} {line.instance}: {line.message}\n" for line in lines)))
+        path.write_text(redact("".join(f"{line.at.isoformat()} {line.instance}: {line.message}\n" for line in lines)))
+    except (GatesError, OSError):
+        return  # a platform without logs (external), or logs that could not be kept: never the step's verdict
     rec.artifacts.append(ctx.record.relative(path))
 
 

@@ -214,3 +214,20 @@ def test_events_from_several_threads_never_interleave() -> None:
     for thread in threads:
         thread.join()
     assert len([json.loads(line) for line in stream.getvalue().splitlines()]) == 200
+
+
+def test_a_rollouts_progress_asks_the_platform_at_most_once_per_interval() -> None:
+    """A live line redraws every half second; the platform (a `fly status` run on Fly) is asked once per interval,
+    the last answer repeated in between, and asked again once the interval has passed."""
+    from gates.release.deploy import throttled
+
+    asked: list[int] = []
+
+    def ask() -> str:
+        asked.append(1)
+        return f"{len(asked)} of 2 instances on the new release"
+
+    slow = throttled(ask, 3600.0)
+    assert [slow() for _ in range(5)] == ["1 of 2 instances on the new release"] * 5 and len(asked) == 1
+    always = throttled(ask, 0.0)
+    assert always() != always() and len(asked) == 3

@@ -49,6 +49,7 @@ def test_the_state_reads_back_from_its_record_keys_unchanged() -> None:
     state.notifications.append(Notification("started", 0.0, "hi", True, "HTTP 200"))
     state.waivers["prod: test_x"] = "checked elsewhere"
     state.stale_locks.append("pid 1 on host")
+    state.lock_scope, state.ledger = {"prod": "database"}, {"prod": "written to gates.releases of prod's database"}
     state.incident, state.feedback = "../../incidents/x.md", "../../feedback/d.md"
     state.docs = DocsUpdate(("docs/runbooks/production_deploy.md",), None)
     assert ReleaseState.from_dict(state.as_dict()) == state
