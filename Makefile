@@ -14,7 +14,7 @@ setup:
 	@bash scripts/setup.sh
 
 # The demo's alerts and release notifications go to the staging app's Slack-webhook stand-in
-# (examples/demo/app.py); --approve signs production off (the checklist must still be complete).
+# (examples/dashboard); --approve signs production off (the checklist must still be complete).
 demo: setup
 	GATES_ALERT_WEBHOOK=$${GATES_ALERT_WEBHOOK:-http://127.0.0.1:8081/api/alerts} $(GATES) deploy --first-release --approve
 	@echo "Evidence: $$($(GATES) report)"
