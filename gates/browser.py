@@ -46,6 +46,7 @@ CHROMIUM_FLAGS = (
 _DEBIAN_CHROMIUM = Path("/usr/lib/chromium/chromium")  # the binary behind Debian's wrapper: starts faster
 _POLL_MS = 100
 SCREENSHOT_TIMEOUT = 5.0  # seconds: a page that has painted at all is captured well within this
+FRAME_PROBE_TIMEOUT = 1.0  # seconds: is the iframe on the page at all (asked only once the load bound is spent)
 _TRACE_KEY = pytest.StashKey[Path | None]()
 _PRIVATE_KEY = pytest.StashKey[bool]()
 _FAILED_KEY = pytest.StashKey[list[str]]()
@@ -173,7 +174,9 @@ def _observe(
             context.tracing.stop(path=str(trace))
     clip = None
     if recorder is not None:
-        clip = recorder.stop(cfg.video_fps, cfg.video_width, cfg.video_frames, cfg.video_max_bytes)
+        # A page that gave no answer to its screenshot would give none to "stop the screencast" either.
+        answers = not (ready.stalled or stalled)
+        clip = recorder.stop(cfg.video_fps, cfg.video_width, cfg.video_frames, cfg.video_max_bytes, answers=answers)
     return _replace(ready, screenshot=screenshot, stalled=ready.stalled or stalled, video=clip)
 
 
@@ -245,20 +248,23 @@ def _load(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exceptio
 def _document_frame(page: Any, visit: Visit, deadline: float) -> Any:
     """The frame that shows the dashboard once it holds a document (or an error page), polled within the bound;
     an iframe still on its initial about:blank has no document of the app yet."""
-    frame = None
-    while time.monotonic() < deadline:
+    while True:  # looked at once at least: a page that took the whole bound to open still has its frames
         frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
         if frame is not None and (frame.url.startswith("http") or frame.url.startswith("chrome-error://")):
             return frame
+        if time.monotonic() >= deadline:
+            return frame
         page.wait_for_timeout(_POLL_MS)  # Playwright's own pump: events keep flowing while we poll
-    return frame
 
 
 def _not_ready(page: Any, visit: Visit, frame: Any, error_type: type[Exception]) -> str:
     """Why the dashboard is not ready: no frame, a frame refused by the browser, no answer, or not ready in time."""
     if frame is not None and frame.url.startswith("chrome-error://"):
         return f"the browser refused to show {visit.dashboard_url} in the frame (error page)"
-    if frame is None and not _frame_element(page, visit.frame, error_type):
+    element = _frame_element(page, visit.frame, error_type) if frame is None else True
+    if element is None:
+        where = "the page itself gave no answer: its renderer is busy"
+    elif not element:
         where = "no such frame on the page"
     elif frame is None or not frame.url.startswith("http"):
         # The iframe is there, but no document of the app ever arrived in it.
@@ -268,12 +274,24 @@ def _not_ready(page: Any, visit: Visit, frame: Any, error_type: type[Exception])
     return f"waited {visit.timeout:g}s for {visit.waited_for} ({where})"
 
 
-def _frame_element(page: Any, name: str, error_type: type[Exception]) -> bool:
-    """Whether the page has an iframe of that name (Chromium names a frame only once a document commits in it)."""
+def _frame_element(page: Any, name: str, error_type: type[Exception]) -> bool | None:
+    """Whether the page has an iframe of that name (Chromium names a frame only once a document commits in it);
+    None when the page does not answer. Bounded: ``count()`` takes no timeout, and a renderer spinning in a
+    script never answers it (seen on a loaded machine: the gate hung there)."""
     try:
-        return bool(page.locator(f'iframe[name="{name}"]').count())
+        page.locator(f'iframe[name="{name}"]').first.wait_for(state="attached", timeout=FRAME_PROBE_TIMEOUT * 1000)
+    except error_type as exc:
+        return None if _timed_out(exc) and not _answers(page, error_type) else False
+    return True
+
+
+def _answers(page: Any, error_type: type[Exception]) -> bool:
+    """Whether the page's renderer answers at all, within FRAME_PROBE_TIMEOUT."""
+    try:
+        page.main_frame.wait_for_function("true", timeout=FRAME_PROBE_TIMEOUT * 1000)
     except error_type:
         return False
+    return True
 
 
 def _read_tiles(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exception]) -> tuple[Tile, ...]:

@@ -55,13 +55,16 @@ class Screencast:
         with contextlib.suppress(PlaywrightError):
             self.session.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]})
 
-    def stop(self, fps: float, width: int, most: int, max_bytes: int) -> bytes | None:
-        """End the recording; the animated WebP of it, or None when the page painted fewer than two frames."""
+    def stop(self, fps: float, width: int, most: int, max_bytes: int, *, answers: bool = True) -> bytes | None:
+        """End the recording; the animated WebP of it, or None when the page painted fewer than two frames.
+        A page that no longer ``answers`` (its renderer spinning) is not asked to stop: CDP sends have no
+        timeout, and the frames so far are kept; the context's close ends the screencast."""
         from playwright.sync_api import Error as PlaywrightError
 
-        with contextlib.suppress(PlaywrightError):
-            self.session.send("Page.stopScreencast")
-            self.session.detach()
+        if answers:
+            with contextlib.suppress(PlaywrightError):
+                self.session.send("Page.stopScreencast")
+                self.session.detach()
         return animated_webp(self.frames, fps=fps, width=width, most=most, max_bytes=max_bytes)
 
 

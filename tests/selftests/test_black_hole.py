@@ -119,10 +119,11 @@ def test_a_page_that_hangs_after_load_fails_on_its_screenshot_not_with_an_error(
     own = browser_type.launch(**browser_type_launch_args)
     try:
         with serving(_HANGING) as hanging:
-            cfg = _config(tmp_path, hanging, settle=0.5)
+            # A load bound a loaded machine's Chromium meets: the test is about what comes after the load.
+            cfg = _config(tmp_path, hanging, settle=0.5, load_timeout=10.0)
             visit = visit_admin(own, cfg, cfg.environment("staging"), trace=tmp_path / "trace.zip")
     finally:
         own.close()
     assert visit.loaded and visit.screenshot is None
     judged = dashboard_loaded(visit)
-    assert not judged.ok and "the screenshot of the page: no answer within 3s" in judged.explain()
+    assert not judged.ok and "the screenshot of the page: no answer within 5s" in judged.explain()
