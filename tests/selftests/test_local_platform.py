@@ -19,6 +19,7 @@ from gates.errors import GatesError
 from gates.platforms.base import Release
 from gates.platforms.local import LocalPlatform, down, processes, rollback_target, sitelock
 from gates.platforms.local.state import Proc
+from gates.procs import wait_until
 from tests.selftests.demo import DEMO, port_is_free
 
 MakeConfig = Callable[..., Config]
@@ -200,6 +201,8 @@ def test_a_process_is_named_by_its_pid_and_start_time_whatever_its_command_line_
         assert processes.running(proc), "running though its command line is not the one recorded"
         assert not processes.running(dataclasses.replace(proc, ticks=ticks + 1)), "another process with that pid"
         legacy = dataclasses.replace(proc, ticks=0)  # a record from before start times: named by its command line
+        # That one is named by its command line, so only once execve has written it (Popen can return before).
+        wait_until("sleep's command line", lambda: processes.cmdline(child.pid) == ["sleep", "30"], timeout=10)
         assert processes.running(dataclasses.replace(legacy, argv=("sleep", "30")))
         assert not processes.running(legacy)
     finally:
