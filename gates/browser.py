@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from gates.admin import dashboard_url
-from gates.checks.browser import PageEvent, Tile, Visit
+from gates.checks.browser import Document, PageEvent, Tile, Visit
 from gates.config import BrowserConfig, Config, Environment
 from gates.redact import redact
 from gates.screencast import Screencast
@@ -46,6 +46,7 @@ CHROMIUM_FLAGS = (
 _DEBIAN_CHROMIUM = Path("/usr/lib/chromium/chromium")  # the binary behind Debian's wrapper: starts faster
 _POLL_MS = 100
 SCREENSHOT_TIMEOUT = 5.0  # seconds: a page that has painted at all is captured well within this
+READ_TIMEOUT = 5.0  # seconds: reading the tiles once they settled (or the bound ended) is one evaluation
 FRAME_PROBE_TIMEOUT = 1.0  # seconds: is the iframe on the page at all (asked only once the load bound is spent)
 _TRACE_KEY = pytest.StashKey[Path | None]()
 _PRIVATE_KEY = pytest.StashKey[bool]()
@@ -53,11 +54,19 @@ _FAILED_KEY = pytest.StashKey[list[str]]()
 _VIDEO_SHOWN_KEY = pytest.StashKey[bool]()
 _TMP_DIR_KEY = pytest.StashKey[Path]()
 
-_READ_TILES = """(tiles, [attr, valueSel, errorSel]) => tiles.map(t => ({
-  name: t.getAttribute(attr) || '',
-  value: ((valueSel && t.querySelector(valueSel)) || t).innerText.trim(),
-  error: !!errorSel && t.matches(errorSel),
-}))"""
+# The tiles as shown; with ``settled`` asked, false until they have settled: every expected one is on the page,
+# and every tile shown has a value or is in its error state. Polled by the browser itself, as a person looks
+# until the numbers appear; bounded by the caller's timeout (an evaluation alone has none).
+_READ_TILES = """([sel, attr, valueSel, errorSel, expected, settled]) => {
+  const tiles = [...document.querySelectorAll(sel)].map(t => ({
+    name: t.getAttribute(attr) || '',
+    value: ((valueSel && t.querySelector(valueSel)) || t).innerText.trim(),
+    error: !!errorSel && t.matches(errorSel),
+  }));
+  const names = new Set(tiles.map(t => t.name));
+  const done = tiles.length > 0 && tiles.every(t => t.error || t.value !== '') && expected.every(n => names.has(n));
+  return (done || !settled) ? tiles : false;
+}"""
 
 
 def chromium_path() -> str:
@@ -160,12 +169,15 @@ def _observe(
     if trace is not None:
         context.tracing.start(screenshots=True, snapshots=True)
     page = context.new_page()
-    _listen(page, events)
+    navigations: list[tuple[Any, str, int]] = []
+    _listen(page, events, navigations)
     recorder = Screencast.start(context, page, cfg.video_width) if video else None
-    ready, opened = _load(page, base, cfg, PlaywrightError)
+    ready, opened = _load(page, base, cfg, navigations, PlaywrightError)
     if ready.loaded:
         ready = _replace(ready, tiles=_read_tiles(page, ready, cfg, PlaywrightError))
         page.wait_for_timeout(cfg.settle * 1000)  # Playwright's own pump: late errors still arrive
+    if opened:
+        ready = _replace(ready, documents=_documents(page, ready, navigations))
     # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.
     bound = min(cfg.load_timeout, SCREENSHOT_TIMEOUT)
     screenshot, stalled = _screenshot(page, bound, PlaywrightError) if opened else (None, "")
@@ -180,8 +192,9 @@ def _observe(
     return _replace(ready, screenshot=screenshot, stalled=ready.stalled or stalled, video=clip)
 
 
-def _listen(page: Any, events: list[PageEvent]) -> None:
-    """Record console messages, uncaught errors, failed requests and error responses of every frame."""
+def _listen(page: Any, events: list[PageEvent], answers: list[tuple[Any, str, int]]) -> None:
+    """Record console messages, uncaught errors, failed requests and error responses of every frame, and the
+    answer (frame, URL, status) of every document any frame navigated to."""
     page.on("console", lambda m: events.append(PageEvent(f"console.{m.type}", m.text, m.location.get("url", ""))))
     page.on("pageerror", lambda e: events.append(PageEvent("pageerror", f"{e.name}: {e.message}", _stack_url(e.stack))))
     page.on(
@@ -191,6 +204,8 @@ def _listen(page: Any, events: list[PageEvent]) -> None:
     def on_response(response: Any) -> None:
         if response.status >= 400:
             events.append(PageEvent("response", f"HTTP {response.status}", response.url))
+        if response.request.is_navigation_request():
+            answers.append((response.frame, response.url, response.status))
 
     page.on("response", on_response)
 
@@ -217,9 +232,12 @@ def _no_answer(exc: Exception, seconds: float) -> str:
     return f"no answer within {seconds:g}s" if _timed_out(exc) else _first_line(exc)
 
 
-def _load(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exception]) -> tuple[Visit, bool]:
+def _load(
+    page: Any, visit: Visit, cfg: BrowserConfig, answers: list[tuple[Any, str, int]], error_type: type[Exception]
+) -> tuple[Visit, bool]:
     """Open the page, find the frame showing the dashboard, and wait until it is ready, all within the bound;
-    also whether the page opened at all."""
+    also whether the page opened at all. A document that answered 4xx/5xx ends the wait at once: whatever it
+    renders, it is not the dashboard."""
     start = time.monotonic()
     deadline = start + visit.timeout
     url = visit.admin_url or visit.dashboard_url
@@ -230,6 +248,9 @@ def _load(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exceptio
     frame = _document_frame(page, visit, deadline)
     if frame is None or not frame.url.startswith("http"):
         return _replace(visit, load_error=_not_ready(page, visit, frame, error_type)), True
+    failed = next((d for d in _documents(page, visit, answers) if d.status is not None and not d.ok), None)
+    if failed is not None:
+        return _replace(visit, load_error=failed.problem()), True
     try:
         # Waits the browser bounds itself: a renderer stuck in a script cannot hold the gate past the bound.
         left = max(deadline - time.monotonic(), 0.001) * 1000
@@ -255,6 +276,20 @@ def _document_frame(page: Any, visit: Visit, deadline: float) -> Any:
         if time.monotonic() >= deadline:
             return frame
         page.wait_for_timeout(_POLL_MS)  # Playwright's own pump: events keep flowing while we poll
+
+
+def _documents(page: Any, visit: Visit, answers: list[tuple[Any, str, int]]) -> tuple[Document, ...]:
+    """The answer of the page's document and, embedded, of the app frame's: the last navigation answer each
+    frame got (a redirect's 3xx is followed by the answer of where it led)."""
+
+    def answer(frame: Any, where: str) -> Document:
+        got = [(url, status) for f, url, status in answers if f is frame]
+        url, status = got[-1] if got else (frame.url if frame is not None else visit.dashboard_url, None)
+        return Document(where, url, status)
+
+    if not visit.embedded:
+        return (answer(page.main_frame, "the dashboard"),)
+    return answer(page.main_frame, "the Admin page"), answer(page.frame(name=visit.frame), "the app frame")
 
 
 def _not_ready(page: Any, visit: Visit, frame: Any, error_type: type[Exception]) -> str:
@@ -295,20 +330,31 @@ def _answers(page: Any, error_type: type[Exception]) -> bool:
 
 
 def _read_tiles(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exception]) -> tuple[Tile, ...]:
-    """The tiles the dashboard shows, once the first is visible (within the load bound); none configured: none read."""
+    """The tiles the dashboard shows once they have settled -- every configured tile there, each with a value or
+    in its error state -- or, when they never do within what remains of the load bound, as last seen: the last
+    observation is the verdict. A tile filled by a fetch the browser makes after hydration is read once filled,
+    however busy the machine. None configured: none read."""
     if not cfg.tiles:
         return ()
     frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
     left = max(visit.timeout - (visit.seconds or 0.0), 0.1)  # what remains of the load bound
     if frame is None:
         return ()
+    shape = [
+        cfg.tile_selector,
+        cfg.tile_name_attribute,
+        cfg.tile_value_selector,
+        cfg.tile_error_selector,
+        list(cfg.tiles),
+    ]
     try:
-        frame.locator(cfg.tile_selector).first.wait_for(state="visible", timeout=left * 1000)
-        found = frame.eval_on_selector_all(cfg.tile_selector, _READ_TILES, [
-            cfg.tile_name_attribute, cfg.tile_value_selector, cfg.tile_error_selector])  # fmt: skip
+        found = frame.wait_for_function(_READ_TILES, arg=[*shape, True], timeout=left * 1000, polling=_POLL_MS)
     except error_type:
-        return ()  # the tiles molecule names each missing tile
-    return tuple(Tile(**t) for t in found)
+        try:  # never settled within the bound: the verdict is what is there now
+            found = frame.wait_for_function(_READ_TILES, arg=[*shape, False], timeout=READ_TIMEOUT * 1000)
+        except error_type:
+            return ()  # a frame that no longer answers: the tiles molecule names each missing tile
+    return tuple(Tile(**t) for t in found.json_value())
 
 
 def _screenshot(page: Any, seconds: float, error_type: type[Exception]) -> tuple[bytes | None, str]:

@@ -36,6 +36,24 @@ class PageEvent:
 
 
 @dataclasses.dataclass(frozen=True)
+class Document:
+    """The HTTP answer a frame's document came with: the page the browser opened, and the app's frame."""
+
+    where: str  # "the Admin page" | "the app frame" | "the dashboard"
+    url: str
+    status: int | None  # None: no answer was seen for it
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def problem(self) -> str:
+        if self.status is None:
+            return f"no HTTP answer was seen for {self.where}'s document {self.url}"
+        return f"{self.where} {self.url} answered HTTP {self.status}"
+
+
+@dataclasses.dataclass(frozen=True)
 class Tile:
     name: str
     value: str
@@ -61,6 +79,8 @@ class Visit:
     settle: float = 0.0  # seconds the page was watched after it became ready
     stalled: str = ""  # a browser call after readiness that got no answer (the screenshot...)
     video: bytes | None = None  # the visit as an animated WebP
+    # The answer of each document judged (the page's, and the app frame's when embedded); none: not opened.
+    documents: tuple[Document, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -79,21 +99,29 @@ def _frame_desc(visit: Visit) -> str:
 
 
 def dashboard_loaded(visit: Visit) -> Measurement:
-    """The dashboard becomes ready (inside the Admin's app frame when there is one) within the bound."""
+    """The dashboard becomes ready (inside the Admin's app frame when there is one) within the bound, and every
+    document it took answered 2xx: a 404 page that renders (and hydrates) is not the dashboard."""
     problems: list[str] = []
     if not visit.loaded:
         problems.append(visit.load_error or f"waited {visit.timeout:g}s for {visit.waited_for}")
+    # Fail closed: a visit that opened the page judges each document's answer; one never seen is no 2xx.
+    problems += [d.problem() for d in visit.documents if not d.ok and d.problem() not in problems]
+    if visit.loaded and not visit.documents:
+        problems.append("no document's HTTP answer was recorded")
+    if not visit.loaded:
         # The browser usually says why a frame stayed empty (a refused frame-ancestors, a 404...).
         problems += [f"seen meanwhile: {e.line()}" for e in visit.events if e.is_error][:5]
     if visit.stalled:
         problems.append(visit.stalled)
     where = "inside the Admin's app frame" if visit.embedded else "on its own (no Admin configured)"
+    ready = visit.loaded and visit.seconds is not None
     return Measurement(
         name="dashboard in the Admin frame" if visit.embedded else "dashboard ready",
-        question=f"the dashboard becomes ready {where} within its bound",
-        observed=f"ready in {visit.seconds:.1f}s" if visit.loaded and visit.seconds is not None else "not ready",
-        expected=f"{visit.waited_for} within {visit.timeout:g}s",
-        ok=visit.loaded and not visit.stalled,
+        question=f"the dashboard becomes ready {where} within its bound, from documents that answered 2xx",
+        observed=(f"ready in {visit.seconds:.1f}s" if ready else "not ready")
+        + "".join(f"; {d.where}: HTTP {d.status if d.status is not None else '(none)'}" for d in visit.documents),
+        expected=f"{visit.waited_for} within {visit.timeout:g}s, every document 2xx",
+        ok=visit.loaded and not visit.stalled and not problems,
         source=_frame_desc(visit),
         problems=problems,
     )

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from gates.checks.browser import PageEvent, Tile, Visit, dashboard_loaded, no_console_errors, tiles_show_data
+from gates.checks.browser import Document, PageEvent, Tile, Visit, dashboard_loaded, no_console_errors, tiles_show_data
 from gates.checks.embedding import embedding_allowed, source_admits
 from gates.config import AllowedNoise, ConfigError, parse
 from gates.platforms.registry import validate as validate_platforms
@@ -18,7 +18,8 @@ ADMIN = "http://127.0.0.1:9001"
 def visit(**changes) -> Visit:
     base = dict(admin_url=ADMIN + "/", dashboard_url="http://127.0.0.1:9000/app", frame="app-iframe",
                 waited_for='[data-tile] in iframe[name="app-iframe"]', timeout=5.0, loaded=True, seconds=0.4,
-                settle=2.0)  # fmt: skip
+                settle=2.0, documents=(Document("the Admin page", ADMIN + "/", 200),
+                                       Document("the app frame", "http://127.0.0.1:9000/app", 200)))  # fmt: skip
     return Visit(**{**base, **changes})
 
 
@@ -132,6 +133,24 @@ def test_a_direct_visit_is_named_as_such_and_a_stalled_call_fails_the_load():
     assert judged.ok and judged.name == "dashboard ready" and "visited directly" in judged.source
     stalled = dashboard_loaded(visit(stalled="the screenshot of the page: no answer within 5s"))
     assert not stalled.ok and "the screenshot of the page: no answer within 5s" in stalled.explain()
+
+
+@pytest.mark.parametrize(
+    "documents, words",
+    [
+        ((Document("the Admin page", ADMIN + "/", 200), Document("the app frame", "http://127.0.0.1:9000/app", 404)),
+         "the app frame http://127.0.0.1:9000/app answered HTTP 404"),
+        ((Document("the dashboard", "http://127.0.0.1:9000/nope", 500),), "answered HTTP 500"),
+        ((Document("the Admin page", ADMIN + "/", None),), "no HTTP answer was seen for the Admin page's document"),
+        ((), "no document's HTTP answer was recorded"),
+    ],
+)  # fmt: skip
+def test_a_ready_page_whose_document_did_not_answer_2xx_fails_the_load_naming_url_and_status(documents, words):
+    """A 404 or 500 page that renders (and hydrates) is not the dashboard; a document whose answer was never seen
+    fails closed."""
+    judged = dashboard_loaded(visit(documents=documents))
+    assert not judged.ok and words in judged.explain(), judged.explain()
+    assert dashboard_loaded(visit()).ok
 
 
 BROWSER_KEYS = {

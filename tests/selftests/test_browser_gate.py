@@ -218,6 +218,20 @@ def test_without_an_admin_the_dashboard_is_visited_directly_and_must_become_read
     assert results["ready"][LOADS] == "passed" and results["ready"][CONSOLE] == "passed"
 
 
+def test_an_app_frame_whose_document_answers_404_fails_the_load_at_once_naming_url_and_status(deployed, tmp_path):
+    """The Admin page opens (200) but a release whose dashboard route answers 404 puts a 404 document in the app's
+    frame: the load molecule fails naming the frame, the URL and the status, without waiting out its bound for a
+    ready selector a 404 page never shows."""
+    platform = platform_for(deployed.config, deployed.env)
+    platform.deploy(deployed.env, str(demo_copy(tmp_path, {"status": {"/app": 404}})))
+    try:
+        results = deployed.gate(tmp_path / "gate")
+    finally:
+        platform.rollback(deployed.env)
+    assert f"the app frame {deployed.env.url}/app answered HTTP 404" in results[LOADS], results[LOADS]
+    assert f"waited {LOAD_TIMEOUT:g}s" not in results[LOADS], "a definite 404 is not waited on"
+
+
 def test_a_gate_run_by_hand_keeps_its_trace_out_of_the_working_tree(deployed, tmp_path):
     """`pytest -m staging` by hand (no --html) on a failing release writes no trace into the folder it runs
     in: the trace goes to a temporary folder the failure names."""

@@ -30,8 +30,11 @@ CONSOLE = "test_no_console_errors_in_any_frame"
 DB_ENV = "GATES_DASHBOARD_DB"
 
 
-def browser_gate(folder: Path, url: str, database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """`pytest -m "staging and browser"` against the app at ``url``, as gates runs it; JUnit name -> outcome."""
+def browser_gate(
+    folder: Path, url: str, database: str, monkeypatch: pytest.MonkeyPatch, browser: str = ""
+) -> dict[str, str]:
+    """`pytest -m "staging and browser"` against the app at ``url``, as gates runs it (``browser``: more keys of
+    its [browser] table); JUnit name -> outcome."""
     monkeypatch.setenv(DB_ENV, database)
     (folder / "out" / "logs").mkdir(parents=True)
     (folder / "gates.toml").write_text(
@@ -39,7 +42,7 @@ def browser_gate(folder: Path, url: str, database: str, monkeypatch: pytest.Monk
         'health_paths = ["/health", "/api/ads/health", "/api/analytics/health"]\n\n'
         f'[environments.staging]\nplatform = "external"\nurl = {json.dumps(url)}\ndatabase_url_env = "{DB_ENV}"\n\n'
         '[browser]\ntiles = ["revenue", "orders", "conversion", "campaigns"]\n'
-        "ready_selector = 'html[data-hydrated=\"true\"]'\n"
+        "ready_selector = 'html[data-hydrated=\"true\"]'\n" + browser
     )
     cfg = open_config(folder / "gates.toml")
     run_gate(cfg, cfg.environment("staging"), "staging and browser", folder / "out", "gate")
@@ -75,6 +78,40 @@ def test_a_client_side_fault_fails_the_molecule_that_names_it(
     assert results[failing] != "passed", results
     assert all(word in results[failing] for word in words), results[failing]
     assert results[LOADS] == "passed", results[LOADS]
+
+
+def test_a_tile_the_browser_fills_seconds_after_hydration_is_read_once_filled(
+    built_app, pg_database, tmp_path, monkeypatch
+):
+    """The campaigns tile's fetch answers 3 s after hydration (as on a loaded machine): the tiles molecule waits for
+    it, within the load bound, as a person looks until the number appears, and passes."""
+    database = migrated(pg_database)
+    app = release_with(built_app, tmp_path, {"delay_ms": {"/api/tiles/campaigns": 3000}})
+    with serve(app, tmp_path / "server.log", {"DATABASE_URL": database}) as server:
+        results = browser_gate(tmp_path, server.url, database, monkeypatch)
+    assert {LOADS: "passed", TILES: "passed", CONSOLE: "passed"}.items() <= results.items(), results
+
+
+def test_a_tile_that_never_fills_fails_naming_it_once_the_load_bound_ends(built_app, pg_database, tmp_path, monkeypatch):
+    """A tile whose fetch never answers within the load bound fails the tiles molecule, naming the tile as last seen
+    (empty); the dashboard itself loaded."""
+    database = migrated(pg_database)
+    app = release_with(built_app, tmp_path, {"delay_ms": {"/api/tiles/campaigns": 120_000}})
+    with serve(app, tmp_path / "server.log", {"DATABASE_URL": database}) as server:
+        results = browser_gate(tmp_path, server.url, database, monkeypatch, "load_timeout = 6\n")
+    assert results[LOADS] == "passed", results[LOADS]
+    assert "tile 'campaigns' is empty" in results[TILES], results[TILES]
+
+
+def test_a_dashboard_path_that_answers_404_fails_the_load_naming_url_and_status(
+    built_app, pg_database, tmp_path, monkeypatch
+):
+    """The app's own 404 page renders and hydrates (its ready selector holds), yet it is not the dashboard: the
+    load molecule fails naming the URL and the status."""
+    database = migrated(pg_database)
+    with serve(built_app, tmp_path / "server.log", {"DATABASE_URL": database}) as server:
+        results = browser_gate(tmp_path, server.url, database, monkeypatch, 'dashboard_path = "/no-such-page"\n')
+        assert f"{server.url}/no-such-page answered HTTP 404" in results[LOADS], results[LOADS]
 
 
 def test_gates_deploy_releases_the_react_router_app_end_to_end(pg_cluster, tmp_path, monkeypatch):
