@@ -132,15 +132,16 @@ def visit_admin(
     storage_state: str | None = None,
     trace: Path | None = None,
     video: bool = False,
+    settle: float | None = None,
 ) -> Visit:
     """Open the Admin page (or, without an admin_url, the dashboard itself), wait (bounded) until the dashboard
-    is ready, watch it for the settle window, and record it all. Every browser call is bounded: a timeout is
-    a failed visit saying what got no answer, never an exception."""
+    is ready, watch it for the settle window (``settle`` seconds, default ``[browser] settle``), and record it
+    all. Every browser call is bounded: a timeout is a failed visit saying what got no answer, never an exception."""
     from playwright.sync_api import Error as PlaywrightError
 
     cfg = config.browser
     base = Visit(env.admin_url, dashboard_url(config, env), cfg.frame_name, readiness(config, env), cfg.load_timeout,
-                 False, settle=cfg.settle)  # fmt: skip
+                 False, settle=cfg.settle if settle is None else settle)  # fmt: skip
     if storage_state is not None and not Path(storage_state).is_file():
         # Fail closed: without its session the Admin shows a login page, not the app.
         problem = f"[browser] storage_state_env: {cfg.storage_state_env} does not name a storage state file"
@@ -175,7 +176,7 @@ def _observe(
     ready, opened = _load(page, base, cfg, navigations, PlaywrightError)
     if ready.loaded:
         ready = _replace(ready, tiles=_read_tiles(page, ready, cfg, PlaywrightError))
-        page.wait_for_timeout(cfg.settle * 1000)  # Playwright's own pump: late errors still arrive
+        page.wait_for_timeout(base.settle * 1000)  # Playwright's own pump: late errors still arrive
     if opened:
         ready = _replace(ready, documents=_documents(page, ready, navigations))
     # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.

@@ -248,6 +248,8 @@ class MonitorConfig:
 
     ``window`` empty: no monitor step in the release plan. ``paths`` empty: the app's health
     paths and ``/app``. ``rolling`` is the number of latest samples alerts are evaluated over.
+    ``browser_every``: through the window the dashboard is visited in a real browser at this interval,
+    each visit watched until the next (errors logged long after load count); "off" never.
     """
 
     window: str = ""
@@ -262,6 +264,7 @@ class MonitorConfig:
     source: str = "synthetic"
     prometheus_url: str = ""
     prometheus_token_env: str = ""
+    browser_every: str = "30s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -632,6 +635,11 @@ def _validate_monitor_and_flags(config: Config, prefix: str) -> None:
         raise ConfigError(
             path, f"{key}.prometheus_url", "the prometheus source needs prometheus_url and prometheus_token_env"
         )
+    if mon.browser_every != "off":
+        try:
+            parse_duration(mon.browser_every, f"{key}.browser_every")
+        except UsageError as exc:
+            raise ConfigError(path, f"{key}.browser_every", str(exc).split(": ", 1)[-1] + ' (or "off")') from None
     for name in ("rate", "max_p95", "max_check_interval"):
         if getattr(mon, name) <= 0:
             raise ConfigError(path, f"{key}.{name}", f"expected a positive number, got {getattr(mon, name)!r}")

@@ -10,8 +10,10 @@ pure and testable with a hand-made Visit.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from gates.config import AllowedNoise
 from gates.measurement import Measurement
@@ -186,4 +188,65 @@ def no_console_errors(visit: Visit, allow: Sequence[AllowedNoise]) -> Measuremen
         source=f"{visit.admin_url or visit.dashboard_url} and every frame in it",
         details=allowed,
         problems=[*problems, *(f"allowed: {a['event']} -- {a['reason']}" for a in allowed)] if problems else [],
+    )
+
+
+def visit_as_dict(visit: Visit) -> dict[str, Any]:
+    """A visit as JSON data: all it observed but its screenshot and recording (kept as files of their own)."""
+    data = dataclasses.asdict(visit)
+    data.pop("screenshot")
+    data.pop("video")
+    return data
+
+
+def visit_from_dict(data: dict[str, Any]) -> Visit:
+    """The visit ``visit_as_dict`` wrote."""
+    fields = {f.name for f in dataclasses.fields(Visit)}
+    known = {k: v for k, v in data.items() if k in fields}
+    known["tiles"] = tuple(Tile(**t) for t in data.get("tiles", ()))
+    known["events"] = tuple(PageEvent(**e) for e in data.get("events", ()))
+    known["documents"] = tuple(Document(**d) for d in data.get("documents", ()))
+    return Visit(**known)
+
+
+@dataclasses.dataclass(frozen=True)
+class Watched:
+    """One visit of the monitor window's browser: when it began, and what it saw until the next."""
+
+    at: str
+    visit: Visit
+
+
+def watched_from_json(text: str) -> tuple[float, str, list[Watched]]:
+    """The monitor browser's file: its interval, what stopped it (empty: nothing), and its visits."""
+    data = json.loads(text)
+    visits = [Watched(str(v["at"]), visit_from_dict(v["visit"])) for v in data.get("visits", ())]
+    return float(data.get("every", 0)), str(data.get("trouble", "")), visits
+
+
+def dashboard_clean_throughout(
+    visits: Sequence[Watched], allow: Sequence[AllowedNoise], every: float, source: str, trouble: str = ""
+) -> Measurement:
+    """Through the monitor window, every visit of the dashboard loaded from 2xx documents and saw no console
+    error, uncaught error or failed request for its whole dwell; no visit at all (or a browser that failed) is
+    no data, and fails closed."""
+    problems: list[str] = [trouble] if trouble else []
+    if not visits:
+        problems.append("the dashboard was never visited during the window")
+    for number, watched in enumerate(visits, 1):
+        judged = (dashboard_loaded(watched.visit), no_console_errors(watched.visit, allow))
+        found = dict.fromkeys(p for m in judged if not m.ok for p in m.problems)  # one cause said once
+        problems += [f"visit {number} ({watched.at}): {p}" for p in found]
+    watched_for = sum(w.visit.settle for w in visits if w.visit.loaded)
+    return Measurement(
+        name="dashboard clean through the window",
+        question="through the monitor window the dashboard, visited in a real browser, loads and logs no error "
+        "for as long as it is watched",
+        observed=f"{len(visits)} visit(s), watched {watched_for:.0f}s after ready, "
+        f"{sum(1 for p in problems if p.startswith('visit '))} problem(s)",
+        expected=f"a visit at least every {every:g}s, each loaded (2xx) and without errors",
+        ok=not problems,
+        source=source,
+        details=[{"at": w.at, "loaded": w.visit.loaded, "watched": w.visit.settle} for w in visits],
+        problems=problems,
     )

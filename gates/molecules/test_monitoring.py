@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+from gates.checks.browser import dashboard_clean_throughout, watched_from_json
 from gates.checks.monitoring import alert_delivered, health_checks_configured, window_within_thresholds
 from gates.monitor.alerts import send_test_alert
-from gates.monitor.window import alert_channel, thresholds, window_from_env
+from gates.monitor.window import BROWSER_ENV, alert_channel, thresholds, window_from_env
 
 pytestmark = [pytest.mark.monitor, pytest.mark.monitoring]
 
@@ -28,3 +32,18 @@ def test_error_rate_and_p95_of_the_window_are_within_thresholds(gates_config, ve
     """The monitor window's error rate and p95 are under their limits, over at least the minimum sample count."""
     measured, source = window_from_env()
     verdict(window_within_thresholds(measured, thresholds(gates_config), source))
+
+
+def test_the_dashboard_stays_clean_in_a_browser_through_the_window(gates_config, verdict):
+    """Through the window the dashboard, visited in a real browser every [monitor] browser_every, loads from 2xx
+    documents and logs no console error, uncaught error or failed request for as long as each visit watches it."""
+    if gates_config.monitor.browser_every == "off":
+        pytest.skip('[monitor] browser_every = "off": no browser watches the window')
+    path = os.environ.get(BROWSER_ENV, "")
+    if not path:
+        pytest.fail(f"no browser visits: {BROWSER_ENV} is not set (run `gates monitor`)")
+    try:
+        every, trouble, visits = watched_from_json(Path(path).read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        pytest.fail(f"{path}: no readable browser visits ({type(exc).__name__}: {exc})")
+    verdict(dashboard_clean_throughout(visits, gates_config.browser.allow, every, path, trouble))

@@ -26,6 +26,7 @@ from gates.monitor.sampler import Sample, sample
 from gates.redact import redact
 
 WINDOW_ENV = "GATES_MONITOR_WINDOW"  # path of the window's JSON, handed to the monitor gate
+BROWSER_ENV = "GATES_MONITOR_BROWSER"  # path of the window browser's visits (gates.release.watch), likewise
 PROGRESS_EVERY = 1.0  # seconds between two progress reports of a window (each one sorts every latency so far)
 
 

@@ -8,8 +8,9 @@ from gates.config import Environment
 from gates.durations import parse_duration
 from gates.errors import GatesError
 from gates.gaterun import run_gate
-from gates.monitor.window import WINDOW_ENV, WindowProgress, run_window
+from gates.monitor.window import BROWSER_ENV, WINDOW_ENV, WindowProgress, run_window
 from gates.release.context import Context, StepFn
+from gates.release.watch import Watcher, browser_every
 from gates.state import StepRecord
 
 
@@ -20,13 +21,23 @@ def monitor_step_for(seconds: float | None = None) -> StepFn:
         window = seconds or parse_duration(ctx.config.monitor.window or "60s", "[monitor] window")
         stem = f"monitor-{env.name}"
         what = f"monitor {env.name}"
+        every = browser_every(ctx.config)
+        browser_file = ctx.record.dir / f"{stem}-browser.json"
+        # The browser watches the dashboard through the same window the sampler measures.
+        watcher = Watcher.start(ctx.config, env, window, every, browser_file) if every else None
         with ctx.reporter.waiting(what, total=window):
             result = run_window(ctx.config, env, window, ctx.record.dir, stem, on_progress=progress_to(ctx, what))
-        rec.artifacts += [ctx.record.relative(p) for p in (result.plot_path, result.json_path, result.samples_path)]
+        files = [result.plot_path, result.json_path, result.samples_path]
+        env_vars = {WINDOW_ENV: str(result.json_path)}
+        if watcher is not None:
+            files += [watcher.finish(), *watcher.screenshots]
+            env_vars[BROWSER_ENV] = str(browser_file)
+        rec.artifacts += [ctx.record.relative(p) for p in files]
         outcome = run_gate(
             ctx.config, env, "monitor", ctx.record.dir, f"{stem}-gate", workers=ctx.workers,
-            env_vars={WINDOW_ENV: str(result.json_path)}, reporter=ctx.reporter,
+            env_vars=env_vars, reporter=ctx.reporter,
         )  # fmt: skip
+        ctx.gates[env.name] = outcome  # the environment's latest gate: a rollback after it names what failed
         rec.artifacts += [ctx.record.relative(p) for p in outcome.artifacts]
         rec.detail = f"{result.describe()}; gate: {outcome.detail}"
         if not outcome.passed:

@@ -57,7 +57,7 @@ def plan(config: Config) -> list[Step]:
 def execute(ctx: Context, steps: Sequence[Step]) -> bool:
     """Run steps in order; stop at the first failure. Return whether every step passed.
 
-    A failed production gate after a production deploy in this release rolls production back
+    A failed production gate (or monitor gate) after a production deploy in this release rolls production back
     (steps ``rollback`` and ``rollback-gate``) and ends the record as ``rolled_back``. An
     interrupt (Ctrl-C, SIGTERM) marks the record "interrupted at <step>" and propagates.
     """
@@ -110,14 +110,16 @@ def _skip(ctx: Context, steps: Sequence[Step], reason: str) -> None:
 
 
 def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) -> str | None:
-    """After a failed production gate that followed a production deploy: roll back, gate the rolled-back release.
+    """After a failed production gate or monitor gate that followed a production deploy: roll back, gate the
+    rolled-back release.
 
     Returns the record's reason when production was rolled back, None when there was nothing to do
     (or the rollback itself failed: the release then simply failed). The database is never
     rolled back: the state's rollback names the backup and the command that restores it.
     """
     deployed = any(s.name == "deploy" and s.env == env.name and s.outcome == "passed" for s in ctx.record.steps)
-    if not (step.name == "gate" and env.is_production and deployed):
+    # The monitor gate judges the same release the production gate passed, a little later: its failure too.
+    if not (step.name in ("gate", "monitor") and env.is_production and deployed):
         return None
     info = plan_rollback(ctx, env, detail)
     ctx.intend("rollback", env.name)
@@ -137,6 +139,7 @@ def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) ->
         pass
     verdict = "passed" if info.gate_passed else "FAILED too"
     return (
-        f"{env.name} gate failed on release {info.from_version}: {detail}; rolled back to release {info.to_version} "
+        f"{env.name} {'gate' if step.name == 'gate' else 'monitor gate'} failed on release {info.from_version}: "
+        f"{detail}; rolled back to release {info.to_version} "
         f"(serving as release {info.release}), whose gate {verdict}; the database was not rolled back"
     )

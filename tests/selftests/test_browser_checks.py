@@ -173,3 +173,28 @@ def test_a_bad_browser_bound_is_a_config_error_naming_the_key(tmp_path, key, val
     data["browser"] = {"ready_selector": "#app", "ready_script": "window.ready"}
     with pytest.raises(ConfigError, match=r"browser\.ready_script: set ready_selector or ready_script, not both"):
         parse(data, tmp_path / "gates.toml")
+
+
+def test_the_monitor_browser_fails_closed_without_a_visit_and_names_each_bad_visit():
+    """No visit in the window (or a browser that failed) is no data and fails; a visit with a late console error fails
+    naming the visit, its time and the error; clean visits pass."""
+    from gates.checks.browser import Watched, dashboard_clean_throughout, visit_as_dict, visit_from_dict
+
+    assert not dashboard_clean_throughout([], [], 30, "b.json").ok
+    clean = Watched("2026-12-07T10:00:00+00:00", visit(settle=28.0))
+    late = Watched("2026-12-07T10:00:30+00:00", visit(events=(PageEvent("console.error", "late boom", "/app"),)))
+    assert dashboard_clean_throughout([clean], [], 30, "b.json").ok
+    judged = dashboard_clean_throughout([clean, late], [], 30, "b.json")
+    assert not judged.ok and "visit 2 (2026-12-07T10:00:30+00:00): [console.error] late boom (/app)" in judged.explain()
+    broken = dashboard_clean_throughout([clean], [], 30, "b.json", "the window's browser failed: gone")
+    assert not broken.ok and "the window's browser failed: gone" in broken.explain()
+    assert visit_from_dict(visit_as_dict(late.visit)) == late.visit
+
+
+def test_the_monitor_browser_interval_is_a_duration_or_off(tmp_path):
+    """[monitor] browser_every takes a duration or "off"; anything else is a config error naming the key."""
+    env = {"platform": "local", "url": "http://127.0.0.1:1"}
+    for good in ("30s", "off"):
+        parse({"app": {"name": "a"}, "environments": {"staging": env}, "monitor": {"browser_every": good}}, tmp_path)
+    with pytest.raises(ConfigError, match=r"monitor\.browser_every"):
+        parse({"app": {"name": "a"}, "environments": {"staging": env}, "monitor": {"browser_every": "often"}}, tmp_path)

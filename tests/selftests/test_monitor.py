@@ -264,6 +264,18 @@ def test_the_window_molecule_without_a_window_fails_closed(tmp_path, servers, mo
     assert "GATES_MONITOR_WINDOW is not set" in message and "0 samples < 20 required" in message
 
 
+def test_the_browser_molecule_without_its_visits_fails_closed(tmp_path, servers, monkeypatch):
+    """Run without the window browser's visits (no $GATES_MONITOR_BROWSER), the browser molecule fails saying so."""
+    from gates.monitor.window import BROWSER_ENV
+
+    monkeypatch.delenv(BROWSER_ENV, raising=False)
+    cfg = monitor_config(tmp_path, servers["target"]().url)
+    (tmp_path / "logs").mkdir()
+    run_gate(cfg, cfg.environment("production"), "monitor", tmp_path, "g")
+    message = junit_results(tmp_path / "g.xml")["test_the_dashboard_stays_clean_in_a_browser_through_the_window"]
+    assert "GATES_MONITOR_BROWSER is not set" in message
+
+
 def test_the_plan_ends_with_a_monitor_step_when_a_window_is_configured(tmp_path, servers):
     """[monitor] window adds a monitor step on production after its gate; without it the plan is unchanged."""
     cfg = monitor_config(tmp_path, servers["target"]().url, window="3s")
