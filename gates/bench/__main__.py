@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gates.bench import scenarios
+from gates.bench import saturation, scenarios
 from gates.bench.stats import Figure, table
 from gates.sandbox import CHECKOUT
 
@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gates.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one or two runs of each, for a smoke test")
     parser.add_argument("--out", default=str(CHECKOUT / "reports" / "bench.json"))
+    parser.add_argument(
+        "--saturated", type=int, default=20, metavar="N",
+        help="healthy releases of the React Router demo with every core busy (default 20; --quick: 1, not saturated)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     runs = 2 if args.quick else 5
     started = time.monotonic()
@@ -32,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         figures += scenarios.deploy_scaling(Path(tmp), runs=1 if args.quick else 3)
         figures += scenarios.database_scale(Path(tmp), runs=1 if args.quick else 3)
         figures += scenarios.probe_resolution(Path(tmp), quick=args.quick)
+        # Last: its busy loops would load every figure measured beside them.
+        saturated = 1 if args.quick else max(args.saturated, 1)
+        figures += saturation.saturated_releases(Path(tmp), saturated, saturate=not args.quick)
     print(table(figures))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

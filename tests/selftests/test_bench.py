@@ -36,5 +36,6 @@ def test_quick_bench_runs_and_writes_valid_json(tmp_path):
     assert {"hung target: whole staging gate", "deploy: rolling, 8 instances"} <= names
     assert "database molecules, 1000 tables and migrations" in names
     assert {"probe: 20 ms outage detected", "probe: sustained request rate", "probe: CPU (% of one core)"} <= names
+    assert "healthy releases passed (quick: no saturation) (1/1)" in names, result.stdout[-3000:] + result.stderr[-3000:]
     assert all(f["runs"] >= 1 for f in data["figures"])
     assert "figure" in result.stdout.splitlines()[0]
