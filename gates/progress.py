@@ -290,8 +290,9 @@ class Reporter:
                 if now - self._last.get(what, start) < self.every:
                     return
                 latest = self._latest[what]
-                if latest.get("unit") == "s":  # a timed wait: elapsed is its amount
-                    latest["done"] = round(now - start, 1)
+                if latest.get("unit") == "s":  # a timed wait: elapsed is its amount, never past its total
+                    elapsed = round(now - start, 1)
+                    latest["done"] = min(elapsed, total) if total is not None else elapsed
             if detail is not None:
                 with contextlib.suppress(Exception):  # what a wait has got to is a courtesy; the wait goes on
                     said = detail()

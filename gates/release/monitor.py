@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from gates.config import Environment
 from gates.durations import parse_duration
@@ -25,13 +26,15 @@ def monitor_step_for(seconds: float | None = None) -> StepFn:
         browser_file = ctx.record.dir / f"{stem}-browser.json"
         # The browser watches the dashboard through the same window the sampler measures.
         watcher = Watcher.start(ctx.config, env, window, every, browser_file) if every else None
+        files: list[Path] = []
+        env_vars: dict[str, str] = {}
         with ctx.reporter.waiting(what, total=window):
             result = run_window(ctx.config, env, window, ctx.record.dir, stem, on_progress=progress_to(ctx, what))
-        files = [result.plot_path, result.json_path, result.samples_path]
-        env_vars = {WINDOW_ENV: str(result.json_path)}
-        if watcher is not None:
-            files += [watcher.finish(), *watcher.screenshots]
-            env_vars[BROWSER_ENV] = str(browser_file)
+            if watcher is not None:  # its last visit may end a page load after the window: still told as waiting
+                files += [watcher.finish(), *watcher.screenshots]
+                env_vars[BROWSER_ENV] = str(browser_file)
+        files += [result.plot_path, result.json_path, result.samples_path]
+        env_vars[WINDOW_ENV] = str(result.json_path)
         rec.artifacts += [ctx.record.relative(p) for p in files]
         outcome = run_gate(
             ctx.config, env, "monitor", ctx.record.dir, f"{stem}-gate", workers=ctx.workers,
