@@ -4,6 +4,10 @@
 - ``endpoint``: a JSON document the app serves (flags under a dotted path), i.e. what the app believes;
 - ``digest``: platform secret digests (Fly shows digests, never values) compared with the digest
   of a calibration secret known to hold ``false``: only that spelling is recognised as false.
+
+The platform's secrets are asked for only where they are needed (the digest source, a prefix): an
+environment deployed by something else (``external``) has none to give, and its flags are read from
+the app's endpoint, where a prefix finds its names in the document.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ def from_values(values: Mapping[str, Any], names: Sequence[str]) -> dict[str, bo
 
 
 def from_endpoint(
-    client: httpx.Client, path: str, json_path: str, names: Sequence[str]
+    client: httpx.Client, path: str, json_path: str, names: Sequence[str], prefix: str = ""
 ) -> tuple[dict[str, bool | None], list[str]]:
-    """Verdicts from the app's flags document; a failed request or a wrong shape is a problem (all missing)."""
+    """Verdicts from the app's flags document, with every flag of it named with ``prefix`` too; a failed
+    request or a wrong shape is a problem (all missing)."""
     missing: dict[str, bool | None] = dict.fromkeys(names)
     try:
         response = client.get(path)
@@ -48,7 +53,8 @@ def from_endpoint(
         node = node.get(part) if isinstance(node, Mapping) else None
     if not isinstance(node, Mapping):
         return missing, [f"GET {path}: no object at {json_path!r}"]
-    return from_values(node, names), []
+    served = [str(k) for k in node if prefix and str(k).startswith(prefix)]
+    return from_values(node, list(dict.fromkeys([*names, *served]))), []
 
 
 def from_digests(
@@ -67,13 +73,16 @@ def read_flags(
 ) -> tuple[list[str], dict[str, bool | None], list[str], str]:
     """(names, verdicts, problems, source description) for the configured source."""
     flags = config.flags
-    secrets: Sequence[Secret] = platform.secrets(env)
+    secrets, unreadable = _secrets(platform, env) if flags.prefix or flags.source == "digest" else ([], "")
     names = flag_names(config, secrets)
     if flags.source == "endpoint":
-        verdicts, problems = from_endpoint(client, flags.endpoint, flags.json_path, names)
-        return names, verdicts, problems, f"GET {env.url}{flags.endpoint} ({flags.json_path})"
+        verdicts, problems = from_endpoint(client, flags.endpoint, flags.json_path, names, flags.prefix)
+        return list(verdicts), verdicts, problems, f"GET {env.url}{flags.endpoint} ({flags.json_path})"
     if flags.source == "digest":
-        verdicts, problems = from_digests(secrets, flags.calibration, names)
+        if unreadable:
+            verdicts, problems = dict.fromkeys(names), [f"no secret digests to judge: {unreadable}"]
+        else:
+            verdicts, problems = from_digests(secrets, flags.calibration, names)
         return names, verdicts, problems, f"{env.name} secret digests vs {flags.calibration}"
     from gates.platforms.local import Site
     from gates.platforms.secrets import SecretStore
@@ -87,3 +96,13 @@ def read_flags(
         )
     store = SecretStore(Site(config, env).dir)
     return names, from_values(store.values(), names), [], f"{env.name} secrets ({store.path.name})"
+
+
+def _secrets(platform: Any, env: Environment) -> tuple[Sequence[Secret], str]:
+    """The platform's secrets, or none and why, where it cannot read them by design (an external environment)."""
+    from gates.platforms.external import Unsupported
+
+    try:
+        return platform.secrets(env), ""
+    except Unsupported as exc:
+        return [], str(exc)

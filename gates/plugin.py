@@ -321,10 +321,16 @@ def migration_files(gates_config: config_mod.Config) -> Any:
 
 @pytest.fixture(scope="session")
 def probe_run(request: pytest.FixtureRequest, target: Target, expected_release: int | None) -> Any:
-    """The traffic probe of the rollout: --probe-samples, else the newest record's probe of the release served now."""
+    """The traffic probe of the rollout: --probe-samples, else the newest record's probe of the release served now;
+    skips, saying why, for an environment deployed by something else (gates rolled nothing out to probe)."""
     from gates import probe
 
     explicit = request.config.getoption("gates_probe_samples")
+    if not explicit and not getattr(target.platform, "deploys", True):
+        pytest.skip(
+            f"{target.env.name} is deployed by something else (platform {target.env.platform}): gates rolled "
+            "nothing out to probe; pass --probe-samples PATH to judge a probe of its rollout"
+        )
     try:
         if explicit:
             return probe.load(Path(explicit))

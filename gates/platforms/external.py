@@ -11,8 +11,11 @@ import datetime as dt
 from collections.abc import Sequence
 
 from gates.config import Config, Environment
-from gates.errors import GatesError
+from gates.errors import ConfigError, GatesError
 from gates.platforms.base import HealthCheck, LogLine, Release, Secret, Status
+
+# The flag sources that read the platform's secrets, and what they read.
+SECRET_SOURCES = {"platform": "the local platform's secrets", "digest": "the platform's secret digests"}
 
 
 class Unsupported(GatesError):
@@ -28,7 +31,18 @@ class ExternalPlatform:
 
     @classmethod
     def validate(cls, config: Config, env: Environment, key: str) -> None:
-        """A URL is all it needs (checked for every platform); a database is optional."""
+        """A URL is all it needs (checked for every platform); a database is optional. Flags are read from
+        the app (``[flags] source = "endpoint"``): the other sources read the platform's secrets, which an
+        environment deployed by something else does not give."""
+        flags = config.flags
+        if (flags.names or flags.prefix) and flags.source in SECRET_SOURCES:
+            prefix = key[: key.index("environments.")]  # "tool.gates." in pyproject.toml
+            raise ConfigError(
+                config.path,
+                f"{prefix}flags.source",
+                f"{flags.source!r} reads {SECRET_SOURCES[flags.source]}; {key} is deployed by something else "
+                '(platform external) and gives gates none: use source = "endpoint" (the flags the app serves)',
+            )
 
     def __init__(self, config: Config) -> None:
         self.config = config

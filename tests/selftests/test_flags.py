@@ -102,7 +102,8 @@ def test_secrets_are_stored_0600_and_listed_by_name_and_digest_only(tmp_path):
 
 
 def test_the_endpoint_source_reads_a_json_path_and_fails_closed():
-    """Flags under `flags` in the app's JSON are judged; a non-200 answer or a wrong shape leaves every flag missing."""
+    """Flags under `flags` in the app's JSON are judged, with every flag of it named with the prefix; a non-200
+    answer or a wrong shape leaves every flag missing."""
 
     def app(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/flags":
@@ -114,6 +115,7 @@ def test_the_endpoint_source_reads_a_json_path_and_fails_closed():
         verdicts, problems = from_endpoint(client, "/other", "flags", ["A"])
         assert verdicts == {"A": None} and problems == ["GET /other: HTTP 404, expected 200"]
         assert from_endpoint(client, "/api/flags", "data.flags", ["A"])[1] == ["GET /api/flags: no object at 'data.flags'"]
+        assert from_endpoint(client, "/api/flags", "flags", ["C"], prefix="B") == ({"C": None, "B": False}, [])
 
 
 def test_digests_are_judged_against_a_calibration_secret_known_to_be_false():
