@@ -283,3 +283,32 @@ def test_an_app_that_says_another_release_is_never_ready(make_node_config: MakeN
 
     assert "instance v1-0" in str(failed.value) and "(X-Release '7', expected 1)" in str(failed.value)
     assert processes_under(cfg.state_dir) == []
+
+
+BOOT_CHECK = 'if (!process.env.SESSION_SECRET) {\n  throw new Error("boot: SESSION_SECRET is not set");\n}\n'
+
+
+def test_an_app_that_throws_at_boot_is_explained_by_its_first_error_and_its_output_is_kept(
+    make_node_config: MakeNodeConfig,
+) -> None:
+    """A committed Node app that throws at boot (`npm start`: node's stack, `Node.js v20`, then npm's lines): the
+    deploy fails quoting the thrown error, not the footer, and the record keeps the instance's whole output in a
+    file the step names and lists."""
+    cfg = make_node_config(instances=1)
+    app = cfg.app_source
+    (app / "server.js").write_text(BOOT_CHECK + SERVER_JS)
+    git(app, "init", "-q")
+    git(app, "-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    git(app, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "app that needs its secret")
+
+    record = deploy_probed(cfg)
+
+    step = next(s for s in record.steps if s.name == "deploy")
+    assert (record.outcome, step.outcome) == ("failed", "failed")
+    assert "instance v1-0 exited before it was healthy" in step.detail
+    assert "its first error: Error: boot: SESSION_SECRET is not set (its output: " in step.detail
+    assert "Node.js v" not in step.detail and "npm error" not in step.detail
+    kept = "logs/instances-production/v1-0.log"
+    assert f"instance v1-0's output: {kept}, in the record" in step.detail and kept in step.artifacts
+    output = (record.dir / kept).read_text()
+    assert 'throw new Error("boot: SESSION_SECRET is not set")' in output and "Node.js v" in output

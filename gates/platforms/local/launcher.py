@@ -18,6 +18,7 @@ from gates.config import Config
 from gates.errors import GatesError
 from gates.health import healthy_body
 from gates.platforms.base import Release
+from gates.platforms.errorlines import first_error
 from gates.platforms.local.builds import command_env
 from gates.platforms.local.processes import process_state, running, spawn
 from gates.platforms.local.state import Proc, Site, now, write_json
@@ -120,10 +121,21 @@ def await_healthy(proc: Proc, path: str, timeout: float, request_timeout: float)
     except GatesError as exc:
         raise GatesError(f"{exc}; last answer: {redact(last[0])}") from None
     if outcome == "exited":
-        tail = " | ".join(Path(proc.log).read_text(errors="replace").strip().splitlines()[-3:])
         raise GatesError(
-            f"instance {proc.id} exited before it was healthy ({process_state(proc.pid)}); its log ends: {redact(tail)}"
+            f"instance {proc.id} exited before it was healthy ({process_state(proc.pid)}); {crash_cause(proc)}"
         )
+
+
+def crash_cause(proc: Proc) -> str:
+    """What an instance that died printed as its cause (its first error line, not the runtime's footer), and
+    where its whole output is; the end of its output when no line states a cause."""
+    try:
+        output = Path(proc.log).read_text(errors="replace")
+    except OSError as exc:
+        return f"its output could not be read: {exc}"
+    cause = first_error(output)
+    said = f"its first error: {cause}" if cause else "its output ends: " + " | ".join(output.strip().splitlines()[-3:])
+    return f"{redact(said)} (its output: {proc.log})"
 
 
 def _log_config(site: Site) -> Path:
