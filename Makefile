@@ -43,4 +43,6 @@ down:
 	@test -x $(GATES) && $(GATES) down || true
 
 clean: down
+	@# The demo's builds live outside the repository (gates/platforms/local/builds.py): removed with the rest.
+	-@test -x $(PY) && $(PY) -c 'import shutil; from gates.config import load; from gates.platforms.local.builds import builds_dir; shutil.rmtree(builds_dir(load()), ignore_errors=True)'
 	rm -rf $(VENV) node_modules .gates

@@ -19,7 +19,7 @@ import pytest
 from gates import config as config_mod
 from gates import probe
 from gates.config import Config
-from gates.errors import GatesError
+from gates.errors import GatesError, UsageError
 from gates.platforms.local import LocalPlatform, build, down
 from gates.platforms.local.snapshots import take
 from gates.record import Record
@@ -249,8 +249,9 @@ def test_a_snapshot_outside_git_is_the_working_tree_filtered_by_the_ignore_files
 def test_the_build_and_the_instances_get_app_env_and_none_of_gates_other_variables(
     make_node_config: MakeNodeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`[app] env` reaches the build and every instance (with PORT and HOST); a variable of the gates process
-    that is not passed on on purpose (another environment's secret) reaches neither."""
+    """`[app] env` reaches the build and every instance (with PORT and HOST), and the build alone is told to
+    install dev dependencies; a variable of the gates process that is not passed on on purpose (another
+    environment's secret) reaches neither."""
     monkeypatch.setenv("PRODUCTION_DB_URL_FOR_TEST", "postgresql://u:never-in-a-build@db/x")
     app = {
         "build": "npm ci --no-audit --no-fund && env > build-env.txt",
@@ -266,6 +267,7 @@ def test_the_build_and_the_instances_get_app_env_and_none_of_gates_other_variabl
     port = platform.status(env).instances[0].port
     built, started = (folder / "build-env.txt").read_text(), (folder / f"instance-env-{port}.txt").read_text()
     assert "NODE_ENV=production" in built and "NODE_ENV=production" in started
+    assert "npm_config_include=dev" in built and "npm_config_include" not in started  # the build's dev dependencies
     assert f"PORT={port}" in started and "HOST=127.0.0.1" in started and "APP_RELEASE=1" in started
     assert "never-in-a-build" not in built + started
 
@@ -312,3 +314,114 @@ def test_an_app_that_throws_at_boot_is_explained_by_its_first_error_and_its_outp
     assert f"instance v1-0's output: {kept}, in the record" in step.detail and kept in step.artifacts
     output = (record.dir / kept).read_text()
     assert 'throw new Error("boot: SESSION_SECRET is not set")' in output and "Node.js v" in output
+
+
+ONLY_HERE = "only-in-the-working-tree"
+NODE_BUILD = {"build": "npm ci --no-audit --no-fund && node build.js", "start": "npm start"}
+
+
+def committed(app: Path, message: str) -> None:
+    git(app, "-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    git(app, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message)
+
+
+def repository_with_a_module(tmp_path: Path) -> Path:
+    """A repository whose own node_modules holds ONLY_HERE (as a developer's install would), and a committed
+    Node app in ``app/`` whose build requires it without declaring it."""
+    repo = tmp_path / "repo"
+    module = repo / "node_modules" / ONLY_HERE
+    module.mkdir(parents=True)
+    (module / "index.js").write_text("module.exports = 'from the working tree';\n")
+    app = node_app(repo / "app")
+    (app / "build.js").write_text(f"require({ONLY_HERE!r});\n")
+    git(repo, "init", "-q")
+    committed(repo / "app", "an app whose build needs a module it does not declare")
+    return repo
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["state-in-the-repository", "state-elsewhere"])
+def test_a_build_resolves_nothing_outside_its_snapshot_wherever_the_state_folder_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inside: bool
+) -> None:
+    """A build needing a module only the working tree's node_modules has fails naming it, with the state folder in
+    the repository (where Node would find that module above the build) as elsewhere; once the app needs it no more
+    it builds, once: the second build of the same content is reused, and neither is below the repository."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(DEMO_DB_ENV, UNREACHABLE_DB_URL)
+    repo = repository_with_a_module(tmp_path)
+    environments = {"staging": {"database_url_env": DEMO_DB_ENV}}
+    path = write_config(
+        repo if inside else tmp_path / "elsewhere", source=repo / "app", app=NODE_BUILD, environments=environments
+    )
+    cfg = config_mod.load(path)
+    env = cfg.environment("staging")
+
+    with pytest.raises(GatesError) as failed:
+        build(cfg, env)
+    (repo / "app" / "build.js").write_text("console.log('built');\n")
+    committed(repo / "app", "the build needs nothing undeclared")
+    first, second = build(cfg, env), build(cfg, env)
+
+    assert "build for staging failed: `npm ci --no-audit --no-fund && node build.js` exited 1" in str(failed.value)
+    assert f"Error: Cannot find module '{ONLY_HERE}'" in str(failed.value)
+    assert (first.reused, second.reused, second.ref) == (False, True, first.ref)
+    assert not first.folder.resolve().is_relative_to(repo.resolve()), first.folder
+    assert first.folder.is_relative_to(tmp_path / "cache" if inside else cfg.state_dir)
+
+
+# A build tool as a devDependency (as @react-router/dev is the demo's): a package of the app itself, so npm ci
+# installs it offline. Its bin writes built.txt.
+MAKER = {"name": "maker", "version": "1.0.0", "bin": {"maker": "./maker.js"}}
+MAKER_JS = '#!/usr/bin/env node\nrequire("node:fs").writeFileSync("built.txt", "made\\n");\n'
+DEV_PACKAGE = {
+    **PACKAGE,
+    "scripts": {**PACKAGE["scripts"], "build": "maker"},
+    "devDependencies": {"maker": "file:./tools/maker"},
+}
+DEV_LOCK = {**LOCK, "packages": {
+    "": {"name": "tiny", "version": "1.0.0", "devDependencies": {"maker": "file:./tools/maker"}},
+    "node_modules/maker": {"resolved": "tools/maker", "link": True},
+    "tools/maker": {"version": "1.0.0", "dev": True, "bin": {"maker": "maker.js"}},
+}}  # fmt: skip
+
+
+def test_the_build_gets_its_dev_dependencies_whatever_node_env_the_app_sets(make_node_config: MakeNodeConfig) -> None:
+    """`[app] env = { NODE_ENV = "production" }` (which makes npm omit dev dependencies): the build's `npm ci` still
+    installs the devDependency its `npm run build` runs, as fly launch's Dockerfile runs `npm ci --include=dev`."""
+    cfg = make_node_config(
+        app={"build": "npm ci --no-audit --no-fund && npm run build", "env": {"NODE_ENV": "production"}}
+    )
+    app = cfg.app_source
+    (app / "tools" / "maker").mkdir(parents=True)
+    (app / "tools" / "maker" / "package.json").write_text(json.dumps(MAKER))
+    (app / "tools" / "maker" / "maker.js").write_text(MAKER_JS)
+    (app / "tools" / "maker" / "maker.js").chmod(0o755)
+    (app / "package.json").write_text(json.dumps(DEV_PACKAGE))
+    (app / "package-lock.json").write_text(json.dumps(DEV_LOCK))
+
+    built = build(cfg, cfg.environment("staging"))
+
+    assert (built.folder / "built.txt").read_text() == "made\n"
+
+
+def test_builds_that_would_land_below_a_node_modules_are_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the builds' folder itself has a node_modules above it (a cache folder inside a project), the build
+    stops before anything is copied or run: a usage error naming that node_modules and what to set."""
+    repo = repository_with_a_module(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(repo / "cache"))
+    monkeypatch.setenv(DEMO_DB_ENV, UNREACHABLE_DB_URL)
+    path = write_config(
+        repo, source=repo / "app", app=NODE_BUILD, environments={"staging": {"database_url_env": DEMO_DB_ENV}}
+    )
+    cfg = config_mod.load(path)
+
+    with pytest.raises(UsageError) as refused:
+        build(cfg, cfg.environment("staging"))
+
+    assert f"would resolve modules from {repo.resolve() / 'node_modules'} (Node looks in every folder above)" in str(
+        refused.value
+    )
+    assert "set XDG_CACHE_HOME or [local] state_dir to a folder outside any project" in str(refused.value)
+    assert not (repo / "cache").exists()

@@ -116,7 +116,8 @@ def test_a_dashboard_path_that_answers_404_fails_the_load_naming_url_and_status(
 
 def test_gates_deploy_releases_the_react_router_app_end_to_end(pg_cluster, tmp_path, monkeypatch):
     """The React Router app released as `make demo` does it (built by npm once, started by `npm start`, behind
-    HAProxy): preflight, build, migrate, deploy and the staging gate pass; the gate saw it hydrate."""
+    HAProxy), with `[app] env = { NODE_ENV = "production" }` as on Fly (the build still gets the dev dependencies
+    it runs): preflight, build, migrate, deploy and the staging gate pass; the gate saw it hydrate."""
     from tests.selftests.demo import gates, write_config
 
     monkeypatch.setenv(DB_ENV, pg_cluster.ensure_database("dashboard_e2e"))
@@ -125,6 +126,7 @@ def test_gates_deploy_releases_the_react_router_app_end_to_end(pg_cluster, tmp_p
         tmp_path, source=SOURCE, app=app, environments={"staging": {"database_url_env": DB_ENV, "instances": 1}},
         browser={"ready_selector": 'html[data-hydrated="true"]'},
     )  # fmt: skip
+    config.write_text(config.read_text().replace("[app]\n", '[app]\nenv = { NODE_ENV = "production" }\n', 1))
     try:
         result = gates("deploy", config=config, timeout=900)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -1,14 +1,28 @@
 """Builds: a snapshot of the app, built once by ``[app] build`` and shared by every environment.
 
-``<state_dir>/builds/<ref>/`` is the snapshot of a release, built in place (a build may write
-absolute paths); ``<ref>.json`` beside it says the build finished, ``<ref>.log`` holds its output.
-The ref is a hash of the snapshot's content, the build command and ``[app] env``: the same content
-is built once, and every later deploy of it reuses that build. A build that fails leaves no
-``<ref>`` folder, so the next deploy builds again.
+``<builds>/<ref>/`` is the snapshot of a release, built in place (a build may write absolute
+paths) and run from there; ``<ref>.json`` beside it says the build finished, ``<ref>.log`` holds its
+output. The ref is a hash of the snapshot's content, the build command and ``[app] env``: the same
+content is built once, and every later deploy of it reuses that build. A build that fails leaves
+no ``<ref>`` folder, so the next deploy builds again.
+
+A build resolves nothing outside its snapshot. Node looks for modules in the ``node_modules`` of
+every folder above a file, and ``npm run`` puts every ``node_modules/.bin`` above the package on
+PATH; neither can be switched off (NODE_PATH only adds folders), so the one robust isolation is
+where the build is: never below a working tree. ``<builds>`` is ``<state_dir>/builds`` when the
+state folder is in no project (no ``.git`` or ``node_modules`` at or above it), else a folder of
+the user's cache (``$XDG_CACHE_HOME/gates/builds/<app>-<hash of the state folder>``); either way a
+``node_modules`` above it stops the build, named. So a build passes or fails the same wherever the
+state folder is, as it would on Fly.
+
+The build gets the app's dev dependencies whatever ``[app] env`` says (``NODE_ENV=production`` makes
+npm omit them): ``npm_config_include=dev``, as fly launch's Dockerfile runs ``npm ci --include=dev``.
+Instances get ``[app] env`` alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -36,8 +50,36 @@ PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "PYTHONPATH
 PASSED_PREFIXES = ("npm_config_", "NPM_CONFIG_")  # where npm's cache and registry are, when set
 
 
+# The build's own variables, unless [app] env sets them: npm installs dev dependencies even under NODE_ENV=production.
+BUILD_ENV = {"npm_config_include": "dev"}
+# A folder holding one of these at or above the state folder is a project: builds go elsewhere.
+PROJECT_MARKS = (".git", "node_modules")
+
+
 def builds_dir(config: Config) -> Path:
-    return config.state_dir / "builds"
+    """Where releases are built and run from: never below a project's working tree (see the module's docstring)."""
+    state = config.state_dir.resolve()
+    if not any((folder / mark).exists() for folder in (state, *state.parents) for mark in PROJECT_MARKS):
+        return state / "builds"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(str(state).encode()).hexdigest()[:12]
+    name = re.sub(r"[^\w.-]", "_", config.app.name)
+    return cache / "gates" / "builds" / f"{name}-{key}"
+
+
+def check_isolated(root: Path) -> None:
+    """UsageError naming the folder when a ``node_modules`` above ``root`` would be resolved by its builds."""
+    leak = next((f / "node_modules" for f in root.resolve().parents if (f / "node_modules").exists()), None)
+    if leak is not None:
+        raise UsageError(
+            f"builds in {root} would resolve modules from {leak} (Node looks in every folder above): "
+            "set XDG_CACHE_HOME or [local] state_dir to a folder outside any project"
+        )
+
+
+def build_env(config: Config) -> dict[str, str]:
+    """The environment of a build: an instance's (``command_env``), and the build's own variables under ``[app] env``."""
+    return {**command_env(config), **{k: v for k, v in BUILD_ENV.items() if k not in config.app.env}}
 
 
 def command_env(config: Config) -> dict[str, str]:
@@ -62,6 +104,7 @@ def build(config: Config, env: Environment | None = None, source: Path | None = 
     if not source.is_dir():
         raise UsageError(f"{source}: app source folder not found ([app] source)")
     root = builds_dir(config)
+    check_isolated(root)
     command = config.app.build.strip()
     with locked(root / "build.lock", "the build lock", timeout=BUILD_TIMEOUT):
         incoming = root / f".incoming-{os.getpid()}"
@@ -94,7 +137,7 @@ def _run_build(
     where = f" for {env.name}" if env else ""
     try:
         result = run(
-            ["/bin/sh", "-c", command], cwd=folder, env=command_env(config), inherit=False,
+            ["/bin/sh", "-c", command], cwd=folder, env=build_env(config), inherit=False,
             timeout=BUILD_TIMEOUT, log=log, check=False,
         )  # fmt: skip
     except GatesError as exc:
@@ -123,7 +166,8 @@ def failure_excerpt(output: str) -> str:
 
 
 def release_folder(config: Config, snapshots: Path, ref: str) -> Path:
-    """Where a release's snapshot is: its build, or (releases made before builds were shared) the
-    environment's own snapshot folder."""
+    """Where a release's snapshot is: its build; for a release made before builds left the working tree, its build
+    in the state folder; before builds were shared, the environment's own snapshot folder."""
     built = builds_dir(config) / ref
-    return built if built.is_dir() or not (snapshots / ref).is_dir() else snapshots / ref
+    earlier = [config.state_dir / "builds" / ref, snapshots / ref]
+    return next((f for f in [built, *earlier] if f.is_dir()), built)
