@@ -63,6 +63,21 @@ def test_an_external_environment_needs_only_a_url() -> None:
     assert cfg.environments["staging"].platform == "external"
 
 
+@pytest.mark.parametrize("where", ["gates.toml", "pyproject.toml"])
+def test_an_external_environment_refuses_flags_read_from_platform_secrets(where: str) -> None:
+    """Flags configured with the default source (platform secrets) on an external environment: a ConfigError naming
+    flags.source (under tool.gates. in pyproject.toml); the endpoint source, or no flags at all, is accepted."""
+    from gates.platforms.registry import validate
+
+    prefix = "tool.gates." if where == "pyproject.toml" else ""
+    external = {"production": {"platform": "external", "url": "https://x.example"}}
+    flagged = parse({"app": APP, "environments": external, "flags": {"names": ["A"]}}, Path(where))
+    with pytest.raises(ConfigError, match=rf"^{where}: {prefix}flags\.source: 'platform' reads the local platform's"):
+        validate(flagged)
+    validate(parse({"app": APP, "environments": external, "flags": {"names": ["A"], "source": "endpoint"}}, Path(where)))
+    validate(parse({"app": APP, "environments": external}, Path(where)))
+
+
 def _env(url: str = "http://127.0.0.1:8081", **more: object) -> dict[str, object]:
     return {"platform": "local", "url": url, **more}
 
