@@ -8,6 +8,7 @@ a grandchild of the instance's shell, as with any `npm start`), and a lockfile w
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -251,8 +252,9 @@ def test_the_build_and_the_instances_get_app_env_and_none_of_gates_other_variabl
 ) -> None:
     """`[app] env` reaches the build and every instance (with PORT and HOST), and the build alone is told to
     install dev dependencies; a variable of the gates process that is not passed on on purpose (another
-    environment's secret) reaches neither."""
+    environment's secret) reaches neither, nor does a node_modules/.bin folder of its PATH."""
     monkeypatch.setenv("PRODUCTION_DB_URL_FOR_TEST", "postgresql://u:never-in-a-build@db/x")
+    monkeypatch.setenv("PATH", f"/work/tree/node_modules/.bin:{os.environ['PATH']}")  # a developer's shell
     app = {
         "build": "npm ci --no-audit --no-fund && env > build-env.txt",
         "start": "env > instance-env-$PORT.txt && exec node server.js",
@@ -268,6 +270,7 @@ def test_the_build_and_the_instances_get_app_env_and_none_of_gates_other_variabl
     built, started = (folder / "build-env.txt").read_text(), (folder / f"instance-env-{port}.txt").read_text()
     assert "NODE_ENV=production" in built and "NODE_ENV=production" in started
     assert "npm_config_include=dev" in built and "npm_config_include" not in started  # the build's dev dependencies
+    assert "/work/tree/node_modules/.bin" not in built + started  # the working tree's bins stand in for nothing
     assert f"PORT={port}" in started and "HOST=127.0.0.1" in started and "APP_RELEASE=1" in started
     assert "never-in-a-build" not in built + started
 

@@ -68,13 +68,18 @@ def builds_dir(config: Config) -> Path:
 
 
 def check_isolated(root: Path) -> None:
-    """UsageError naming the folder when a ``node_modules`` above ``root`` would be resolved by its builds."""
+    """UsageError naming the folder when a ``node_modules`` above ``root`` would be resolved by its builds, or
+    when ``root`` cannot be made (an unwritable cache folder)."""
+    fix = "set XDG_CACHE_HOME or [local] state_dir to a folder outside any project"
     leak = next((f / "node_modules" for f in root.resolve().parents if (f / "node_modules").exists()), None)
     if leak is not None:
         raise UsageError(
-            f"builds in {root} would resolve modules from {leak} (Node looks in every folder above): "
-            "set XDG_CACHE_HOME or [local] state_dir to a folder outside any project"
+            f"builds in {root} would resolve modules from {leak} (Node looks in every folder above): {fix}"
         )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{root}: the builds folder cannot be made ({exc.strerror}): {fix}") from None
 
 
 def build_env(config: Config) -> dict[str, str]:
@@ -86,10 +91,13 @@ def command_env(config: Config) -> dict[str, str]:
     """The environment of a build or an instance before its own variables: a few of gates', ``[app] env``.
 
     The folder of the interpreter running gates comes first on PATH, so ``python`` in a command is
-    the one gates runs with (its virtualenv's), as in an activated virtualenv.
+    the one gates runs with (its virtualenv's), as in an activated virtualenv. No ``node_modules`` folder
+    of gates' PATH is on it: a working tree's ``node_modules/.bin`` would stand in for what the snapshot
+    must install itself (``npm run`` puts the snapshot's own there).
     """
     passed = {k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(PASSED_PREFIXES)}
-    path = os.pathsep.join([str(Path(sys.executable).parent), passed.get("PATH", os.defpath)])
+    folders = [f for f in passed.get("PATH", os.defpath).split(os.pathsep) if "node_modules" not in Path(f).parts]
+    path = os.pathsep.join([str(Path(sys.executable).parent), *folders])
     return {**passed, "PATH": path, **config.app.env}
 
 
