@@ -66,7 +66,8 @@ class Environment:
     app: str = ""
     database_url_env: str = ""
     instances: int = 2
-    strategy: str = "rolling"
+    # Empty: the platform's own default (local: rolling; fly: fly.toml's [deploy] strategy, else flyctl's rolling).
+    strategy: str = ""
     fly_config: str = ""
     protected: bool = False
     # The Admin page that embeds the app's dashboard (Shopify Admin, or the local platform's stand-in);
@@ -79,6 +80,11 @@ class Environment:
     # Keep the previous release's instances running out of rotation until the release is confirmed, so a
     # rollback is a traffic switch; unset: on for production only.
     keep_previous: bool | None = None
+
+    @property
+    def rollout_strategy(self) -> str:
+        """The strategy a platform without a default of its own rolls out with."""
+        return self.strategy or "rolling"
 
     @property
     def is_production(self) -> bool:
@@ -685,7 +691,7 @@ def _fill_admin_url(env: Environment, app: AppConfig, browser: Any, path: Path, 
 
 def _validate_environment(env: Environment, path: Path, key: str) -> None:
     """The keys every platform shares; each driver checks its own (gates.target.open_config asks the registry)."""
-    if env.strategy not in STRATEGIES:
+    if env.strategy and env.strategy not in STRATEGIES:
         raise ConfigError(
             path, f"{key}.strategy", f"unknown strategy {env.strategy!r} (expected one of: {', '.join(STRATEGIES)})"
         )

@@ -2,13 +2,19 @@
 
 flyctl has reported success for failed deploys (flyctl#2651, PR #4921), so every deploy and
 rollback is confirmed afterwards: ``fly releases --json`` must show a new release, complete, and
-``fly status --json`` must show every started machine on it with passing checks.
+``fly status --json`` must show every machine on it, judged per process group as flyctl judges it
+(``machines.py``): a started machine passes its configured checks, a machine with none configured
+(a worker no service routes to) is healthy when started, a machine its service auto-stops may stay
+stopped or suspended (a deploy updates it without starting it).
 
 The binary is ``$FLY_BIN`` or ``fly`` on PATH. The token is read from ``FLY_API_TOKEN`` (or
 ``FLY_ACCESS_TOKEN``) by flyctl itself from the environment: gates registers it as a secret and
 never puts it on a command line. Every call is bounded by a timeout (``fly logs`` can hang on an
-empty buffer). Rollback is ``fly deploy --image <ImageRef of an earlier complete release>``:
-flyctl has no ``releases rollback`` command.
+empty buffer). Rollback is ``fly deploy --image <ImageRef of an earlier complete release>
+--skip-release-command``: flyctl has no ``releases rollback`` command, and without the flag the
+CURRENT fly.toml's ``[deploy] release_command`` (migrations, typically) would run against the old
+image. ``--strategy`` is passed only when gates.toml sets one: otherwise fly.toml's ``[deploy]
+strategy`` (else flyctl's rolling) runs, the one the preflight lint judged.
 
 Tested only against a fake ``fly`` replaying flyctl's JSON formats (tests/selftests/fakes/fly);
 never against Fly.io itself.
@@ -16,16 +22,19 @@ never against Fly.io itself.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gates.config import Config, Environment
 from gates.errors import ConfigError, GatesError, UsageError
 from gates.flyconfig import seconds, service_checks
-from gates.platforms.base import HealthCheck, Instance, LogLine, Release, Secret, Status
+from gates.platforms.base import HealthCheck, LogLine, Release, Secret, Status
+from gates.platforms.flymachines import IGNORED_CHECK_PREFIX, Machine, in_rotation, machine_verdict, parse_machine
 from gates.platforms.releases import pick
 from gates.procs import Completed, run
 from gates.redact import register_env
@@ -36,8 +45,11 @@ FORCE_INSTANCE_HEADER = "fly-force-instance-id"
 DEPLOY_TIMEOUT = 1800.0
 READ_TIMEOUT = 60.0
 LOGS_TIMEOUT = 30.0
-# Fly's own bluegreen bookkeeping checks: not the app's health.
-IGNORED_CHECK_PREFIX = "bg_deployments_compat"
+# flyctl filters `fly logs` to this region when it is set (as it is on a Fly machine): gates wants every region.
+REGION_ENV = "FLY_REGION"
+# Without a fly.toml of its own, flyctl reads the one in its working directory: a rollback without
+# fly_config runs where there is none, so flyctl deploys with the app's current remote config.
+NO_FLY_TOML = "fly-cwd"
 _RELEASE_STATUS = {"complete": "complete", "succeeded": "complete", "running": "running", "pending": "running"}
 
 
@@ -63,12 +75,15 @@ class FlyPlatform:
 
     # -- flyctl --------------------------------------------------------------
 
-    def _fly(self, env: Environment, *args: str, timeout: float = READ_TIMEOUT) -> Completed:
+    def _fly(self, env: Environment, *args: str, timeout: float = READ_TIMEOUT, cwd: Path | None = None) -> Completed:
         if not any(os.environ.get(name) for name in TOKEN_ENVS):
             raise UsageError(f"FLY_API_TOKEN is not set: the fly platform of {env.name!r} needs a Fly.io token")
         log = self.config.state_dir / env.name / "logs" / "fly.log"
         # The token travels in the environment flyctl inherits, never in argv.
-        return run([self.binary, *args, "--app", env.app], timeout=timeout, log=log)
+        environ = {k: v for k, v in os.environ.items() if k != REGION_ENV}
+        return run(
+            [self.binary, *args, "--app", env.app], timeout=timeout, log=log, env=environ, inherit=False, cwd=cwd
+        )
 
     def _json(self, env: Environment, *args: str, timeout: float = READ_TIMEOUT) -> Any:
         result = self._fly(env, *args, "--json", timeout=timeout)
@@ -80,6 +95,18 @@ class FlyPlatform:
     def _config_args(self, env: Environment) -> list[str]:
         return ["--config", str(self.config.resolve(env.fly_config))] if env.fly_config else []
 
+    def _strategy_args(self, env: Environment, strategy: str | None = None) -> list[str]:
+        """``--strategy`` only when asked for or set in gates.toml: else fly.toml's, the one the lint judged, runs."""
+        chosen = strategy or env.strategy
+        return ["--strategy", chosen] if chosen else []
+
+    def machines(self, env: Environment) -> list[Machine]:
+        """Every machine of the app from ``fly status --json``, workers and stopped ones included."""
+        raw = self._json(env, "status")
+        if not isinstance(raw, Mapping):
+            raise GatesError(f"fly status --json -a {env.app}: expected an object")
+        return [parse_machine(m) for m in raw.get("Machines") or []]
+
     # -- the protocol ---------------------------------------------------------
 
     def releases(self, env: Environment) -> Sequence[Release]:
@@ -89,13 +116,12 @@ class FlyPlatform:
         return [parse_release(r) for r in raw]
 
     def status(self, env: Environment) -> Status:
-        raw = self._json(env, "status")
-        if not isinstance(raw, Mapping):
-            raise GatesError(f"fly status --json -a {env.app}: expected an object")
-        machines = [parse_machine(m) for m in raw.get("Machines") or []]
-        versions = {m.release for m in machines if m.state == "started"}
+        """The machines in rotation (served, started) as instances; the release they, else every machine, run."""
+        machines = self.machines(env)
+        serving = in_rotation(machines)
+        versions = {m.release for m in serving or machines}
         release = versions.pop() if len(versions) == 1 else None
-        return Status(env=env.name, url=env.url, release=release, instances=tuple(machines))
+        return Status(env=env.name, url=env.url, release=release, instances=tuple(m.instance() for m in serving))
 
     def checks(self, env: Environment) -> dict[str, list[tuple[str, str]]]:
         """Machine id -> [(check name, status)] from ``fly checks list --json``."""
@@ -130,6 +156,7 @@ class FlyPlatform:
         ]
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]:
+        """The newest page of the app's logs, every region (``--no-tail`` returns after the first page)."""
         result = self._fly(env, "logs", "--no-tail", "--json", timeout=self.logs_timeout)
         lines = [parse_log(entry) for entry in concatenated_json(result.stdout)]
         if since is not None:
@@ -138,7 +165,8 @@ class FlyPlatform:
 
     def deploy(self, env: Environment, source: str, strategy: str | None = None) -> Release:
         before = self._newest(env)
-        args = ["deploy", source, *self._config_args(env), "--strategy", strategy or env.strategy, "--yes"]
+        # flyctl changes into SOURCE: the Dockerfile (without [build] dockerfile) is looked up there.
+        args = ["deploy", source, *self._config_args(env), *self._strategy_args(env, strategy), "--yes"]
         # Never --detach: a detached deploy skips the health checks and proves nothing.
         self._fly(env, *args, timeout=DEPLOY_TIMEOUT)
         return self._confirm(env, before)
@@ -148,9 +176,19 @@ class FlyPlatform:
         # Only a release with an image can be redeployed (`fly deploy --image`).
         _, target = pick([r for r in releases if r.ref], env.name, to, other_code=False)
         before = max((r.version for r in releases), default=None)
-        args = ["deploy", *self._config_args(env), "--image", target.ref, "--strategy", env.strategy, "--yes"]
-        self._fly(env, *args, timeout=DEPLOY_TIMEOUT)
-        return self._confirm(env, before)
+        # --skip-release-command: the current fly.toml's release_command (migrations) must not run on the old image.
+        args = ["deploy", *self._config_args(env), "--image", target.ref, *self._strategy_args(env)]
+        self._fly(env, *args, "--skip-release-command", "--yes", timeout=DEPLOY_TIMEOUT, cwd=self._rollback_cwd(env))
+        release = self._confirm(env, before)
+        said = f"fly deploy --image {target.ref} --skip-release-command: fly.toml's release_command was not run"
+        return dataclasses.replace(release, description=f"{said}; {release.description}")
+
+    def _rollback_cwd(self, env: Environment) -> Path | None:
+        if env.fly_config:
+            return None
+        folder = self.config.state_dir / env.name / NO_FLY_TOML
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     # -- confirmation ---------------------------------------------------------
 
@@ -165,10 +203,10 @@ class FlyPlatform:
             raise GatesError(f"fly deploy -a {env.app} exited 0 but no new release appeared (newest is v{before})")
         if newest.status != "complete":
             raise GatesError(f"fly deploy -a {env.app} exited 0 but release v{newest.version} is {newest.status}")
-        problems = machine_problems(self.status(env), newest.version)
+        problems, notes = machine_verdict(self.machines(env), newest.version)
         if problems:
-            raise GatesError(f"fly deploy -a {env.app} exited 0 but " + "; ".join(problems))
-        return newest
+            raise GatesError(f"fly deploy -a {env.app} exited 0 but " + "; ".join(problems + notes))
+        return dataclasses.replace(newest, description="; ".join([newest.description, *notes]).strip("; "))
 
 
 # ---------------------------------------------------------------------------
@@ -192,42 +230,6 @@ def parse_release(raw: Mapping[str, Any]) -> Release:
         status=_RELEASE_STATUS.get(status, "failed"),  # failed, interrupted, unknown: not a good release
         description=str(raw.get("Description") or raw.get("Reason") or ""),
     )
-
-
-def parse_machine(raw: Mapping[str, Any]) -> Instance:
-    """One machine of ``fly status --json`` (snake_case; release in config.metadata.fly_release_version)."""
-    metadata = (raw.get("config") or {}).get("metadata") or {}
-    version = str(metadata.get("fly_release_version", ""))
-    checks = tuple(
-        (str(c.get("name")), str(c.get("status")))
-        for c in raw.get("checks") or []
-        if not str(c.get("name", "")).startswith(IGNORED_CHECK_PREFIX)
-    )
-    state = str(raw.get("state", ""))
-    return Instance(
-        id=str(raw["id"]),
-        release=int(version) if version.isdigit() else None,
-        state=state,
-        # No checks at all is not health: fail closed.
-        healthy=state == "started" and bool(checks) and all(s == "passing" for _, s in checks),
-        address=str(raw.get("private_ip") or ""),
-        checks=checks,
-    )
-
-
-def machine_problems(status: Status, version: int) -> list[str]:
-    """Why the machines of ``status`` are not all running ``version`` healthy (empty when they are)."""
-    started = [m for m in status.instances if m.state == "started"]
-    if not started:
-        return ["no machine is started"]
-    problems = []
-    for m in started:
-        if m.release != version:
-            problems.append(f"machine {m.id} runs release v{m.release}, expected v{version}")
-        elif not m.healthy:
-            checks = ", ".join(f"{n}={s}" for n, s in m.checks) or "no checks"
-            problems.append(f"machine {m.id} on v{version} is not healthy ({checks})")
-    return problems
 
 
 def fly_health_checks(data: Any, interval: float | None) -> list[HealthCheck]:

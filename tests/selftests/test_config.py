@@ -53,7 +53,7 @@ def test_a_good_config_parses_into_frozen_objects(tmp_path):
     """Values become typed, frozen attributes; defaults fill what the file leaves out."""
     cfg = config_mod.load(write(tmp_path, GOOD))
     staging = cfg.environment("staging")
-    assert staging.instances == 2 and staging.strategy == "rolling"
+    assert staging.instances == 2 and staging.rollout_strategy == "rolling"
     assert cfg.app.health_paths == ("/health",)
     with pytest.raises(AttributeError):
         staging.url = "http://elsewhere"  # type: ignore[misc]

@@ -71,7 +71,7 @@ class LocalPlatform:
 
     def deploy(self, env: Environment, source: str, strategy: str | None = None) -> Release:
         """Build ``source`` as the next release and roll it out; GatesError if it does not build or come up."""
-        chosen = check_strategy(strategy or env.strategy)
+        chosen = check_strategy(strategy or env.rollout_strategy)
         folder = self.config.resolve(source)
         _check_source(self.config, folder)
         db_url = self._database_url(env)
@@ -89,7 +89,7 @@ class LocalPlatform:
         """Back to release ``to`` (default: the newest complete release before the current one): by a traffic
         switch when its instances are warm and healthy (the release itself is returned), else rolled out
         anew as a new release."""
-        chosen = check_strategy(env.strategy)
+        chosen = check_strategy(env.rollout_strategy)
         db_url = self._database_url(env)
         site = Site(self.config, env)
         with _locked(site):
