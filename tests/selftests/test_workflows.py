@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from gates.checks.workflows import (
     find_workflows,
     fly_problem,
@@ -27,7 +29,8 @@ jobs:
       - run: flyctl status --json -a hotdash-app
 """
 FIXED = ROLLBACK.replace(
-    "fly releases rollback -a hotdash-app", "fly deploy --image \"$(fly releases --json -a hotdash-app | jq -r '.[1].ImageRef')\""
+    "fly releases rollback -a hotdash-app",
+    "fly deploy --image \"$(fly releases --json -a hotdash-app | jq -r '.[1].ImageRef')\"",
 )
 
 
@@ -106,3 +109,45 @@ def test_the_flyctl_action_args_and_prefixed_commands_are_checked(tmp_path):
         f"{folder / 'release.yml'}:13: jobs.release.steps[1].with.args",
         f"{folder / 'release.yml'}:14: jobs.release.steps[2].run",
     ]
+
+
+def test_the_command_tree_rejects_what_flyctl_does_not_have_to_the_last_word():
+    """Subcommands, arguments and flags are checked where the tree is known: each wrong line is named."""
+    assert fly_problem(["apps", "releases", "rollback", "-a", "hotdash-app"]).startswith(
+        "`fly apps releases` takes no argument ('rollback'): flyctl has no `releases rollback`; to roll back"
+    )
+    assert fly_problem(["machine", "rollback"]) == "flyctl v0.4.87 has no `machine rollback`"
+    assert fly_problem(["secrets", "get", "DATABASE_URL"]) == "flyctl v0.4.87 has no `secrets get`"
+    assert fly_problem(["deploy", "--json"]) == "`fly deploy` has no flag --json in flyctl v0.4.87"
+    assert fly_problem(["deploy", "a", "b"]) == "`fly deploy` takes at most 1 argument(s), got 2: a b"
+
+
+@pytest.mark.parametrize("name", ["secret", "check", "token", "org", "certificates", "mysql", "domains", "dns-records"])
+def test_names_flyctl_does_not_have_are_rejected(name):
+    """Root names that are not flyctl's (nor an alias of one) fail: the real ones are plural or different."""
+    assert fly_problem([name, "list"]) == f"flyctl has no command {name!r}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "v list",
+        "vol list -a app",
+        "tigris list",
+        "storage create",
+        "ext list",
+        "tokens create deploy",
+        "certs list",
+        "secrets list --json -a app",
+        "machines list",
+        "m status 148e21ea7e5d89",
+        "app releases --json --image",
+        "deploy . --config fly.toml --strategy bluegreen --skip-release-command --yes",
+        "deploy --image registry.fly.io/app:deployment-1 -a app --auto-confirm --wait-timeout=10m",
+        "logs --no-tail --json -a app",
+        "status --json -a app",
+    ],
+)
+def test_real_flyctl_lines_and_aliases_pass(line):
+    """Aliases (`v` for volumes, `tigris` for storage), real subcommands and real flags are accepted."""
+    assert fly_problem(line.split()) == ""
