@@ -2,7 +2,7 @@
 
 The fly.toml is the environment's ``fly_config`` (a Fly environment without one: the app source's
 fly.toml); the Dockerfile is the one that fly.toml builds (``[build] dockerfile``, relative to it),
-else the app source's; the workflows are the ``.github/workflows`` of the repository holding the
+else the app source's (gates runs ``fly deploy <app source>``, and flyctl looks in its working directory); the workflows are the ``.github/workflows`` of the repository holding the
 app source (or the config). None: the app has no such file, and the molecule says so.
 """
 
@@ -29,7 +29,8 @@ def dockerfile(config: Config, env: Environment) -> Path | None:
             build = tomllib.loads(fly.read_text()).get("build") or {}
         except tomllib.TOMLDecodeError:
             build = {}  # the fly.toml lint names the syntax error
-        candidates.insert(0, fly.parent / str(build.get("dockerfile", "Dockerfile")))
+        if "dockerfile" in build:  # else flyctl takes the one in the deploy's working directory, the app source
+            return fly.parent / str(build["dockerfile"]) if (fly.parent / str(build["dockerfile"])).is_file() else None
     return next((p for p in candidates if p.is_file()), None)
 
 

@@ -6,9 +6,13 @@ and the app's package.json, whose scripts the start command is resolved through 
 docker-start`` -> ``npm start`` -> ``react-router-serve ...``) before it is judged. Every finding
 names the file, the key and its line, and the fix. Facts: Fly's seamless-deployments guide and
 flyctl's config reference (see the facts file fly.md): service checks gate routing, top-level
-[checks] do not; a rolling deploy of one machine has downtime; ``immediate`` skips checks; with
-no ``[deploy] strategy`` flyctl deploys ``rolling``; auto-stopped machines cold-start on the next
-request and leave a rolling deploy one machine to replace.
+[checks] do not; a rolling deploy of one machine has downtime; ``immediate`` skips checks; the
+strategy judged is the one that runs: ``--strategy`` when gates passes one (gates.toml's
+``strategy``), else ``[deploy] strategy``, else flyctl's ``rolling``. The machines counted are those
+of each routed process group as ``fly status`` lists them, else the 2 per group ``fly deploy --ha``
+creates; ``min_machines_running`` is only how many stay running when auto-stop is on (production
+must not auto-stop: cold starts). A bare number under ``[[http_service.checks]]`` is nanoseconds to
+flyctl (a Go duration), under ``[[services.http_checks]]`` milliseconds.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from typing import Any
 from gates.checks import dockerfile as df
 from gates.checks.packagejson import Package, expand, read_package
 from gates.checks.sourcelines import line_of, toml_lines
-from gates.flyconfig import seconds, service_checks
+from gates.flyconfig import NANOSECONDS, bare_unit, check_seconds, service_checks
 from gates.measurement import Measurement
 
 MAX_INTERVAL_S = 30.0
 MIN_MACHINES = 2
+HA_MACHINES = 2  # fly deploy --ha (the default) creates 2 machines per process group
 FLYCTL_DEFAULT_STRATEGY = "rolling"  # flyctl deploy --strategy: "default rolling"
 AUTO_STOPS = ("stop", "suspend", True)
 REMIX = re.compile(r"\bremix-serve\b|\bremix\s+(?:vite:)?build\b")
@@ -45,8 +50,16 @@ def _services(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     return found + [(f"services[{i}]", s) for i, s in enumerate(data.get("services") or [])]
 
 
-def _min_machines(data: Mapping[str, Any]) -> int:
-    return max([0] + [int(table.get("min_machines_running", 0) or 0) for _, table in _services(data)])
+def routed_groups(data: Mapping[str, Any]) -> list[str]:
+    """The process groups a service routes to: each service's ``processes``, else every group ([processes]
+    or the one ``app`` group)."""
+    every = list(data.get("processes") or {}) or ["app"]
+    found: list[str] = []
+    for _, table in _services(data):
+        for group in table.get("processes") or every:
+            if group not in found:
+                found.append(str(group))
+    return found
 
 
 class Where:
@@ -82,10 +95,14 @@ def findings(
     gates_migrates: bool = True,
     production: bool = False,
     text: str = "",
+    strategy: tuple[str, str] | None = None,
+    machines: tuple[Mapping[str, int], str] | None = None,
 ) -> list[str]:
     """Every reason ``data`` (a parsed fly.toml) is not zero-downtime ready, each naming file, key, line and fix.
 
-    ``text`` is the file's text, for the lines; ``production``: the app serves production traffic.
+    ``text`` is the file's text, for the lines; ``production``: the app serves production traffic;
+    ``strategy``: (value, where it is set) of the ``--strategy`` gates passes; ``machines``: (machines
+    per process group, where they were counted), None before the app exists (``--ha``'s 2 per group).
     """
     at = Where(file, text)
     problems: list[str] = []
@@ -96,56 +113,72 @@ def findings(
             f"{at('http_service')}: [[http_service.checks]]: no service HTTP check on a health path "
             f'({", ".join(health_paths)}); add one with path = "{health_paths[0] if health_paths else "/health"}"'
         )
+    for key, check in checks:
+        for field in ("interval", "timeout", "grace_period"):
+            value = check.get(field)
+            if bare_unit(key) == NANOSECONDS and isinstance(value, int) and not isinstance(value, bool):
+                problems.append(
+                    f"{at(f'{key}.{field}', value)}: a bare number under [[http_service.checks]] is nanoseconds "
+                    f'to flyctl ({value} ns), not milliseconds; write it with a unit, e.g. "{value // 1000 or 1}s"'
+                )
     for key, check in on_health:
-        interval = seconds(check.get("interval", "15s"))
+        interval = check_seconds(key, check.get("interval", "15s"))
         if interval is None or interval > MAX_INTERVAL_S:
             problems.append(
                 f"{at(key + '.interval', check.get('interval'))}: checks must run at least every "
                 f'{MAX_INTERVAL_S:g}s; set interval = "15s"'
             )
     deploy = data.get("deploy") or {}
-    strategy = str(deploy.get("strategy", FLYCTL_DEFAULT_STRATEGY))
-    machines = _min_machines(data)
-    if "strategy" not in deploy:
+    runs = strategy[0] if strategy else str(deploy.get("strategy", FLYCTL_DEFAULT_STRATEGY))
+    where = f"{strategy[1]} (passed as --strategy, over fly.toml's deploy.strategy)" if strategy else ""
+    if strategy is None and "strategy" not in deploy:
         problems.append(
             f"{at('deploy.strategy')}: a plain `fly deploy` falls back to flyctl's default "
             f'"{FLYCTL_DEFAULT_STRATEGY}"; set [deploy] strategy = "rolling" (or "bluegreen") so the strategy '
             "reviewed is the one that runs"
         )
-    if strategy == "immediate":
+    named = f'{where} = "{runs}"' if strategy else at("deploy.strategy", runs)
+    if runs == "immediate":
         problems.append(
-            f"{at('deploy.strategy', strategy)}: replaces every machine at once without health checks; "
+            f"{named}: replaces every machine at once without health checks; "
             'use "rolling" with at least 2 machines, or "bluegreen"'
         )
-    elif strategy in ("rolling", "canary") and machines < MIN_MACHINES:
-        problems.append(
-            f"{at('http_service.min_machines_running', machines)}: a {strategy} deploy of fewer than "
-            f"{MIN_MACHINES} machines has downtime; set min_machines_running = {MIN_MACHINES} (and run 2 machines)"
-        )
-    elif strategy not in ("rolling", "canary", "bluegreen"):
-        problems.append(f'{at("deploy.strategy", strategy)}: unknown; use "rolling" or "bluegreen"')
+    elif runs in ("rolling", "canary"):
+        problems += _too_few(data, runs, machines, named)
+    elif runs != "bluegreen":
+        problems.append(f'{named}: unknown; use "rolling" or "bluegreen"')
     for key, table in _services(data):
         stop = table.get("auto_stop_machines")
-        running = int(table.get("min_machines_running", 0) or 0)
-        if stop not in AUTO_STOPS:
-            continue
-        if production:
+        if production and stop in AUTO_STOPS:
             problems.append(
                 f"{at(key + '.auto_stop_machines', stop)}: a production app whose idle machines stop: the next "
                 'request waits for a cold start and a deploy may find one machine to roll; set auto_stop_machines = "off"'
             )
-        elif running < MIN_MACHINES:
-            problems.append(
-                f"{at(key + '.auto_stop_machines', stop)} with {key}.min_machines_running = {running}: machines stop "
-                f"until {running} run(s): cold starts, and a rolling deploy of one machine has downtime; "
-                f'set auto_stop_machines = "off" or min_machines_running = {MIN_MACHINES}'
-            )
     release_command = str(deploy.get("release_command", ""))
     if gates_migrates and MIGRATES.search(release_command):
         problems.append(
-            f"{at('deploy.release_command', release_command)}: gates applies migrations in its migrate "
-            "step before the deploy; remove the release_command (or stop gates migrating) so they run once"
+            f"{at('deploy.release_command', release_command)}: migrates on every `fly deploy`, while gates applies "
+            "migrations in its migrate step before the deploy (its rollbacks pass --skip-release-command); remove "
+            "the release_command (or stop gates migrating) so they run once"
         )
+    return problems
+
+
+def _too_few(
+    data: Mapping[str, Any], runs: str, machines: tuple[Mapping[str, int], str] | None, named: str
+) -> list[str]:
+    """A rolling or canary deploy of a routed process group of one machine updates it in place: downtime,
+    whatever min_machines_running says (that is how many stay running under auto-stop, not how many exist)."""
+    counts, source = machines if machines is not None else ({}, f"not deployed yet: fly deploy --ha's {HA_MACHINES}")
+    problems = []
+    for group in routed_groups(data):
+        count = counts.get(group, 0) if machines is not None else HA_MACHINES
+        if count < MIN_MACHINES:
+            problems.append(
+                f"{named}: process group {group!r} has {count} machine(s) ({source}): a {runs} deploy of fewer "
+                f"than {MIN_MACHINES} machines has downtime; run `fly scale count {MIN_MACHINES} --process-group "
+                f'{group}`, or use "bluegreen"'
+            )
     return problems
 
 
@@ -206,8 +239,13 @@ def lint_fly_config(
     gates_migrates: bool = True,
     production: bool = False,
     source: Path | None = None,
+    strategy: tuple[str, str] | None = None,
+    machines: tuple[Mapping[str, int], str] | None = None,
 ) -> Measurement:
-    """Lint one fly.toml, the Dockerfile it builds and the package.json of ``source`` (default: its folder)."""
+    """Lint one fly.toml, the Dockerfile it builds and the package.json of ``source`` (default: its folder).
+
+    ``source`` is also where gates runs ``fly deploy``: without ``[build] dockerfile`` flyctl takes the
+    Dockerfile there, not beside the fly.toml. ``strategy`` and ``machines``: as ``findings``."""
     problems: list[str] = []
     text = ""
     try:
@@ -219,9 +257,19 @@ def lint_fly_config(
         data, problems = {}, [f"{path}: not valid TOML: {exc}"]
     if not problems:
         problems = findings(
-            data, str(path), health_paths, gates_migrates=gates_migrates, production=production, text=text
+            data,
+            str(path),
+            health_paths,
+            gates_migrates=gates_migrates,
+            production=production,
+            text=text,
+            strategy=strategy,
+            machines=machines,
         )
-        dockerfile = path.parent / str((data.get("build") or {}).get("dockerfile", "Dockerfile"))
+        build = data.get("build") or {}
+        dockerfile = (
+            path.parent / str(build["dockerfile"]) if "dockerfile" in build else (source or path.parent) / "Dockerfile"
+        )
         stages = df.stages(dockerfile.read_text()) if dockerfile.is_file() else []
         package_json = (source or path.parent) / "package.json"
         package, _ = read_package(package_json) if package_json.is_file() else (None, "")
@@ -231,8 +279,8 @@ def lint_fly_config(
     return Measurement(
         name="fly.toml is zero-downtime ready",
         question=(
-            "service HTTP check on a health path every <= 30s, an explicit zero-downtime strategy, "
-            "no auto-stop that leaves one machine, React Router's server behind the start command"
+            "service HTTP check on a health path every <= 30s, the strategy that runs zero-downtime with at least "
+            "2 machines per routed process group, no auto-stop in production, React Router's server behind the start command"
         ),
         observed=f"{len(problems)} finding(s)" if problems else "no findings",
         expected="no findings",

@@ -10,7 +10,9 @@ or a fly_config; the build molecules a Dockerfile and package.json; the workflow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,8 @@ from gates.checks.ci import ci_green, github_client, release_commit, repository
 from gates.checks.dockerfile import hadolint
 from gates.checks.flytoml import lint_fly_config
 from gates.checks.workflows import workflows_run_real_fly_commands, workflows_valid
+from gates.config import Environment
+from gates.platforms.fly import FlyPlatform
 
 pytestmark = [pytest.mark.preflight]
 
@@ -39,15 +43,28 @@ def test_ci_is_green_on_the_commit_deployed(gates_config, verdict):
         verdict(ci_green(client, gates_config.ci, release_commit(gates_config.app_source)))
 
 
-def test_fly_config_is_zero_downtime_ready(gates_config, environment, verdict):
-    """The environment's fly.toml: health check every <= 30s, explicit strategy, no auto-stop to one machine, a real server."""
+def _machines(platform: Any, env: Environment) -> tuple[Mapping[str, int], str] | None:
+    """Machines per process group of a Fly app that exists (``fly status``); None: the ``--ha`` default applies."""
+    counts = platform.machine_counts(env) if isinstance(platform, FlyPlatform) else None
+    return None if counts is None else (counts, f"fly status --json -a {env.app}")
+
+
+def test_fly_config_is_zero_downtime_ready(gates_config, environment, platform, verdict):
+    """The environment's fly.toml: health check every <= 30s, the strategy that runs zero-downtime on the machines
+    the app has (fly status), no auto-stop in production, a real server."""
     path = _needs(
         appfiles.fly_toml(gates_config, environment),
         f"environments.{environment.name} has no fly_config (platform {environment.platform}): no fly.toml",
     )
+    strategy = (environment.strategy, f"{gates_config.path}: environments.{environment.name}.strategy")
     verdict(
         lint_fly_config(
-            path, gates_config.app.health_paths, production=environment.is_production, source=gates_config.app_source
+            path,
+            gates_config.app.health_paths,
+            production=environment.is_production,
+            source=gates_config.app_source,
+            strategy=strategy if environment.strategy else None,
+            machines=_machines(platform, environment),
         )
     )
 

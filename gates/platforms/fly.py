@@ -32,9 +32,16 @@ from typing import Any
 
 from gates.config import Config, Environment
 from gates.errors import ConfigError, GatesError, UsageError
-from gates.flyconfig import seconds, service_checks
+from gates.flyconfig import check_seconds, service_checks
 from gates.platforms.base import HealthCheck, LogLine, Release, Secret, Status
-from gates.platforms.flymachines import IGNORED_CHECK_PREFIX, Machine, in_rotation, machine_verdict, parse_machine
+from gates.platforms.flymachines import (
+    IGNORED_CHECK_PREFIX,
+    Machine,
+    in_rotation,
+    machine_counts,
+    machine_verdict,
+    parse_machine,
+)
 from gates.platforms.releases import pick
 from gates.procs import Completed, run
 from gates.redact import register_env
@@ -50,6 +57,7 @@ REGION_ENV = "FLY_REGION"
 # Without a fly.toml of its own, flyctl reads the one in its working directory: a rollback without
 # fly_config runs where there is none, so flyctl deploys with the app's current remote config.
 NO_FLY_TOML = "fly-cwd"
+APP_NOT_FOUND = "Could not find App"  # flyctl's error for an app that does not exist (yet)
 _RELEASE_STATUS = {"complete": "complete", "succeeded": "complete", "running": "running", "pending": "running"}
 
 
@@ -114,6 +122,15 @@ class FlyPlatform:
         if not isinstance(raw, list):
             raise GatesError(f"fly releases --json -a {env.app}: expected a list, got {type(raw).__name__}")
         return [parse_release(r) for r in raw]
+
+    def machine_counts(self, env: Environment) -> dict[str, int] | None:
+        """Machines per process group (what ``fly scale show`` counts); None when the app does not exist yet."""
+        try:
+            return machine_counts(self.machines(env))
+        except GatesError as exc:
+            if APP_NOT_FOUND in str(exc):
+                return None
+            raise
 
     def status(self, env: Environment) -> Status:
         """The machines in rotation (served, started) as instances; the release they, else every machine, run."""
@@ -253,7 +270,7 @@ def fly_health_checks(data: Any, interval: float | None) -> list[HealthCheck]:
 
 def slowest_service_check(fly_toml: Mapping[str, Any]) -> float | None:
     """The longest interval of fly.toml's routing service checks (Fly's default 15 s when unset); None without any."""
-    intervals = [seconds(check.get("interval", "15s")) for _, check in service_checks(fly_toml)]
+    intervals = [check_seconds(key, check.get("interval", "15s")) for key, check in service_checks(fly_toml)]
     if not intervals or any(i is None for i in intervals):
         return None
     return max(i for i in intervals if i is not None)

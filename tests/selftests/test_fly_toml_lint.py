@@ -13,18 +13,19 @@ from typing import Any
 
 import pytest
 
-from gates.checks.flytoml import findings, lint_fly_config, seconds
+from gates.checks.flytoml import findings, lint_fly_config
 from gates.checks.sourcelines import line_of, toml_lines
+from gates.flyconfig import check_seconds, seconds
 
 HOTDASH = Path(__file__).resolve().parents[2] / "examples" / "hotdash"
 HEALTH = ("/health", "/api/ads/health", "/api/analytics/health")
 GOOD: dict[str, Any] = tomllib.loads((HOTDASH / "fly.toml").read_text())
 
 
-def broken(change: Any) -> list[str]:
+def broken(change: Any, **judged: Any) -> list[str]:
     data = copy.deepcopy(GOOD)
     change(data)
-    return findings(data, "fly.toml", HEALTH)
+    return findings(data, "fly.toml", HEALTH, **judged)
 
 
 @pytest.mark.parametrize("name", ["fly.toml", "fly.staging.toml"])
@@ -34,12 +35,48 @@ def test_the_hotdash_fly_configs_pass_the_lint(name):
     assert m.ok, m.explain()
 
 
-def test_a_single_machine_rolling_deploy_is_caught():
-    """min_machines_running = 1 with rolling: downtime, named with the fix."""
-    problems = broken(lambda d: d["http_service"].update(min_machines_running=1))
+@pytest.mark.parametrize("running", [0, 1, 2, 5])
+def test_a_one_machine_app_fails_whatever_its_min_machines_running(running):
+    """fly status counts one machine in the routed group: a rolling deploy updates it in place (downtime),
+    whatever min_machines_running (machines kept running under auto-stop) says."""
+    one = ({"app": 1, "worker": 3}, "fly status --json -a hotdash-app")
+    problems = broken(lambda d: d["http_service"].update(min_machines_running=running), machines=one)
     assert problems == [
-        "fly.toml: http_service.min_machines_running = 1: a rolling deploy of fewer than 2 machines has downtime; "
-        "set min_machines_running = 2 (and run 2 machines)"
+        "fly.toml: deploy.strategy = \"rolling\": process group 'app' has 1 machine(s) (fly status --json -a "
+        "hotdash-app): a rolling deploy of fewer than 2 machines has downtime; run `fly scale count 2 "
+        '--process-group app`, or use "bluegreen"'
+    ]
+
+
+def test_the_machine_count_comes_from_fly_status_else_the_ha_default():
+    """Two machines in the routed group pass whatever min_machines_running; an app not deployed yet gets
+    fly deploy --ha's two per group; a group missing from fly status counts zero."""
+    assert broken(lambda d: d["http_service"].update(min_machines_running=0), machines=({"app": 2}, "fly status")) == []
+    assert broken(lambda d: None, machines=None) == []
+    assert "process group 'app' has 0 machine(s)" in broken(lambda d: None, machines=({"worker": 2}, "fly status"))[0]
+
+
+def test_the_strategy_gates_passes_is_the_one_judged():
+    """gates.toml's strategy reaches flyctl as --strategy over fly.toml's: an immediate one fails naming gates.toml;
+    a bluegreen one passes a one-machine app whose fly.toml says rolling."""
+    where = "gates.toml: environments.production.strategy"
+    problems = broken(lambda d: None, strategy=("immediate", where))
+    assert problems == [
+        f'{where} (passed as --strategy, over fly.toml\'s deploy.strategy) = "immediate": replaces every machine at '
+        'once without health checks; use "rolling" with at least 2 machines, or "bluegreen"'
+    ]
+    assert broken(lambda d: None, strategy=("bluegreen", where), machines=({"app": 1}, "fly status")) == []
+    flagged = broken(lambda d: d["deploy"].pop("strategy"), strategy=("rolling", where), machines=({"app": 1}, "x"))
+    assert len(flagged) == 1 and flagged[0].startswith(f"{where} (passed as --strategy")
+
+
+def test_a_bare_number_under_http_service_checks_is_nanoseconds():
+    """interval = 15000 under [[http_service.checks]] is 15 microseconds to flyctl: named, with the unit to write."""
+    assert check_seconds("http_service.checks[0]", 15000) == pytest.approx(15e-6)
+    problems = broken(lambda d: d["http_service"]["checks"][0].update(interval=15000))
+    assert problems == [
+        "fly.toml: http_service.checks[0].interval = 15000: a bare number under [[http_service.checks]] is "
+        'nanoseconds to flyctl (15000 ns), not milliseconds; write it with a unit, e.g. "15s"'
     ]
 
 
@@ -71,12 +108,13 @@ def test_a_migrating_release_command_is_caught():
 
 def test_bluegreen_with_a_check_passes_on_one_machine():
     """bluegreen is zero-downtime without the two-machine rule."""
-    assert broken(lambda d: (d["deploy"].update(strategy="bluegreen"), d["http_service"].update(min_machines_running=1))) == []
+    assert broken(lambda d: d["deploy"].update(strategy="bluegreen"), machines=({"app": 1}, "fly status")) == []
 
 
 def test_services_http_checks_count_and_bare_numbers_are_milliseconds():
     """[[services.http_checks]] gate routing too; interval = 10000 is 10 s."""
     assert seconds(10000) == 10.0 and seconds("1m") == 60.0 and seconds("500ms") == 0.5
+    assert check_seconds("services[0].http_checks[0]", 10000) == 10.0
     data = copy.deepcopy(GOOD)
     data["http_service"].pop("checks")
     data["services"] = [{"internal_port": 3000, "http_checks": [{"path": "/health", "interval": 10000}]}]
@@ -162,7 +200,9 @@ def test_npm_start_without_a_start_script_is_npms_node_server_js(tmp_path):
 
 def test_processes_in_fly_toml_win_over_the_dockerfile_cmd(tmp_path):
     """[processes] app = "npm run serve" is what runs: resolved through package.json, a missing script named."""
-    fly = repository(tmp_path, fly_toml=FLY_TOML.replace("npx react-router-serve ./build/server/index.js", "npm run serve"))
+    fly = repository(
+        tmp_path, fly_toml=FLY_TOML.replace("npx react-router-serve ./build/server/index.js", "npm run serve")
+    )
     m = lint_fly_config(fly, HEALTH)
     assert list(m.problems) == [
         f"{tmp_path / 'package.json'}: scripts.serve: not defined, but {fly}: processes.app (line 20) runs `npm run serve`"
@@ -172,25 +212,33 @@ def test_processes_in_fly_toml_win_over_the_dockerfile_cmd(tmp_path):
 def test_auto_stop_on_a_production_app_fails_naming_key_and_line(tmp_path):
     """auto_stop_machines = "stop" (or true, or "suspend") on production: cold starts; the finding names its line."""
     for value in ('"stop"', '"suspend"', "true"):
-        fly = repository(tmp_path, fly_toml=FLY_TOML.replace('auto_stop_machines = "off"', f"auto_stop_machines = {value}"))
+        fly = repository(
+            tmp_path, fly_toml=FLY_TOML.replace('auto_stop_machines = "off"', f"auto_stop_machines = {value}")
+        )
         m = lint_fly_config(fly, HEALTH, production=True)
         assert len(m.problems) == 1, m.explain()
         assert m.problems[0].startswith(f"{fly}: http_service.auto_stop_machines = {value} (line 25): a production app")
 
 
-def test_auto_stop_on_staging_fails_only_below_two_running_machines(tmp_path):
-    """Staging may auto-stop machines beyond two; with min_machines_running = 1 it is caught."""
-    stopping = FLY_TOML.replace('auto_stop_machines = "off"', 'auto_stop_machines = "stop"')
-    assert lint_fly_config(repository(tmp_path / "two", fly_toml=stopping), HEALTH).ok
-    bluegreen_one = stopping.replace("min_machines_running = 2", "min_machines_running = 1").replace(
-        'strategy = "rolling"', 'strategy = "bluegreen"'
+def test_an_idle_staging_app_may_auto_stop_every_machine(tmp_path):
+    """Staging with auto_stop_machines = "stop" and min_machines_running = 0 passes: min_machines_running is how many
+    stay running, not how many exist, and its two machines still roll one at a time."""
+    stopping = FLY_TOML.replace('auto_stop_machines = "off"', 'auto_stop_machines = "stop"').replace(
+        "min_machines_running = 2", "min_machines_running = 0"
     )
-    m = lint_fly_config(repository(tmp_path / "one", fly_toml=bluegreen_one), HEALTH)
-    assert list(m.problems) == [
-        f"{tmp_path / 'one' / 'fly.toml'}: http_service.auto_stop_machines = \"stop\" (line 25) with "
-        "http_service.min_machines_running = 1: machines stop until 1 run(s): cold starts, and a rolling deploy "
-        'of one machine has downtime; set auto_stop_machines = "off" or min_machines_running = 2'
-    ]
+    assert lint_fly_config(repository(tmp_path, fly_toml=stopping), HEALTH).ok
+
+
+def test_the_dockerfile_is_the_one_in_the_deploys_working_directory(tmp_path):
+    """Without [build] dockerfile flyctl takes the Dockerfile where `fly deploy` runs (the app source), not
+    the one beside fly.toml: a Remix image beside a fly.toml in deploy/ is not what ships."""
+    fly = repository(tmp_path / "app", fly_toml=NO_PROCESSES.replace('[build]\n  dockerfile = "Dockerfile"\n', ""))
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "fly.toml").write_text(fly.read_text())
+    (tmp_path / "deploy" / "Dockerfile").write_text(
+        DOCKERFILE.replace('"npm", "run", "docker-start"', '"npx", "remix-serve", "b"')
+    )
+    assert lint_fly_config(tmp_path / "deploy" / "fly.toml", HEALTH, source=tmp_path / "app").ok
 
 
 def test_a_missing_deploy_strategy_is_named_with_flyctls_default(tmp_path):
