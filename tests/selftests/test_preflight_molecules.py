@@ -16,6 +16,7 @@ import pytest
 from gates import config as config_mod
 from gates.gaterun import gate_command
 from tests.selftests.demo import REPO, junit_results
+from tests.selftests.flyfake import FAKES, TOKEN, FakeFly
 from tests.selftests.githubfake import SHA, GitHubFake, check_run
 from tests.selftests.repofixtures import WORKFLOW, write_workflows
 
@@ -64,6 +65,10 @@ def preflight(config: Path, out: Path, github: GitHubFake, released: str = SHA) 
         "GITHUB_SHA": released,
         "STAGING_DB_URL": "postgresql://u:canary-pw-5678@db.invalid/postgres",
         "PRODUCTION_DB_URL": "postgresql://u:canary-pw-5678@db.invalid/postgres",
+        # The fly.toml lint counts machines with `fly status`: the fake has no hotdash-app (not deployed yet).
+        "FLY_BIN": str(FAKES / "fly"),
+        "FLY_API_TOKEN": TOKEN,
+        "FAKE_FLY_STATE": str(FakeFly(out.parent / f"{out.name}-fly.json").path),
     }
     child_env.pop("GITHUB_REPOSITORY", None)
     result = subprocess.run(
