@@ -59,6 +59,8 @@ def rollback_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         f"release {info.from_version} -> {target} by {rollback_path(target, release)} "
         f"(serving it as release {release.version}); database not rolled back; {rec.detail}"
     )
+    if release.description:  # what the platform says of it (Fly: the release_command was skipped)
+        rec.detail += f"; {release.description}"
     if info.restore_command:
         rec.detail += f"; to restore it from this release's backup: {info.restore_command}"
 
