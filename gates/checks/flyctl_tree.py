@@ -7,7 +7,7 @@ transcribed by hand from flyctl's source (superfly/flyctl, read through a source
 (``command.New(use, ...)``, ``cmd.Aliases``, ``cmd.Args``, ``cmd.AddCommand``, ``flag.Add``) and
 ``internal/flag/flag.go`` (the shared flags: ``App`` -a, ``AppConfig`` -c, ``JSONOutput`` -j, ``Yes``
 -y with alias ``--auto-confirm``, ``Image`` -i ...). Files read: root.go, apps/apps.go, apps/releases.go,
-releases/releases.go, deploy/deploy.go, secrets/secrets.go, certificates/root.go, storage, flag/flag.go;
+releases/releases.go, deploy/deploy.go, status/status.go, secrets/secrets.go, certificates/root.go, storage, flag/flag.go;
 the machine subcommands are the files of internal/command/machine. root.go at one indexed commit still
 registers ``mysql``, ``domains`` and ``dns-records``; the v0.4.87 reading (fly.md) has none of them, and
 this table follows it. Re-check against ``fly <command> --help`` when the pinned flyctl changes.
@@ -69,7 +69,7 @@ TREE: Mapping[str, Mapping[str, Any]] = {
     "info": {}, "ips": {}, "jobs": {}, "launch": {}, "litefs-cloud": {"aliases": ["lfsc"]}, "logs": {}, "mcp": {},
     "metrics": {}, "move": {}, "mpg": {}, "open": {}, "orgs": {}, "ping": {}, "platform": {},
     "postgres": {"aliases": ["pg"]}, "proxy": {}, "redis": {}, "regions": {}, "registry": {}, "resume": {},
-    "scale": {}, "services": {}, "settings": {}, "sftp": {}, "ssh": {}, "status": {}, "suspend": {},
+    "scale": {}, "services": {}, "settings": {}, "sftp": {}, "ssh": {}, "status": {"args": 0, "flags": {**_APP, **_JSON, "--all": False, "--deployment": False, "--watch": False, "--rate": True}}, "suspend": {},
     "synthetics": {}, "tokens": {}, "version": {}, "wireguard": {"aliases": ["wg"]},
     "volumes": {"aliases": ["v", "vol", "volume"]},
     "storage": {"aliases": ["tigris"], "sub": _names("create update list dashboard destroy status")},
