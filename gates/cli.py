@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from gates.record import Record
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_HISTORY = 10_000  # entries `gates history` lists at most: beyond a bigint, and beyond what anyone reads
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the releases and rollbacks of an environment, from the ledger in its database (newest first)",
     )
     p.add_argument("--env", required=True)
-    p.add_argument("--limit", type=int, default=20, help="how many entries (default 20)")
+    p.add_argument("--limit", type=int, default=20, help=f"how many entries, 1 to {MAX_HISTORY} (default 20)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_history)
 
@@ -257,7 +258,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise UsageError(f"gates deploy: --workers: expected 0 or more, got {args.workers}")
     _require_tools(cfg)
-    root = Path(args.reports).resolve() if args.reports else cfg.record_dir
+    root = _records_root(args, cfg)
     with _locked(cfg, list(cfg.environments)) as lock, _telling(args) as reporter:
         _recover(cfg)
         record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
@@ -304,6 +305,23 @@ def _run_release(args: argparse.Namespace, ctx: release.Context, reporter: Repor
     finally:
         _the_end(args, reporter, record, "release")
         _job_summary(record)
+
+
+def _records_root(args: argparse.Namespace, cfg: config_mod.Config) -> Path:
+    """The folder records go to (--reports, else [record] dir), proven writable before anything starts: one
+    that cannot be made or written is a UsageError naming it (not a traceback once the release has begun).
+    Tried, not asked (os.access): root passes every permission check yet cannot write /proc or a read-only mount."""
+    import tempfile
+
+    root = Path(args.reports).resolve() if args.reports else cfg.record_dir
+    where = f"--reports {args.reports}" if args.reports else f"{cfg.path}: record.dir"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot write records to {root}: {exc.strerror or exc}") from None
+    return root
 
 
 def _recover(cfg: config_mod.Config) -> None:
@@ -459,6 +477,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     platform = platform_for(cfg, env)
     with _locked(cfg, [env.name]), _telling(args) as reporter:
         _recover(cfg)
+        if args.to is not None and args.to == platform.status(env).release:  # a redeploy of it would prove nothing
+            raise UsageError(f"gates rollback: --to {args.to}: {env.name} is already serving release {args.to}")
         history = ledger.ledger_of(cfg, env)
         bad = failed_releases(root, env.name) | failed_in([e.as_record() for e in history.entries], env.name)
         judged = f"the ledger ({len(history.entries)} entries)" if not history.unavailable else history.unavailable
@@ -584,8 +604,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     env = cfg.environment(args.env)
-    if args.limit < 1:
-        raise UsageError(f"gates history: --limit: expected 1 or more, got {args.limit}")
+    if not 1 <= args.limit <= MAX_HISTORY:
+        raise UsageError(f"gates history: --limit: expected 1 to {MAX_HISTORY}, got {args.limit}")
     known = ledger_of(cfg, env, limit=args.limit)
     if known.unavailable:
         raise GatesError(f"{env.name}: {known.unavailable}")
@@ -653,7 +673,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     cfg = _load(args)
     env = cfg.environment(args.env)
     cfg.check_secrets_present(env)
-    root = Path(args.reports).resolve() if args.reports else cfg.record_dir
+    root = _records_root(args, cfg)
     record = Record(root, commit=commit_of(cfg.app_source), config_path=str(cfg.path))
     with _telling(args) as reporter:
         reporter.message(f"gates: monitoring {env.name} for {args.duration}: record in {record.dir}")

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from gates.errors import ConfigError, UsageError
+from gates.ports import port_problem, url_identity
 
 STRATEGIES = ("rolling", "immediate", "bluegreen", "canary")
 CONFIG_ENV = "GATES_CONFIG"
@@ -797,6 +798,7 @@ def _validate_meanings(config: Config, prefix: str) -> None:
                 raise ConfigError(
                     path, f"{prefix}{section}.{f.name}", f"expected seconds in (0, {MAX_TIMEOUT:g}], got {number!r}"
                 )
+    _validate_ports(config, prefix)
     seen_names: dict[str, str] = {}
     seen_urls: dict[str, str] = {}
     for name, env in config.environments.items():
@@ -809,12 +811,20 @@ def _validate_meanings(config: Config, prefix: str) -> None:
         seen_names[folded] = name
         if any(c.isspace() for c in env.url):
             raise ConfigError(path, f"{key}.url", f"a URL has no spaces, got {env.url!r}")
-        parts = urlsplit(env.url)
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise ConfigError(path, f"{key}.url", f"not a valid port in {env.url!r}") from None
-        where = f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
+        for field in ("url", "admin_url"):
+            if (problem := port_problem(getattr(env, field))) is not None:
+                raise ConfigError(path, f"{key}.{field}", problem)
+        where = url_identity(env.url)
         if where in seen_urls:
             raise ConfigError(path, f"{key}.url", f"the same URL as environments.{seen_urls[where]}: {env.url}")
         seen_urls[where] = name
+
+
+def _validate_ports(config: Config, prefix: str) -> None:
+    """Every ``*_port`` key is a TCP port: 1-65535 (a port out of range fails only when something binds it)."""
+    sections = {"local": config.local, "app": config.app, **{n: getattr(config, n) for n in SECTIONS}}
+    for section, value in sections.items():
+        for f in dataclasses.fields(value):
+            number = getattr(value, f.name)
+            if f.name.endswith("port") and isinstance(number, int) and not 1 <= number <= 65535:
+                raise ConfigError(config.path, f"{prefix}{section}.{f.name}", f"expected a port in 1-65535, got {number}")

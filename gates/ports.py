@@ -1,10 +1,12 @@
-"""Free TCP ports of 127.0.0.1 for what gates starts: instances, front doors, clusters, sandboxes."""
+"""TCP ports: free ones of 127.0.0.1 for what gates starts (instances, front doors, clusters, sandboxes), and
+which host and port a URL names (so two spellings of one address count as one)."""
 
 from __future__ import annotations
 
 import collections
 import socket
 import threading
+from urllib.parse import urlsplit
 
 from gates.errors import GatesError
 
@@ -27,3 +29,35 @@ def free_port() -> int:
                 _RECENT.append(port)
                 return port
     raise GatesError(f"no free TCP port of 127.0.0.1 after {_TRIES} tries")
+
+
+# Names of this machine's loopback interface: a URL on any of them reaches the same listener.
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "0:0:0:0:0:0:0:1"})
+
+
+def port_problem(url: str) -> str | None:
+    """Why ``url``'s port is not a TCP port (1-65535), or None when it is (or the URL names none)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return f"expected a port in 1-65535 in {url!r}"
+    if port == 0:
+        return f"expected a port in 1-65535 in {url!r}, got 0"
+    return None
+
+
+def url_identity(url: str) -> str:
+    """``scheme://host:port/path`` of ``url`` as the network sees it: the host lower-cased, every loopback
+    name one host, the scheme's default port written out, no trailing slash. Two URLs with the same identity
+    reach the same place."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    host = "localhost" if host in _LOOPBACK else host
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    return f"{parts.scheme.lower()}://{host}:{port}{parts.path.rstrip('/')}"

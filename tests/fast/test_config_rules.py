@@ -96,6 +96,15 @@ def _env(url: str = "http://127.0.0.1:8081", **more: object) -> dict[str, object
          "the same name as environments.staging but for case"),
         ({}, {"staging ": _env()}, {}, "environments.staging ", "no spaces"),
         ({}, None, {"monitor": {"window": "99999h"}}, "monitor.window", "longer than the 7d"),
+        ({}, None, {"local": {"postgres_port": 99999}}, "local.postgres_port", "expected a port in 1-65535, got 99999"),
+        ({}, None, {"local": {"postgres_port": 0}}, "local.postgres_port", "expected a port in 1-65535, got 0"),
+        ({}, {"staging": _env("http://127.0.0.1:99999")}, {}, "environments.staging.url", "expected a port in 1-65535"),
+        ({}, {"staging": _env(admin_url="http://127.0.0.1:0/")}, {}, "environments.staging.admin_url",
+         "expected a port in 1-65535"),
+        ({}, {"staging": _env("http://localhost:8081"), "production": _env()}, {}, "environments.production.url",
+         "the same URL as environments.staging"),
+        ({}, {"staging": _env("http://[::1]:8081/"), "production": _env("http://LOCALHOST:8081")}, {},
+         "environments.production.url", "the same URL as environments.staging"),
     ],
 )  # fmt: skip
 def test_config_check_catches_what_run_time_would_trip_on(
@@ -115,3 +124,14 @@ def test_the_feedback_log_takes_only_the_date_placeholder(tmp_path: Path) -> Non
         parse({"app": APP, "environments": STAGING, "record": {"feedback": "feedback/{when}.md"}}, path)
     ok = parse({"app": APP, "environments": STAGING, "record": {"feedback": "feedback/devops/{date}.md"}}, path)
     assert ok.record.feedback == "feedback/devops/{date}.md"
+
+
+def test_loopback_spellings_are_one_host_and_other_hosts_stay_apart() -> None:
+    """localhost, 127.0.0.1 and ::1 name one listener; another host, port, scheme or path is another place."""
+    from gates.ports import url_identity
+
+    same = {url_identity(u) for u in ("http://localhost:8081", "http://127.0.0.1:8081/", "http://[::1]:8081")}
+    assert len(same) == 1
+    others = ("http://10.0.0.1:8081", "http://localhost:8082", "https://localhost:8081", "http://localhost:8081/app")
+    assert len({url_identity(u) for u in others} | same) == 5
+    assert url_identity("https://App.Example") == url_identity("https://app.example:443/")
