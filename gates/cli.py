@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser(
-        "migrate", parents=[common], help="apply pending migrations to an environment with the Supabase CLI"
+        "migrate", parents=[common, output], help="apply pending migrations to an environment with the Supabase CLI"
     )
     p.add_argument("--env", required=True)
     p.set_defaults(func=cmd_migrate)
@@ -415,7 +415,7 @@ def _require_tools(cfg: config_mod.Config) -> None:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from gates.database import prepare_database
     from gates.database.migrations import local_migrations
-    from gates.migrate import migrate
+    from gates.migrate import migrate, watch
 
     cfg = _load(args)
     env = cfg.environment(args.env)
@@ -424,8 +424,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     # The files themselves first (two sharing a version, a name the CLI skips): exit 2 before any lock or connection.
     local_migrations(cfg.migrations_dir)
     log = cfg.state_dir / env.name / "logs" / "migrate.log"
-    with _locked(cfg, [env.name]):
-        print(f"gates: {env.name}: {migrate(cfg, prepare_database(cfg, env), log)} (log: {log})")
+    with _locked(cfg, [env.name]), _telling(args) as reporter:
+        url = prepare_database(cfg, env)
+        with reporter.waiting(f"migrate {env.name}", detail=watch(cfg, url).detail):
+            said = migrate(cfg, url, log)
+        reporter.message(f"gates: {env.name}: {said} (log: {log})")
     return EXIT_OK
 
 

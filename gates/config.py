@@ -171,8 +171,12 @@ class DatabaseConfig:
     # on it, unlike on Supabase); empty: that fails the advisors molecule (fail closed).
     advisors_blind_ok: str = ""
     # Bounds of every statement of the gate's own session, in seconds: a locked table is a verdict, not a hang.
+    # lock_timeout bounds every lock wait of the release steps' sessions too (migrate, the Supabase CLI's push,
+    # backup, restore, ledger, release lock): a held lock ends the step as failed, naming it and its holder.
     statement_timeout: float = 10.0
     lock_timeout: float = 5.0
+    # Each statement of a release step's own sessions: longer than a gate's, a migration may rewrite a table.
+    step_statement_timeout: float = 300.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -600,7 +604,7 @@ def _bounded(value: float, path: Path, key: str, most: float = MAX_WAIT, unit: s
 
 
 def _validate_database_waits(db: DatabaseConfig, path: Path, key: str) -> None:
-    for name in ("statement_timeout", "lock_timeout"):
+    for name in ("statement_timeout", "lock_timeout", "step_statement_timeout"):
         _bounded(getattr(db, name), path, f"{key}.{name}")
 
 

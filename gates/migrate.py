@@ -1,25 +1,40 @@
 """Migrating an environment: apply pending migrations with the Supabase CLI, then prove the history matches the files.
 
-Above the database package and the checks: it applies with one and proves with the other.
+Above the database package and the checks: it applies with one and proves with the other. Every session
+it opens, the CLI's included, is bounded by ``[database] lock_timeout`` and ``step_statement_timeout``:
+a held lock fails the migration naming the lock and its holder (gates.database.waits).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from gates.checks.database import migrations_applied, no_unknown_migrations
 from gates.config import Config
 from gates.database.migrations import applied_migrations, local_migrations, push
+from gates.database.waits import SUPABASE_CLI_SESSION, LockWatch, held_locks_at, step_session, with_bounds
 from gates.errors import GatesError
 from gates.redact import redact
+
+SESSION = "gates migrate"  # application_name of migrate's own sessions
+# The sessions a migration's progress line watches: its own, and the Supabase CLI's.
+WATCHED = (f"{SESSION}%", SUPABASE_CLI_SESSION)
+
+
+def watch(config: Config, url: str) -> LockWatch:
+    """What a migration of the database at ``url`` waits on, for its progress line."""
+    return LockWatch(url, WATCHED, config.database)
 
 
 def pending(config: Config, url: str) -> list[str]:
     """Names of the migration files not yet recorded as applied."""
     files = local_migrations(config.migrations_dir)
-    with _connect(url) as conn:
+    with _session(config, url) as conn:
         applied = {m.version for m in applied_migrations(conn)}
     return [f.path.name for f in files if f.version not in applied]
 
@@ -30,14 +45,22 @@ def migrate(config: Config, url: str, log: Path | None) -> str:
     todo = pending(config, url)
     if todo:
         try:
-            push(url, config.app_source, log, migrations_dir=config.migrations_dir)
+            push(with_bounds(url, config.database), config.app_source, log, migrations_dir=config.migrations_dir)
         except GatesError as exc:
-            raise GatesError(f"{exc}; {_what_stayed(config, url, todo)}") from None
-    with _connect(url) as conn:
+            raise GatesError(f"{exc}{_holder(url, str(exc))}; {_what_stayed(config, url, todo)}") from None
+    with _session(config, url) as conn:
         for measurement in (migrations_applied(conn, files), no_unknown_migrations(conn, files)):
             if not measurement.ok:
                 raise GatesError(measurement.explain())
     return f"applied {len(todo)} migration(s): {', '.join(todo)}" if todo else f"up to date ({len(files)} migrations)"
+
+
+def _holder(url: str, error: str) -> str:
+    """For a push the bound cancelled: the lock it waited on and its holder (the CLI's message names neither)."""
+    if "lock timeout" not in error and "statement timeout" not in error:
+        return ""
+    held = held_locks_at(url, "supabase_migrations.schema_migrations")
+    return f"; {held}" if held else "; the lock's holder has let go since"
 
 
 def _what_stayed(config: Config, url: str, todo: list[str]) -> str:
@@ -51,8 +74,15 @@ def _what_stayed(config: Config, url: str, todo: list[str]) -> str:
     return f"applied in this run and kept: {', '.join(applied) or 'none'}; not applied: {', '.join(missing) or 'none'}"
 
 
-def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+@contextlib.contextmanager
+def _session(config: Config, url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A bounded session reading the history; a database error (a lock_timeout naming its holder) is a GatesError."""
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        conn = step_session(url, SESSION, config.database)
     except psycopg.Error as exc:
         raise GatesError(redact(f"cannot connect to the database: {exc}")) from None
+    with conn:
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            raise GatesError(redact(f"reading the migration history: {exc}")) from None

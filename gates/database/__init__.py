@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from gates.config import Config, DatabaseConfig, Environment
+from gates.database.waits import BoundedCursor, set_bounds
 from gates.errors import ConfigError
+
+__all__ = [
+    "BoundedCursor", "database_url", "gate_connection", "has_database", "local_database_name", "prepare_database",
+    "uses_local_cluster",
+]  # fmt: skip
 
 
 def database_url(config: Config, env: Environment) -> str:
@@ -68,55 +72,5 @@ def gate_connection(url: str, env: Environment, config: Config | None = None) ->
     waits = config.database if config is not None else DatabaseConfig()
     options = "-c default_transaction_read_only=on" if env.is_production else ""
     conn = psycopg.connect(url, autocommit=True, connect_timeout=10, options=options, cursor_factory=BoundedCursor)
-    # SET rather than startup options: poolers (Supabase's among them) may drop those.
-    for name in ("statement_timeout", "lock_timeout"):
-        conn.execute(sql.SQL("select set_config({}, {}, false)").format(
-            sql.Literal(name), sql.Literal(f"{round(getattr(waits, name) * 1000)}ms")))  # fmt: skip
+    set_bounds(conn, waits.lock_timeout, waits.statement_timeout)
     return conn
-
-
-_CANCELLED = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)
-
-# Relations other sessions hold a lock on that blocks reading (ACCESS EXCLUSIVE) or writing, with who holds it.
-_LOCKS_HELD = """
-select n.nspname || '.' || c.relname, l.mode, l.pid, coalesce(a.query, '')
-from pg_locks l
-join pg_class c on c.oid = l.relation
-join pg_namespace n on n.oid = c.relnamespace
-left join pg_stat_activity a on a.pid = l.pid
-where l.granted and l.locktype = 'relation' and l.pid <> pg_backend_pid()
-  and l.database = (select oid from pg_database where datname = current_database())
-  and l.mode in ('AccessExclusiveLock', 'ExclusiveLock', 'ShareRowExclusiveLock', 'ShareLock')
-order by l.mode = 'AccessExclusiveLock' desc, 1
-"""
-
-
-class BoundedCursor(psycopg.Cursor[Any]):
-    """A cursor whose statement cancelled by ``lock_timeout`` or ``statement_timeout`` raises the same error
-    class with a message naming the bound and the relation it waited on (from pg_locks), so a check that
-    reports ``query failed: <message>`` says what blocked it."""
-
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> BoundedCursor:
-        try:
-            super().execute(query, params, **kwargs)
-        except _CANCELLED as exc:
-            raise type(exc)(self._explain(exc, query)) from exc
-        return self
-
-    def _explain(self, exc: psycopg.Error, query: Any) -> str:
-        bound = "lock_timeout" if isinstance(exc, psycopg.errors.LockNotAvailable) else "statement_timeout"
-        text = query.as_string(self.connection) if isinstance(query, sql.Composable) else str(query)
-        setting = ""
-        waited = "the statement did not finish"
-        with contextlib.suppress(psycopg.Error):
-            setting = str(self.connection.execute(sql.SQL("show {}").format(sql.Identifier(bound))).fetchone()[0])  # type: ignore[index]
-            held = psycopg.Cursor(self.connection).execute(_LOCKS_HELD).fetchall()
-            words = " ".join(text.lower().replace('"', "").split())
-            # The relations the statement names; none named (a view, a function): every lock held meanwhile.
-            named = [h for h in held if h[0].lower() in words or h[0].split(".", 1)[1].lower() in words] or held
-            if named:
-                waited = "waited on " + "; ".join(
-                    f"{rel} ({mode} held by pid {pid}: {' '.join(q.split())[:80]!r})" for rel, mode, pid, q in named[:3]
-                )
-        statement = " ".join(text.split())[:120]
-        return f"{bound} ({setting or 'set'}) cancelled the statement: {waited}; statement: {statement}"

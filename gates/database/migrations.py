@@ -288,9 +288,9 @@ def _raise_on_failure(result: Completed, migrations: Path) -> None:
     # Files run one by one, each announced first: the last one announced is the one that failed.
     applying = re.findall(r"Applying migration (\S+?\.sql)", result.stderr)
     where = f" at {migrations / applying[-1]}" if applying else ""
-    raise GatesError(
-        redact(f"supabase db push failed{where}{_statement(message)} (exit {result.returncode}): {message}")
-    )
+    # The CLI's error is the server's: its first line, then the statement and a caret (named by _statement).
+    said = message.strip().splitlines()[0] if message.strip() else "no output"
+    raise GatesError(redact(f"supabase db push failed{where}{_statement(message)} (exit {result.returncode}): {said}"))
 
 
 def _statement(message: str) -> str:

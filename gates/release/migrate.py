@@ -9,7 +9,7 @@ from __future__ import annotations
 from gates.config import Environment
 from gates.database import has_database, prepare_database
 from gates.errors import GatesError
-from gates.migrate import migrate
+from gates.migrate import migrate, watch
 from gates.release.context import Context
 from gates.release.drill import require_drill
 from gates.state import StepRecord
@@ -27,4 +27,6 @@ def migrate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     url = prepare_database(ctx.config, env)
     log = ctx.record.log(f"migrate-{env.name}")
     rec.artifacts.append(ctx.record.relative(log))
-    rec.detail = migrate(ctx.config, url, log)
+    # A lock wait says on the progress line what it waits on and who holds it, until lock_timeout ends it.
+    with ctx.reporter.waiting(f"migrate {env.name}", detail=watch(ctx.config, url).detail):
+        rec.detail = migrate(ctx.config, url, log)
