@@ -315,9 +315,12 @@ def _records_root(args: argparse.Namespace, cfg: config_mod.Config) -> Path:
 
     root = Path(args.reports).resolve() if args.reports else cfg.record_dir
     where = f"--reports {args.reports}" if args.reports else f"{cfg.path}: record.dir"
+    # The nearest folder that exists must take a new folder (made and removed again: nothing is left behind).
+    existing = next((p for p in (root, *root.parents) if p.exists()), Path(root.anchor))
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=root):
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(existing))
+        with tempfile.TemporaryDirectory(dir=existing, prefix=".gates-write-test-"):
             pass
     except OSError as exc:
         raise UsageError(f"{where}: cannot write records to {root}: {exc.strerror or exc}") from None
@@ -463,7 +466,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     cfg.check_secrets_present(env)
     log = cfg.state_dir / env.name / "logs" / "restore.log"
     with _locked(cfg, [env.name]):
-        print(f"gates: {env.name}: {restore(prepare_database(cfg, env), path, log)} (log: {log})")
+        print(f"gates: {env.name}: {restore(prepare_database(cfg, env), path, log, cfg.database)} (log: {log})")
     return EXIT_OK
 
 

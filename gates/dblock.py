@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 
+from gates.config import DatabaseConfig
 from gates.errors import GatesError
 from gates.gatesschema import SCHEMA, connect, ensure, key_of, said
 
@@ -75,15 +76,15 @@ def user() -> str:
 class DatabaseLock:
     """One environment's lock in its database: ``acquire`` (LockHeld naming the holder), ``release``."""
 
-    def __init__(self, url: str, app: str, env: str, holder: Holder) -> None:
-        self.url, self.app, self.env, self.holder = url, app, env, holder
+    def __init__(self, url: str, app: str, env: str, holder: Holder, waits: DatabaseConfig | None = None) -> None:
+        self.url, self.app, self.env, self.holder, self.waits = url, app, env, holder, waits
         self.key = key_of("release lock", app, env)
         self.replaced: Holder | None = None  # a row left by a holder whose session is gone
         self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> None:
         try:
-            conn = connect(self.url, f"gates lock {self.app}/{self.env} pid {self.holder.pid}")
+            conn = connect(self.url, f"gates lock {self.app}/{self.env} pid {self.holder.pid}", self.waits)
         except psycopg.Error as exc:
             raise LockHeld(f"{self.env}: cannot take the release lock in its database: {said(exc)}") from None
         try:

@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from gates.config import Config
+from gates.config import Config, DatabaseConfig
+from gates.database.waits import BoundedCursor, set_bounds
 from gates.errors import ConfigError
 from gates.redact import redact
 
@@ -27,13 +28,13 @@ CONNECT_TIMEOUT = 10
 # Server-side keepalives: a holder whose machine vanishes (no FIN ever sent) is noticed by the server
 # within about a minute and its session (with its advisory lock) ends. Any user may set these.
 # idle_session_timeout=0 (Postgres 14+): the lock's session is idle for the whole release and must not
-# be cut. Set after connecting, not as startup options, which some poolers refuse.
+# be cut. Set after connecting, not as startup options, which some poolers refuse. Its statements and
+# lock waits are bounded by [database] (see connect).
 _SESSION_SETTINGS = (
     ("tcp_keepalives_idle", "30"),
     ("tcp_keepalives_interval", "10"),
     ("tcp_keepalives_count", "3"),
     ("idle_session_timeout", "0"),
-    ("statement_timeout", "30000"),
 )
 
 _DDL = (
@@ -114,8 +115,11 @@ def key_of(*parts: str) -> int:
 _SCHEMA_KEY = key_of("schema")
 
 
-def connect(url: str, purpose: str) -> psycopg.Connection[Any]:
-    """An autocommit session to ``url`` with keepalives on, named in ``pg_stat_activity`` by ``purpose``."""
+def connect(url: str, purpose: str, waits: DatabaseConfig | None = None) -> psycopg.Connection[Any]:
+    """An autocommit session to ``url`` with keepalives on, named in ``pg_stat_activity`` by ``purpose``; its
+    lock waits and statements bounded by ``waits`` (``[database] lock_timeout``, ``step_statement_timeout``),
+    a cancelled statement's error naming the lock and its holder."""
+    bounds = waits or DatabaseConfig()
     conn = psycopg.connect(
         url,
         autocommit=True,
@@ -125,11 +129,13 @@ def connect(url: str, purpose: str) -> psycopg.Connection[Any]:
         keepalives_interval=10,
         keepalives_count=3,
         application_name=purpose[:63],
+        cursor_factory=BoundedCursor,
     )
     for name, value in _SESSION_SETTINGS:
         # A server too old for a setting (UndefinedObject): the others still hold.
         with contextlib.suppress(psycopg.errors.UndefinedObject):
             conn.execute("select set_config(%s, %s, false)", (name, value))
+    set_bounds(conn, bounds.lock_timeout, bounds.step_statement_timeout)
     return conn
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.rows import class_row
 
-from gates.config import Config, Environment
+from gates.config import Config, DatabaseConfig, Environment
 from gates.dblock import Holder, who
 from gates.errors import GatesError
 from gates.gatesschema import SCHEMA, check_not_exposed, connect, ensure, said
@@ -103,9 +103,9 @@ def where(config: Config, env: Environment) -> tuple[str | None, str]:
     return None, f"no ledger: {env.name} has no database (database_url_env)"
 
 
-def append(url: str, entry: Entry) -> None:
+def append(url: str, entry: Entry, waits: DatabaseConfig | None = None) -> None:
     """Add ``entry`` to the ledger of the database at ``url`` (creating gates' schema when missing)."""
-    with connect(url, f"gates ledger {entry.app}/{entry.env}") as conn:
+    with connect(url, f"gates ledger {entry.app}/{entry.env}", waits) as conn:
         ensure(conn)
         conn.execute(
             f"insert into {SCHEMA}.releases (app, env, kind, record, outcome, reason, started_at, ended_at, "
@@ -128,9 +128,11 @@ _READ_SQL = (
 )
 
 
-def read(url: str, app: str, env: str, limit: int = READ_LIMIT) -> list[Entry]:
+def read(
+    url: str, app: str, env: str, limit: int = READ_LIMIT, waits: DatabaseConfig | None = None
+) -> list[Entry]:
     """The newest ``limit`` entries of ``app`` in ``env``, newest first (none when gates never wrote here)."""
-    with connect(url, f"gates ledger {app}/{env}") as conn:
+    with connect(url, f"gates ledger {app}/{env}", waits) as conn:
         exists = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.releases",)).fetchone()
         if exists is None or exists[0] is None:
             return []
@@ -172,7 +174,7 @@ def ledger_of(config: Config, env: Environment, limit: int = READ_LIMIT) -> Ledg
         url, why = where(config, env)
         if url is None:
             return Ledger(env.name, [], why)
-        return Ledger(env.name, read(url, config.app.name, env.name, limit))
+        return Ledger(env.name, read(url, config.app.name, env.name, limit, config.database))
     except (psycopg.Error, GatesError) as exc:  # an unset database variable too: said, not fatal to a reader
         return Ledger(env.name, [], f"ledger unreadable: {said(exc)}")
 
@@ -238,7 +240,7 @@ def write(config: Config, env: Environment, entry: Entry) -> str:
     try:
         url, why = where(config, env)
         if url is not None:
-            append(url, entry)
+            append(url, entry, config.database)
             return f"written to {SCHEMA}.releases of {env.name}'s database"
     except (psycopg.Error, GatesError) as exc:
         why = f"ledger entry not written: {said(exc)}"

@@ -141,7 +141,8 @@ class ReleaseLock:
         check_not_exposed(self.config)
         me = self.me
         holder = dataclasses.replace(me, user=user(), machine=machine())
-        db = DatabaseLock(database_url(self.config, self.config.environment(env)), self.config.app.name, env, holder)
+        url = database_url(self.config, self.config.environment(env))
+        db = DatabaseLock(url, self.config.app.name, env, holder, self.config.database)
         db.acquire()
         self._databases.append(db)
         if db.replaced is not None:

@@ -10,11 +10,13 @@ statement's error (``held_locks``), and on the progress line while the wait goes
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from gates.config import DatabaseConfig
 
@@ -56,9 +58,21 @@ def milliseconds(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
+def _shown(seconds: float) -> str:
+    """A bound as Postgres's SHOW says it: whole seconds in s, else ms."""
+    ms = round(seconds * 1000)
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+# The bounds set on each open session: a statement cancelled inside a transaction leaves it aborted, where
+# not even SHOW answers, yet the error must still name its bound.
+_BOUNDS: weakref.WeakKeyDictionary[psycopg.Connection[Any], dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 def set_bounds(conn: psycopg.Connection[Any], lock_timeout: float, statement_timeout: float) -> None:
     """Bound every later statement of ``conn``. SET rather than startup options: poolers (Supabase's among
     them) may drop those."""
+    _BOUNDS[conn] = {"lock_timeout": _shown(lock_timeout), "statement_timeout": _shown(statement_timeout)}
     for name, seconds in (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)):
         conn.execute(
             sql.SQL("select set_config({}, {}, false)").format(sql.Literal(name), sql.Literal(milliseconds(seconds)))
@@ -115,11 +129,16 @@ class BoundedCursor(psycopg.Cursor[Any]):
     def _explain(self, exc: psycopg.Error, query: Any) -> str:
         bound = "lock_timeout" if isinstance(exc, psycopg.errors.LockNotAvailable) else "statement_timeout"
         text = query.as_string(self.connection) if isinstance(query, sql.Composable) else str(query)
-        setting = ""
+        conn = self.connection
+        setting = _BOUNDS.get(conn, {}).get(bound, "")
         waited = ""
         with contextlib.suppress(psycopg.Error):
-            setting = str(self.connection.execute(sql.SQL("show {}").format(sql.Identifier(bound))).fetchone()[0])  # type: ignore[index]
-            waited = held_locks(self.connection, text)
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                # The aborted transaction answers nothing: ask from a session of its own.
+                url = make_conninfo(conn.info.dsn, password=conn.info.password or None)
+                waited = held_locks_at(url, text)
+            else:
+                waited = held_locks(conn, text)
         statement = " ".join(text.split())[:120]
         return f"{bound} ({setting or 'set'}) cancelled the statement: {waited or 'the statement did not finish'}; statement: {statement}"
 

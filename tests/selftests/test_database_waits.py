@@ -81,13 +81,13 @@ def _migrated_site(tmp_path: Path, url: str, lock_timeout: float, app: dict[str,
     )  # fmt: skip
     first = gates("migrate", "--env", "staging", config=config, env={MIGRATE_DB: url}, timeout=120)
     assert first.returncode == 0, first.stdout + first.stderr
-    (source / "supabase" / "migrations" / "20990101000000_later.sql").write_text("create table later (id int);\n")
+    (source / "supabase" / "migrations" / "20990101000000_later.sql").write_text("create table later (id bigint primary key);\n")
     return config
 
 
 @pytest.mark.parametrize(
     "mode, where",
-    [("access exclusive", "reading the migration history: lock_timeout (4s) cancelled the statement"),
+    [("access exclusive", "reading the migration history: lock_timeout (6s) cancelled the statement"),
      ("exclusive", "supabase db push failed")],
 )  # fmt: skip
 def test_gates_migrate_against_a_held_history_lock_fails_naming_it_and_its_holder(pg_database, tmp_path, mode, where):
@@ -96,7 +96,7 @@ def test_gates_migrate_against_a_held_history_lock_fails_naming_it_and_its_holde
     lets the history be read, so the wait is the Supabase CLI's own: the bound reaches the CLI's sessions too."""
     from tests.selftests.demo import gates
 
-    config = _migrated_site(tmp_path, pg_database, lock_timeout=4)
+    config = _migrated_site(tmp_path, pg_database, lock_timeout=6)
     with psycopg.connect(pg_database, autocommit=True, application_name="the holder") as holder:
         holder.execute("begin")
         holder.execute(f"lock table {HISTORY} in {mode} mode")
@@ -109,3 +109,89 @@ def test_gates_migrate_against_a_held_history_lock_fails_naming_it_and_its_holde
     assert f"held by pid {pid}, the holder: 'lock table {HISTORY} in {mode} mode'" in error, error
     waits = [line for line in result.stdout.splitlines() if "migrate staging:" in line and "waiting on" in line]
     assert waits and f"waiting on {HISTORY}" in waits[0] and f"held by pid {pid}, the holder" in waits[0], result.stdout
+
+
+def test_gates_deploy_against_a_held_history_lock_fails_its_migrate_step_naming_the_holder(pg_database, tmp_path):
+    """The lock is taken while the release builds: its migrate step fails within lock_timeout naming the table and
+    the holder, the progress line said what it waited on, and nothing after migrate ran."""
+    import json
+
+    from gates.procs import wait_until
+    from tests.selftests.demo import gates
+    from tests.selftests.releaseprocs import start_deploy, stop
+
+    building, go = tmp_path / "building", tmp_path / "go"
+    # The build waits (bounded) for the test to have taken the lock: the lock is held before migrate starts.
+    build = f"touch {building}; i=0; while [ ! -e {go} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done"
+    app = {"build": build, "start": "python -m uvicorn app:app --host $HOST --port $PORT"}
+    config = _migrated_site(tmp_path, pg_database, lock_timeout=6, app=app)
+    events = tmp_path / "events.jsonl"
+    proc = start_deploy(config, tmp_path / "out", "--events", str(events), env={MIGRATE_DB: pg_database})
+    try:
+        with psycopg.connect(pg_database, autocommit=True, application_name="the holder") as holder:
+            wait_until("the release's build to start", lambda: building.exists() or proc.poll() is not None, timeout=240)
+            holder.execute("begin")
+            holder.execute(f"lock table {HISTORY} in access exclusive mode")
+            go.touch()
+            pid = holder.info.backend_pid
+            proc.wait(timeout=240)
+            holder.execute("rollback")
+    finally:
+        stop(proc)
+        gates("down", config=config)
+    out = (tmp_path / "out" / "stdout").read_text()
+    assert proc.returncode == 1, out + (tmp_path / "out" / "stderr").read_text()
+    told = [json.loads(line) for line in events.read_text().splitlines()]
+    (ended,) = [e for e in told if e["event"] == "step_ended" and e["step"] == "migrate"]
+    assert ended["outcome"] == "failed" and f"lock_timeout (6s) cancelled the statement: waited on {HISTORY}" in ended["detail"]
+    assert f"held by pid {pid}, the holder: 'lock table {HISTORY} in access exclusive mode'" in ended["detail"]
+    waits = [e for e in told if e["event"] == "progress" and e["what"] == "migrate staging" and "waiting on" in e["detail"]]
+    assert waits and f"held by pid {pid}, the holder" in waits[0]["detail"], out
+    assert "migrate staging: " in out and f"waiting on {HISTORY}" in out
+    assert not [e for e in told if e["event"] == "step_started" and e["step"] in ("deploy", "gate")]
+
+
+def test_a_backup_against_a_locked_table_fails_within_lock_timeout_naming_the_holder(pg_database, pg_cluster, tmp_path):
+    """A table held ACCESS EXCLUSIVE: the backup fails after lock_timeout naming the table and the holder's pid,
+    instead of waiting for the holder."""
+    from gates.config import DatabaseConfig
+    from gates.database.backup import take_backup
+    from gates.errors import GatesError
+
+    with psycopg.connect(pg_database, autocommit=True, application_name="the holder") as holder:
+        holder.execute("create table orders (id bigint primary key)")
+        holder.execute("begin")
+        holder.execute("lock table orders in access exclusive mode")
+        with pytest.raises(GatesError) as caught:
+            take_backup(pg_database, tmp_path / "b.dump", pg_cluster.url("postgres"), waits=DatabaseConfig(lock_timeout=0.5))
+        pid = holder.info.backend_pid
+    message = str(caught.value)
+    assert "lock_timeout (500ms) cancelled the statement: waited on public.orders" in message, message
+    assert f"AccessExclusiveLock held by pid {pid}, the holder: 'lock table orders in access exclusive mode'" in message
+
+
+def test_the_ledger_and_the_release_lock_are_bounded_by_lock_timeout(pg_database, tmp_path, monkeypatch):
+    """gates' own tables held locked: reading the ledger says it is unreadable naming the lock and its holder, and
+    taking the release lock is refused the same way, each within lock_timeout."""
+    from gates.dblock import DatabaseLock, Holder
+    from gates.errors import GatesError
+    from gates.ledger import ledger_of
+
+    monkeypatch.setenv("GATES_WAITS_LEDGER", pg_database)
+    data = {"app": {"name": "a"}, "database": {"lock_timeout": 0.5}, "environments": {"staging": {
+        "platform": "local", "url": "http://127.0.0.1:1", "database_url_env": "GATES_WAITS_LEDGER"}}}  # fmt: skip
+    config = parse(data, tmp_path / "gates.toml")
+    claim = Holder(1, "h", "gates deploy", "now")
+    lock = DatabaseLock(pg_database, "a", "staging", claim, config.database)
+    lock.acquire()  # creates gates' schema
+    lock.release()
+    with psycopg.connect(pg_database, autocommit=True, application_name="the holder") as holder:
+        holder.execute("begin")
+        holder.execute("lock table gates.releases, gates.locks in access exclusive mode")
+        known = ledger_of(config, config.environment("staging"))
+        with pytest.raises(GatesError) as refused:
+            DatabaseLock(pg_database, "a", "staging", claim, config.database).acquire()
+        pid = holder.info.backend_pid
+    assert "lock_timeout (500ms) cancelled the statement: waited on gates.releases" in known.unavailable
+    assert f"held by pid {pid}, the holder" in known.unavailable
+    assert "lock_timeout (500ms) cancelled the statement" in str(refused.value) and f"pid {pid}" in str(refused.value)
