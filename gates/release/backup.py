@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gates.config import Environment
+from gates.database import prepare_database
 from gates.database.backup import backup_environment
+from gates.database.waits import LockWatch
 from gates.release.context import Context
 from gates.release.drill import require_drill
 from gates.state import Backup, StepRecord
@@ -17,7 +19,10 @@ def backup_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         require_drill(ctx, env, "back up")
     log = ctx.record.log(f"backup-{env.name}")
     rec.artifacts.append(ctx.record.relative(log))
-    taken = backup_environment(ctx.config, env, ctx.record.dir / "backups" / f"{env.name}.dump", log)
+    # A lock wait of the dump says on the progress line what it waits on and who holds it.
+    watch = LockWatch(prepare_database(ctx.config, env), ("gates backup%", "pg_dump%"), ctx.config.database)
+    with ctx.reporter.waiting(f"backup {env.name}", detail=watch.detail):
+        taken = backup_environment(ctx.config, env, ctx.record.dir / "backups" / f"{env.name}.dump", log)
     path = ctx.record.relative(Path(taken.path))
     ctx.state.backups[env.name] = Backup(
         env=env.name, path=path, bytes=taken.bytes, sha256=taken.sha256, verified=taken.verified,
