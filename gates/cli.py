@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from gates import config as config_mod
 from gates.errors import GatesError, UsageError
-from gates.redact import redact
+from gates.redact import keep, redact
 
 if TYPE_CHECKING:
     from gates import release
@@ -444,7 +444,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     folder = cfg.state_dir / env.name / "backups"
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     backup = backup_environment(cfg, env, folder / f"{stamp}.dump", folder / f"{stamp}.log")
-    Path(backup.path).with_suffix(".json").write_text(json.dumps(backup.as_dict(), indent=2) + "\n")
+    keep(Path(backup.path).with_suffix(".json"), json.dumps(backup.as_dict(), indent=2) + "\n")
     print(
         f"gates: {env.name}: backup {backup.path}: {backup.bytes} bytes, sha256 {backup.sha256}, "
         f"server {backup.server_version}; restored and compared: {backup.tables} tables, {backup.rows} rows"

@@ -26,7 +26,7 @@ from gates.markers import WAIVED_PREFIX
 from gates.probe import latest_probe
 from gates.procs import STOP_GRACE, run
 from gates.progress import Reporter, ticking
-from gates.redact import redact
+from gates.redact import keep_file, redact
 
 GATE_TIMEOUT = 900.0
 TAIL_EVERY = 0.1  # seconds between reads of a running gate's events file
@@ -130,6 +130,9 @@ def run_gate(
         advisors[1].join()  # bounded by the CLI's own timeout; usually done long before the gate
     extra = (advisors[0],) if advisors is not None and advisors[0].exists() else ()
     artifacts = tuple(p for p in (out / f"{stem}.html", out / f"{stem}.xml", log, *extra) if p.exists())
+    # The child masked what it knew; this process may know more secrets (a platform's, set since it started).
+    for written in (*artifacts, events, out / f"{stem}-measurements.jsonl"):
+        keep_file(written)
     counts, failed = junit_summary(out / f"{stem}.xml")
     waived = waivers(out / f"{stem}.xml")
     if result.returncode == 0 and counts.get("tests", 0) > 0:

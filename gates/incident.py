@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gates.redact import redact
+from gates.redact import keep, redact
 
 if TYPE_CHECKING:
     from gates.config import Config
@@ -59,7 +59,7 @@ class IncidentWriter:
 def write_report(record: Record, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{record.started_at.date().isoformat()}-{record.id}.md"
-    path.write_text(redact(report(record, path)))
+    keep(path, report(record, path))
     return path
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gates.errors import GatesError
-from gates.redact import redact
+from gates.redact import keep, redact
 
 T = TypeVar("T")
 
@@ -110,10 +110,8 @@ def stop_group(proc: subprocess.Popen[str], grace: float = STOP_GRACE) -> None:
 def _append_log(log: Path | None, result: Completed) -> None:
     if log is None:
         return
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as fh:
-        fh.write(f"$ {result.command}\n{result.output}")
-        fh.write(f"[exit {result.returncode} after {result.seconds:.2f}s]\n\n")
+    transcript = f"$ {result.command}\n{result.output}[exit {result.returncode} after {result.seconds:.2f}s]\n\n"
+    keep(log, transcript, append=True)
 
 
 def wait_until(what: str, probe: Callable[[], T | None], *, timeout: float, interval: float | None = None) -> T:

@@ -24,7 +24,7 @@ from gates.gaterun import junit_summary
 from gates.markdown import page, to_html
 from gates.measurement import utcnow
 from gates.proofs import proof_rows, proof_table
-from gates.redact import redact
+from gates.redact import keep, keep_folder, redact
 from gates.state import DocsUpdate, ReleaseState, StepRecord
 
 __all__ = ["OUTCOMES", "STEP_OUTCOMES", "Listener", "Record", "StepRecord", "latest"]
@@ -151,6 +151,9 @@ class Record:
         self.write()
         self._tell("finish", None)
         self.write()
+        # Whatever entered the folder by other hands (a child's reports, a probe's samples) is masked too, by
+        # every secret known by the end: one learnt after a file was written still leaves it.
+        keep_folder(self.dir)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -220,9 +223,7 @@ def _took(step: StepRecord) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    keep(path, text)  # atomic, and masked like everything else that enters the record
 
 
 def latest(root: Path) -> Path | None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import re
 import threading
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
 _MIN_SECRET_LENGTH = 4
@@ -61,11 +63,22 @@ def register_env(*names: str) -> None:
 
 
 def _parts_of(value: str) -> list[str]:
-    """A URL's password is a secret on its own (it may appear unquoted elsewhere)."""
+    """The parts of a secret URL that are secrets on their own, for they appear without the rest: its password
+    (unquoted elsewhere), the segments of its path and the values of its query (a webhook's token, which the
+    app it is sent to logs as a request path: ``POST /services/T0/B0/<token> 404``). Only distinctive parts are
+    kept (see ``register_secret``), so ``/services`` or ``/api`` stay readable."""
+    parts: list[str] = []
     m = _URL_PASSWORD.search(value)
     if m and len(m.group("pw")) >= _MIN_SECRET_LENGTH:
-        return [m.group("pw")]
-    return []
+        parts.append(m.group("pw"))
+    if value.startswith(("http://", "https://")):  # a database URL's path is its name, not a secret
+        try:
+            url = urlsplit(value.strip())
+        except ValueError:
+            return parts
+        segments = [unquote(s) for s in url.path.split("/") if s]
+        parts += [*segments, *(v for _, v in parse_qsl(url.query, keep_blank_values=False))]
+    return parts
 
 
 def redact(text: str) -> str:
@@ -80,3 +93,40 @@ def redact(text: str) -> str:
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}{m.group('at')}", text)
     text = _AUTHORIZATION.sub(lambda m: f"{m.group('key')}{MASK}", text)
     return _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('q')}{MASK}", text)
+
+
+# Files of the record read as text to be masked; anything else (images, videos, archives) is written by gates'
+# own code from values it has already masked, or carries no text.
+TEXT_SUFFIXES = frozenset({".html", ".htm", ".xml", ".json", ".jsonl", ".log", ".md", ".txt", ".csv", ".svg"})
+
+
+def keep(path: Path, text: str, *, append: bool = False) -> Path:
+    """Write ``text`` to ``path`` with every known secret masked: the one way text enters the record (logs of
+    instances, builds and commands, reports, what a child process wrote) -- by value, whatever its origin."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if append:
+        with path.open("a", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(redact(text))
+        return path
+    # Whole files are replaced atomically: a reader (a browser on index.html, a tailer) never sees half of one.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(redact(text), encoding="utf-8", errors="surrogateescape")
+    tmp.replace(path)
+    return path
+
+
+def keep_file(path: Path) -> bool:
+    """Mask the secrets in a text file another process wrote into the record (pytest's JUnit and HTML, an
+    events file), in place; whether it changed. A secret it learnt of after the child started is masked too."""
+    if path.suffix.lower() not in TEXT_SUFFIXES or not path.is_file():
+        return False
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    if redact(text) == text:
+        return False
+    keep(path, text)
+    return True
+
+
+def keep_folder(folder: Path) -> list[Path]:
+    """``keep_file`` over every text file under ``folder`` (a record at its end); the files that changed."""
+    return [p for p in sorted(folder.rglob("*")) if keep_file(p)]

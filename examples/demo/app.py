@@ -14,7 +14,8 @@ Environment:
 
 Routes: ``/api/flags`` (the flags as booleans), ``POST /api/alerts`` (a Slack-webhook stand-in), ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
 the database), and ``/app``, the dashboard page whose tiles come from ``public.dashboard_tiles``
-and ``public.ad_campaigns``.
+and ``public.ad_campaigns``. Any other path answers 404 and is logged with its method and path, as a web
+server logs it.
 
 Faults, for tests that must see a gate fail. A faulty release is this folder copied with a
 ``faults.json`` next to this file; it is read once at start. Keys (all optional):
@@ -31,6 +32,8 @@ Faults, for tests that must see a gate fail. A faulty release is this folder cop
                                         switched on in code: healthy, but it fails the production gate)
     "degraded_instances": ["<suffix>"]  an instance whose APP_INSTANCE ends with one of them answers
                                         /health 200 with {"status": "degraded"} (one sick instance of two)
+    "log_env":     ["<VAR>"]            print each variable's value at start (an app that logs the
+                                        secret it was given)
 
 An unknown key stops the app at start, so a misspelt fault never passes silently as a healthy release.
 """
@@ -64,6 +67,7 @@ FAULT_KEYS = {
     "x_frame_options",
     "flags_on",
     "degraded_instances",
+    "log_env",
 }
 RELEASE = int(os.environ.get("APP_RELEASE") or 0)
 INSTANCE = os.environ.get("APP_INSTANCE", "")
@@ -82,6 +86,8 @@ def load_faults(path: Path) -> dict[str, Any]:
 
 
 FAULTS = load_faults(Path(__file__).with_name("faults.json"))
+for _name in FAULTS.get("log_env", []):
+    print(f"starting with {_name} set to {os.environ.get(_name, '')}", flush=True)
 FRAME_ANCESTORS = FAULTS.get("frame_ancestors") or os.environ.get("FRAME_ANCESTORS", "").strip() or "'none'"
 EMBEDDING_HEADERS = [("Content-Security-Policy", f"frame-ancestors {FRAME_ANCESTORS}")]
 if FAULTS.get("x_frame_options"):
@@ -265,7 +271,15 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5rem; background: #f6f6f7;
 </html>
 """
 
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """A path the app does not serve, logged as a web server logs it: method and path (a webhook's token too)."""
+    print(f"404 not found: {request.method} {request.url.path}", flush=True)
+    return JSONResponse({"error": "not found"}, status_code=404)
+
+
 app = Starlette(
+    exception_handlers={404: not_found},
     routes=[
         Route("/health", health),
         Route("/api/flags", flags),

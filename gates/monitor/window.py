@@ -23,7 +23,7 @@ from gates.monitor.alerts import Alerter, AlertEvent
 from gates.monitor.evaluate import Breach, Stats, Thresholds, breaches, rolling, stats
 from gates.monitor.plot import plot_window
 from gates.monitor.sampler import Sample, sample
-from gates.redact import redact
+from gates.redact import keep, redact
 
 WINDOW_ENV = "GATES_MONITOR_WINDOW"  # path of the window's JSON, handed to the monitor gate
 BROWSER_ENV = "GATES_MONITOR_BROWSER"  # path of the window browser's visits (gates.release.watch), likewise
@@ -171,7 +171,7 @@ def _write(
         "samples": result.samples_path.name,
         "plot": result.plot_path.name,
     }
-    result.json_path.write_text(redact(json.dumps(data, indent=2)) + "\n")
+    keep(result.json_path, json.dumps(data, indent=2) + "\n")
 
 
 def load_window(path: Path) -> tuple[dict[str, Any], list[Sample]]:

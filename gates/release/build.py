@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gates.config import Environment
 from gates.platforms.registry import build
+from gates.redact import keep
 from gates.release.context import Context
 from gates.state import StepRecord
 
@@ -23,7 +24,7 @@ def build_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         if built.log is not None and built.log.is_file():
             copy = ctx.record.log(f"build-{built.ref[:12]}")
             if not copy.exists():
-                copy.write_text(built.log.read_text(errors="replace"))
+                keep(copy, built.log.read_text(errors="replace"))
                 rec.artifacts.append(ctx.record.relative(copy))
         said.append(f"{other.name}: {built.describe()}")
     rec.detail = "; ".join(dict.fromkeys(said)) or "nothing to build here (the platform builds during its deploy)"

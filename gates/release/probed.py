@@ -11,7 +11,7 @@ from gates.config import Environment
 from gates.errors import GatesError
 from gates.platforms import Platform, Release
 from gates.probe import Probe, ProbeRun, probe_path
-from gates.redact import redact
+from gates.redact import keep
 from gates.release.context import Context
 from gates.state import StepRecord
 
@@ -61,9 +61,7 @@ def keep_instance_logs(ctx: Context, env: Environment, rec: StepRecord, kind: st
         # Read once (on Fly each read is a `fly logs`): the newest lines together, and each instance's since the step
         # began, with a second's margin (a log's timestamps may be whole seconds).
         lines = ctx.platform(env).logs(env, limit=INSTANCE_LINES)
-        path.write_text(
-            redact("".join(f"{line.at.isoformat()} {line.instance}: {line.message}\n" for line in lines[-LOG_LINES:]))
-        )
+        keep(path, "".join(f"{line.at.isoformat()} {line.instance}: {line.message}\n" for line in lines[-LOG_LINES:]))
     except (GatesError, OSError):
         return {}  # a platform without logs (external), or logs that could not be kept: never the step's verdict
     since = dt.datetime.fromisoformat(rec.started_at) - dt.timedelta(seconds=1)
@@ -76,8 +74,7 @@ def keep_instance_logs(ctx: Context, env: Environment, rec: StepRecord, kind: st
     for instance, texts in sorted(by_instance.items()):
         own = path.parent / stem / f"{_file_name(instance)}.log"
         try:
-            own.parent.mkdir(parents=True, exist_ok=True)
-            own.write_text(redact("".join(texts[-LOG_LINES:])))
+            keep(own, "".join(texts[-LOG_LINES:]))
         except OSError:
             continue
         kept[instance] = ctx.record.relative(own)
