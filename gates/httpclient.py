@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import ssl
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import httpx
 
@@ -44,6 +46,41 @@ def tls_context() -> ssl.SSLContext:
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
+
+
+def no_answer(request: httpx.Request, exc: httpx.TransportError, timeout: float) -> str:
+    """One line for a request that got no answer: what was asked, and why nothing came back."""
+    asked = f"{request.method} {request.url}"
+    said = " ".join(str(exc).split()) or type(exc).__name__
+    if said.startswith(NOT_TRIED):
+        return f"{asked}: {said}"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{asked}: no answer within {timeout:g}s ({type(exc).__name__})"
+    return f"{asked}: {type(exc).__name__}: {said}"
+
+
+class MoleculeClient(httpx.Client):
+    """The HTTP client of a team's molecules: a request that gets no answer (a timeout, a refused or reset
+    connection) fails the molecule with one line naming the request and why (``fail``), never an httpx
+    traceback. An answer, whatever its status, is the molecule's to judge."""
+
+    def __init__(self, *, fail: Callable[[str], NoReturn], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._fail = fail
+        self._bound = float(kwargs.get("timeout") or 0)
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        try:
+            return super().send(request, **kwargs)
+        except httpx.TransportError as exc:
+            reason = no_answer(request, exc, self._bound)
+        self._fail(reason)  # outside the except: the failure carries no chained httpx traceback
+
+
+def molecule_client(base_url: str, timeout: float, fail: Callable[[str], NoReturn]) -> MoleculeClient:
+    """A ``MoleculeClient`` on ``base_url``, bounded like the gate's own client and sharing its TLS context."""
+    transport = Breaker(httpx.HTTPTransport(verify=tls_context()))
+    return MoleculeClient(fail=fail, base_url=base_url, timeout=timeout, follow_redirects=False, transport=transport)
 
 
 def gate_client(base_url: str, timeout: float) -> httpx.Client:

@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -279,6 +279,19 @@ def http(environment: config_mod.Environment, app: config_mod.AppConfig) -> Iter
     from gates.httpclient import gate_client
 
     with gate_client(environment.url, app.health_timeout) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def app_http(environment: config_mod.Environment, app: config_mod.AppConfig) -> Iterator[Any]:
+    """For a team's molecules: an httpx client like ``http``, whose request that gets no answer (timeout,
+    refused connection) fails the molecule with one line naming the request and the bound, not a traceback."""
+    from gates.httpclient import molecule_client
+
+    def fail(reason: str) -> NoReturn:
+        pytest.fail(reason, pytrace=False)
+
+    with molecule_client(environment.url, app.health_timeout, fail) as client:
         yield client
 
 

@@ -2,7 +2,8 @@
 
 It lives in the team's repository (here, the demo's), marked for the gates it belongs to and
 a concern; `pytest -m staging` and `gates deploy` run it beside gates' built-in molecules, with
-the same fixtures and the same evidence (see docs/writing-molecules.md).
+the same fixtures and the same evidence (see docs/writing-molecules.md). It asks the app through
+``app_http``, the gate's client for team molecules, so an app that does not answer fails it in one line.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ def shown_on_page(page_html: str, tile: str) -> str | None:
     return found.group("value").strip() if found else None
 
 
-def test_the_revenue_tile_shows_what_the_database_holds(http, db, verdict):
+def test_the_revenue_tile_shows_what_the_database_holds(app_http, db, verdict):
     """The revenue tile on the dashboard shows the value of its row in public.dashboard_tiles."""
     (stored,) = db.execute("select value from public.dashboard_tiles where name = %s", (TILE,)).fetchone()
-    page = http.get("/app")
+    # app_http: an app that does not answer fails this molecule in one line ("GET .../app: no answer within 5s").
+    page = app_http.get("/app")
     shown = shown_on_page(page.text, TILE)
     verdict(
         Measurement(

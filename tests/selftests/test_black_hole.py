@@ -127,3 +127,34 @@ def test_a_page_that_hangs_after_load_fails_on_its_screenshot_not_with_an_error(
     assert visit.loaded and visit.screenshot is None
     judged = dashboard_loaded(visit)
     assert not judged.ok and "the screenshot of the page: no answer within 5s" in judged.explain()
+
+
+def test_the_shipped_team_molecule_against_a_black_holed_app_fails_in_one_line(black_hole, pg_database, tmp_path):
+    """examples/molecules' molecule, run by `pytest -m staging` against an app that never answers: it fails (not
+    an error) with one line naming the request and the bound, and no httpx traceback reaches the output."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.selftests.demo import REPO, junit_results
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("create table public.dashboard_tiles (name text primary key, value text)")
+        conn.execute("insert into public.dashboard_tiles values ('revenue', '$48,210')")
+    cfg = _config(tmp_path / "site", black_hole)
+    team = tmp_path / "team"
+    team.mkdir()
+    shutil.copy(REPO / "examples" / "molecules" / "test_revenue_tile.py", team)
+    junit = tmp_path / "team.xml"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(team), "-m", "staging", "-k", "revenue", "-p", "no:cacheprovider",
+         f"--gates-config={cfg.path}", f"--junitxml={junit}", "-q"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, DB_ENV: pg_database},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    (said,) = junit_results(junit).values()
+    line = f"GET {black_hole}/app: no answer within 1s (ReadTimeout)"
+    assert said == f"Failed: {line}{line}", said  # the failure's message, then its text: that one line, no trace
+    assert "Traceback" not in output and "httpx.ReadTimeout" not in output, output
