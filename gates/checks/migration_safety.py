@@ -212,6 +212,8 @@ def migration_rehearsal(
     try:
         scan = scan_migrations(migrations)
         applied = [m.version for m in applied_migrations(conn)]
+        # The gate session's lock_timeout ([database]) bounds the dump of the target's schema too.
+        shown = conn.execute("show lock_timeout").fetchone()
     except (GatesError, psycopg.Error) as exc:
         return Measurement(REHEARSAL, question, "not rehearsed", expected, False, source, problems=[str(exc)])
     pending = [f for f in scan.files if f.version not in set(applied)]
@@ -220,7 +222,7 @@ def migration_rehearsal(
     failing = 0
     if pending:
         try:
-            result = rehearse(target_url, cluster, pending, log)
+            result = rehearse(target_url, cluster, pending, log, str(shown[0]) if shown else "5s")
         except GatesError as exc:
             problems.append(f"could not rehearse: {exc}")
         else:

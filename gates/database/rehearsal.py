@@ -57,27 +57,34 @@ class Rehearsal:
 
 
 def rehearse(
-    target_url: str, cluster: LocalCluster, pending: Sequence[MigrationFile], log: Path | None = None
+    target_url: str,
+    cluster: LocalCluster,
+    pending: Sequence[MigrationFile],
+    log: Path | None = None,
+    lock_wait: str = "5s",
 ) -> Rehearsal:
     """Apply ``pending`` to a scratch copy of ``target_url``'s schema in ``cluster``; raise GatesError only
-    when the copy cannot be made (the target cannot be dumped, the cluster cannot be reached)."""
+    when the copy cannot be made (the target cannot be dumped, the cluster cannot be reached, a table of it
+    stays locked past ``lock_wait``, a Postgres duration such as ``5s``)."""
     register_url_secrets(target_url)
     # A cluster the rehearsal had to start is stopped again: nothing is left running by a preflight.
     started_here = not cluster.running()
     cluster.start()
     try:
-        return _rehearse(target_url, cluster, pending, log)
+        return _rehearse(target_url, cluster, pending, log, lock_wait)
     finally:
         if started_here:
             cluster.stop()
 
 
-def _rehearse(target_url: str, cluster: LocalCluster, pending: Sequence[MigrationFile], log: Path | None) -> Rehearsal:
+def _rehearse(
+    target_url: str, cluster: LocalCluster, pending: Sequence[MigrationFile], log: Path | None, lock_wait: str
+) -> Rehearsal:
     name = f"gates_rehearsal_{uuid.uuid4().hex[:12]}"
     admin_url, scratch_url = cluster.url("postgres"), cluster.url(name)
     with tempfile.TemporaryDirectory(prefix="gates-rehearsal-") as tmp:
         dump = Path(tmp) / "schema.dump"
-        _dump_schema(target_url, dump, log)
+        _dump_schema(target_url, dump, log, lock_wait)
         with _connect(admin_url) as admin:
             admin.execute(sql.SQL("create database {} template template0").format(sql.Identifier(name)))
         try:
@@ -92,10 +99,12 @@ def _rehearse(target_url: str, cluster: LocalCluster, pending: Sequence[Migratio
     return Rehearsal(outcomes, restore_errors)
 
 
-def _dump_schema(url: str, dest: Path, log: Path | None) -> None:
+def _dump_schema(url: str, dest: Path, log: Path | None, lock_wait: str) -> None:
     with _connect(url) as conn:
         _, major = server_version_of(conn)
-    args = [pg_tool("pg_dump", major), "-Fc", "--schema-only", "--no-owner", "-f", str(dest), url]
+    # A table someone holds locked ends the dump after lock_wait (naming the table), not the preflight's bound.
+    args = [pg_tool("pg_dump", major), "-Fc", "--schema-only", "--no-owner", f"--lock-wait-timeout={lock_wait}"]
+    args += ["-f", str(dest), url]
     result = run(args, timeout=DUMP_TIMEOUT, log=log, check=False)
     if result.returncode != 0:
         tail = " | ".join(result.output.strip().splitlines()[-2:]) or "no output"
