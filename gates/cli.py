@@ -431,7 +431,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         url = prepare_database(cfg, env)
         with reporter.waiting(f"migrate {env.name}", detail=watch(cfg, url).detail):
             said = migrate(cfg, url, log)
-        reporter.message(f"gates: {env.name}: {said} (log: {log})")
+        end = f"gates: {env.name}: {said} (log: {log})"
+        reporter.message(end)  # the text line, or an event with --json
+        if args.quiet:  # --quiet prints only the end
+            print(end)
     return EXIT_OK
 
 
