@@ -87,6 +87,17 @@ def test_a_wait_with_nothing_new_still_says_how_long_it_has_lasted() -> None:
     assert len(sink.kinds("progress")) == count
 
 
+def test_a_timed_wait_that_outlasts_its_total_says_its_total_not_more() -> None:
+    """A window of known length whose evidence takes longer to write: its heartbeat's amount stops at the total
+    (the event's elapsed goes on), so the last progress of a 20 s window says 20 of 20."""
+    sink = Collect()
+    reporter = Reporter([sink], every=0.02)
+    with reporter.waiting("monitor production", total=0.2):
+        _until("heartbeats past the total", lambda: any(b["elapsed"] > 0.4 for b in sink.kinds("progress")))
+    beats = sink.kinds("progress")
+    assert all(b["done"] <= 0.2 for b in beats) and beats[-1]["done"] == 0.2, beats
+
+
 def test_a_rollout_says_how_many_instances_it_has_replaced() -> None:
     """A wait given a detail asks it at every beat: the deploy's line says instances replaced of N."""
     sink = Collect()
