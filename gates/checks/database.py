@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from gates.database.migrations import HISTORY_TABLE, MigrationFile, applied_migrations
 from gates.measurement import Measurement
@@ -129,11 +130,11 @@ def tables_exist(conn: psycopg.Connection[Any], expected: Sequence[str]) -> Meas
     problems: list[str] = []
     details: list[dict[str, Any]] = []
     for schema, table, kind in rows:
-        details.append({"table": f"{schema}.{table}", "kind": _kind(kind)})
+        details.append({"table": f"{schema}.{table}", "kind": kind_of(kind)})
         if kind is None:
             problems.append(f"{schema}.{table}: missing")
         elif kind not in _TABLE_KINDS:
-            problems.append(f"{schema}.{table}: is a {_kind(kind)}, not a table")
+            problems.append(f"{schema}.{table}: is a {kind_of(kind)}, not a table")
     if not wanted:
         problems.append("no tables expected: nothing was verified (were the migrations read?)")
     return Measurement(
@@ -233,8 +234,10 @@ def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measur
     problems += [
         f"{schema}.{view}: view is security definer (no security_invoker): it bypasses RLS" for schema, view in views
     ]
+    # Privileges on the view are not enough: a security_invoker view needs them on auth.users too. Judged by reading.
+    on_auth_users = [(s, v, k, _readers(conn, s, v, granted)) for s, v, k, granted in on_auth_users]
     problems += [
-        f"{schema}.{view}: {_kind(kind)} exposes auth.users to {', '.join(readers)}"
+        f"{schema}.{view}: {kind_of(kind)} exposes auth.users to {', '.join(readers)}"
         for schema, view, kind, readers in on_auth_users
         if readers
     ]
@@ -256,6 +259,34 @@ def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measur
     )
 
 
+def _readers(conn: psycopg.Connection[Any], schema: str, view: str, granted: Sequence[str]) -> list[str]:
+    """Which of the roles ``granted`` SELECT on a view over auth.users can actually read it: a ``select`` as each,
+    rolled back. A role the gate cannot act as counts as a reader (fail closed), and so does any error but a
+    missing privilege, said with it."""
+    readers: list[str] = []
+    for role in granted:
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+                try:
+                    conn.execute(
+                        sql.SQL("select 1 from {}.{} limit 1").format(sql.Identifier(schema), sql.Identifier(view))
+                    )
+                except psycopg.errors.InsufficientPrivilege:
+                    continue
+                except psycopg.Error as exc:
+                    readers.append(f"{role} (could not tell: {_first_line(exc)})")
+                    continue
+            readers.append(role)
+        except psycopg.Error as exc:
+            readers.append(f"{role} (by its privileges: the gate cannot act as it: {_first_line(exc)})")
+    return readers
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.DOTALL)
 
 
@@ -275,7 +306,7 @@ def _split(name: str) -> tuple[str, str]:
     return (schema, table) if dot else ("public", name)
 
 
-def _kind(relkind: str | None) -> str:
+def kind_of(relkind: str | None) -> str:
     if relkind is None:
         return "missing"
     return _TABLE_KINDS.get(relkind) or _OTHER_KINDS.get(relkind, f"relation of kind {relkind}")

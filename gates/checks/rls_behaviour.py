@@ -1,11 +1,14 @@
 """Row level security proven by behaviour: what anon and a signed-in user can actually read and write.
 
-For each table of the exposed schemas, as ``anon`` (no user) and as ``authenticated`` with a random
-user id, with the JWT claims set the way PostgREST sets them (``set local role``,
-``set_config('request.jwt.claims', ..., true)``), in one server-side pass inside a transaction that is
-always rolled back:
-how many rows each can read and, where writes are allowed (staging), whether an INSERT gets past
-privileges and policies. Nothing is ever committed; on production no write is attempted.
+For each relation anon could reach in the exposed schemas (tables, partitioned tables, materialized views,
+foreign tables), as ``anon`` (no user) and as ``authenticated`` with a random user id, with the JWT claims
+set the way PostgREST sets them (``set local role``, ``set_config('request.jwt.claims', ..., true)``), in
+one server-side pass inside a transaction that is always rolled back: how many rows each can read and,
+where writes are allowed (staging), whether an INSERT into a table gets past privileges and policies.
+Only Postgres' own refusal (SQLSTATE 42501: a privilege, or ``new row violates row-level security
+policy``) counts as "denied"; any other error means the probe could not decide (fail closed). The row
+tried is built by ``probe_rows`` so that it leaves no trace, sequences included. Nothing is ever
+committed; on production no write is attempted.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 
 import psycopg
 
-from gates.checks.database import NOT_EXTENSION_OWNED, qualified_name, query_failed
+from gates.checks.database import NOT_EXTENSION_OWNED, kind_of, qualified_name, query_failed
+from gates.checks.probe_rows import insert_statements
 from gates.measurement import Measurement
 
 NAME = "RLS behaviour"
@@ -28,11 +32,11 @@ _TIMEOUT = "60s"
 _LOCK_TIMEOUT = "2s"
 _INPUT, _OUTPUT = "gates.rls_probe", "gates.rls_result"
 _TABLES_SQL = f"""
-select n.nspname, c.relname
+select c.oid::bigint, n.nspname, c.relname, c.relkind::text
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where c.relkind in ('r', 'p') and n.nspname = any(%s)
+where c.relkind in ('r', 'p', 'm', 'f') and n.nspname = any(%s)
   and {NOT_EXTENSION_OWNED.format(catalog="'pg_class'", oid="c.oid")}
-order by 1, 2
+order by 2, 3
 """
 # Why one DO block: a table costs 4 transactions of 8 round trips each from the client (about 6 s on 1,000
 # tables); run on the server, each try is a PL/pgSQL exception block -- the same subtransaction a savepoint
@@ -69,15 +73,17 @@ begin
         when insufficient_privilege then reads := reads || to_jsonb('no privilege'::text);
         when others then reads := reads || to_jsonb('could not tell: ' || sqlerrm);
       end;
-      if (probe->>'writes')::boolean then
+      if (probe->>'writes')::boolean and t->>'insert' is null then
+        inserts := inserts || 'not tried: not a table'::text;
+      elsif (probe->>'writes')::boolean then
         begin
-          execute format('insert into %I.%I default values', t->>'schema', t->>'table');
+          execute t->>'insert';
           raise exception using errcode = 'GTS01';
         exception
           when sqlstate 'GTS01' then inserts := inserts || 'allowed'::text;
+          -- 42501 is both a missing privilege and `new row violates row-level security policy`.
           when insufficient_privilege then inserts := inserts || ('denied: ' || sqlerrm);
-          when others then
-            inserts := inserts || ('allowed by privileges and policies (the row then failed: ' || sqlerrm || ')');
+          when others then inserts := inserts || ('could not tell: ' || sqlerrm || ' (SQLSTATE ' || sqlstate || ')');
         end;
       end if;
     end loop;
@@ -109,6 +115,8 @@ def rls_behaviour(
     expected = "anon reads and writes only [database] public_tables"
     try:
         tables = conn.execute(_TABLES_SQL, (list(schemas),)).fetchall()
+        # Foreign tables are only read: a write would reach the server behind them.
+        inserts = insert_statements(conn, [(oid, sc, tb) for oid, sc, tb, kind in tables if kind in ("r", "p")])
     except psycopg.Error as exc:
         return query_failed(conn, exc, NAME, question, source, expected)
     public = {qualified_name(t) for t in public_tables}
@@ -124,7 +132,15 @@ def rls_behaviour(
     }
     probe = {
         "tables": [
-            {"schema": sc, "table": tb, "name": f"{sc}.{tb}", "public": f"{sc}.{tb}" in public} for sc, tb in tables
+            {
+                "schema": sc,
+                "table": tb,
+                "name": f"{sc}.{tb}",
+                "kind": kind_of(kind),
+                "public": f"{sc}.{tb}" in public,
+                "insert": inserts.get(oid),
+            }
+            for oid, sc, tb, kind in tables
         ],
         "roles": [{"role": role, "claims": jwt} for role, jwt in claims.items()],
         "writes": writes,
@@ -154,15 +170,25 @@ def rls_behaviour(
 def _judge(row: dict[str, Any], writes: bool) -> list[str]:
     """What is wrong with one table's row of details: anon reading or writing a table that is not public,
     or a probe that could not tell (fail closed)."""
-    name = row["table"]
-    problems = [f"{name}: {key}: {value}" for key, value in row.items() if str(value).startswith("could not")]
+    name = row["table"] if row["kind"] == "table" else f"{row['table']} ({row['kind']})"
+    problems = [
+        f"{name}: {key}: {value}"
+        for key, value in row.items()
+        if str(value).startswith("could not") and key.endswith("reads")
+    ]
     if row["public"]:
         return problems
     reads = row["anon reads"]
     if isinstance(reads, int) and reads > 0:
         problems.append(f"{name}: anon can read rows ({_rows(reads)}) and it is not in [database] public_tables")
-    if writes and str(row["anon inserts"]).startswith("allowed"):
-        problems.append(f"{name}: anon can insert: {row['anon inserts']}; it is not in [database] public_tables")
+    inserted = str(row.get("anon inserts", ""))
+    if writes and inserted == "allowed":
+        problems.append(f"{name}: anon can insert: allowed; it is not in [database] public_tables")
+    elif writes and inserted.startswith("could not tell: "):
+        problems.append(
+            f"{name}: could not verify that anon cannot insert: the probe's row failed for a reason that is not"
+            f" RLS or a privilege: {inserted.removeprefix('could not tell: ')} (fail closed: not proven denied)"
+        )
     return problems
 
 
@@ -185,7 +211,7 @@ def _run_probe(conn: psycopg.Connection[Any], probe: dict[str, Any]) -> list[dic
         raise _Unusable("could not tell: the probe as the API roles returned no result")
     rows: list[dict[str, Any]] = []
     for n, table in enumerate(probe["tables"]):
-        row_of = {"table": table["name"], "public": table["public"]}
+        row_of = {"table": table["name"], "kind": table["kind"], "public": table["public"]}
         for role, done in result["roles"].items():
             row_of[f"{role} reads"] = done["reads"][n]
             if probe["writes"]:

@@ -73,12 +73,23 @@ def definer_functions_pinned(conn: psycopg.Connection[Any], schemas: Sequence[st
 
 _COMMANDS = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "*": "ALL"}
 _ALWAYS_TRUE = ("true", "(true)", "1=1", "(1=1)")
+# What ties a written row to the caller: the JWT's user or role (Supabase's helpers, or the claims PostgREST sets).
+CALLER = (
+    "auth.uid()",
+    "auth.jwt()",
+    "auth.role()",
+    "auth.email()",
+    "current_user",
+    "session_user",
+    "request.jwt.claim",
+)
 # Permissive policies of RLS-enabled tables that apply to anon, authenticated or PUBLIC (polroles {0}).
 _POLICIES_SQL = f"""
 select n.nspname, c.relname, p.polname, p.polcmd::text,
        array(select case when r = 0 then 'PUBLIC' else r::regrole::text end from unnest(p.polroles) r order by 1),
        lower(regexp_replace(coalesce(pg_get_expr(p.polqual, p.polrelid), ''), '\\s', '', 'g')),
-       lower(regexp_replace(coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''), '\\s', '', 'g'))
+       lower(regexp_replace(coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''), '\\s', '', 'g')),
+       coalesce(pg_get_expr(p.polwithcheck, p.polrelid), pg_get_expr(p.polqual, p.polrelid), '')
 from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = any(%s) and c.relrowsecurity and p.polpermissive
   and exists (select 1 from unnest(p.polroles) r where r = 0 or r::regrole::text = any(%s))
@@ -95,13 +106,18 @@ def always_true_policies(
     public_tables: Sequence[str] = (),
 ) -> Measurement:
     """No policy for anon, authenticated or PUBLIC lets them write any row: a USING or WITH CHECK that is
-    constant true on INSERT, UPDATE, DELETE or ALL fails, naming table and policy. A SELECT policy
-    ``using (true)`` is often meant (public reads): it is listed, and fails only with ``select_fails``
-    on a table outside ``public_tables``."""
+    constant true on INSERT, UPDATE, DELETE or ALL fails, naming table and policy; so does an INSERT, UPDATE
+    or ALL policy whose WITH CHECK (USING, where it has none) names nothing of the caller (``CALLER``), with
+    its expression, on a table outside ``public_tables``: ``with check (msg is not null)`` lets anyone write
+    any message. A SELECT policy ``using (true)`` is often meant (public reads): it is listed, and fails
+    only with ``select_fails`` on a table outside ``public_tables``."""
     name = "always-true policies"
-    question = f"no policy lets anon, authenticated or PUBLIC write every row in {', '.join(schemas) or '-'}"
+    question = (
+        f"no policy lets anon, authenticated or PUBLIC write every row, or rows not tied to the caller, in"
+        f" {', '.join(schemas) or '-'}"
+    )
     source = "pg_policy (polcmd, polroles, polqual, polwithcheck) of RLS tables in schema(s) " + ", ".join(schemas)
-    expected = "0 always-true write policies" + (
+    expected = "0 always-true write policies, 0 write policies not tied to the caller" + (
         " and 0 always-true reads outside public_tables" if select_fails else ""
     )
     try:
@@ -111,7 +127,7 @@ def always_true_policies(
     public = {qualified_name(t) for t in public_tables}
     problems: list[str] = []
     details: list[dict[str, Any]] = []
-    for schema, table, policy, cmd, roles, qual, check in rows:
+    for schema, table, policy, cmd, roles, qual, check, written in rows:
         command = _COMMANDS.get(cmd, cmd)
         using_true = qual in _ALWAYS_TRUE or (not qual and command in ("UPDATE", "DELETE", "ALL"))
         check_true = check in _ALWAYS_TRUE or (
@@ -127,6 +143,18 @@ def always_true_policies(
                 " and ".join(w for w, on in (("USING", using_true), ("WITH CHECK", check_true)) if on) + " always true"
             )
             fails = True
+        elif command in ("INSERT", "UPDATE", "ALL") and not any(c in (check or qual) for c in CALLER):
+            if f"{schema}.{table}" in public:
+                continue
+            who = ", ".join(roles)
+            details.append({"table": f"{schema}.{table}", "policy": policy, "command": command, "roles": who,
+                            "not tied to the caller": f"WITH CHECK {written}", "fails": True})  # fmt: skip
+            problems.append(
+                f"{schema}.{table}: policy {policy} ({command} to {who}) lets {who} write rows not tied to the caller:"
+                f" WITH CHECK {written} names none of {', '.join(CALLER[:4])}, current_user (tie the row to"
+                " auth.uid(), or list the table in [database] public_tables)"
+            )
+            continue
         else:
             continue
         who = ", ".join(roles)
@@ -145,10 +173,12 @@ def always_true_policies(
                 f"{schema}.{table}: policy {policy} ({command} to {who}) has {what}: every row is open to {who}"
             )
     reads = sum(1 for d in details if d["command"] == "SELECT")
+    untied = sum(1 for d in details if "not tied to the caller" in d)
     return Measurement(
         name=name,
         question=question,
-        observed=f"{len(details) - reads} always-true write policy(ies), {reads} always-true read policy(ies)",
+        observed=f"{len(details) - reads - untied} always-true write policy(ies), {reads} always-true read"
+        f" policy(ies), {untied} write policy(ies) not tied to the caller",
         expected=expected,
         ok=not problems,
         source=source,

@@ -1,0 +1,130 @@
+"""A fixed set of schemas that fooled the database gate, each with the verdict every database check must give.
+
+Run against the real Postgres the tests start (one database per scenario, Supabase's baseline in it), through
+the checks the database molecules call, as the staging gate calls them (writes tried, schema public).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from gates.checks.database import rls_enabled
+from gates.checks.rls_behaviour import rls_behaviour
+from gates.checks.security import always_true_policies
+from gates.measurement import Measurement
+
+# A table the way it should be, so that no scenario is "nothing to verify".
+HEALTHY = """
+create table public.notes (id bigint generated always as identity primary key, owner uuid not null, body text);
+alter table public.notes enable row level security;
+create policy notes_own on public.notes for select to authenticated using ((select auth.uid()) = owner);
+create policy notes_add on public.notes for insert to authenticated with check ((select auth.uid()) = owner);
+"""
+
+PRIVATE_ROWS = """
+create table public.salaries (who text not null, amount bigint not null check (amount >= 1000));
+alter table public.salaries enable row level security;
+create policy salaries_own on public.salaries for select to authenticated using (false);
+insert into public.salaries values ('ann', 5000), ('bob', 7000);
+"""
+
+
+def _behaviour(conn: psycopg.Connection[Any]) -> Measurement:
+    return rls_behaviour(conn, ["public"], [], writes=True)
+
+
+def _rls(conn: psycopg.Connection[Any]) -> Measurement:
+    return rls_enabled(conn, ["public"])
+
+
+def _policies(conn: psycopg.Connection[Any]) -> Measurement:
+    return always_true_policies(conn, ["public"])
+
+
+CHECKS = {"behaviour": _behaviour, "rls": _rls, "policies": _policies}
+
+# name -> (SQL on top of HEALTHY, {check: None to pass, or a line its problems must hold})
+SCENARIOS: dict[str, tuple[str, dict[str, str | None]]] = {
+    "partitioned table, no default partition, RLS on": (
+        "create table public.events (at date not null, what text) partition by range (at);"
+        "create table public.events_2025 partition of public.events for values from ('2025-01-01') to ('2026-01-01');"
+        "alter table public.events enable row level security; alter table public.events_2025 enable row level security;"
+        "create policy own on public.events for select to authenticated using (false);"
+        "create policy own on public.events_2025 for select to authenticated using (false);",
+        {"behaviour": None, "rls": None, "policies": None},
+    ),
+    "partitioned table, no default partition, RLS off on the parent": (
+        "create table public.events (at date not null, what text) partition by list (what);"
+        "create table public.events_a partition of public.events for values in ('a', 'b');"
+        "alter table public.events_a enable row level security;"
+        "create policy own on public.events_a for select to authenticated using (false);",
+        {"behaviour": "public.events (partitioned table): anon can insert: allowed", "rls": "public.events: RLS disabled",
+         "policies": None},
+    ),  # fmt: skip
+    "a BEFORE INSERT trigger that raises": (
+        "create function public.no_writes() returns trigger language plpgsql set search_path = ''"
+        " as $$ begin raise exception 'writes are closed'; end $$;"
+        "create trigger closed before insert on public.notes for each row execute function public.no_writes();",
+        {"behaviour": "public.notes: could not verify that anon cannot insert: the probe's row failed for a reason"
+         " that is not RLS or a privilege: writes are closed (SQLSTATE P0001)", "rls": None, "policies": None},
+    ),  # fmt: skip
+    "NOT NULL columns without default, RLS off": (
+        "create table public.open_log (id bigint primary key, at timestamptz not null, note varchar(4) not null,"
+        " kind text not null check (kind in ('info', 'warn')))",
+        {"behaviour": "public.open_log: anon can insert: allowed", "rls": "public.open_log: RLS disabled",
+         "policies": None},
+    ),  # fmt: skip
+    "NOT NULL and CHECK columns, RLS on": (
+        PRIVATE_ROWS,
+        {"behaviour": None, "rls": None, "policies": None},
+    ),
+    "with check (msg is not null)": (
+        "create table public.msgs (id bigint generated always as identity primary key, msg text);"
+        "alter table public.msgs enable row level security;"
+        "create policy p on public.msgs for insert to anon with check (msg is not null);",
+        {"behaviour": "public.msgs: anon can insert: allowed", "rls": None,
+         "policies": "public.msgs: policy p (INSERT to anon) lets anon write rows not tied to the caller:"
+         " WITH CHECK (msg IS NOT NULL)"},
+    ),  # fmt: skip
+    "materialized view over a private table": (
+        PRIVATE_ROWS + "create materialized view public.salary_list as select who, amount from public.salaries;",
+        {"behaviour": "public.salary_list (materialized view): anon can read rows (2 row(s))", "rls": None,
+         "policies": None},
+    ),  # fmt: skip
+    "foreign table": (
+        "create extension file_fdw; create server files foreign data wrapper file_fdw;"
+        "create foreign table public.host_users (line text) server files options (filename '/etc/passwd');"
+        "grant select on public.host_users to anon, authenticated;",
+        {"behaviour": "public.host_users (foreign table): anon can read rows", "rls": None, "policies": None},
+    ),
+    "security_invoker view over auth.users": (
+        "create view public.member_emails with (security_invoker = on) as select id, email from auth.users;",
+        {"behaviour": None, "rls": None, "policies": None},
+    ),
+    "security definer view over auth.users": (
+        "create view public.member_emails as select id, email from auth.users;",
+        {"behaviour": None, "rls": "public.member_emails: view exposes auth.users to anon, authenticated",
+         "policies": None},
+    ),  # fmt: skip
+    "pg_stat_statements in public": (
+        "create extension pg_stat_statements with schema public",
+        {"behaviour": None, "rls": None, "policies": None},
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_each_scenario_gets_its_verdict_from_every_database_check(pg_database: str, scenario: str) -> None:
+    """Each scenario passes the checks that should pass it and fails the others with the line that names the cause."""
+    statements, expected = SCENARIOS[scenario]
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute((HEALTHY + statements).encode())
+        for check, line in expected.items():
+            m = CHECKS[check](conn)
+            if line is None:
+                assert m.ok, f"{check}: {m.explain()}"
+            else:
+                assert not m.ok and any(line in p for p in m.problems), f"{check}: {m.explain()}"
