@@ -38,6 +38,26 @@ def run_molecule(
 ) -> str:
     """'passed' or the failure message of molecule ``name`` of gate ``marker`` (default: ``env``) against ``db_url``;
     ``cluster`` becomes the config's local cluster (the rehearsal's scratch server) instead of a new one."""
+    results, output = run_molecules(
+        tmp_path, db_url, name, env=env, marker=marker, source=source, app=app, database=database, cluster=cluster
+    )
+    assert name in results, output
+    return results[name]
+
+
+def run_molecules(
+    tmp_path: Path,
+    db_url: str,
+    keyword: str,
+    *,
+    env: str = "staging",
+    marker: str | None = None,
+    source: Path | None = None,
+    app: dict[str, Any] | None = None,
+    database: dict[str, Any] | None = None,
+    cluster: LocalCluster | None = None,
+) -> tuple[dict[str, str], str]:
+    """Each molecule ``-k keyword`` selects -> 'passed' or its failure message, and the tail of the run's output."""
     out = tmp_path / f"run-{len(list(tmp_path.glob('run-*')))}"
     out.mkdir(parents=True)
     source = source or app_with_migrations(tmp_path / "app")
@@ -48,8 +68,7 @@ def run_molecule(
     if cluster:
         child_env["GATES_STATE_DIR"] = str(cluster.state_dir)
     cfg = config_mod.load(path)
-    args = [*gate_command(cfg, cfg.environment(env), marker or env, out, "gate", None, 0), "-k", name]
+    args = [*gate_command(cfg, cfg.environment(env), marker or env, out, "gate", None, 0), "-k", keyword]
     result = subprocess.run(args, cwd=cfg.root, env=child_env, capture_output=True, text=True, timeout=300)
     results = junit_results(out / "gate.xml") if (out / "gate.xml").exists() else {}
-    assert name in results, result.stdout[-3000:] + result.stderr[-3000:]
-    return results[name]
+    return results, result.stdout[-3000:] + result.stderr[-3000:]
