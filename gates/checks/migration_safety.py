@@ -2,17 +2,21 @@
 
 Only pending files are linted: history already ran and cannot be changed. Every finding of every
 pending file comes out of one run: where squawk's parser stops at a statement it cannot read (and
-would hide the rest of that file), that statement is blanked and the file linted again. Findings of
-rules about locking or rewriting an existing table are left out for a table created earlier in the
-same pending set (nobody uses it yet); they stay in the report's details. Every other finding fails
-unless its rule is allow-listed in ``[database] squawk_allow`` as ``"rule: reason"``.
+would hide the rest of that file), that statement is blanked and the file linted again.
+
+A finding blocks only where there is danger: a statement that locks or rewrites a table the target
+database already has (or one gates cannot place, fail closed). Style rules (``STYLE_RULES``) and
+findings on tables created earlier in the same pending set (nobody uses them yet; ``CREATE TABLE``
+of a brand-new table) are advice: listed in the report's details, never failing. A blocking finding
+passes only when its rule is allow-listed in ``[database] squawk_allow`` as ``"rule: reason"``. Each
+finding keeps its file, line, rule and squawk's page for the rule.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,26 +41,25 @@ from gates.tools import path_of
 SQUAWK_TIMEOUT = 60.0
 NAME = "migration safety"
 ARGS = ("--reporter", "json", "--assume-in-transaction", "--pg-version", "15")
-# Rules about taking locks on, or rewriting, a table that others already use.
-LOCKING_RULES = frozenset(
+# Rules about how a schema is written, not about what running it does to a table in use.
+STYLE_RULES = frozenset(
     {
-        "require-concurrent-index-creation",
-        "require-concurrent-index-deletion",
-        "constraint-missing-not-valid",
-        "adding-required-field",
-        "adding-not-nullable-field",
-        "adding-field-with-default",
-        "adding-foreign-key-constraint",
-        "adding-serial-primary-key-field",
-        "changing-column-type",
-        "disallowed-unique-constraint",
-        "ban-drop-column",
-        "ban-drop-not-null",
-        "renaming-column",
-        "require-lock-timeout",
-        "require-statement-timeout",
+        "prefer-bigint-over-int",
+        "prefer-bigint-over-smallint",
+        "prefer-big-int",
+        "prefer-identity",
+        "prefer-text-field",
+        "prefer-timestamp-tz",
+        "prefer-timestamptz",
+        "ban-char-field",
+        "prefer-robust-stmts",
     }
 )
+RULE_DOCS = "https://squawkhq.com/docs/"
+_EXISTING_SQL = """
+select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p', 'm', 'f') and n.nspname not like 'pg\\_%%' and n.nspname <> 'information_schema'
+"""
 _MAX_REPARSES = 50
 REHEARSAL = "migration rehearsal"
 # The longest list a molecule's message shows; the rest is counted ("and N more"), the details keep all.
@@ -69,6 +72,11 @@ def pending_files(conn: psycopg.Connection[Any], files: Sequence[MigrationFile])
     return [f for f in files if f.version not in applied]
 
 
+def existing_tables(conn: psycopg.Connection[Any]) -> frozenset[str]:
+    """``schema.table`` of every table the target database has now (what a lock would stop)."""
+    return frozenset(str(row[0]) for row in conn.execute(_EXISTING_SQL).fetchall())
+
+
 def squawk_bin() -> str:
     """squawk, found as gates.tools says (squawk-cli ships it beside the interpreter gates runs in)."""
     return path_of("squawk")
@@ -79,37 +87,46 @@ def allow_list(entries: Sequence[str]) -> dict[str, str]:
     return {rule.strip(): reason.strip() for rule, _, reason in (e.partition(":") for e in entries)}
 
 
-def migration_safety(pending: Sequence[MigrationFile], allow: Sequence[str], log: Path | None = None) -> Measurement:
-    """squawk finds nothing in the pending files but allow-listed rules; each finding is named file:line rule."""
+def migration_safety(
+    pending: Sequence[MigrationFile], allow: Sequence[str], log: Path | None = None, *, existing: Collection[str] = ()
+) -> Measurement:
+    """squawk finds nothing dangerous in the pending files but allow-listed rules; each finding is named
+    file:line rule with squawk's link; style rules and findings on tables new in this set are advice."""
     question = "the migrations pending for the target are safe for a zero-downtime deploy (squawk)"
     source = f"squawk {' '.join([*ARGS, *(f.filename for f in pending)])}"
     if not pending:
         return Measurement(NAME, question, "no pending migration", "0 unsafe statements", True, source)
     try:
-        findings = _all_findings(pending, log)
+        findings = _all_findings(pending, existing, log)
     except GatesError as exc:  # fail closed: squawk that could not lint proved nothing
         return Measurement(NAME, question, "squawk failed", "0 unsafe statements", False, source, problems=[str(exc)])
     allowed = allow_list(allow)
     problems: list[str] = []
     details: list[dict[str, Any]] = []
-    new_table = 0
+    advice = allowed_count = 0
     for f, finding, fresh in findings:
         where = f"{f.filename}:{int(finding.get('line', 0)) + 1}"  # squawk's lines are 0-based
         rule = str(finding.get("rule_name"))
+        link = RULE_DOCS + rule
         reason = allowed.get(rule)
-        detail = {"at": where, "rule": rule, "message": finding.get("message"), "allowed": reason or ""}
-        if fresh:
-            new_table += 1
-            details.append({**detail, "new table": fresh})
+        detail = {"at": where, "rule": rule, "message": finding.get("message"), "link": link}
+        if rule in STYLE_RULES:
+            advice += 1
+            details.append({**detail, "verdict": "advice: a style rule"})
+        elif fresh:
+            advice += 1
+            details.append({**detail, "verdict": f"advice: {fresh} is created in this pending set", "new table": fresh})
+        elif reason is not None:
+            allowed_count += 1
+            details.append({**detail, "verdict": "allowed", "allowed": reason})
         else:
-            details.append(detail)
-            if reason is None:
-                problems.append(f"{where} {rule}: {finding.get('message')} ({finding.get('help')})")
+            details.append({**detail, "verdict": "unsafe"})
+            problems.append(f"{where} {rule}: {finding.get('message')} ({finding.get('help')}) {link}")
     return Measurement(
         name=NAME,
         question=question,
-        observed=f"{len(problems)} unsafe, {len(findings) - len(problems) - new_table} allowed, in {len(pending)}"
-        f" pending file(s); {new_table} on tables created in this pending set",
+        observed=f"{len(problems)} unsafe, {allowed_count} allowed, in {len(pending)} pending file(s);"
+        f" {advice} advice (style, or tables created in this pending set)",
         expected="0 unsafe statements",
         ok=not problems,
         source=source,
@@ -119,9 +136,10 @@ def migration_safety(pending: Sequence[MigrationFile], allow: Sequence[str], log
 
 
 def _all_findings(
-    pending: Sequence[MigrationFile], log: Path | None
+    pending: Sequence[MigrationFile], existing: Collection[str], log: Path | None
 ) -> list[tuple[MigrationFile, dict[str, Any], str]]:
-    """Every finding as (file, finding, the new table it is about or ""), in file order."""
+    """Every finding as (file, finding, the new table it is about or ""), in file order: a statement is about a new
+    table when every table it touches is created in the pending set so far and is not in ``existing``."""
     by_name = {f.filename: f for f in pending}
     raw = _squawk([f.path for f in pending], log)
     per_file: dict[str, list[dict[str, Any]]] = {f.filename: [] for f in pending}
@@ -132,14 +150,14 @@ def _all_findings(
             per_file[name] = _past_syntax_errors(by_name[name], found, log)
     result: list[tuple[MigrationFile, dict[str, Any], str]] = []
     for i, f in enumerate(pending):
-        created = set(created_tables(pending[: i + 1]))
+        created = set(created_tables(pending[: i + 1])) - set(existing)
         statements = split_statements(f.path.read_text(errors="replace"))
         offsets = _line_offsets(f.path.read_text(errors="replace"))
         for finding in sorted(
             per_file.get(f.filename, []), key=lambda x: (int(x.get("line", 0)), int(x.get("column", 0)))
         ):
             fresh = ""
-            if finding.get("rule_name") in LOCKING_RULES:
+            if finding.get("rule_name") != "syntax-error":
                 at = _offset(offsets, finding)
                 stmt = next((s for s in statements if s.start <= at <= s.end), None)
                 touched = tables_touched(stmt.text) if stmt else []

@@ -171,20 +171,21 @@ def created_tables(files: Iterable[MigrationFile]) -> list[str]:
 _TARGET = re.compile(
     rf"^\s*(?:alter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?(?P<alter>{_NAME})"
     rf"|create\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?(?:{_IDENT}\s+)?"
-    rf"on\s+(?:only\s+)?(?P<index>{_NAME}))",
+    rf"on\s+(?:only\s+)?(?P<index>{_NAME})"
+    rf"|create\s+(?:unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?(?P<table>{_NAME}))",
     re.IGNORECASE,
 )
 _REFERENCES = re.compile(rf"\breferences\s+(?P<ref>{_NAME})", re.IGNORECASE)
 
 
 def tables_touched(statement: str) -> list[str]:
-    """``schema.table`` of the table an ALTER TABLE or CREATE INDEX statement locks, and of the tables its
-    foreign keys reference (they are locked too); [] for any other statement."""
+    """``schema.table`` of the table an ALTER TABLE, CREATE INDEX or CREATE TABLE statement locks (or makes), and
+    of the tables its foreign keys reference (they are locked too); [] for any other statement."""
     text = _NOISE.sub(lambda m: m.group("quoted") or " ", statement)
     m = _TARGET.match(text)
     if not m:
         return []
-    target = m.group("alter") or m.group("index")
+    target = m.group("alter") or m.group("index") or m.group("table")
     return [_qualified(target), *(_qualified(r.group("ref")) for r in _REFERENCES.finditer(text))]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from gates.checks.migration_safety import migration_safety, pending_files
+from gates.checks.migration_safety import existing_tables, migration_safety, pending_files
 from gates.database.migrations import local_migrations, push
 from tests.selftests.pgfixtures import write_migrations
 
@@ -66,7 +66,9 @@ def test_an_unsafe_pending_migration_fails_the_preflight_molecule(pg_database: s
         "set lock_timeout = '5s';\nset statement_timeout = '30s';\n"
         "create index ad_campaigns_status on public.ad_campaigns (status);\n"
     )
-    path = write_config(tmp_path, source=source, environments={"production": {"database_url_env": "GATES_SELFTEST_PF_DB"}})
+    path = write_config(
+        tmp_path, source=source, environments={"production": {"database_url_env": "GATES_SELFTEST_PF_DB"}}
+    )
     os.environ["GATES_SELFTEST_PF_DB"] = pg_database
     try:
         cfg = config_mod.load(path)
@@ -79,6 +81,7 @@ def test_an_unsafe_pending_migration_fails_the_preflight_molecule(pg_database: s
     message = results["test_pending_migrations_are_safe_for_zero_downtime"]
     assert "20990101000000_index.sql:3 require-concurrent-index-creation" in message
     assert "1 unsafe, 0 allowed, in 1 pending file(s)" in message
+    assert "https://squawkhq.com/docs/require-concurrent-index-creation" in message
 
 
 def test_every_finding_of_every_pending_file_comes_out_of_one_run(tmp_path: Path) -> None:
@@ -119,10 +122,40 @@ def test_locking_rules_are_not_reported_for_a_table_created_in_the_same_pending_
     )
     m = migration_safety(files, [])
     assert m.ok, m.explain()
-    assert m.observed.endswith("; 4 on tables created in this pending set")
+    assert m.observed.endswith("; 4 advice (style, or tables created in this pending set)")
     assert {d["rule"] for d in m.details if d.get("new table") == "public.fresh"} >= {
         "require-concurrent-index-creation",
         "adding-required-field",
     }
     existing = local_migrations(write_migrations(tmp_path / "old", OLD_UNSAFE))
     assert not migration_safety(existing, []).ok
+
+
+def test_style_rules_and_new_tables_are_advice_and_only_existing_tables_block(pg_database: str, tmp_path: Path) -> None:
+    """A drizzle-style CREATE TABLE of a brand-new table with int and serial columns, and an index on it without
+    a lock timeout, are advice (listed with file, line, rule and squawk's link), the molecule passes; the same index on a
+    table the target database already has fails naming file:line, rule and link, even when the set creates it too."""
+    new = {
+        "20250401000000_fresh.sql": 'CREATE TABLE "fresh" ("id" serial PRIMARY KEY NOT NULL, "n" integer);\n'
+        'CREATE INDEX "fresh_n" ON "fresh" ("n");\n',
+    }
+    m = migration_safety(local_migrations(write_migrations(tmp_path / "a", new)), [])
+    assert m.ok, m.explain()
+    advice = {(d["at"], d["rule"], d["link"]) for d in m.details if str(d.get("verdict", "")).startswith("advice")}
+    assert ("20250401000000_fresh.sql:1", "prefer-identity", "https://squawkhq.com/docs/prefer-identity") in advice
+    assert (
+        "20250401000000_fresh.sql:2",
+        "require-lock-timeout",
+        "https://squawkhq.com/docs/require-lock-timeout",
+    ) in advice
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("create table public.fresh (id int, n int)")
+        existing = existing_tables(conn)
+    m = migration_safety(local_migrations(write_migrations(tmp_path / "b", new)), [], existing=existing)
+    assert not m.ok
+    assert any(
+        p.startswith("20250401000000_fresh.sql:2 require-lock-timeout: ")
+        and p.endswith("https://squawkhq.com/docs/require-lock-timeout")
+        for p in m.problems
+    ), m.explain()
+    assert not any("prefer-identity" in p for p in m.problems)
