@@ -3,6 +3,11 @@
 Above the database package and the checks: it applies with one and proves with the other. Every session
 it opens, the CLI's included, is bounded by ``[database] lock_timeout`` and ``step_statement_timeout``:
 a held lock fails the migration naming the lock and its holder (gates.database.waits).
+
+The CLI runs each file in its own transaction and stops at the first that fails, leaving the earlier
+ones applied and the later ones never created (nor judged). So the pending set is first rehearsed on
+a scratch copy of the target's schema (gates' local cluster), and a set that cannot apply whole is
+refused before anything is pushed, naming every failing file.
 """
 
 from __future__ import annotations
@@ -16,8 +21,17 @@ import psycopg
 
 from gates.checks.database import migrations_applied, no_unknown_migrations
 from gates.config import Config
+from gates.database.cluster import LocalCluster
 from gates.database.migrations import applied_migrations, local_migrations, push
-from gates.database.waits import SUPABASE_CLI_SESSION, LockWatch, held_locks_at, step_session, with_bounds
+from gates.database.rehearsal import rehearse_pending
+from gates.database.waits import (
+    SUPABASE_CLI_SESSION,
+    LockWatch,
+    held_locks_at,
+    milliseconds,
+    step_session,
+    with_bounds,
+)
 from gates.errors import GatesError
 from gates.redact import redact
 
@@ -44,6 +58,7 @@ def migrate(config: Config, url: str, log: Path | None) -> str:
     files = local_migrations(config.migrations_dir)
     todo = pending(config, url)
     if todo:
+        _refuse_unless_whole(config, url, log)
         try:
             push(with_bounds(url, config.database), config.app_source, log, migrations_dir=config.migrations_dir)
         except GatesError as exc:
@@ -61,6 +76,22 @@ def _holder(url: str, error: str) -> str:
         return ""
     held = held_locks_at(url, "supabase_migrations.schema_migrations")
     return f"; {held}" if held else "; the lock's holder has let go since"
+
+
+def _refuse_unless_whole(config: Config, url: str, log: Path | None) -> None:
+    """Raise GatesError naming every failing file (and folder problem) when the pending set does not apply whole
+    to a copy of the target's schema; nothing has been pushed then. A data-dependent failure is not seen here
+    (the copy has no rows): ``migrate`` then says which files stayed."""
+    lock_wait = milliseconds(config.database.lock_timeout)
+    run = rehearse_pending(url, config.migrations_dir, LocalCluster.for_config(config), log=log, lock_wait=lock_wait)
+    failing = run.rehearsal.failing if run.rehearsal else ()
+    reasons = [*run.folder_problems, *([run.error] if run.error else [])]
+    reasons += [f"{o.file.filename}: statement {o.failed_statement} of {o.statements} failed: {o.statement}: {o.error}"
+                for o in failing]  # fmt: skip
+    if reasons:
+        what = f"{len(failing)} of {len(run.pending)} pending file(s) fail on a copy of its schema" if failing else (
+            "the pending set could not be proven to apply whole")  # fmt: skip
+        raise GatesError(f"refusing to migrate: {what}; nothing was applied: " + "; ".join(reasons))
 
 
 def _what_stayed(config: Config, url: str, todo: list[str]) -> str:

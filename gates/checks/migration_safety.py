@@ -22,16 +22,17 @@ from typing import Any
 
 import psycopg
 
-from gates.database.cluster import LocalCluster
+from gates.checks.database import rls_enabled
+from gates.checks.rls_behaviour import rls_behaviour
+from gates.checks.security import always_true_policies, definer_functions_pinned
+from gates.config import DatabaseConfig
 from gates.database.migrations import (
     MigrationFile,
     applied_migrations,
     created_tables,
-    out_of_order,
-    scan_migrations,
     tables_touched,
 )
-from gates.database.rehearsal import rehearse
+from gates.database.rehearsal import Inspect, PendingRehearsal
 from gates.database.sqltext import split_statements
 from gates.errors import GatesError
 from gates.measurement import Measurement
@@ -62,6 +63,7 @@ where c.relkind in ('r', 'p', 'm', 'f') and n.nspname not like 'pg\\_%%' and n.n
 """
 _MAX_REPARSES = 50
 REHEARSAL = "migration rehearsal"
+SCHEMA = "rehearsed schema"
 # The longest list a molecule's message shows; the rest is counted ("and N more"), the details keep all.
 LIST_LIMIT = 20
 
@@ -216,53 +218,85 @@ def _offset(offsets: list[int], finding: dict[str, Any]) -> int:
     return offsets[line] + max(int(finding.get("column", 0)), 0)
 
 
-def migration_rehearsal(
-    conn: psycopg.Connection[Any], target_url: str, migrations: Path, cluster: LocalCluster, log: Path | None = None
-) -> Measurement:
-    """Every pending migration applies, each on its own, to a scratch copy of the target's schema in
-    ``cluster``; every file that fails is named with its statement and error, in one run. Files the CLI
-    skips, versions two files share and pending files older than the newest applied one fail too."""
+def migration_rehearsal(run: PendingRehearsal, migrations: Path) -> Measurement:
+    """Every pending migration applied, each on its own, to a scratch copy of the target's schema (``run``, made
+    by ``rehearse_pending``); every file that fails is named with its statement and error. Files the CLI skips,
+    versions two files share and pending files older than the newest applied one fail too."""
     question = (
         "every pending migration applies to a copy of the target's schema, and the folder is one `db push` accepts"
     )
     source = f"pg_dump --schema-only of the target, restored into a scratch database; {migrations}"
     expected = "0 failing files, 0 folder problems"
-    try:
-        scan = scan_migrations(migrations)
-        applied = [m.version for m in applied_migrations(conn)]
-        # The gate session's lock_timeout ([database]) bounds the dump of the target's schema too.
-        shown = conn.execute("show lock_timeout").fetchone()
-    except (GatesError, psycopg.Error) as exc:
-        return Measurement(REHEARSAL, question, "not rehearsed", expected, False, source, problems=[str(exc)])
-    pending = [f for f in scan.files if f.version not in set(applied)]
-    problems = [*scan.problems, *out_of_order(scan.files, applied)]
+    problems = list(run.folder_problems)
+    if run.error:
+        problems.append(run.error)
     details: list[dict[str, Any]] = []
-    failing = 0
-    if pending:
-        try:
-            result = rehearse(target_url, cluster, pending, log, str(shown[0]) if shown else "5s")
-        except GatesError as exc:
-            problems.append(f"could not rehearse: {exc}")
-        else:
-            for o in result.outcomes:
-                details.append({"file": o.file.filename, "statements": o.statements, "applied": o.ok, "error": o.error})
-                if not o.ok:
-                    failing += 1
-                    problems.append(
-                        f"{o.file.filename}: statement {o.failed_statement} of {o.statements} failed: "
-                        f"{o.statement}: {o.error}"
-                    )
-            details += [{"not restored (platform objects, not the app's)": e} for e in result.restore_errors]
+    result = run.rehearsal
+    failing = len(result.failing) if result else 0
+    if result is not None:
+        for o in result.outcomes:
+            details.append({"file": o.file.filename, "statements": o.statements, "applied": o.ok, "error": o.error})
+        problems += [
+            f"{o.file.filename}: statement {o.failed_statement} of {o.statements} failed: {o.statement}: {o.error}"
+            for o in result.failing
+        ]
+        details += [{"not restored (platform objects, not the app's)": e} for e in result.restore_errors]
     return Measurement(
         name=REHEARSAL,
         question=question,
-        observed=f"{failing} of {len(pending)} pending file(s) failed; {len(problems) - failing} folder problem(s)",
+        observed=f"{failing} of {len(run.pending)} pending file(s) failed; {len(problems) - failing} folder problem(s)"
+        if not run.error.startswith("not rehearsed")
+        else "not rehearsed",
         expected=expected,
         ok=not problems,
         source=source,
         details=details + [{"problem": p} for p in problems],
         problems=cut(problems),
     )
+
+
+def rehearsed_schema(run: PendingRehearsal) -> Measurement:
+    """The schema the pending migrations would build (the rehearsal's scratch database, every file that applies
+    included, also those after a failing one) passes the database checks run on it: each problem is named
+    with the check that found it. Nothing pending: the target itself is what the database molecules judge."""
+    question = "the schema the pending migrations would build passes the database checks"
+    source = "the database checks on the rehearsal's scratch database, after every pending file ran"
+    expected = "0 problems in the schema the migrations would build"
+    if not run.pending and not run.error:
+        return Measurement(SCHEMA, question, "no pending migration", expected, True, source)
+    if run.rehearsal is None:
+        return Measurement(SCHEMA, question, "not rehearsed", expected, False, source, problems=[run.error])
+    inspected = run.rehearsal.inspected
+    problems = [f"{m.name}: {p}" for m in inspected for p in m.problems]
+    if not inspected:
+        problems.append("no check judged the scratch database: nothing was verified")
+    return Measurement(
+        name=SCHEMA,
+        question=question,
+        observed=f"{len(problems)} problem(s) from {len(inspected)} check(s), over {len(run.pending)} pending file(s)",
+        expected=expected,
+        ok=not problems,
+        source=source,
+        details=[{"check": m.name, "ok": m.ok, "observed": str(m.observed)} for m in inspected]
+        + [{"problem": p} for p in problems],
+        problems=cut(problems),
+    )
+
+
+def schema_checks(schemas: Sequence[str], database: DatabaseConfig) -> Inspect:
+    """The database checks of the staging gate that judge a schema (not its history), as one ``Inspect`` for the
+    rehearsal's scratch database: writes are tried there, it is dropped afterwards."""
+
+    def inspect(conn: psycopg.Connection[Any]) -> list[Measurement]:
+        public = database.public_tables
+        return [
+            rls_enabled(conn, schemas),
+            definer_functions_pinned(conn, schemas),
+            always_true_policies(conn, schemas, select_fails=database.select_true_fail, public_tables=public),
+            rls_behaviour(conn, schemas, public, writes=True),
+        ]
+
+    return inspect
 
 
 def cut(lines: Sequence[str], limit: int = LIST_LIMIT) -> list[str]:

@@ -4,7 +4,9 @@ The target's current schema (``pg_dump --schema-only``) is restored into a scrat
 local cluster, Supabase's baseline fills in what the dump lacks, then each pending file runs on its
 own, in its own session and transaction, as `supabase db push` runs them. A file that fails is rolled
 back and the next one still runs, so one rehearsal names every file that fails, with its statement
-and error, before anything real is touched. The scratch database is always dropped.
+and error, before anything real is touched. Before the scratch database is dropped (always), an
+``inspect`` callable may judge the whole schema the migrations built there (the database checks:
+files after a failing one are judged too). ``rehearse_pending`` adds the folder's own problems.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +24,16 @@ from psycopg import sql
 from gates.database import baseline
 from gates.database.backup import DUMP_TIMEOUT, pg_tool, server_version_of
 from gates.database.cluster import LocalCluster
-from gates.database.migrations import MigrationFile, register_url_secrets
+from gates.database.migrations import (
+    MigrationFile,
+    applied_migrations,
+    out_of_order,
+    register_url_secrets,
+    scan_migrations,
+)
 from gates.database.sqltext import split_statements
 from gates.errors import GatesError
+from gates.measurement import Measurement
 from gates.procs import run
 from gates.redact import redact
 
@@ -48,12 +57,59 @@ class FileOutcome:
         return not self.error
 
 
+# Judges the scratch database once every pending file ran: the measurements go into the Rehearsal.
+Inspect = Callable[[psycopg.Connection[Any]], Sequence[Measurement]]
+
+
 @dataclasses.dataclass(frozen=True)
 class Rehearsal:
-    """The outcome of each pending file, and what the schema restore could not recreate (not the app's)."""
+    """The outcome of each pending file, what the schema restore could not recreate (not the app's), and what
+    ``inspect`` found in the schema the files built."""
 
     outcomes: tuple[FileOutcome, ...]
     restore_errors: tuple[str, ...]
+    inspected: tuple[Measurement, ...] = ()
+
+    @property
+    def failing(self) -> tuple[FileOutcome, ...]:
+        return tuple(o for o in self.outcomes if not o.ok)
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingRehearsal:
+    """A folder rehearsed against a target: its files pending there, the folder's problems (names the CLI skips,
+    shared versions, pending files older than the newest applied one), and the rehearsal or why there is none."""
+
+    pending: tuple[MigrationFile, ...]
+    folder_problems: tuple[str, ...]
+    rehearsal: Rehearsal | None
+    error: str = ""
+
+
+def rehearse_pending(
+    target_url: str,
+    migrations: Path,
+    cluster: LocalCluster,
+    inspect: Inspect | None = None,
+    log: Path | None = None,
+    lock_wait: str = "5s",
+) -> PendingRehearsal:
+    """Rehearse the files of ``migrations`` the target has not applied (``lock_wait`` bounds the wait for a lock on
+    the target's tables while its schema is dumped); never raises (``error`` says why not)."""
+    try:
+        scan = scan_migrations(migrations)
+        with _connect(target_url) as conn:
+            applied = [m.version for m in applied_migrations(conn)]
+    except (GatesError, psycopg.Error) as exc:
+        return PendingRehearsal((), (), None, f"not rehearsed: {redact(_first_line(exc))}")
+    pending = tuple(f for f in scan.files if f.version not in set(applied))
+    problems = (*scan.problems, *out_of_order(scan.files, applied))
+    if not pending:
+        return PendingRehearsal(pending, problems, None)
+    try:
+        return PendingRehearsal(pending, problems, rehearse(target_url, cluster, pending, log, lock_wait, inspect))
+    except GatesError as exc:
+        return PendingRehearsal(pending, problems, None, f"could not rehearse: {exc}")
 
 
 def rehearse(
@@ -62,23 +118,29 @@ def rehearse(
     pending: Sequence[MigrationFile],
     log: Path | None = None,
     lock_wait: str = "5s",
+    inspect: Inspect | None = None,
 ) -> Rehearsal:
-    """Apply ``pending`` to a scratch copy of ``target_url``'s schema in ``cluster``; raise GatesError only
-    when the copy cannot be made (the target cannot be dumped, the cluster cannot be reached, a table of it
-    stays locked past ``lock_wait``, a Postgres duration such as ``5s``)."""
+    """Apply ``pending`` to a scratch copy of ``target_url``'s schema in ``cluster``, then ``inspect`` it; raise
+    GatesError only when the copy cannot be made (the target cannot be dumped, the cluster cannot be reached, a
+    table of it stays locked past ``lock_wait``, a Postgres duration such as ``5s``)."""
     register_url_secrets(target_url)
     # A cluster the rehearsal had to start is stopped again: nothing is left running by a preflight.
     started_here = not cluster.running()
     cluster.start()
     try:
-        return _rehearse(target_url, cluster, pending, log, lock_wait)
+        return _rehearse(target_url, cluster, pending, log, lock_wait, inspect)
     finally:
         if started_here:
             cluster.stop()
 
 
 def _rehearse(
-    target_url: str, cluster: LocalCluster, pending: Sequence[MigrationFile], log: Path | None, lock_wait: str
+    target_url: str,
+    cluster: LocalCluster,
+    pending: Sequence[MigrationFile],
+    log: Path | None,
+    lock_wait: str,
+    inspect: Inspect | None,
 ) -> Rehearsal:
     name = f"gates_rehearsal_{uuid.uuid4().hex[:12]}"
     admin_url, scratch_url = cluster.url("postgres"), cluster.url(name)
@@ -93,10 +155,14 @@ def _rehearse(
                 # The target's own objects come first; the baseline adds only what they lack.
                 baseline.install(conn)
             outcomes = tuple(_apply(scratch_url, f) for f in pending)
+            inspected: tuple[Measurement, ...] = ()
+            if inspect is not None:
+                with _connect(scratch_url) as conn:
+                    inspected = tuple(inspect(conn))
         finally:
             with _connect(admin_url) as admin:
                 admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-    return Rehearsal(outcomes, restore_errors)
+    return Rehearsal(outcomes, restore_errors, inspected)
 
 
 def _dump_schema(url: str, dest: Path, log: Path | None, lock_wait: str) -> None:

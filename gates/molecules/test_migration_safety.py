@@ -1,13 +1,40 @@
-"""DEVOPS-006: the migrations still pending for the target apply to a copy of it, and are safe for a zero-downtime deploy (squawk)."""
+"""DEVOPS-006: the migrations still pending for the target apply to a copy of it, build a schema that passes the
+database checks, and are safe for a zero-downtime deploy (squawk)."""
 
 from __future__ import annotations
 
 import pytest
 
-from gates.checks.migration_safety import existing_tables, migration_rehearsal, migration_safety, pending_files
+from gates.checks.migration_safety import (
+    existing_tables,
+    migration_rehearsal,
+    migration_safety,
+    pending_files,
+    rehearsed_schema,
+    schema_checks,
+)
 from gates.database.cluster import LocalCluster
+from gates.database.exposed import exposed_schemas
+from gates.database.rehearsal import rehearse_pending
+from gates.database.waits import milliseconds
+from gates.errors import GatesError
 
 pytestmark = [pytest.mark.preflight, pytest.mark.database]
+
+
+@pytest.fixture(scope="module")
+def rehearsal(db_url, gates_config):
+    """One rehearsal of the pending files on a scratch copy of the target (gates' local cluster), judged by the
+    database checks before the copy is dropped; both rehearsal molecules read it."""
+    try:
+        schemas = exposed_schemas(gates_config).schemas
+    except GatesError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    inspect = schema_checks(schemas, gates_config.database)
+    # The gate session's lock_timeout ([database]) bounds the dump of the target's schema too.
+    lock_wait = milliseconds(gates_config.database.lock_timeout)
+    cluster = LocalCluster.for_config(gates_config)
+    return rehearse_pending(db_url, gates_config.migrations_dir, cluster, inspect, lock_wait=lock_wait)
 
 
 def test_pending_migrations_are_safe_for_zero_downtime(db, migration_files, gates_config, verdict):
@@ -17,7 +44,13 @@ def test_pending_migrations_are_safe_for_zero_downtime(db, migration_files, gate
     verdict(migration_safety(pending, allow, existing=existing_tables(db)))
 
 
-def test_pending_migrations_apply_to_a_copy_of_the_target(db, db_url, gates_config, verdict):
+def test_pending_migrations_apply_to_a_copy_of_the_target(rehearsal, gates_config, verdict):
     """Each pending file applies on its own to a scratch copy of the target's schema (gates' local cluster);
     every failing file, shared version, unnamed or out-of-order file is named, in one run."""
-    verdict(migration_rehearsal(db, db_url, gates_config.migrations_dir, LocalCluster.for_config(gates_config)))
+    verdict(migration_rehearsal(rehearsal, gates_config.migrations_dir))
+
+
+def test_the_schema_the_migrations_would_build_passes_the_database_checks(rehearsal, verdict):
+    """RLS, policies, SECURITY DEFINER functions and RLS behaviour hold on the rehearsal's scratch database after
+    every pending file ran (those after a failing file too): the whole schema the migrations would build."""
+    verdict(rehearsed_schema(rehearsal))

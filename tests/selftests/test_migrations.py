@@ -7,6 +7,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gates.config import Config
+from gates.database.cluster import LocalCluster
 from gates.database.migrations import (
     AppliedMigration,
     MigrationFile,
@@ -190,23 +192,80 @@ def test_the_password_of_the_url_never_leaves_push(pg_database: str, tmp_path: P
     assert "--remote=postgresql://postgres:***@" in text and "no_such_database" in text
 
 
-def test_migrate_names_the_failing_file_and_statement_and_what_stayed(pg_database: str, tmp_path: Path) -> None:
-    """A file failing on its second statement: migrate raises naming file and statement, and which files stayed applied."""
+def _config_on(cluster: LocalCluster, tmp_path: Path, app: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
+    """A config whose local cluster (the rehearsal's scratch server) is the session's running one."""
     from gates import config as config_mod
-    from gates.migrate import migrate
     from tests.selftests.demo import write_config
 
+    monkeypatch.setenv("GATES_STATE_DIR", str(cluster.state_dir))
+    path = write_config(tmp_path / "cfg", source=app, environments={"staging": {}}, postgres_port=cluster.port)
+    return config_mod.load(path)
+
+
+def test_migrate_names_the_failing_file_and_statement_and_what_stayed(
+    pg_cluster: LocalCluster, pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that applies to the rehearsal's empty copy but fails on the target's rows (a CHECK existing rows break):
+    migrate raises naming file and statement, and which files stayed applied."""
+    from gates.migrate import migrate
+
     app = tmp_path / "app"
-    write_migrations(app, {**GOOD, **BROKEN})
-    cfg = config_mod.load(write_config(tmp_path / "cfg", source=app, environments={"staging": {}}))
+    write_migrations(app, GOOD)
+    push(pg_database, app, None)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("insert into public.campaigns values (-1)")
+    write_migrations(
+        app,
+        {
+            "20240103000000_fine.sql": "create table public.fine (id int);\n",
+            "20240104000000_positive.sql": "create table public.half_done (id int);\n"
+            "alter table public.campaigns add constraint positive check (id > 0);\n",
+        },
+    )
+    cfg = _config_on(pg_cluster, tmp_path, app, monkeypatch)
 
     with pytest.raises(GatesError) as caught:
         migrate(cfg, pg_database, tmp_path / "migrate.log")
 
     message = str(caught.value)
-    assert "20240103000000_broken.sql, statement 2: select * from no_such_table" in message
+    assert "20240104000000_positive.sql, statement 2: alter table public.campaigns add constraint positive" in message
     assert message.endswith(
-        "applied in this run and kept: 20240101000000_campaigns.sql, 20240102000000_tiles.sql; "
-        "not applied: 20240103000000_broken.sql"
+        "applied in this run and kept: 20240103000000_fine.sql; not applied: 20240104000000_positive.sql"
     )
     assert "half_done" not in _tables(pg_database)
+
+
+def test_migrate_refuses_a_set_that_cannot_apply_whole_naming_every_failing_file(
+    pg_cluster: LocalCluster, pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two of three pending files fail on a copy of the schema: `gates migrate` names both with statement and error
+    and applies nothing (not even the good file before them); fixed, the whole set applies."""
+    from gates.migrate import migrate
+
+    app = tmp_path / "app"
+    write_migrations(
+        app, {**GOOD, **BROKEN, "20240104000000_typo.sql": "alter table public.campain add column x int;\n"}
+    )
+    cfg = _config_on(pg_cluster, tmp_path, app, monkeypatch)
+
+    with pytest.raises(GatesError) as caught:
+        migrate(cfg, pg_database, tmp_path / "migrate.log")
+
+    message = str(caught.value)
+    assert message.startswith("refusing to migrate: 2 of 4 pending file(s) fail on a copy of its schema;"), message
+    assert "nothing was applied" in message
+    assert "20240103000000_broken.sql: statement 2 of 2 failed: select * from no_such_table:" in message
+    assert (
+        '20240104000000_typo.sql: statement 1 of 1 failed: alter table public.campain add column x int: relation "public.campain" does not exist'
+        in message
+    )
+    assert _tables(pg_database) == set()
+    with psycopg.connect(pg_database) as conn:
+        assert applied_migrations(conn) == []
+    (app / "supabase" / "migrations" / "20240103000000_broken.sql").write_text(
+        "create table public.half_done (id int);\n"
+    )
+    (app / "supabase" / "migrations" / "20240104000000_typo.sql").write_text(
+        "alter table public.campaigns add column x int;\n"
+    )
+    assert migrate(cfg, pg_database, tmp_path / "migrate.log").startswith("applied 4 migration(s)")

@@ -13,6 +13,7 @@ import psycopg
 from gates.checks.migration_safety import migration_rehearsal
 from gates.database.cluster import LocalCluster
 from gates.database.migrations import push
+from gates.database.rehearsal import rehearse_pending
 from tests.selftests.dbmolecules import app_with_migrations, run_molecule
 from tests.selftests.demo import gates, write_config
 
@@ -81,8 +82,8 @@ def test_a_long_list_is_cut(pg_cluster: LocalCluster, pg_database: str, tmp_path
     source = app_with_migrations(
         tmp_path / "app", {f"{2025010100 + i}_f{i}.sql": f"select * from missing_{i};\n" for i in range(25)}
     )
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        m = migration_rehearsal(conn, pg_database, source / "supabase" / "migrations", pg_cluster)
+    folder = source / "supabase" / "migrations"
+    m = migration_rehearsal(rehearse_pending(pg_database, folder, pg_cluster), folder)
     assert not m.ok and len(m.problems) == 21 and m.problems[-1] == "and 5 more"
     assert m.observed.startswith("25 of 25 pending file(s) failed")
     assert sum(1 for d in m.details if d.get("applied") is False) == 25
@@ -100,3 +101,42 @@ def test_two_files_sharing_a_version_end_in_one_line_not_a_traceback(tmp_path: P
     assert result.returncode == 2, result.stdout + result.stderr
     assert "1_a.sql and 1_b.sql share version 1" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+SCHEMA = "test_the_schema_the_migrations_would_build_passes_the_database_checks"
+HEALTHY = {
+    "20250101000000_notes.sql": "create table public.notes (id bigint primary key, owner uuid);\n"
+    "alter table public.notes enable row level security;\n"
+    "create policy own on public.notes for select to authenticated using ((select auth.uid()) = owner);\n",
+}
+AFTER_A_BROKEN_FILE = {
+    "20250301000000_broken.sql": "alter table public.nots add column x int;\n",
+    "20250302000000_definer.sql": "create function public.grant_admin() returns void language sql security definer"
+    " as $$ select 1 $$;\n"
+    "create table public.leaky (id bigint primary key, secret text);\n",
+}
+
+
+def test_the_rehearsed_schema_is_gated_files_after_a_failing_one_included(
+    pg_cluster: LocalCluster, pg_database: str, tmp_path: Path
+) -> None:
+    """A SECURITY DEFINER function anon can call and a table without RLS, created by a file after one that fails, are
+    named by the preflight's rehearsed-schema molecule (the target never gets them: they would be judged too late);
+    fixed, it passes, and the target is untouched."""
+    source = app_with_migrations(tmp_path / "app", HEALTHY)
+    push(pg_database, source, None)
+    app_with_migrations(source, AFTER_A_BROKEN_FILE)
+    before = _tables(pg_database)
+    kwargs = {"env": "production", "marker": "preflight", "source": source, "cluster": pg_cluster}
+    message = run_molecule(tmp_path, pg_database, SCHEMA, **kwargs)  # type: ignore[arg-type]
+    assert "security definer functions: public.grant_admin(): SECURITY DEFINER without a pinned search_path" in message
+    assert "RLS enabled: public.leaky: RLS disabled" in message
+    assert "RLS behaviour: public.leaky: anon can read rows" not in message  # an empty copy: no rows to read
+    assert "RLS behaviour: public.leaky: anon can insert: allowed" in message
+    assert _tables(pg_database) == before
+    (source / "supabase" / "migrations" / "20250301000000_broken.sql").write_text("select 1;\n")
+    (source / "supabase" / "migrations" / "20250302000000_definer.sql").write_text(
+        "create table public.sealed (id bigint primary key);\nalter table public.sealed enable row level security;\n"
+        "create policy own on public.sealed for select to authenticated using (false);\n"
+    )
+    assert run_molecule(tmp_path, pg_database, SCHEMA, **kwargs) == "passed"  # type: ignore[arg-type]
