@@ -86,14 +86,13 @@ def insert_statements(conn: psycopg.Connection[Any], tables: Sequence[tuple[int,
     partition bounds, and names every sequenced column with an explicit value."""
     oids = [oid for oid, _, _ in tables]
     columns: dict[int, list[Column]] = {oid: [] for oid in oids}
-    for oid, name, type_sql, base, category, not_null, default, identity, generated, length, label, fk, checks in (
-        conn.execute(COLUMNS_SQL, (list(oids),)).fetchall()
-    ):
+    for row in conn.execute(COLUMNS_SQL, (list(oids),)).fetchall():
+        name, type_sql, base, category, not_null, default, identity, generated, length, label, fk, checks = row[1:]
         column = Column(
             name, type_sql, base, category, bool(not_null), default, identity, generated, int(length), label, bool(fk),
             tuple(checks or ()),
         )  # fmt: skip
-        columns.setdefault(int(oid), []).append(column)
+        columns.setdefault(int(row[0]), []).append(column)
     keys = {int(r[0]): _partition_key(r[1], r[2], r[3]) for r in conn.execute(PARTITIONS_SQL, (list(oids),)).fetchall()}
     return {oid: insert_sql(schema, name, columns[oid], keys.get(oid, {})) for oid, schema, name in tables}
 

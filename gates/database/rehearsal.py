@@ -155,14 +155,23 @@ def _rehearse(
                 # The target's own objects come first; the baseline adds only what they lack.
                 baseline.install(conn)
             outcomes = tuple(_apply(scratch_url, f) for f in pending)
-            inspected: tuple[Measurement, ...] = ()
-            if inspect is not None:
-                with _connect(scratch_url) as conn:
-                    inspected = tuple(inspect(conn))
+            inspected = _inspect(scratch_url, inspect) if inspect is not None else ()
         finally:
             with _connect(admin_url) as admin:
                 admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
     return Rehearsal(outcomes, restore_errors, inspected)
+
+
+def _inspect(url: str, inspect: Inspect) -> tuple[Measurement, ...]:
+    """What ``inspect`` finds in the scratch database; a database error on the way is a failed Measurement
+    saying so (fail closed), never an exception out of the rehearsal."""
+    try:
+        with _connect(url) as conn:
+            return tuple(inspect(conn))
+    except (GatesError, psycopg.Error) as exc:
+        problem = f"the scratch database could not be judged: {_first_line(exc)}"
+        return (Measurement("scratch database", "the rehearsed schema can be judged", "not judged", "judged", False,
+                            "the database checks on the rehearsal's scratch database", problems=[problem]),)  # fmt: skip
 
 
 def _dump_schema(url: str, dest: Path, log: Path | None, lock_wait: str) -> None:

@@ -7,6 +7,7 @@ names the CLI skips, files older than the newest applied one) fail the same mole
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -127,8 +128,8 @@ def test_the_rehearsed_schema_is_gated_files_after_a_failing_one_included(
     push(pg_database, source, None)
     app_with_migrations(source, AFTER_A_BROKEN_FILE)
     before = _tables(pg_database)
-    kwargs = {"env": "production", "marker": "preflight", "source": source, "cluster": pg_cluster}
-    message = run_molecule(tmp_path, pg_database, SCHEMA, **kwargs)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {"env": "production", "marker": "preflight", "source": source, "cluster": pg_cluster}
+    message = run_molecule(tmp_path, pg_database, SCHEMA, **kwargs)
     assert "security definer functions: public.grant_admin(): SECURITY DEFINER without a pinned search_path" in message
     assert "RLS enabled: public.leaky: RLS disabled" in message
     assert "RLS behaviour: public.leaky: anon can read rows" not in message  # an empty copy: no rows to read
@@ -139,4 +140,4 @@ def test_the_rehearsed_schema_is_gated_files_after_a_failing_one_included(
         "create table public.sealed (id bigint primary key);\nalter table public.sealed enable row level security;\n"
         "create policy own on public.sealed for select to authenticated using (false);\n"
     )
-    assert run_molecule(tmp_path, pg_database, SCHEMA, **kwargs) == "passed"  # type: ignore[arg-type]
+    assert run_molecule(tmp_path, pg_database, SCHEMA, **kwargs) == "passed"
