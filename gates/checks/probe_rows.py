@@ -7,7 +7,8 @@ type (a CHECK's first allowed value where the CHECK names one), a partitioned ta
 from one partition's bounds, and every identity, serial or ``nextval`` column gets an explicit value:
 ``nextval`` is not transactional, and the rolled-back insert would still move the sequence of the
 environment it judges. The explicit value is the type's largest (the end a sequence reaches last).
-Nullable foreign keys stay null (a random value would only fail the reference).
+Nullable foreign keys stay null (a random value would only fail the reference); a NOT NULL one takes a
+value the referenced table holds.
 
 Built here from the catalog, in the gate's own session (SELECTs only); the statement is run as the API roles.
 """
@@ -30,7 +31,11 @@ select a.attrelid::bigint, a.attname, format_type(a.atttypid, a.atttypmod), b.ty
        exists (select 1 from pg_constraint k where k.conrelid = a.attrelid and k.contype = 'f'
                and a.attnum = any(k.conkey)),
        array(select pg_get_constraintdef(k.oid) from pg_constraint k where k.conrelid = a.attrelid
-             and k.contype = 'c' and k.conkey = array[a.attnum])
+             and k.contype = 'c' and k.conkey = array[a.attnum]),
+       (select format('select %%I::text from %%I.%%I limit 1', ra.attname, rn.nspname, rc.relname)
+        from pg_constraint k join pg_class rc on rc.oid = k.confrelid join pg_namespace rn on rn.oid = rc.relnamespace
+        join pg_attribute ra on ra.attrelid = k.confrelid and ra.attnum = k.confkey[1]
+        where k.conrelid = a.attrelid and k.contype = 'f' and k.conkey = array[a.attnum] limit 1)
 from pg_attribute a
 join pg_type t on t.oid = a.atttypid
 join pg_type b on b.oid = case when t.typtype = 'd' then t.typbasetype else t.oid end
@@ -74,6 +79,8 @@ class Column:
     first_label: str | None
     foreign_key: bool
     checks: tuple[str, ...]
+    # An existing value of the column a one-column foreign key references, read by the gate (never as anon).
+    referenced: str | None = None
 
     @property
     def sequenced(self) -> bool:
@@ -87,10 +94,10 @@ def insert_statements(conn: psycopg.Connection[Any], tables: Sequence[tuple[int,
     oids = [oid for oid, _, _ in tables]
     columns: dict[int, list[Column]] = {oid: [] for oid in oids}
     for row in conn.execute(COLUMNS_SQL, (list(oids),)).fetchall():
-        name, type_sql, base, category, not_null, default, identity, generated, length, label, fk, checks = row[1:]
+        name, type_sql, base, category, not_null, default, identity, generated, length, label, fk, checks, ref = row[1:]
         column = Column(
             name, type_sql, base, category, bool(not_null), default, identity, generated, int(length), label, bool(fk),
-            tuple(checks or ()),
+            tuple(checks or ()), _existing(conn, ref) if ref and not_null and not default else None,
         )  # fmt: skip
         columns.setdefault(int(row[0]), []).append(column)
     keys = {int(r[0]): _partition_key(r[1], r[2], r[3]) for r in conn.execute(PARTITIONS_SQL, (list(oids),)).fetchall()}
@@ -122,7 +129,19 @@ def _value(column: Column) -> str | None:
         return _MAX.get(column.base, "1") if column.category == "N" else None
     if column.default or (column.foreign_key and not column.not_null):
         return None
+    if column.referenced is not None:
+        return "'" + column.referenced.replace("'", "''") + "'"
     return _from_checks(column) or _of_type(column)
+
+
+def _existing(conn: psycopg.Connection[Any], query: str) -> str | None:
+    """One value of a referenced key, as text (None when the table is empty or cannot be read)."""
+    try:
+        with conn.transaction():
+            row = conn.execute(query.encode()).fetchone()
+    except psycopg.Error:
+        return None
+    return None if row is None or row[0] is None else str(row[0])
 
 
 def _from_checks(column: Column) -> str | None:

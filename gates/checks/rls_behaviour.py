@@ -116,7 +116,8 @@ def rls_behaviour(
     try:
         tables = conn.execute(_TABLES_SQL, (list(schemas),)).fetchall()
         # Foreign tables are only read: a write would reach the server behind them.
-        inserts = insert_statements(conn, [(oid, sc, tb) for oid, sc, tb, kind in tables if kind in ("r", "p")])
+        writable = [(oid, sc, tb) for oid, sc, tb, kind in tables if kind in ("r", "p")]
+        inserts = insert_statements(conn, writable) if writes else {}
     except psycopg.Error as exc:
         return query_failed(conn, exc, NAME, question, source, expected)
     public = {qualified_name(t) for t in public_tables}

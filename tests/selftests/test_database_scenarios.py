@@ -92,6 +92,28 @@ SCENARIOS: dict[str, tuple[str, dict[str, str | None]]] = {
             "policies": None,
         },
     ),
+    "NOT NULL foreign key to a user, RLS off": (
+        "insert into auth.users (id) values (gen_random_uuid());"
+        "create table public.profiles (id bigint generated always as identity primary key,"
+        " user_id uuid not null references auth.users (id), name text not null)",
+        {
+            "behaviour": "public.profiles: anon can insert: allowed",
+            "rls": "public.profiles: RLS disabled",
+            "policies": None,
+        },
+    ),
+    "NOT NULL foreign key to an empty table, RLS off": (
+        "create table public.teams (id bigint primary key);"
+        "create table public.members (team bigint not null references public.teams (id));"
+        "alter table public.teams enable row level security;"
+        "create policy own on public.teams for select to authenticated using (false);",
+        {
+            "behaviour": "public.members: could not verify that anon cannot insert: the probe's row failed for a reason"
+            ' that is not RLS or a privilege: insert or update on table "members" violates foreign key constraint',
+            "rls": "public.members: RLS disabled",
+            "policies": None,
+        },
+    ),
     "NOT NULL and CHECK columns, RLS on": (
         PRIVATE_ROWS,
         {"behaviour": None, "rls": None, "policies": None},
