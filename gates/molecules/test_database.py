@@ -64,8 +64,9 @@ def test_security_definer_functions_the_api_can_call_pin_search_path(db, exposed
 
 
 def test_no_policy_opens_every_row_to_the_api(db, exposed, gates_config, verdict):
-    """No policy for anon/authenticated/PUBLIC is always true on a write; always-true reads are listed
-    (and fail outside [database] public_tables with [database] select_true_fail)."""
+    """No policy for anon/authenticated/PUBLIC is always true on a write, nor lets them write rows its WITH CHECK
+    does not tie to the caller (outside [database] public_tables); always-true reads are listed (and fail outside
+    public_tables with [database] select_true_fail)."""
     database = gates_config.database
     verdict(
         always_true_policies(db, exposed, select_fails=database.select_true_fail, public_tables=database.public_tables)
@@ -74,7 +75,8 @@ def test_no_policy_opens_every_row_to_the_api(db, exposed, gates_config, verdict
 
 def test_anon_reads_and_writes_only_the_public_tables(db, exposed, gates_config, environment, verdict):
     """As anon and as a random signed-in user, with JWT claims set as PostgREST sets them, in transactions always
-    rolled back: anon reads rows of, or inserts into, no table outside [database] public_tables (production: reads only)."""
+    rolled back and leaving no trace: anon reads rows of no table, materialized view or foreign table, and inserts
+    into no table, outside [database] public_tables (production: reads only); only Postgres' refusal is a denial."""
     public = gates_config.database.public_tables
     verdict(rls_behaviour(db, exposed, public, writes=not environment.is_production))
 

@@ -44,7 +44,8 @@ def test_an_unpinned_security_definer_function_anon_can_call_fails_naming_it(pg_
 
 def test_an_always_true_write_policy_fails_naming_table_and_policy(pg_database: str, tmp_path: Path) -> None:
     """`with check (true)` on INSERT for anon fails naming table and policy; a SELECT `using (true)` is only listed
-    unless select_true_fail is set and the table is not in public_tables; a real check fixes the write."""
+    unless select_true_fail is set and the table is not in public_tables; a WITH CHECK that names nothing of the
+    caller fails with its expression outside public_tables; a check tied to auth.uid() fixes the write."""
     name = "test_no_policy_opens_every_row_to_the_api"
     _sql(pg_database, TABLE)
     _sql(pg_database, "create policy notes_read_all on public.notes for select to anon using (true)")
@@ -56,6 +57,13 @@ def test_an_always_true_write_policy_fails_naming_table_and_policy(pg_database: 
     _sql(pg_database, "create policy notes_insert on public.notes for insert to anon, authenticated with check (true)")
     message = run_molecule(tmp_path, pg_database, name)
     assert "public.notes: policy notes_insert (INSERT to anon, authenticated) has WITH CHECK always true" in message
+    _sql(pg_database, "alter policy notes_insert on public.notes with check (body is not null)")
+    message = run_molecule(tmp_path, pg_database, name)
+    assert (
+        "public.notes: policy notes_insert (INSERT to anon, authenticated) lets anon, authenticated write rows not"
+        " tied to the caller: WITH CHECK (body IS NOT NULL)"
+    ) in message
+    assert run_molecule(tmp_path, pg_database, name, database={"public_tables": ["notes"]}) == "passed"
     _sql(
         pg_database,
         "alter policy notes_insert on public.notes with check ((select auth.uid()) = owner)",
