@@ -81,7 +81,11 @@ def _migrated_site(tmp_path: Path, url: str, lock_timeout: float, app: dict[str,
     )  # fmt: skip
     first = gates("migrate", "--env", "staging", config=config, env={MIGRATE_DB: url}, timeout=120)
     assert first.returncode == 0, first.stdout + first.stderr
-    (source / "supabase" / "migrations" / "20990101000000_later.sql").write_text("create table later (id bigint primary key);\n")
+    # A table the preflight's rehearsed-schema molecule passes: RLS on, with a policy.
+    (source / "supabase" / "migrations" / "20990101000000_later.sql").write_text(
+        "create table later (id bigint primary key);\nalter table later enable row level security;\n"
+        "create policy later_own on later for select to authenticated using (false);\n"
+    )
     return config
 
 
