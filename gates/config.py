@@ -831,4 +831,6 @@ def _validate_ports(config: Config, prefix: str) -> None:
         for f in dataclasses.fields(value):
             number = getattr(value, f.name)
             if f.name.endswith("port") and isinstance(number, int) and not 1 <= number <= 65535:
-                raise ConfigError(config.path, f"{prefix}{section}.{f.name}", f"expected a port in 1-65535, got {number}")
+                raise ConfigError(
+                    config.path, f"{prefix}{section}.{f.name}", f"expected a port in 1-65535, got {number}"
+                )

@@ -128,9 +128,7 @@ _READ_SQL = (
 )
 
 
-def read(
-    url: str, app: str, env: str, limit: int = READ_LIMIT, waits: DatabaseConfig | None = None
-) -> list[Entry]:
+def read(url: str, app: str, env: str, limit: int = READ_LIMIT, waits: DatabaseConfig | None = None) -> list[Entry]:
     """The newest ``limit`` entries of ``app`` in ``env``, newest first (none when gates never wrote here)."""
     with connect(url, f"gates ledger {app}/{env}", waits) as conn:
         exists = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.releases",)).fetchone()

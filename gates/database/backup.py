@@ -98,7 +98,9 @@ def _dump(url: str, dest: Path, waits: DatabaseConfig, log: Path | None) -> tupl
         if dumped.returncode != 0:
             tail = " | ".join(dumped.output.strip().splitlines()[-2:]) or "no output"
             held = held_locks(conn) if "lock" in tail else ""
-            raise GatesError(redact(f"pg_dump failed (exit {dumped.returncode}): {tail}" + (f"; {held}" if held else "")))
+            raise GatesError(
+                redact(f"pg_dump failed (exit {dumped.returncode}): {tail}" + (f"; {held}" if held else ""))
+            )
     return source, version
 
 
