@@ -135,7 +135,18 @@ def read(url: str, app: str, env: str, limit: int = READ_LIMIT, waits: DatabaseC
         if exists is None or exists[0] is None:
             return []
         with conn.cursor(row_factory=class_row(Entry)) as cur:
-            return cur.execute(_READ_SQL, (app, env, limit)).fetchall()
+            return one_per_record(cur.execute(_READ_SQL, (app, env, limit)).fetchall())
+
+
+def one_per_record(entries: list[Entry]) -> list[Entry]:
+    """``entries`` with one entry per release record: a release killed on this machine is written both by the
+    lock's next taker (``lost_entry``: who died, no steps) and by the repair of its record (its steps); the
+    one with steps tells more, else the newest."""
+    best: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.record and (entry.record not in best or (entry.steps and not best[entry.record].steps)):
+            best[entry.record] = entry
+    return [e for e in entries if not e.record or best[e.record] is e]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -234,32 +234,24 @@ def latest(root: Path) -> Path | None:
     return folders[-1] if folders else None
 
 
-def mark_crashed(folder: Path, where: str) -> bool:
-    """End a record its process left running when it died: outcome interrupted, ``crashed at <where>``.
+def mark_crashed(folder: Path, where: str) -> Record | None:
+    """End a record its process left running when it died: outcome interrupted, ``crashed at <where>``, an end time.
 
-    The record folder of a release that died keeps what it did; this closes it, so that nothing
-    reads it as still running. False when the folder has no record that is still running.
+    The record folder of a release that died keeps what it did; this closes it everywhere it is shown
+    (record.json, summary.md, index.html are written again from it), so that nothing reads it as still
+    running. The closed record; None when the folder has no record that is still running.
     """
-    path = folder / "record.json"
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    if data.get("outcome") != "running":
-        return False
-    reason = f"interrupted (crashed at {where})"
-    now = utcnow().isoformat()
-    for step in data.get("steps", []):
-        if step.get("outcome") == "running":
-            step.update(outcome="interrupted", ended_at=now, detail=step.get("detail") or "the gates process died")
-    data.update(outcome="interrupted", reason=reason, ended_at=now)
-    _atomic_write(path, json.dumps(data, indent=2) + "\n")
-    summary = folder / "summary.md"
-    if summary.is_file():
-        lines = summary.read_text().splitlines()
-        if lines and lines[0].startswith("# Release "):
-            lines[0] = f"# Release {data.get('id', folder.name)}: interrupted"
-            lines.insert(1, "")
-            lines.insert(2, f"**{reason}**: this record was closed by the next gates command after the crash.")
-        _atomic_write(summary, "\n".join(lines) + "\n")
-    return True
+        record = Record.load(folder)
+    except GatesError:
+        return None
+    if record.outcome != "running":
+        return None
+    now = utcnow()
+    for step in record.steps:
+        if step.outcome == "running":
+            step.outcome, step.ended_at = "interrupted", now.isoformat()
+            step.detail = step.detail or "the gates process died"
+    record.outcome, record.reason, record.ended_at = "interrupted", f"interrupted (crashed at {where})", now
+    record.write()
+    return record

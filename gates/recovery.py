@@ -1,7 +1,8 @@
 """After a crash: the next gates command finds what a dead release left unfinished, says so, repairs it.
 
 A journal file whose process died (gates.journal) names the record and the step it was in. The
-record is closed as ``interrupted (crashed at <step>)``; each environment the dead process was
+record is closed as ``interrupted (crashed at <step>)`` (its summary and page too, with an end time)
+and written to the ledger of each environment it worked on, as a finished release would be; each environment the dead process was
 working on is put back to serving one release (the platform's ``repair``, where it has one).
 Environments a live gates process is working on are never touched: only dead processes' intents
 are read.
@@ -12,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gates.config import Config
+from gates.dblock import who
 from gates.journal import unfinished
+from gates.ledger import entry_of, touched, write
 from gates.platforms import platform_for
 from gates.record import mark_crashed
 
@@ -23,9 +26,16 @@ def recover(config: Config) -> list[str]:
     for left in unfinished(config.state_dir):
         intent = left.intent
         head = f"gates {intent.command} (pid {intent.pid}) died at {intent.where}"
-        if intent.record and mark_crashed(Path(intent.record), intent.where):
+        closed = mark_crashed(Path(intent.record), intent.where) if intent.record else None
+        if closed is not None:
             head += f"; its record {intent.record} is marked interrupted (crashed at {intent.where})"
         said.append(head)
+        if closed is not None:
+            # The dead process never reached its finish, where the ledger is written: say it for it.
+            holder, machine = who()
+            for name in touched(closed):
+                if name in config.environments:
+                    write(config, config.environments[name], entry_of(config, closed, name, holder, machine))
         # Only the environment it was acting on: one that died before its first step changed nothing, and
         # another environment may be mid-rollout under a live release right now.
         envs = [intent.env] if intent.env in config.environments else []

@@ -102,3 +102,15 @@ def test_a_release_ended_before_its_first_step_is_in_the_ledger_of_every_environ
     assert touched(record) == ["staging", "production"]
     record.steps.append(StepRecord("migrate", env="staging", outcome="passed"))
     assert touched(record) == ["staging"]
+
+
+def test_a_release_written_twice_reads_once_with_its_steps() -> None:
+    """A killed release is written by the lock's next taker (no steps) and by its record's repair (its steps): the
+    ledger lists it once, the entry with steps, in the newest one's place; entries without a record all stay."""
+    from gates.ledger import one_per_record
+
+    repaired = _entry(2, "interrupted", "interrupted")
+    lost = Entry("demo", "staging", "deploy", "r2", "interrupted", reason="killed: ...")
+    rollbacks = [Entry("demo", "staging", "rollback", "", "passed"), Entry("demo", "staging", "rollback", "", "failed")]
+    assert one_per_record([lost, *rollbacks, repaired, _entry(1)]) == [*rollbacks, repaired, _entry(1)]
+    assert one_per_record([repaired, lost]) == [repaired]

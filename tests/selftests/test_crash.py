@@ -114,7 +114,8 @@ def _slow_migration(app: Path) -> None:
 
 @pytest.mark.parametrize("step", ["preflight", "build", "migrate", "deploy", "gate"])
 def test_a_deploy_killed_at_a_step_is_repaired_by_the_next_command(site: tuple[Path, Path], step: str) -> None:
-    """SIGKILL at each step: `gates status` names the step, the record ends 'interrupted (crashed at ...)',
+    """SIGKILL at each step: `gates status` names the step, the record ends 'interrupted (crashed at ...)' in
+    record.json, summary.md and index.html, with an end time; the ledger (`gates history`) lists it as interrupted;
     and staging serves exactly one release again, whatever the crash left running."""
     config, app = site
     _change(app, hash(step))
@@ -128,9 +129,21 @@ def test_a_deploy_killed_at_a_step_is_repaired_by_the_next_command(site: tuple[P
     assert status.returncode == 0, status.stderr
     assert f"gates deploy (pid {intent['pid']}) died at {step} staging" in status.stderr
     assert "WARNING" not in status.stdout
-    record = json.loads((Path(intent["record"]) / "record.json").read_text())
+    folder = Path(intent["record"])
+    record = json.loads((folder / "record.json").read_text())
     assert record["outcome"] == "interrupted" and record["reason"] == f"interrupted (crashed at {step} staging)"
-    assert "running" not in {s["outcome"] for s in record["steps"]}
+    assert "running" not in {s["outcome"] for s in record["steps"]} and record["ended_at"]
+    # Closed everywhere it is shown: the summary and the page say interrupted and when it ended, never running.
+    summary, page = (folder / "summary.md").read_text(), (folder / "index.html").read_text()
+    assert summary.startswith(f"# Release {folder.name}: interrupted") and f"- ended: {record['ended_at']}" in summary
+    assert "Release " + folder.name + ": interrupted" in page and record["ended_at"] in page
+    assert "(running)" not in summary + page and "still running" not in summary + page
+    # The ledger and `gates history` list it as interrupted, with the steps it ran.
+    history = json.loads(gates("history", "--env", "staging", "--json", config=config).stdout)
+    (entry,) = [e for e in history if e["record"] == folder.name]
+    assert entry["outcome"] == "interrupted" and entry["reason"] == record["reason"] and entry["ended_at"]
+    assert (step, "interrupted") in [(s["name"], s["outcome"]) for s in entry["steps"]]
+    assert any(folder.name in line and "  interrupted  " in line for line in gates("history", "--env", "staging", config=config).stdout.splitlines())
     assert len(_serving(config)) == 1
     releases = json.loads((config.parent / "state" / "staging" / "releases.json").read_text())
     assert "running" not in {r["status"] for r in releases}
