@@ -477,7 +477,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from gates import ledger
     from gates.journal import Journal
     from gates.platforms import platform_for, rollback_path
-    from gates.rollback import failed_in, failed_releases, pick
+    from gates.rollback import judge, pick
 
     cfg = _load(args)
     env = cfg.environment(args.env)
@@ -488,19 +488,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         _recover(cfg)
         if args.to is not None and args.to == platform.status(env).release:  # a redeploy of it would prove nothing
             raise UsageError(f"gates rollback: --to {args.to}: {env.name} is already serving release {args.to}")
-        history = ledger.ledger_of(cfg, env)
-        bad = failed_releases(root, env.name) | failed_in([e.as_record() for e in history.entries], env.name)
-        judged = f"the ledger ({len(history.entries)} entries)" if not history.unavailable else history.unavailable
-        print(f"gates: {env.name}: releases judged by {judged} and the records in {root}", file=sys.stderr)
-        current, target = pick(platform.releases(env), env.name, args.to, bad)
+        judged = judge(cfg, env, root)
+        print(f"gates: {env.name}: releases judged by {judged.source}", file=sys.stderr)
+        releases = platform.releases(env)
+        current, target = pick(releases, env.name, args.to, judged.verdicts.unfit(releases))
         with Journal(cfg.state_dir, "rollback") as journal, reporter.waiting(f"rollback {env.name}"):
             journal.intend("rollback", env.name)
             try:
                 release = platform.rollback(env, to=target.version)
             except GatesError as exc:
-                ledger.write_rollback(cfg, env, (current.version, target.version, None), "failed", str(exc))
+                ledger.write_rollback(cfg, env, (current, target, None), "failed", str(exc))
                 raise
-        ledger.write_rollback(cfg, env, (current.version, target.version, release.version), "passed")
+        ledger.write_rollback(cfg, env, (current, target, release), "passed")
         said = f"serving v{target.version}'s code as release v{release.version}"
         path = rollback_path(target.version, release)
         reporter.rollback(env.name, current.version, target.version, f"by {path}: {said}; the database was not touched")
@@ -591,18 +590,19 @@ def _warm_row(warm: WarmSet | None) -> dict[str, Any] | None:
 
 
 def _ledger_status(cfg: config_mod.Config, env: config_mod.Environment) -> dict[str, Any]:
-    """What the environment's ledger says: its last entry and the previous good release, or why it says nothing."""
+    """What the environment's ledger says: its last entry and the previous good release (judged as `gates rollback`
+    and the drill judge, gates/rollback.py), or why it says nothing."""
     import dataclasses
 
-    from gates.ledger import ledger_of
+    from gates.rollback import judge
 
-    known = ledger_of(cfg, env, limit=50)
-    if known.unavailable:
-        return {"unavailable": known.unavailable}
-    last = known.last
+    judged = judge(cfg, env, cfg.record_dir)
+    if judged.ledger.unavailable:
+        return {"unavailable": judged.ledger.unavailable}
+    last = judged.ledger.last
     return {
         "last": None if last is None else {**dataclasses.asdict(last), "line": last.line()},
-        "previous_good": known.previous_good(),
+        "previous_good": judged.previous_good(),
     }
 
 

@@ -75,6 +75,8 @@ _DDL = (
         written_at timestamptz not null default now()
     )""",
     f"create index if not exists releases_app_env on {SCHEMA}.releases (app, env, id desc)",
+    # Added after the table's first version: a ledger written by an older gates gains it in place.
+    f"alter table {SCHEMA}.releases add column if not exists builds jsonb not null default '{{}}'",
     f"alter table {SCHEMA}.locks enable row level security",
     f"alter table {SCHEMA}.releases enable row level security",
     f"revoke all on schema {SCHEMA} from public",

@@ -27,6 +27,7 @@ from gates.gatesschema import SCHEMA, check_not_exposed, connect, ensure, said
 from gates.redact import redact
 
 if TYPE_CHECKING:
+    from gates.platforms.base import Release
     from gates.record import Record
     from gates.state import StepRecord
 
@@ -58,11 +59,14 @@ class Entry:
     releases: dict[str, Any] = dataclasses.field(default_factory=dict)
     rollback: dict[str, Any] | None = None
     written_at: str = ""
+    # The identities behind the entry's numbers in this environment (gates.state.Builds): verdicts key by them.
+    builds: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
-        """The entry in record.json's shape (steps, releases, rollback): what gates/rollback.py judges."""
+        """The entry in record.json's shape (steps, releases, rollback, builds): what gates/rollback.py judges."""
         return {"id": self.record, "outcome": self.outcome, "steps": self.steps, "releases": self.releases,
-                "rollback": self.rollback or {}}  # fmt: skip
+                "rollback": self.rollback or {}, "builds": {self.env: self.builds}, "started_at": self.started_at,
+                "ended_at": self.ended_at}  # fmt: skip
 
     def line(self) -> str:
         """One line for a terminal: when, what, the outcome, the releases, commit, signer, who and the evidence."""
@@ -110,21 +114,23 @@ def append(url: str, entry: Entry, waits: DatabaseConfig | None = None) -> None:
         conn.execute(
             f"insert into {SCHEMA}.releases (app, env, kind, record, outcome, reason, started_at, ended_at, "
             "commit, release_before, release_after, serving, signed_by, evidence, holder, machine, steps, "
-            "releases, rollback) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s::jsonb, %s::jsonb, %s::jsonb)",
+            "releases, rollback, builds) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb)",
             (entry.app, entry.env, entry.kind, entry.record, entry.outcome, redact(entry.reason),
              entry.started_at or None, entry.ended_at or None, entry.commit, entry.release_before,
              entry.release_after, entry.serving, entry.signed_by, entry.evidence, entry.holder, entry.machine,
              json.dumps(entry.steps), json.dumps(entry.releases),
-             None if entry.rollback is None else json.dumps(entry.rollback)),
+             None if entry.rollback is None else json.dumps(entry.rollback), json.dumps(entry.builds)),
         )  # fmt: skip
 
 
 _READ_SQL = (
     "select app, env, kind, record, outcome, reason, coalesce(started_at::text, '') as started_at, "
     "coalesce(ended_at::text, '') as ended_at, commit, release_before, release_after, serving, signed_by, evidence, "
-    "holder, machine, steps, releases, rollback, written_at::text as written_at "
-    f"from {SCHEMA}.releases where app = %s and env = %s order by id desc limit %s"
+    "holder, machine, steps, releases, rollback, written_at::text as written_at, "
+    # A ledger an older gates wrote (and no writer has updated since) has no builds column yet: read as none.
+    "coalesce(to_jsonb(r) -> 'builds', '{}'::jsonb) as builds "
+    f"from {SCHEMA}.releases r where app = %s and env = %s order by id desc limit %s"
 )
 
 
@@ -160,21 +166,6 @@ class Ledger:
     @property
     def last(self) -> Entry | None:
         return self.entries[0] if self.entries else None
-
-    def previous_good(self) -> int | None:
-        """The newest release, other than the one served now, that a passed release or rollback left serving
-        and that no entry shows as failed (its gate failed, or it was rolled back from)."""
-        from gates.rollback import failed_in
-
-        # What serves now: the newest entry that changed it (a release that stopped before its deploy did not).
-        current = next((e.serving for e in self.entries if e.serving is not None), None)
-        bad = failed_in([e.as_record() for e in self.entries], self.env)
-        good = [
-            e.serving
-            for e in self.entries
-            if e.outcome == "passed" and e.serving is not None and e.serving != current and e.serving not in bad
-        ]
-        return max(good, default=None)
 
 
 def ledger_of(config: Config, env: Environment, limit: int = READ_LIMIT) -> Ledger:
@@ -215,6 +206,7 @@ def entry_of(config: Config, record: Record, env: str, holder: str = "", machine
         release_before=versions.get("before"), release_after=versions.get("after"), serving=serving,
         signed_by=signoff.by if signoff and signoff.signed else "", evidence=link(config, record, "summary.md"),
         holder=holder, machine=machine, steps=steps, releases=data["releases"], rollback=rollback,
+        builds=record.state.builds[env].as_dict() if env in record.state.builds else {},
     )  # fmt: skip
 
 
@@ -258,26 +250,27 @@ def write(config: Config, env: Environment, entry: Entry) -> str:
 
 
 def write_rollback(
-    config: Config, env: Environment, versions: tuple[int, int, int | None], outcome: str, reason: str = ""
+    config: Config, env: Environment, versions: tuple[Release, Release, Release | None], outcome: str, reason: str = ""
 ) -> str:
     """Write a ``gates rollback`` of ``env`` into its ledger: (from, to, the release it made) and how it ended."""
     return write(config, env, rollback_entry(config, env.name, versions, outcome, reason))
 
 
 def rollback_entry(
-    config: Config, env: str, versions: tuple[int, int, int | None], outcome: str, reason: str = ""
+    config: Config, env: str, releases: tuple[Release, Release, Release | None], outcome: str, reason: str = ""
 ) -> Entry:
     """The entry of a ``gates rollback`` of ``env``: (from, to, the release it made) and how it ended."""
     from gates.measurement import utcnow
 
-    current, target, made = versions
+    current, target, made = (None if r is None else r.version for r in releases)
+    builds = {"versions": {str(r.version): r.identity for r in releases if r is not None}}
     holder, machine = who()
     return Entry(
         app=config.app.name, env=env, kind="rollback", record="", outcome=outcome, reason=reason,
         ended_at=utcnow().isoformat(), release_before=current, release_after=made,
         serving=made if outcome == "passed" else current, holder=holder, machine=machine,
         releases={env: {"before": current, "after": made}},
-        rollback={"env": env, "from": current, "to": target, "release": made},
+        rollback={"env": env, "from": current, "to": target, "release": made}, builds=builds,
     )  # fmt: skip
 
 

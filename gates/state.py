@@ -48,6 +48,7 @@ class Drill:
     report: str = ""  # the smoke gate's report, relative to the record
     reports: list[str] = dataclasses.field(default_factory=list)
     releases: dict[str, int] = dataclasses.field(default_factory=dict)
+    smoke_passed: bool | None = None  # the smoke molecules on the previous release (None: they did not run)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +107,21 @@ class Rollback:
         return data
 
 
+@dataclasses.dataclass
+class Builds:
+    """What this release's numbers in one environment stood for: the identity (gates.platforms.Release.identity)
+    of each release it saw or made, the one its deploy rolled out (even when the rollout failed), and the
+    identities it found failing on the way (the drill's smoke on the previous release). Verdicts on releases
+    (gates/rollback.py) are keyed by these, never by numbers."""
+
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)  # "<release number>" -> identity
+    deployed: str = ""
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)  # identity -> why it failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclasses.dataclass(frozen=True)
 class Notification:
     """One attempt to deliver a release notification."""
@@ -155,6 +171,8 @@ class ReleaseState:
     probes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     signoff: Signoff | None = None
     rollback: Rollback | None = None
+    # env -> the identities behind this release's numbers there (what verdicts on releases are keyed by).
+    builds: dict[str, Builds] = dataclasses.field(default_factory=dict)
     notifications: list[Notification] = dataclasses.field(default_factory=list)
     incident: str = ""
     incident_error: str = ""
@@ -201,6 +219,8 @@ class ReleaseState:
             data["signoff"] = dataclasses.asdict(self.signoff)
         if self.rollback is not None:
             data["rollback"] = self.rollback.as_dict()
+        if self.builds:
+            data["builds"] = {env: b.as_dict() for env, b in self.builds.items()}
         data["notifications"] = [dataclasses.asdict(n) for n in self.notifications]
         if self.incident:
             data["incident"] = self.incident
@@ -234,6 +254,7 @@ class ReleaseState:
             rollback = dict(data["rollback"])
             rollback["from_version"], rollback["to_version"] = rollback.pop("from", None), rollback.pop("to", None)
             state.rollback = _build(Rollback, rollback)
+        state.builds = {env: _build(Builds, b) for env, b in (data.get("builds") or {}).items()}
         state.notifications = [_build(Notification, n) for n in data.get("notifications") or []]
         state.incident = data.get("incident", "")
         state.incident_error = data.get("incident_error", "")

@@ -25,6 +25,13 @@ class Release:
     commit: str = ""
     description: str = ""
 
+    @property
+    def identity(self) -> str:
+        """What the release runs, whatever its number: its build (a snapshot's content hash, an image ref), else
+        its commit. A rollback's or a drill's renumbered copy has its origin's identity; a reset state folder
+        numbers releases anew, identities stay."""
+        return self.ref or (f"commit {self.commit}" if self.commit else f"release {self.version}")
+
 
 @dataclasses.dataclass(frozen=True)
 class BuildResult:

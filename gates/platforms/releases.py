@@ -1,8 +1,8 @@
 """Choosing among a platform's releases: the previous good one, and the target of a rollback.
 
-A release is good when the platform has it complete, it runs other code than the current one
-(a different ref: rolling "back" to the same code proves nothing), and it is not known bad (a
-failed gate: see gates.rollback for what the records say).
+A release is a target when the platform has it complete, it runs other code than the current one
+(a different ref: rolling "back" to the same code proves nothing), and it is not in ``bad`` (the
+releases gates.rollback does not judge good).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def pick(
         return current, target
     target = previous_good(releases, current.version, bad, other_code=other_code)
     if target is None:
-        good = "runs other code and passed its gate" if other_code else "is complete"
+        good = "runs other code and is good (every step of it passed, never rolled back from)" if other_code else "is complete"
         raise GatesError(
             f"{env}: nothing to roll back to: no release older than {current.version} {good} "
             "(--to N rolls back to a named complete release anyway)"

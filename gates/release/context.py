@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 
 from gates.config import Config, Environment
+from gates.errors import GatesError
 from gates.gaterun import GateOutcome
 from gates.journal import Journal
-from gates.platforms import Platform, platform_for
+from gates.platforms import Platform, Release, platform_for
 from gates.progress import Reporter
 from gates.record import Record, StepRecord
-from gates.state import ReleaseState
+from gates.state import Builds, ReleaseState
 
 
 @dataclasses.dataclass
@@ -44,6 +46,20 @@ class Context:
         if env.name not in self.platforms:
             self.platforms[env.name] = platform_for(self.config, env)
         return self.platforms[env.name]
+
+    def builds(self, env: Environment) -> Builds:
+        """The identities behind this release's numbers in ``env`` (what verdicts on releases are keyed by)."""
+        return self.state.builds.setdefault(env.name, Builds())
+
+    def remember(self, env: Environment, since: int | None) -> list[Release]:
+        """Note the identity of every release of ``env`` from number ``since`` on (all when None); those releases,
+        oldest first. A platform that cannot list them now leaves the note as it was: it never fails a step."""
+        with contextlib.suppress(GatesError):
+            releases = sorted(self.platform(env).releases(env), key=lambda r: r.version)
+            made = [r for r in releases if since is None or r.version >= since]
+            self.builds(env).versions.update({str(r.version): r.identity for r in made})
+            return made
+        return []
 
 
 StepFn = Callable[[Context, Environment, StepRecord], None]

@@ -15,10 +15,11 @@ from typing import Any
 from gates import probe
 from gates.config import Environment
 from gates.errors import GatesError
-from gates.platforms import Platform
+from gates.platforms import KeepsPrevious, Platform
 from gates.release.context import Context
 from gates.release.drill import require_drill
 from gates.release.probed import probed
+from gates.rollback import judge
 from gates.state import StepRecord
 
 STATUS_EVERY = 2.0  # seconds between two asks of the platform for the rollout's progress
@@ -36,14 +37,38 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         return
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
-    progress = throttled(lambda: replaced(platform, env, before), STATUS_EVERY)
-    with ctx.reporter.waiting(f"deploy {env.name}", detail=progress):
-        release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+    try:
+        progress = throttled(lambda: replaced(platform, env, before), STATUS_EVERY)
+        with ctx.reporter.waiting(f"deploy {env.name}", detail=progress):
+            release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+    finally:
+        # What this deploy rolled out, by identity, even when its rollout failed: that build is what is judged.
+        made = [r for r in ctx.remember(env, before) if before is None or r.version > before]
+        if made:
+            ctx.builds(env).deployed = made[-1].identity
     ctx.record.releases[env.name]["after"] = release.version
     built = f" ({release.description})" if release.description else ""
     rec.detail = f"release {before} -> {release.version} ({release.ref}{built}); {rec.detail}"
+    let_bad_warm_set_go(ctx, env, rec)
     if not env.is_production:
         _judge_rollout(ctx, env, release.version)
+
+
+def let_bad_warm_set_go(ctx: Context, env: Environment, rec: StepRecord) -> None:
+    """The previous release is kept warm for an instant rollback to it: only while it is good (gates/rollback.py).
+    A warm set of a release that failed a step, was rolled back from or never passed every step is stopped now:
+    a rollback must never switch back to it, and it only holds memory."""
+    platform = ctx.platform(env)
+    warm = platform.warm(env) if isinstance(platform, KeepsPrevious) else None
+    if warm is None or not isinstance(platform, KeepsPrevious):
+        return
+    kept = next((r for r in platform.releases(env) if r.version == warm.release), None)
+    verdicts = judge(ctx.config, env, ctx.record.dir.parent).verdicts
+    if kept is not None and verdicts.good(kept.identity):
+        return
+    why = verdicts.why(kept.identity) if kept else "the platform no longer lists it"
+    platform.release_confirmed(env)
+    rec.detail += f"; warm release {warm.release} not kept: it is not good ({why})"
 
 
 def throttled(ask: Callable[[], str], seconds: float) -> Callable[[], str]:

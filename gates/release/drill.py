@@ -5,8 +5,10 @@ run the smoke molecules against it, roll forward to the new release, run the who
 again. Each part is timed. The state's ``drill`` keeps the verdict, and the production steps
 refuse to run without a drill that passed (or was waived) in the same release.
 
-On an app's first release there is nothing to roll back to: the drill says so and fails, unless
-the release was started with ``gates deploy --first-release``; then it is waived, with the reason.
+The previous good release is chosen as everywhere (gates/rollback.py: by identity, never a release
+that failed a step, was rolled back from or never passed every step). On an app's first release (or
+with no good one) there is nothing to roll back to: the drill says so and fails, unless the release
+was started with ``gates deploy --first-release``; then it is waived, with the reason.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from gates.config import Environment
 from gates.errors import GatesError
 from gates.gaterun import GateOutcome, gate_marker, run_gate
 from gates.release.context import Context
-from gates.rollback import failed_releases, previous_good
+from gates.rollback import judge, previous_good
 from gates.state import Drill, StepRecord
 
 T = TypeVar("T")
@@ -40,17 +42,26 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     if new is None:
         raise GatesError(f"no release of {env.name} was deployed in this release: nothing to drill")
     platform = ctx.platform(env)
-    releases, bad = platform.releases(env), failed_releases(ctx.record.dir.parent, env.name)
+    releases = platform.releases(env)
+    # Only a good release is a target (gates/rollback.py): rehearsing a return to code that failed proves nothing,
+    # and its fault would be blamed on the release being drilled.
+    bad = judge(ctx.config, env, ctx.record.dir.parent).verdicts.unfit(releases)
     # Other code proves the most; a redeploy of unchanged code still rehearses the rollback itself.
     previous = previous_good(releases, new, bad) or previous_good(releases, new, bad, other_code=False)
     if previous is None:
-        said = f"first release of {ctx.config.app.name} on {env.name}: no earlier complete release to roll back to"
+        earlier = [r for r in releases if r.version < new and r.status == "complete"]
+        said = (
+            f"no earlier release of {ctx.config.app.name} on {env.name} is good to roll back to "
+            f"({len(earlier)} complete, each failed or never passed every step)"
+            if earlier
+            else f"first release of {ctx.config.app.name} on {env.name}: no earlier complete release to roll back to"
+        )
         if not ctx.first_release:
             raise GatesError(
                 f"{said}; the rollback drill cannot run. If this is the app's first release, "
                 "run `gates deploy --first-release` to go on without the drill"
             )
-        drill.waived = FIRST_RELEASE_WAIVER
+        drill.waived = f"{said} (--first-release)" if earlier else FIRST_RELEASE_WAIVER
         rec.detail = f"waived: {said} (--first-release)"
         return
 
@@ -70,14 +81,21 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         return outcome
 
     drill.releases = {"new": new, "previous": previous.version}
-    back = timed("rollback", lambda: platform.rollback(env, to=previous.version))
-    drill.releases["rollback"] = back.version
     try:
-        smoke = timed("smoke", lambda: gate(ctx.config.drill.smoke, "drill-smoke", back.version))
-        drill.report = ctx.record.relative(ctx.record.dir / "drill-smoke.html")
+        back = timed("rollback", lambda: platform.rollback(env, to=previous.version))
+        drill.releases["rollback"] = back.version
+        try:
+            smoke = timed("smoke", lambda: gate(ctx.config.drill.smoke, "drill-smoke", back.version))
+            drill.report = ctx.record.relative(ctx.record.dir / "drill-smoke.html")
+            drill.smoke_passed = smoke.passed
+            if not smoke.passed:  # the previous release's own fault: never a target again
+                why = f"its smoke molecules failed in the rollback drill of release {ctx.record.id}"
+                ctx.builds(env).failed[previous.identity] = why
+        finally:
+            # Roll forward whatever the smoke said: staging must end on the release being promoted.
+            forward = timed("roll_forward", lambda: platform.rollback(env, to=new))
     finally:
-        # Roll forward whatever the smoke said: staging must end on the release being promoted.
-        forward = timed("roll_forward", lambda: platform.rollback(env, to=new))
+        ctx.remember(env, previous.version)
     drill.releases["forward"] = forward.version
     again = timed("gate", lambda: gate(gate_marker(env), "drill-staging-gate", forward.version))
     drill.reports = [ctx.record.relative(ctx.record.dir / f"{s}.html") for s in ("drill-smoke", "drill-staging-gate")]

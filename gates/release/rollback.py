@@ -53,7 +53,10 @@ def rollback_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     target = info.to_version
     platform = ctx.platform(env)
     # Under the traffic probe too: the rollback gate's zero_downtime molecule judges this rollout.
-    release = probed(ctx, env, rec, info.from_version, lambda: platform.rollback(env, to=target), kind="rollback")
+    try:
+        release = probed(ctx, env, rec, info.from_version, lambda: platform.rollback(env, to=target), kind="rollback")
+    finally:
+        ctx.remember(env, target)
     info.release = release.version
     rec.detail = (
         f"release {info.from_version} -> {target} by {rollback_path(target, release)} "

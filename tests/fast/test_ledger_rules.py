@@ -12,14 +12,25 @@ from gates.errors import ConfigError
 from gates.gatesschema import check_not_exposed, key_of
 from gates.ledger import OFF, Entry, Ledger, where
 from gates.lock import lock_scope
-from gates.rollback import failed_in
+from gates.rollback import Judgement, verdicts
 
 
-def _entry(serving: int, outcome: str = "passed", gate: str = "passed", **extra: Any) -> Entry:
-    steps = [{"name": "gate", "env": "staging", "outcome": gate, "seconds": 1.0}]
+def _entry(serving: int, outcome: str = "passed", gate: str = "passed", ident: str = "", **extra: Any) -> Entry:
+    """A release of staging that left ``serving`` serving, its build ``ident`` (default ``build-<serving>``)."""
+    ident = ident or f"build-{serving}"
+    steps = [{"name": "deploy", "env": "staging", "outcome": "passed", "seconds": 1.0},
+             {"name": "gate", "env": "staging", "outcome": gate, "seconds": 1.0}]  # fmt: skip
     releases = {"staging": {"before": serving - 1, "after": serving}}
+    builds = {"versions": {str(serving): ident}, "deployed": ident, **extra.pop("builds", {})}
     return Entry("demo", "staging", "deploy", f"r{serving}", outcome, serving=serving, release_after=serving,
-                 steps=steps, releases=releases, **extra)  # fmt: skip
+                 steps=steps, releases=releases, builds=builds, ended_at=f"2026-01-01T00:0{serving}:00+00:00",
+                 **extra)  # fmt: skip
+
+
+def _judged(entries: list[Entry]) -> Judgement:
+    """Judge the ledger ``entries`` (newest first) as `gates status` does: no local record."""
+    records = sorted((e.as_record() for e in entries), key=lambda r: r["ended_at"])
+    return Judgement(verdicts(records, "staging"), Ledger("staging", entries), "the ledger")
 
 
 def test_the_lock_key_is_stable_and_differs_per_app_and_environment() -> None:
@@ -31,22 +42,27 @@ def test_the_lock_key_is_stable_and_differs_per_app_and_environment() -> None:
 
 def test_the_previous_good_release_skips_the_current_one_and_every_failed_one() -> None:
     """Newest first: 3 serves now, 2 failed its gate, so the previous good release is 1."""
-    ledger = Ledger("staging", [_entry(3), _entry(2, "failed", "failed"), _entry(1)])
-    assert ledger.last is not None and ledger.last.record == "r3"
-    assert ledger.previous_good() == 1
-    assert Ledger("staging", []).previous_good() is None
+    entries = [_entry(3), _entry(2, "failed", "failed"), _entry(1)]
+    assert entries[0].record == "r3"
+    assert _judged(entries).previous_good() == 1
+    assert _judged([]).previous_good() is None
     stopped_early = Entry(
-        "demo", "staging", "deploy", "r4", "failed", steps=[{"name": "preflight", "outcome": "failed"}]
-    )
-    assert Ledger("staging", [stopped_early, *ledger.entries]).previous_good() == 1  # 3 still serves
+        "demo", "staging", "deploy", "r4", "failed", steps=[{"name": "preflight", "outcome": "failed"}],
+        ended_at="2026-01-01T00:09:00+00:00",
+    )  # fmt: skip
+    assert _judged([stopped_early, *entries]).previous_good() == 1  # 3 still serves
 
 
 def test_a_rolled_back_release_is_bad_and_the_rollback_serves_the_earlier_code() -> None:
-    """A release rolled back from is bad (the ledger's rollback entry names it), whatever its gate said."""
-    rolled = _entry(4, rollback={"env": "staging", "from": 3, "to": 1, "release": 4})
-    assert failed_in([rolled.as_record()], "staging") == {3}
-    ledger = Ledger("staging", [rolled, _entry(3), _entry(2), _entry(1)])
-    assert ledger.previous_good() == 2
+    """A release rolled back from is bad (the ledger's rollback entry names it, by identity), whatever its gate said;
+    the release the rollback made runs release 1's code and is as good as release 1."""
+    rolled = Entry("demo", "staging", "rollback", "", "passed", serving=4, ended_at="2026-01-01T00:05:00+00:00",
+                   rollback={"env": "staging", "from": 3, "to": 1, "release": 4},
+                   builds={"versions": {"3": "build-3", "1": "build-1", "4": "build-1"}})  # fmt: skip
+    said = verdicts([rolled.as_record()], "staging")
+    assert not said.good("build-3") and "rolled back from on staging" in said.why("build-3")
+    judged = _judged([rolled, _entry(3), _entry(2), _entry(1)])
+    assert judged.previous_good() == 2  # 4 serves build-1: release 1 is what serves, not a previous one
 
 
 def test_an_entry_reads_as_one_line_with_its_releases_commit_signer_and_evidence() -> None:

@@ -22,8 +22,8 @@ from gates.release import Context, Step, execute, plan
 from gates.release.backup import backup_step
 from gates.release.deploy import deploy_step
 from gates.release.drill import FIRST_RELEASE_WAIVER, drill_step
-from gates.rollback import failed_releases, pick, previous_good
-from gates.state import Drill
+from gates.rollback import pick, previous_good
+from gates.state import Builds, Drill, StepRecord
 
 MakeConfig = Callable[..., Config]
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -40,6 +40,14 @@ def _first_staging_release(config: Config, tmp_path: Path, *, first_release: boo
     ctx = Context(config, Record(tmp_path / "deploys"), first_release=first_release)
     ctx.record.releases["staging"] = {"before": None, "after": release.version}
     return ctx
+
+
+def _passed(root: Path, release: Release) -> None:
+    """The record of a release of staging that passed every step there, having deployed ``release``."""
+    record = Record(root)
+    record.steps = [StepRecord("deploy", "staging", outcome="passed"), StepRecord("gate", "staging", outcome="passed")]
+    record.state.builds["staging"] = Builds({str(release.version): release.identity}, deployed=release.identity)
+    record.finish("passed")
 
 
 def test_the_drill_sits_after_the_staging_gate_and_before_the_production_backup(make_config: MakeConfig) -> None:
@@ -110,23 +118,6 @@ def test_previous_good_skips_failed_same_code_and_gated_out_releases() -> None:
     assert previous_good([_release(1, "a"), _release(2, "a")], 2, other_code=False) == _release(1, "a")
 
 
-def test_failed_releases_come_from_failed_gates_and_automatic_rollbacks(tmp_path: Path) -> None:
-    """A record whose gate on an environment failed, or that rolled it back, marks that release as not good."""
-    records = {
-        "r1": {"releases": {"production": {"after": 2}}, "steps": [{"name": "gate", "env": "production", "outcome": "failed"}]},
-        "r2": {"releases": {"production": {"after": 7}}, "rollback": {"env": "production", "from": 7}},
-        "r3": {"releases": {"production": {"after": 9}}, "steps": [{"name": "gate", "env": "production", "outcome": "passed"}]},
-        "r4": {"releases": {"staging": {"after": 3}}, "steps": [{"name": "gate", "env": "staging", "outcome": "failed"}]},
-    }
-    for name, data in records.items():
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "record.json").write_text(json.dumps(data))
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "record.json").write_text("{not json")
-    assert failed_releases(tmp_path, "production") == {2, 7}
-    assert failed_releases(tmp_path / "missing", "production") == set()
-
-
 def test_pick_names_current_and_target_or_says_why_not() -> None:
     """pick returns (current, target); an explicit --to must be complete; nothing to roll back to is an error."""
     releases = [_release(1, "a"), _release(2, "b"), _release(3, "c", "failed")]
@@ -147,7 +138,8 @@ def test_a_failed_smoke_on_the_rolled_back_release_fails_the_drill_and_staging_i
     config = make_config(instances=1)  # no database: the dashboard's tiles cannot load, so the smoke fails
     staging = config.environment("staging")
     platform = platform_for(config, staging)
-    platform.deploy(staging, str(config.app_source))
+    first = platform.deploy(staging, str(config.app_source))
+    _passed(tmp_path / "deploys", first)
     ctx = _first_staging_release(config, tmp_path, first_release=True)
     new = ctx.record.releases["staging"]["after"]
     assert not execute(ctx, [Step("drill", "staging", drill_step), Step("backup", "production", backup_step)])
@@ -161,6 +153,8 @@ def test_a_failed_smoke_on_the_rolled_back_release_fails_the_drill_and_staging_i
     assert serving.version == record.releases["forward"] and serving.status == "complete"
     assert serving.ref == next(r.ref for r in platform.releases(staging) if r.version == new)
     assert (ctx.record.dir / "drill-smoke.html").is_file() and "drill-smoke.html" in drill.artifacts
+    # The smoke judged release 1's build: it is never a target again, by identity.
+    assert record.smoke_passed is False and first.identity in ctx.state.builds["staging"].failed
 
 
 def test_the_drill_smoke_expression_is_configurable(tmp_path: Path) -> None:
