@@ -3,7 +3,8 @@
 Production is deployed only after a rollback drill that passed (or was waived) in this release;
 its downtime is judged by the production gate's zero_downtime molecule (a failure there rolls it
 back). Any other environment is judged here, with the same verdict: a staging rollout that failed
-requests fails its step, so production never meets the fault.
+requests fails its step, so production never meets the fault. A failed deploy leaves the environment
+serving exactly one release, the previous good one (``return_to_good``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gates.platforms import KeepsPrevious, Platform
 from gates.release.context import Context
 from gates.release.drill import require_drill
 from gates.release.probed import probed
-from gates.rollback import judge
+from gates.rollback import judge, previous_good
 from gates.state import StepRecord
 
 STATUS_EVERY = 2.0  # seconds between two asks of the platform for the rollout's progress
@@ -38,20 +39,47 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     before = next((r.version for r in platform.releases(env) if r.status == "complete"), None)
     ctx.record.releases[env.name] = {"before": before, "after": None}
     try:
-        progress = throttled(lambda: replaced(platform, env, before), STATUS_EVERY)
-        with ctx.reporter.waiting(f"deploy {env.name}", detail=progress):
-            release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
-    finally:
-        # What this deploy rolled out, by identity, even when its rollout failed: that build is what is judged.
-        made = [r for r in ctx.remember(env, before) if before is None or r.version > before]
-        if made:
-            ctx.builds(env).deployed = made[-1].identity
-    ctx.record.releases[env.name]["after"] = release.version
-    built = f" ({release.description})" if release.description else ""
-    rec.detail = f"release {before} -> {release.version} ({release.ref}{built}); {rec.detail}"
-    let_bad_warm_set_go(ctx, env, rec)
-    if not env.is_production:
-        _judge_rollout(ctx, env, release.version)
+        try:
+            progress = throttled(lambda: replaced(platform, env, before), STATUS_EVERY)
+            with ctx.reporter.waiting(f"deploy {env.name}", detail=progress):
+                release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+        finally:
+            # What this deploy rolled out, by identity, even when its rollout failed: that build is what is judged.
+            made = [r for r in ctx.remember(env, before) if before is None or r.version > before]
+            if made:
+                ctx.builds(env).deployed = made[-1].identity
+        ctx.record.releases[env.name]["after"] = release.version
+        built = f" ({release.description})" if release.description else ""
+        rec.detail = f"release {before} -> {release.version} ({release.ref}{built}); {rec.detail}"
+        let_bad_warm_set_go(ctx, env, rec)
+        if not env.is_production:
+            _judge_rollout(ctx, env, release.version)
+    except GatesError as exc:
+        raise GatesError(f"{exc}{return_to_good(ctx, env, before)}") from None
+
+
+def return_to_good(ctx: Context, env: Environment, before: int | None) -> str:
+    """After a failed deploy: ``env`` serves exactly one release, and a good one. The platform already put back
+    what served before when the rollout itself failed; a rollout that completed but failed its probe, or a
+    release served before that is not good (gates/rollback.py), is left for the previous good release, rolled
+    out anew. What was done, as the end of the step's error (empty: nothing to do)."""
+    platform = ctx.platform(env)
+    try:
+        releases = platform.releases(env)
+        current = next((r for r in releases if r.status == "complete"), None)
+        if current is None:
+            return ""
+        verdicts = judge(ctx.config, env, ctx.record.dir.parent).verdicts
+        if verdicts.good(current.identity) and (before is None or current.version <= before):
+            return ""
+        target = previous_good(releases, current.version, verdicts.unfit(releases), other_code=False)
+        if target is None:
+            return f"; no good release to return {env.name} to: it serves release {current.version} ({verdicts.why(current.identity)})"
+        back = platform.rollback(env, to=target.version)
+        ctx.remember(env, target.version)
+    except GatesError as exc:
+        return f"; returning {env.name} to its previous good release failed: {exc}"
+    return f"; {env.name} returned to the previous good release {target.version} (serving it as release {back.version})"
 
 
 def let_bad_warm_set_go(ctx: Context, env: Environment, rec: StepRecord) -> None:

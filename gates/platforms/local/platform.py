@@ -233,12 +233,25 @@ class LocalPlatform:
             site.update_release(release.version, "failed")
             site.event(f"release {release.version} failed: {exc}")
             if isinstance(exc, GatesError):
+                back = self._put_back(site, db_url)
                 raise GatesError(
-                    f"{site.env.name}: release {release.version} ({release.ref}) failed: {exc}; now serving: {_serving(site)}"
+                    f"{site.env.name}: release {release.version} ({release.ref}) failed: {exc}; {back}now serving: "
+                    f"{_serving(site)}"
                 ) from None
             raise
         site.event(f"release {release.version} complete")
         return site.update_release(release.version, "complete")
+
+    def _put_back(self, site: Site, db_url: str) -> str:
+        """After a failed rollout: the environment serves exactly one release again, the one that served before
+        (whole, on its instance count), never half the new one beside half the old. Says how it went."""
+        from gates.platforms.local.repair import repair
+
+        try:
+            said = repair(self.config, site.env, db_url, self.health_timeout, restart=True)
+        except GatesError as exc:
+            return f"putting the previous release back failed too: {exc}; "
+        return f"put back: {'; '.join(said)}; " if said else ""
 
     def _instance_view(self, proc: Proc, stats: dict[str, ServerStat] | None) -> Instance:
         """One instance as status reports it: healthy when it answers its health path itself and HAProxy has it UP."""

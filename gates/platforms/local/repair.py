@@ -1,7 +1,8 @@
 """Putting a local environment back to one release after a gates process died mid-rollout.
 
 A SIGKILLed deploy can leave its release "running" in releases.json, new instances beside old
-ones in rotation, and dead instances on record. Repair: the unfinished release is marked failed;
+ones in rotation, and dead instances on record; a rollout that failed (one instance of two never
+became healthy) leaves the same half-way state, and is repaired the same way at once. Repair: the unfinished release is marked failed;
 the environment serves exactly its newest complete release, on ``env.instances`` instances (new
 ones started where the crash left too few); every other instance is drained and stopped. An
 environment that serves nothing (stopped by ``gates down``) is left stopped.
@@ -24,8 +25,10 @@ from gates.platforms.local.rollout import Rollout
 from gates.platforms.local.state import Site, current_release
 
 
-def repair(config: Config, env: Environment, db_url: str, health_timeout: float) -> list[str]:
-    """Make ``env`` serve one release again; say what was done (empty: nothing was wrong)."""
+def repair(config: Config, env: Environment, db_url: str, health_timeout: float, *, restart: bool = False) -> list[str]:
+    """Make ``env`` serve one release again; say what was done (empty: nothing was wrong). With ``restart`` (a rollout
+    that just failed, having stopped what served) the newest complete release is started even where none of its
+    instances runs any more."""
     site = Site(config, env)
     said: list[str] = []
     for release in site.load_releases():
@@ -49,7 +52,7 @@ def repair(config: Config, env: Environment, db_url: str, health_timeout: float)
             site.front.set_state(proc.id, "ready")
         said.append(f"instance {proc.id} (release {proc.release}, kept warm) is back in rotation")
     site.mark_warm(back, False)
-    if not stray and (not keep or len(keep) >= env.instances):
+    if not stray and (not (keep or restart) or len(keep) >= env.instances):
         # Nothing else runs, and the current release runs whole (or not at all: a stopped environment stays so).
         return said
     if current is None:
@@ -77,5 +80,5 @@ def repair(config: Config, env: Environment, db_url: str, health_timeout: float)
         said.append(f"instance {proc.id} of release {proc.release} stopped")
     serving = f"release {current.version}" if current else "nothing (no release ever completed)"
     said.append(f"{env.name} serves {serving} alone")
-    site.event("repaired after a crash: " + "; ".join(said))
+    site.event(("put back after a failed rollout: " if restart else "repaired after a crash: ") + "; ".join(said))
     return said
