@@ -275,6 +275,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             )  # fmt: skip
             with journal:
                 ok = _run_release(args, ctx, reporter, notifier)
+                pruned = release.prune_builds(ctx)
+                if pruned:
+                    reporter.message(f"gates: {pruned}")
         except KeyboardInterrupt:
             if record.outcome == "running":  # interrupted before the release could say so itself
                 record.finish("interrupted", "interrupted before the first step")
@@ -553,6 +556,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "ledger": _ledger_status(cfg, env),
             }
         )
+    from gates.platforms.local.builds import state_usage
+
+    state = state_usage(cfg)
+    for row in rows:
+        row["state_dir"] = state
     if args.json:
         print(redact(json.dumps(rows, indent=2)))
         return EXIT_OK
@@ -580,6 +588,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             print(redact(f"  last release (ledger): {known['last']['line']}"))
             print(f"  previous good release (ledger): {known['previous_good'] or 'none'}")
+    apart = "" if state["builds_bytes"] is None else f" in {state['builds_path']} ({state['builds_bytes'] / 2**20:.1f} MB)"
+    print(f"state folder {state['path']}: {state['bytes'] / 2**20:.1f} MB, {state['builds']} build(s) kept{apart}")
     return EXIT_OK
 
 

@@ -118,6 +118,8 @@ class LocalConfig:
 
     state_dir: str = ".gates"
     postgres_port: int = 54329
+    # Builds kept after a release beyond those that run: the last N good releases' of each environment.
+    keep_builds: int = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -794,6 +796,8 @@ def _validate_meanings(config: Config, prefix: str) -> None:
             raise ConfigError(path, f"{prefix}app.health_paths[{i}]", f"expected a path starting with /, got {p!r}")
     if not config.app.health_paths:
         raise ConfigError(path, f"{prefix}app.health_paths", "expected at least one health path")
+    if config.local.keep_builds < 1:
+        raise ConfigError(path, f"{prefix}local.keep_builds", f"expected 1 or more, got {config.local.keep_builds}")
     sections = {"app": config.app, "flags": config.flags, **{n: getattr(config, n) for n in SECTIONS}}
     for section, value in sections.items():
         for f in dataclasses.fields(value):

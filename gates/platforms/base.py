@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -153,6 +153,13 @@ class KeepsPrevious(Protocol):
     def warm(self, env: Environment) -> WarmSet | None: ...
 
     def release_confirmed(self, env: Environment) -> list[str]: ...
+
+
+@runtime_checkable
+class PrunesBuilds(Protocol):
+    """A platform that keeps builds of the app on this machine, which a release prunes to what can still serve."""
+
+    def prune_builds(self, good: Collection[str]) -> list[str]: ...
 
 
 def rollback_path(target: int, release: Release) -> str:

@@ -6,6 +6,7 @@ and adds its own. No step imports the runner.
 """
 
 from gates.release.context import Context, Step, StepFn
+from gates.release.prune import prune_builds
 from gates.release.runner import execute, plan
 
-__all__ = ["Context", "Step", "StepFn", "execute", "plan"]
+__all__ = ["Context", "Step", "StepFn", "execute", "plan", "prune_builds"]

@@ -28,7 +28,9 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 from gates.config import Config, Environment
 from gates.errors import GatesError, UsageError
@@ -179,3 +181,53 @@ def release_folder(config: Config, snapshots: Path, ref: str) -> Path:
     built = builds_dir(config) / ref
     earlier = [config.state_dir / "builds" / ref, snapshots / ref]
     return next((f for f in [built, *earlier] if f.is_dir()), built)
+
+
+def prune(config: Config, keep: Collection[str]) -> list[str]:
+    """Remove every build (``builds/<ref>`` with its marker and log) and every environment's old-style snapshot
+    whose ref is not in ``keep``: what no release can return to. Under the build lock, so no build is half
+    made meanwhile. The refs removed."""
+    root = builds_dir(config)
+    removed: set[str] = set()
+    with locked(root / "build.lock", "the build lock", timeout=BUILD_TIMEOUT):
+        # Builds made before they left a project's working tree stay in the state folder's own builds/.
+        for folder in dict.fromkeys([root, config.state_dir / "builds"]):
+            for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+                ref = path.name.split(".")[0] if path.suffix in (".json", ".log") else path.name
+                if not ref or path.name.startswith(".") or path.name == "build.lock" or ref in keep:
+                    continue
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.add(ref)
+        for snapshots in config.state_dir.glob("*/snapshots"):
+            for path in snapshots.iterdir():
+                if path.is_dir() and path.name not in keep:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.add(path.name)
+    return sorted(removed)
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of every file under ``folder`` (links not followed; a file removed meanwhile counts nothing)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def state_usage(config: Config) -> dict[str, Any]:
+    """Where gates keeps its state on this machine and how many bytes it holds; where the builds are (in it, or in
+    the cache folder when the state folder is in a project), how many and their bytes (pruned after each release to
+    what a release can return to: ``[local] keep_builds``)."""
+    root = builds_dir(config)
+    kept = sum(1 for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else 0
+    state = folder_bytes(config.state_dir)
+    inside = root.resolve().is_relative_to(config.state_dir.resolve())
+    return {"path": str(config.state_dir), "bytes": state, "builds": kept, "builds_path": str(root),
+            "builds_bytes": folder_bytes(root) if not inside else None}  # fmt: skip

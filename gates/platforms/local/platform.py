@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,7 +24,7 @@ from gates.errors import ConfigError, GatesError, UsageError
 from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status, WarmSet
 from gates.platforms.haproxy import ServerStat
 from gates.platforms.local import launcher
-from gates.platforms.local.builds import build, release_folder
+from gates.platforms.local.builds import build, prune, release_folder
 from gates.platforms.local.processes import front_door_pid, group_rss, running, stop, stop_instance
 from gates.platforms.local.rollout import Rollout, check_strategy
 from gates.platforms.local.sitelock import locked
@@ -123,6 +123,21 @@ class LocalPlatform:
         if not procs:
             return None
         return WarmSet(procs[0].release, len(procs), sum(group_rss(p.pid) for p in procs))
+
+    def prune_builds(self, good: Collection[str]) -> list[str]:
+        """Remove the builds and snapshots no release can return to; keep ``good`` (the refs of the last good
+        releases, judged by gates/rollback.py), and in every local environment the current release's and every
+        running instance's (serving or warm). The refs removed."""
+        keep = set(good)
+        for env in self.config.environments.values():
+            if env.platform != NAME:
+                continue
+            site = Site(self.config, env)
+            releases = site.load_releases()
+            current = current_release(releases)
+            running_releases = {p.release for p in site.load_instances()}
+            keep |= {r.ref for r in releases if r.version in running_releases or r is current}
+        return prune(self.config, keep)
 
     def repair(self, env: Environment) -> list[str]:
         """After a gates process died mid-rollout: one release serving again, the unfinished one failed."""

@@ -1,0 +1,36 @@
+"""After a release: the builds no release can return to are removed, so the state folder does not grow forever.
+
+What stays: the builds of the last ``[local] keep_builds`` good releases of each environment (good as
+gates/rollback.py judges it: the drill's and `gates rollback`'s targets are among them), the current
+release's and every running instance's, warm ones included (the platform adds those). A build of a
+failed release, or of one rolled back from, goes once it no longer runs.
+"""
+
+from __future__ import annotations
+
+from gates.errors import GatesError
+from gates.platforms import PrunesBuilds
+from gates.release.context import Context
+from gates.rollback import judge
+
+
+def prune_builds(ctx: Context) -> str:
+    """Prune the builds of the release's platforms that keep them; one line saying what went (empty: nothing to do).
+    A prune that fails is said, never a failed release: the release is over."""
+    keep: set[str] = set()
+    pruner: PrunesBuilds | None = None
+    try:
+        for env in ctx.config.environments.values():
+            platform = ctx.platform(env)
+            if not isinstance(platform, PrunesBuilds):
+                continue
+            pruner = platform
+            verdicts = judge(ctx.config, env, ctx.record.dir.parent).verdicts
+            good = [r for r in platform.releases(env) if r.status == "complete" and verdicts.good(r.identity)]
+            keep |= {r.ref for r in sorted(good, key=lambda r: -r.version)[: ctx.config.local.keep_builds]}
+        removed = pruner.prune_builds(keep) if pruner is not None else []
+    except (GatesError, OSError) as exc:
+        return f"builds not pruned: {exc}"
+    if not removed:
+        return ""
+    return f"pruned {len(removed)} build(s) no release can return to: {', '.join(removed)}"
