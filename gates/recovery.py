@@ -35,7 +35,9 @@ def recover(config: Config) -> list[str]:
             holder, machine = who()
             for name in touched(closed):
                 if name in config.environments:
-                    write(config, config.environments[name], entry_of(config, closed, name, holder, machine))
+                    entry = entry_of(config, closed, name, holder, machine)
+                    closed.state.ledger[name] = write(config, config.environments[name], entry)
+            closed.write()
         # Only the environment it was acting on: one that died before its first step changed nothing, and
         # another environment may be mid-rollout under a live release right now.
         envs = [intent.env] if intent.env in config.environments else []
