@@ -234,12 +234,15 @@ def latest(root: Path) -> Path | None:
     return folders[-1] if folders else None
 
 
-def mark_crashed(folder: Path, where: str) -> Record | None:
-    """End a record its process left running when it died: outcome interrupted, ``crashed at <where>``, an end time.
+def mark_crashed(folder: Path, step: str = "", env: str = "") -> Record | None:
+    """End a record its process left running when it died at ``step`` of ``env`` (its journal's last intent):
+    outcome interrupted, ``crashed at <step> <env>``, an end time.
 
     The record folder of a release that died keeps what it did; this closes it everywhere it is shown
     (record.json, summary.md, index.html are written again from it), so that nothing reads it as still
-    running. The closed record; None when the folder has no record that is still running.
+    running. A step the journal named but the record never began (the process died between the two
+    writes) is added, interrupted: the record then says where it died. The closed record; None when the
+    folder has no record that is still running.
     """
     try:
         record = Record.load(folder)
@@ -248,10 +251,14 @@ def mark_crashed(folder: Path, where: str) -> Record | None:
     if record.outcome != "running":
         return None
     now = utcnow()
-    for step in record.steps:
-        if step.outcome == "running":
-            step.outcome, step.ended_at = "interrupted", now.isoformat()
-            step.detail = step.detail or "the gates process died"
+    running = [s for s in record.steps if s.outcome == "running"]
+    if not running and step:
+        record.steps.append(StepRecord(step, env or None, started_at=now.isoformat(), outcome="running"))
+        running = record.steps[-1:]
+    for rec in running:
+        rec.outcome, rec.ended_at = "interrupted", now.isoformat()
+        rec.detail = rec.detail or "the gates process died"
+    where = f"{step} {env}".strip() or "start"
     record.outcome, record.reason, record.ended_at = "interrupted", f"interrupted (crashed at {where})", now
     record.write()
     return record

@@ -26,7 +26,7 @@ def recover(config: Config) -> list[str]:
     for left in unfinished(config.state_dir):
         intent = left.intent
         head = f"gates {intent.command} (pid {intent.pid}) died at {intent.where}"
-        closed = mark_crashed(Path(intent.record), intent.where) if intent.record else None
+        closed = mark_crashed(Path(intent.record), intent.step, intent.env) if intent.record else None
         if closed is not None:
             head += f"; its record {intent.record} is marked interrupted (crashed at {intent.where})"
         said.append(head)

@@ -4,10 +4,10 @@ warm set all ask here.
 A release is known by its identity (gates.platforms.Release.identity: its build, else its commit), never
 by its number: a drill's or a rollback's renumbered copy carries its origin's verdict, and a reset
 state folder's new release 2 is not the old release 2. It is GOOD in an environment when the latest
-word on it there is a finished release record whose every step on that environment passed (deploy with
-its probe, gate, drill, ...), and nothing rolled back from it since; BAD otherwise: a step of it failed
-or was interrupted there, it was rolled back from, the drill's smoke molecules failed on it, or no record
-says it passed (fail closed).
+word on it there is a release record that ran to its end (not an interrupted one) whose every step on
+that environment passed (deploy with its probe, gate, drill, ...), and nothing rolled back from it
+since; BAD otherwise: a step of it failed or was interrupted there, it was rolled back from, the
+drill's smoke molecules failed on it, or no record says it passed (fail closed).
 
 The records judged are the environment's ledger (gates/ledger.py, whose entries have record.json's
 shape), which any machine reads, and this machine's record folders; the choice among a platform's
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["Judgement", "Verdict", "Verdicts", "judge", "pick", "previous_good", "verdicts"]
 
 BROKEN = ("failed", "interrupted")
+# A record that ran to its end: an interrupted one (a crash, Ctrl-C) may have stopped between two steps, before
+# the rest of its plan could even be skipped, so it never says a release passed every step.
+FINISHED = ("passed", "failed", "rolled_back")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +84,7 @@ def verdicts(records: Iterable[Mapping[str, Any]], env: str) -> Verdicts:
         broken = next((s for s in steps if s.get("outcome") in BROKEN), None)
         if broken is not None:
             said[deployed] = Verdict(False, f"its {broken.get('name')} {env} {broken.get('outcome')} in {name}")
-        elif data.get("outcome") != "running" and steps and all(s.get("outcome") == "passed" for s in steps):
+        elif data.get("outcome") in FINISHED and steps and all(s.get("outcome") == "passed" for s in steps):
             said[deployed] = Verdict(True, f"every step on {env} passed in {name}")
     return Verdicts(env, said)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from gates.platforms.base import Release
@@ -84,6 +85,9 @@ def test_the_last_word_wins_and_a_running_or_unfinished_release_is_not_good() ->
     assert "no release record says" in verdicts([running], "staging").why("y")
     crashed = _record(4, "z", {"deploy": "passed", "gate": "interrupted"}, outcome="interrupted")
     assert verdicts([crashed], "staging").why("z") == "its gate staging interrupted in release r4"
+    # Killed between two steps: every step it began passed, but its gate never ran.
+    between = _record(5, "w", {"deploy": "passed"}, outcome="interrupted")
+    assert not verdicts([between], "staging").good("w")
 
 
 def test_numbers_are_not_identities_after_a_reset_of_the_state_folder() -> None:
@@ -103,3 +107,18 @@ def test_another_environments_steps_say_nothing_here() -> None:
     record["steps"].append({"name": "gate", "env": "production", "outcome": "failed"})
     record["builds"]["production"] = {"versions": {"7": "b"}, "deployed": "b"}
     assert verdicts([record], "staging").good("b") and not verdicts([record], "production").good("b")
+
+
+def test_a_crashed_record_says_the_step_its_journal_named_even_if_the_record_never_began_it(tmp_path: Path) -> None:
+    """Killed between its journal's intent and the record's step: the repair adds that step, interrupted, so the record
+    and the ledger say where it died (and its release is bad there)."""
+    from gates.record import Record, mark_crashed
+    from gates.state import StepRecord
+
+    record = Record(tmp_path)
+    record.steps.append(StepRecord("deploy", "staging", outcome="passed"))
+    record.write()
+    closed = mark_crashed(record.dir, "gate", "staging")
+    assert closed is not None and closed.reason == "interrupted (crashed at gate staging)" and closed.ended_at
+    assert [(s.name, s.env, s.outcome) for s in closed.steps] == [("deploy", "staging", "passed"), ("gate", "staging", "interrupted")]
+    assert mark_crashed(record.dir, "gate", "staging") is None  # closed once
