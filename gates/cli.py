@@ -588,7 +588,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             print(redact(f"  last release (ledger): {known['last']['line']}"))
             print(f"  previous good release (ledger): {known['previous_good'] or 'none'}")
-    apart = "" if state["builds_bytes"] is None else f" in {state['builds_path']} ({state['builds_bytes'] / 2**20:.1f} MB)"
+    apart = (
+        "" if state["builds_bytes"] is None else f" in {state['builds_path']} ({state['builds_bytes'] / 2**20:.1f} MB)"
+    )
     print(f"state folder {state['path']}: {state['bytes'] / 2**20:.1f} MB, {state['builds']} build(s) kept{apart}")
     return EXIT_OK
 

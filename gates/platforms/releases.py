@@ -40,7 +40,11 @@ def pick(
         return current, target
     target = previous_good(releases, current.version, bad, other_code=other_code)
     if target is None:
-        good = "runs other code and is good (every step of it passed, never rolled back from)" if other_code else "is complete"
+        good = (
+            "runs other code and is good (every step of it passed, never rolled back from)"
+            if other_code
+            else "is complete"
+        )
         raise GatesError(
             f"{env}: nothing to roll back to: no release older than {current.version} {good} "
             "(--to N rolls back to a named complete release anyway)"
