@@ -24,11 +24,11 @@ def monitor_step_for(seconds: float | None = None) -> StepFn:
         what = f"monitor {env.name}"
         every = browser_every(ctx.config)
         browser_file = ctx.record.dir / f"{stem}-browser.json"
-        # The browser watches the dashboard through the same window the sampler measures.
-        watcher = Watcher.start(ctx.config, env, window, every, browser_file) if every else None
         files: list[Path] = []
         env_vars: dict[str, str] = {}
         with ctx.reporter.waiting(what, total=window):
+            # The browser watches the dashboard through the same window the sampler measures, from its start.
+            watcher = Watcher.start(ctx.config, env, window, every, browser_file) if every else None
             result = run_window(ctx.config, env, window, ctx.record.dir, stem, on_progress=progress_to(ctx, what))
             if watcher is not None:  # its last visit may end a page load after the window: still told as waiting
                 files += [watcher.finish(), *watcher.screenshots]

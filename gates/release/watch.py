@@ -46,12 +46,16 @@ class Watcher:
         self.trouble = ""
         self.screenshots: list[Path] = []
         self._began = time.monotonic()
+        self._launched = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gates-monitor-browser", daemon=True)
 
     @classmethod
     def start(cls, config: Config, env: Environment, seconds: float, every: float, path: Path) -> Watcher:
+        """Start the browser and return once it is up (bounded): the window it watches begins then, so a browser
+        slow to start on a loaded machine does not shorten its first visit."""
         watcher = cls(config, env, seconds, every, path)
         watcher._thread.start()
+        watcher._launched.wait(LAUNCH_TIMEOUT + 5.0)
         return watcher
 
     def _run(self) -> None:
@@ -59,9 +63,13 @@ class Watcher:
             from playwright.sync_api import sync_playwright
 
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(
-                    executable_path=chromium_path(), args=list(CHROMIUM_FLAGS), timeout=LAUNCH_TIMEOUT * 1000
-                )
+                try:
+                    browser = pw.chromium.launch(
+                        executable_path=chromium_path(), args=list(CHROMIUM_FLAGS), timeout=LAUNCH_TIMEOUT * 1000
+                    )
+                finally:
+                    self._began = time.monotonic()
+                    self._launched.set()
                 try:
                     self._visit_until_the_end(browser)
                 finally:
@@ -69,6 +77,8 @@ class Watcher:
         except Exception as exc:  # whatever stopped the browser is a verdict, never a traceback
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.trouble = redact(f"the window's browser failed: {first}")
+        finally:
+            self._launched.set()  # a browser that never started: the window goes on, its verdict says why
 
     def _visit_until_the_end(self, browser: Any) -> None:
         end = self._began + self.seconds
