@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gates", description="A deployment gate written as a pytest suite.")
     config_help = "config file (default: $GATES_CONFIG, ./gates.toml, or [tool.gates] in ./pyproject.toml)"
     parser.add_argument("--config", help=config_help)
+    parser.add_argument("--version", action="version", version=f"gates {_version()}")
     # `--config` is also taken after the subcommand (`gates status --config x.toml`): same meaning.
     common = _Parser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
@@ -198,7 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="the tools gates drives: each one found, its version and path, or how to install it",
     )
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "init",
+        parents=[common],
+        help="write a commented gates.toml from what this repository holds (never overwrites one) and ignore "
+        "gates' state in .gitignore",
+        description="Reads package.json, fly*.toml, supabase/config.toml, the migrations, the app's routes, "
+        "shopify.app.toml and .github/workflows of the current folder (or --config's folder).",
+    )
+    p.set_defaults(func=cmd_init)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-gates")
+    except PackageNotFoundError:
+        return "(not installed as pytest-gates)"
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -753,6 +773,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         cfg.check_secrets_present(env)
     names = ", ".join(f"{e.name} ({e.platform})" for e in cfg.environments.values())
     print(f"gates: {cfg.path}: ok: app {cfg.app.name}; environments {names}")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from gates.release.init import init
+
+    target = Path(args.config or "gates.toml").resolve()
+    for line in init(target.parent, target.name):
+        print(line)
     return EXIT_OK
 
 

@@ -27,7 +27,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  say "installing gates into .venv"
+  say "installing gates (pytest-gates) into .venv"
+  # A venv made when the distribution was still called `gates` keeps it installed beside pytest-gates:
+  # two distributions registering one pytest plugin. Remove the old name first.
+  if .venv/bin/python -m pip show -q gates >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -q -y gates
+  fi
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
   touch "$stamp"
 fi
