@@ -786,20 +786,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from gates.tools import TOOLS, ToolMissing, find
+    from gates.release.doctor import load_if_any, survey
 
-    cfg = _load(args)
-    configured = {name: str(cfg.resolve(path)) for name, path in vars(cfg.tools).items() if path}
-    missing = 0
-    for name in TOOLS:
-        try:
-            found = find(name, configured.get(name, ""), roots=(cfg.root, Path.cwd()))
-        except ToolMissing as exc:
-            missing += 1
-            print(f"{name}: MISSING: {exc}")
-            continue
-        print(f"{name}: {found.version() or 'version unknown'} at {found.path} (from {found.how})")
-    return EXIT_USAGE if missing else EXIT_OK
+    cfg = load_if_any(args.config)
+    lines = survey(cfg, Path.cwd())
+    print(f"gates: tools for {cfg.path if cfg else 'a config gates init would write (none here yet)'}:")
+    for line in lines:
+        print(line.text())
+    return EXIT_OK if all(line.ok for line in lines) else EXIT_USAGE
 
 
 if __name__ == "__main__":

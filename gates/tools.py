@@ -1,8 +1,10 @@
 """The command-line tools gates drives, found without any checkout of gates, and named when missing.
 
 Each tool is looked for, in order: the path ``[tools] <name>`` gives in the config, the variable
-``<NAME>_BIN``, the project's own ``node_modules/.bin`` (or the Python environment gates runs in,
-for tools shipped on PyPI), then PATH. When none has it, the error is one line with the exact
+``<NAME>_BIN``, the project's own ``node_modules/.bin`` then gates' own tools folder
+``~/.gates/tools/node_modules/.bin`` (an install there leaves the app's package.json alone: an
+``engine-strict`` .npmrc or a locked package.json cannot refuse it), or the Python environment
+gates runs in for tools shipped on PyPI, then PATH. When none has it, the error is one line with the exact
 command that installs the pinned version.
 """
 
@@ -34,9 +36,16 @@ class Tool:
 
 
 TOOLS = {
-    "supabase": Tool("supabase", "SUPABASE_BIN", f"npm install --save-dev supabase@{SUPABASE_VERSION}", from_npm=True),
+    "supabase": Tool(
+        "supabase", "SUPABASE_BIN", f"npm install --prefix ~/.gates/tools supabase@{SUPABASE_VERSION}", from_npm=True
+    ),
     "squawk": Tool("squawk", "SQUAWK_BIN", f"pip install squawk-cli=={SQUAWK_VERSION}", from_python=True),
 }
+
+
+def tools_home() -> Path:
+    """gates' own folder of npm-installed tools (``npm install --prefix ~/.gates/tools ...``)."""
+    return Path.home() / ".gates" / "tools"
 
 
 class ToolMissing(UsageError):
@@ -83,7 +92,8 @@ def find(name: str, configured: str = "", roots: Sequence[Path] = ()) -> Found:
         return _must(tool, explicit, f"${tool.variable}")
     candidates: list[tuple[Path, str]] = []
     if tool.from_npm:
-        candidates += [(root / "node_modules" / ".bin" / name, f"{root}/node_modules") for root in roots]
+        folders = dict.fromkeys(root.resolve() for root in [*roots, tools_home()])  # each searched, and named, once
+        candidates += [(root / "node_modules" / ".bin" / name, f"{root}/node_modules") for root in folders]
     if tool.from_python:
         candidates.append((Path(sys.executable).parent / name, "the Python environment of gates"))
     for path, how in candidates:
