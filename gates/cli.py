@@ -771,6 +771,13 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     check_not_exposed(cfg)  # gates' own schema (lock, ledger) is never one the API serves
     for env in cfg.environments.values():
         cfg.check_secrets_present(env)
+    from gates.checks.refusals import refusals
+
+    refused = refusals(cfg, os.environ)  # what a release would refuse later, said now
+    for line in refused:
+        print(f"gates: error: {redact(line)}", file=sys.stderr)
+    if refused:
+        return EXIT_USAGE
     names = ", ".join(f"{e.name} ({e.platform})" for e in cfg.environments.values())
     print(f"gates: {cfg.path}: ok: app {cfg.app.name}; environments {names}")
     return EXIT_OK

@@ -207,6 +207,8 @@ def _shopify(root: Path, deps: frozenset[str]) -> tuple[str, str, str]:
     handle = _slug(str(data.get("handle") or data.get("name") or "")) if data else ""
     package = next((p for p in SHOPIFY_PACKAGES if p in deps), "")
     why = f"{files[0].name}" if files else (f"package.json depends on {package}" if package else "")
+    if data.get("embedded") is False:  # a Shopify app that opens outside the Admin
+        why = ""
     return (handle if handle != "app" else ""), store, why
 
 

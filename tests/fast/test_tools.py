@@ -20,7 +20,7 @@ def test_a_missing_supabase_cli_says_how_to_install_the_pinned_version(
     with pytest.raises(ToolMissing) as caught:
         find("supabase", roots=(tmp_path,))
     said = str(caught.value)
-    assert "\n" not in said and f"npm install --save-dev supabase@{SUPABASE_VERSION}" in said
+    assert "\n" not in said and f"npm install --prefix ~/.gates/tools supabase@{SUPABASE_VERSION}" in said
 
 
 def test_the_projects_node_modules_then_the_variable_then_the_config_win(

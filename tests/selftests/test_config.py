@@ -29,6 +29,9 @@ url = "http://127.0.0.1:18081"
 platform = "local"
 url = "http://127.0.0.1:18082"
 database_url_env = "PROD_DB_URL_FOR_TEST"
+
+[notify]
+webhook_env = "NOTIFY_URL_FOR_TEST"
 """
 
 
@@ -153,7 +156,7 @@ def test_config_check_exits_2_with_one_line(tmp_path, edit, env, words):
 def test_config_check_passes_on_a_good_config(tmp_path):
     """A valid config with its secrets present checks out with exit 0, --config before or after the subcommand."""
     path = write(tmp_path, GOOD)
-    env = {"PROD_DB_URL_FOR_TEST": "postgresql://x@h/db"}
+    env = {"PROD_DB_URL_FOR_TEST": "postgresql://x@h/db", "NOTIFY_URL_FOR_TEST": "http://127.0.0.1:9/hook"}
     for argv in (["--config", str(path), "config", "check"], ["config", "check", "--config", str(path)]):
         result = gates_cli(*argv, cwd=tmp_path.parent, env=env)
         assert result.returncode == 0, result.stderr
@@ -174,7 +177,7 @@ def test_a_missing_supabase_cli_is_one_line_with_exit_2_naming_the_install(tmp_p
     result = gates_cli("--config", str(path), "migrate", "--env", "production", cwd=tmp_path, env=env)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert "supabase not found" in lines[0] and "npm install --save-dev supabase@3.1.0" in lines[0]
+    assert "supabase not found" in lines[0] and "npm install --prefix ~/.gates/tools supabase@3.1.0" in lines[0]
 
 
 @pytest.mark.parametrize("argv", [["deploy", "--workers", "x"], ["rollback"], ["nosuch"], ["status", "--env", "qa"]])

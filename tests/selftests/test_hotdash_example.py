@@ -27,7 +27,8 @@ DB_URLS = {
 
 def test_gates_config_check_passes_on_the_hotdash_config_with_its_secrets_set():
     """`gates --config examples/hotdash/gates.toml config check` exits 0 and prints no secret."""
-    result = gates("config", "check", config=HOTDASH / "gates.toml", env=DB_URLS)
+    env = {**DB_URLS, "FLY_API_TOKEN": "canary-fly-token", "SLACK_WEBHOOK_URL": "https://hooks.slack.invalid/canary"}
+    result = gates("config", "check", config=HOTDASH / "gates.toml", env=env)
     assert result.returncode == 0, result.stderr
     assert "environments staging (fly), production (fly)" in result.stdout
     assert "canary" not in result.stdout + result.stderr
