@@ -36,7 +36,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(base / "dist"), str(source)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    (wheel,) = (base / "dist").glob("gates-*.whl")
+    (wheel,) = (base / "dist").glob("pytest_gates-*.whl")  # the distribution's name, not the index's unrelated `gates`
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
@@ -85,8 +85,10 @@ def team_repo(folder: Path, *, faults: dict[str, object] | None = None, waive: s
     return folder
 
 
-def run(venv: Path, repo: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATES_", "PYTEST_"))}
+def run(
+    venv: Path, repo: Path, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("GATES_", "PYTEST_"))}, **(env or {})}
     # The fresh environment first; then this one's scripts (squawk), as the borrowed packages' own would be.
     env["PATH"] = os.pathsep.join([str(venv / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")])
     return subprocess.run([*args], cwd=repo, env=env, capture_output=True, text=True, timeout=timeout)
@@ -126,5 +128,31 @@ def test_a_wheel_deploys_the_teams_app_and_the_teams_molecule_can_fail_it(instal
         (latest,) = sorted((repo / "reports" / "deploys").glob("*/staging-gate.xml"))[-1:]
         results = junit_results(latest)
         assert results[USER_MOLECULE] != "passed" and results["test_every_health_path_answers_200"] == "passed"
+    finally:
+        run(installed, repo, "gates", "down", timeout=120)
+
+
+def test_from_pip_install_to_a_gated_release_with_the_config_gates_init_wrote(installed, tmp_path, servers):
+    """pytest-gates from its wheel (README as its description, `gates --version`): in a new team repository
+    `gates init`, then `gates doctor`, `gates config check` and `gates deploy` of staging and production with
+    the written config unchanged: the release passes."""
+    metadata = run(installed, tmp_path, "python", "-c", "import importlib.metadata as m; d = m.metadata('pytest-gates'); print(d['Name']); print(d['Description'])")
+    assert metadata.stdout.startswith("pytest-gates\n# gates\n"), metadata.stdout + metadata.stderr
+    assert run(installed, tmp_path, "gates", "--version").stdout.strip() == "gates 0.1.0"
+    repo = tmp_path / "team"
+    shutil.copytree(DEMO, repo, ignore=shutil.ignore_patterns("__pycache__", "faults.json"))
+    webhook = servers["receiver"]()
+    said = run(installed, repo, "gates", "init")
+    assert said.returncode == 0 and said.stdout.rstrip().endswith("gates deploy --first-release"), said.stdout + said.stderr
+    written = (repo / "gates.toml").read_text()
+    env = {"SLACK_WEBHOOK_URL": f"{webhook.url}/hook"}
+    try:
+        for command in (["gates", "doctor"], ["gates", "config", "check"], ["gates", "deploy", "--first-release", "--approve"]):
+            done = run(installed, repo, *command, env=env)
+            assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+        record = json.loads(next((repo / "reports" / "deploys").glob("*/record.json")).read_text())
+        assert record["outcome"] == "passed" and {s["env"] for s in record["steps"] if s["name"] == "gate"} == {"staging", "production"}
+        assert webhook.messages, "no release notification reached the team's channel"
+        assert (repo / "gates.toml").read_text() == written
     finally:
         run(installed, repo, "gates", "down", timeout=120)
