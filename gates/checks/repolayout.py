@@ -70,7 +70,9 @@ class Layout:
         """The fly checks' paths, then the routes that look like health endpoints; () when none is known."""
         found = [p for fly in self.fly for p in fly.check_paths]
         routed = [r for r in self.routes or () if ":" not in r and _HEALTH.search(r)]
-        found += sorted(routed, key=lambda r: (r.count("/"), r))  # /health before /api/x/health: readiness asks the first
+        found += sorted(
+            routed, key=lambda r: (r.count("/"), r)
+        )  # /health before /api/x/health: readiness asks the first
         return tuple(dict.fromkeys(found))
 
     @property

@@ -67,7 +67,9 @@ def _chromium() -> Line:
     try:
         return _binary("chromium", chromium_path(), "apt-get install chromium")
     except pytest.UsageError:
-        return Line("chromium", False, "not found: install it with `apt-get install chromium` (never `playwright install`)")
+        return Line(
+            "chromium", False, "not found: install it with `apt-get install chromium` (never `playwright install`)"
+        )
 
 
 def _haproxy() -> Line:

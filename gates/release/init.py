@@ -49,7 +49,7 @@ def render(layout: Layout, port: Callable[[], int] = free_port) -> str:
     out += [
         "[notify]",
         "# Release notifications (a Slack-compatible incoming webhook). Production's sign-off refuses without a",
-        "# delivered one (\"notifications reachable\"): set this variable where gates deploy runs.",
+        '# delivered one ("notifications reachable"): set this variable where gates deploy runs.',
         f"webhook_env = {_q(WEBHOOK_ENV)}",
         "",
         "[monitor]",
@@ -142,7 +142,7 @@ def _browser_lines(layout: Layout) -> list[str]:
         out.append(f"# Embedded in Shopify Admin ({layout.embedded}): locally, in the Admin stand-in (admin_url).")
     else:
         out.append("# Not embedded in Shopify Admin (no shopify.app.toml or Shopify app package): visited directly.")
-    out.append('# tiles = []   # the data-tile names the dashboard must show')
+    out.append("# tiles = []   # the data-tile names the dashboard must show")
     return [*out, ""]
 
 
@@ -174,7 +174,9 @@ def init(root: Path, config_name: str = "gates.toml") -> list[str]:
     when a config is already there."""
     target = root / config_name
     if target.exists():
-        raise UsageError(f"{target}: already exists; gates init never overwrites a config (check it: gates config check)")
+        raise UsageError(
+            f"{target}: already exists; gates init never overwrites a config (check it: gates config check)"
+        )
     existing = root / "pyproject.toml"
     if config_name == "gates.toml" and existing.is_file() and "[tool.gates]" in existing.read_text(errors="replace"):
         raise UsageError(f"{existing}: already holds [tool.gates]; gates init never overwrites a config")
@@ -187,7 +189,11 @@ def init(root: Path, config_name: str = "gates.toml") -> list[str]:
     target.write_text(text)
     said.insert(0, f"gates: wrote {target} ({_found(layout)})")
     added = ignore_lines(root / ".gitignore")
-    said.append(f"gates: .gitignore: added {', '.join(added)}" if added else "gates: .gitignore already ignores .gates/, reports/ and supabase/.temp/")
+    said.append(
+        f"gates: .gitignore: added {', '.join(added)}"
+        if added
+        else "gates: .gitignore already ignores .gates/, reports/ and supabase/.temp/"
+    )
     said += ["", "Next:", *(f"  {command}" for command in NEXT)]
     return said
 

@@ -112,28 +112,38 @@ def test_the_matrix_form_runs_one_locked_release_per_entry_in_its_own_group_and_
     assert job["strategy"]["fail-fast"] is False and "fromJSON(vars.GATES_MATRIX" in job["strategy"]["matrix"]["include"]
     assert job["concurrency"] == {"group": "gates-release-${{ matrix.name }}", "cancel-in-progress": False}
     assert job["environment"] == "${{ matrix.environment }}" and job["env"]["GATES_CONFIG"] == "${{ matrix.config }}"
-    assert any(run.startswith('gates --config "$GATES_CONFIG" deploy --approve') for run in _runs(job))
-    uploads = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
-    assert uploads[0]["with"]["name"] == "release-${{ matrix.name }}"
+    (release,) = _gates_actions(job)
+    assert release["with"]["command"] == "deploy" and release["with"]["args"] == "--approve"
+    assert release["with"]["artifact"] == "release-${{ matrix.name }}"
+
+
+def _gates_actions(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps of ``job`` that use gates' action (action.yml: it uploads the reports and writes the job summary)."""
+    return [s for s in job["steps"] if "gates@" in str(s.get("uses", ""))]
 
 
 def test_every_job_uploads_its_reports_and_writes_the_job_summary(workflow):
-    """An always() upload-artifact of reports/ and an always() append to $GITHUB_STEP_SUMMARY in each job."""
+    """Each job gates through the action (an always() upload of its reports folder, the job summary) under an
+    artifact name of its own; every other `uses:` is pinned to a ref."""
+    artifacts = []
     for name, job in workflow["jobs"].items():
-        uploads = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
-        assert uploads and uploads[0]["if"] == "always()" and "reports/" in uploads[0]["with"]["path"], name
-        assert any("GITHUB_STEP_SUMMARY" in run for run in _runs(job)), name
+        gated = _gates_actions(job)
+        assert gated and all(s["with"]["reports"].startswith("reports") for s in gated), name
+        artifacts += [s["with"]["artifact"] for s in gated]
         assert all("@" in str(s["uses"]) for s in job["steps"] if "uses" in s), name
         assert job.get("timeout-minutes"), name
+    assert len(artifacts) == len(set(artifacts)), artifacts
 
 
 def test_no_deploy_is_detached_and_each_gate_writes_html(workflow):
-    """fly deploy always names its strategy and never --detach; every pytest gate writes an HTML report."""
+    """fly deploy always names its strategy and never --detach; five gates (preflight, staging, the drill's two,
+    production) run through the action, which writes each one's HTML report."""
     runs = [run for job in workflow["jobs"].values() for run in _runs(job)]
     deploys = [line for run in runs for line in run.splitlines() if "fly deploy" in line]
     assert deploys and all("--strategy" in d and "--detach" not in d for d in deploys)
-    gates_runs = [run for run in runs if "pytest " in run]
-    assert len(gates_runs) == 5 and all("--self-contained-html" in r and "pipefail" in r for r in gates_runs)
+    gates = [s for job in workflow["jobs"].values() for s in _gates_actions(job) if s["with"]["command"] == "gate"]
+    assert [s["with"]["environment"] for s in gates] == ["preflight", "staging", "staging", "staging", "production"]
+    assert "--self-contained-html" in (REPO / "action.yml").read_text()
 
 
 def test_the_workflow_file_is_what_the_readme_points_to():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.selftests.demo import DEMO, REPO, free_port, junit_results
 
@@ -132,10 +134,29 @@ def test_a_wheel_deploys_the_teams_app_and_the_teams_molecule_can_fail_it(instal
         run(installed, repo, "gates", "down", timeout=120)
 
 
+def action_steps(inputs: dict[str, str]) -> list[tuple[str, str, dict[str, str]]]:
+    """(name, script, env) of each shell step of action.yml as GitHub would run it with ``inputs`` (its
+    `uses:` steps are GitHub's own actions: tests/selftests/test_action.py checks them)."""
+    action = yaml.safe_load((REPO / "action.yml").read_text())
+    values = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()} | inputs
+    steps = []
+    for step in action["runs"]["steps"]:
+        if "run" not in step:
+            continue
+        assert "${{" not in step["run"], f"{step['name']}: a script reads its inputs from env, never from ${{{{ }}}}"
+        condition = step.get("if", "always()")
+        assert condition in ("always()", "inputs.check == 'true'"), condition
+        if condition == "inputs.check == 'true'" and values["check"] != "true":
+            continue
+        env = {k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: values[m.group(1)], str(v)) for k, v in step["env"].items()}
+        steps.append((step["name"], step["run"], env))
+    return steps
+
+
 def test_from_pip_install_to_a_gated_release_with_the_config_gates_init_wrote(installed, tmp_path, servers):
     """pytest-gates from its wheel (README as its description, `gates --version`): in a new team repository
-    `gates init`, then `gates doctor`, `gates config check` and `gates deploy` of staging and production with
-    the written config unchanged: the release passes."""
+    `gates init`, then the GitHub Action's shell steps run here (install, `gates doctor`, `gates config check`,
+    `gates deploy` of staging and production) with the written config unchanged: the release passes."""
     metadata = run(installed, tmp_path, "python", "-c", "import importlib.metadata as m; d = m.metadata('pytest-gates'); print(d['Name']); print(d['Description'])")
     assert metadata.stdout.startswith("pytest-gates\n# gates\n"), metadata.stdout + metadata.stderr
     assert run(installed, tmp_path, "gates", "--version").stdout.strip() == "gates 0.1.0"
@@ -145,14 +166,19 @@ def test_from_pip_install_to_a_gated_release_with_the_config_gates_init_wrote(in
     said = run(installed, repo, "gates", "init")
     assert said.returncode == 0 and said.stdout.rstrip().endswith("gates deploy --first-release"), said.stdout + said.stderr
     written = (repo / "gates.toml").read_text()
-    env = {"SLACK_WEBHOOK_URL": f"{webhook.url}/hook"}
+    summary = tmp_path / "summary.md"
+    env = {"SLACK_WEBHOOK_URL": f"{webhook.url}/hook", "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    (wheel,) = installed.parent.glob("dist/pytest_gates-*.whl")
     try:
-        for command in (["gates", "doctor"], ["gates", "config", "check"], ["gates", "deploy", "--first-release", "--approve"]):
-            done = run(installed, repo, *command, env=env)
-            assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+        for name, script, step_env in action_steps({"package": str(wheel), "args": "--first-release --approve"}):
+            done = run(installed, repo, "bash", "-e", "-c", script, env={**env, **step_env})
+            assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
+            if name.startswith("The tools"):  # gates doctor, then gates config check
+                assert "\nsupabase: 3.1.0 at " in done.stdout and ": ok: app team" in done.stdout, done.stdout
         record = json.loads(next((repo / "reports" / "deploys").glob("*/record.json")).read_text())
         assert record["outcome"] == "passed" and {s["env"] for s in record["steps"] if s["name"] == "gate"} == {"staging", "production"}
         assert webhook.messages, "no release notification reached the team's channel"
+        assert summary.read_text().startswith("## gates release ")  # the job summary, written by gates deploy itself
         assert (repo / "gates.toml").read_text() == written
     finally:
         run(installed, repo, "gates", "down", timeout=120)
