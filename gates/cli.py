@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -517,19 +518,23 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         current, target = pick(releases, env.name, args.to, judged.verdicts.unfit(releases))
         with Journal(cfg.state_dir, "rollback") as journal, reporter.waiting(f"rollback {env.name}"):
             journal.intend("rollback", env.name)
+            started = time.monotonic()
             try:
                 release = platform.rollback(env, to=target.version)
             except GatesError as exc:
                 ledger.write_rollback(cfg, env, (current, target, None), "failed", str(exc))
                 raise
         ledger.write_rollback(cfg, env, (current, target, release), "passed")
+        took = time.monotonic() - started
         said = f"serving v{target.version}'s code as release v{release.version}"
         path = rollback_path(target.version, release)
-        reporter.rollback(env.name, current.version, target.version, f"by {path}: {said}; the database was not touched")
+        reporter.rollback(
+            env.name, current.version, target.version, f"by {path} in {took:.2f}s: {said}; the database was not touched"
+        )
         if args.json:
             return EXIT_OK
     print(
-        f"gates: rolled back {env.name}: v{current.version} -> v{target.version} by {path} ({said}); "
+        f"gates: rolled back {env.name}: v{current.version} -> v{target.version} by {path} in {took:.2f}s ({said}); "
         "the database was not touched"
     )
     return EXIT_OK
@@ -585,7 +590,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(redact(json.dumps(rows, indent=2)))
         return EXIT_OK
     for row in rows:
-        print(redact(f"{row['env']} ({row['platform']}): {row['url']} release {row['release']}"))
+        serving = f"release {row['release']}" if row["release"] is not None else "no release yet"
+        print(redact(f"{row['env']} ({row['platform']}): {row['url']} {serving}"))
         if row["database_url"]:
             print(redact(f"  database: {row['database_url']}"))
         for i in row["instances"]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gates.redact import keep, redact
+from gates.state import release_change
 
 if TYPE_CHECKING:
     from gates.config import Config
@@ -77,7 +78,7 @@ def report(record: Record, path: Path) -> str:
         f"- release record: [summary.md]({rel('summary.md')}), [record.json]({rel('record.json')})",
         f"- commit: `{record.commit or 'unknown'}`",
         f"- outcome: {record.outcome}: {record.reason}",
-        f"- {production}: release {versions.get('before')} -> {versions.get('after')}",
+        f"- {production}: {release_change(versions.get('before'), versions.get('after'))}",
     ]
     rollback = record.state.rollback
     if rollback is not None:

@@ -25,7 +25,7 @@ from gates.markdown import page, to_html
 from gates.measurement import utcnow
 from gates.proofs import proof_rows, proof_table
 from gates.redact import keep, keep_folder, redact
-from gates.state import DocsUpdate, ReleaseState, StepRecord
+from gates.state import DocsUpdate, ReleaseState, StepRecord, release_change
 
 __all__ = ["OUTCOMES", "STEP_OUTCOMES", "Listener", "Record", "StepRecord", "latest"]
 
@@ -205,7 +205,7 @@ class Record:
         if self.reason:
             lines.append(f"- reason: {self.reason}")
         for env, versions in self.releases.items():
-            lines.append(f"- {env}: release {versions.get('before')} -> {versions.get('after')}")
+            lines.append(f"- {env}: {release_change(versions.get('before'), versions.get('after'))}")
         lines += ["", "| step | env | outcome | took | detail | evidence |", "|---|---|---|---|---|---|"]
         for s in self.steps:
             links = ", ".join(f"[{a}]({a})" for a in s.artifacts)

@@ -276,3 +276,13 @@ def _build(cls: type[T], data: Mapping[str, Any]) -> T:
     """A dataclass from its asdict form, ignoring keys it does not have (a record of another gates version)."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def release_change(before: object, after: object) -> str:
+    """How an environment's release moved, for people: ``release 3 -> 4``; ``first release 1`` when nothing
+    was released before (never ``release None``); ``release 3 -> (not deployed)`` when nothing came of it."""
+    if before is None and after is None:
+        return "no release"
+    if before is None:
+        return f"first release {after}"
+    return f"release {before} -> {'(not deployed)' if after is None else after}"

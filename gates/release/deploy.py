@@ -21,7 +21,7 @@ from gates.release.context import Context
 from gates.release.drill import require_drill
 from gates.release.probed import probed
 from gates.rollback import judge, previous_good
-from gates.state import StepRecord
+from gates.state import StepRecord, release_change
 
 STATUS_EVERY = 2.0  # seconds between two asks of the platform for the rollout's progress
 
@@ -50,7 +50,7 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
                 ctx.builds(env).deployed = made[-1].identity
         ctx.record.releases[env.name]["after"] = release.version
         built = f" ({release.description})" if release.description else ""
-        rec.detail = f"release {before} -> {release.version} ({release.ref}{built}); {rec.detail}"
+        rec.detail = f"{release_change(before, release.version)} ({release.ref}{built}); {rec.detail}"
         let_bad_warm_set_go(ctx, env, rec)
         if not env.is_production:
             _judge_rollout(ctx, env, release.version)

@@ -244,9 +244,11 @@ def test_gates_rollback_picks_the_previous_good_release_from_the_ledger(three_re
     result = gates("rollback", "--env", "staging", "--reports", str(empty), config=config)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "releases judged by the ledger (3 entries)" in result.stderr
-    assert result.stdout.strip().splitlines()[-1] == (
-        "gates: rolled back staging: v3 -> v1 by redeploy (serving v1's code as release v4); the database was not touched"
-    )
+    assert re.fullmatch(
+        r"gates: rolled back staging: v3 -> v1 by redeploy in \d+\.\d\ds \(serving v1's code as release v4\); "
+        r"the database was not touched",
+        result.stdout.strip().splitlines()[-1],
+    ), result.stdout
     history = json.loads(gates("history", "--env", "staging", "--json", config=config, env=three_releases["fresh"]).stdout)
     rollback = history[0]
     assert (rollback["kind"], rollback["outcome"], rollback["release_before"], rollback["serving"]) == ("rollback", "passed", 3, 4)

@@ -168,11 +168,23 @@ def failure_excerpt(output: str) -> str:
     Tools print the cause first and a long epilogue after it (npm prints its usage text), so the
     tail alone can miss it.
     """
-    lines = [line for line in output.splitlines() if line.strip() and line.strip() not in _BARE_PREFIXES]
+    lines = [line for line in _without_usage(output.splitlines()) if line.strip() and line.strip() not in _BARE_PREFIXES]
     first = next((i for i, line in enumerate(lines) if _ERROR.search(line)), len(lines))
     head = lines[first : min(first + ERROR_LINES, max(len(lines) - LOG_TAIL, first))]
     tail = lines[-LOG_TAIL:]
     return " | ".join([*head, "...", *tail] if head else tail)
+
+
+def _without_usage(lines: list[str]) -> list[str]:
+    """``lines`` less npm's usage text (EUSAGE: the command's one-line summary, ``Usage:``, every option, up to
+    ``Run "npm help <command>" for more info``): the cause is above it, and it would fill the excerpt."""
+    bare = [line.strip().removeprefix("npm error").removeprefix("npm ERR!").strip() for line in lines]
+    start = next((i for i, text in enumerate(bare) if text == "Usage:"), None)
+    end = next((i for i, text in enumerate(bare) if text.startswith('Run "npm help ')), None)
+    if start is None or end is None or end < start:
+        return lines
+    summary = max((i for i in range(start) if bare[i]), default=start)  # "Clean install a project"
+    return lines[:summary] + lines[end + 1 :]
 
 
 def release_folder(config: Config, snapshots: Path, ref: str) -> Path:
