@@ -41,9 +41,9 @@ def test_the_dashboard_stays_clean_in_a_browser_through_the_window(gates_config,
         pytest.skip('[monitor] browser_every = "off": no browser watches the window')
     path = os.environ.get(BROWSER_ENV, "")
     if not path:
-        pytest.fail(f"no browser visits: {BROWSER_ENV} is not set (run `gates monitor`)")
+        pytest.fail(f"no browser visits: {BROWSER_ENV} is not set (run `gates monitor`)", pytrace=False)
     try:
         every, trouble, visits = watched_from_json(Path(path).read_text())
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        pytest.fail(f"{path}: no readable browser visits ({type(exc).__name__}: {exc})")
+        pytest.fail(f"{path}: no readable browser visits ({type(exc).__name__}: {exc})", pytrace=False)
     verdict(dashboard_clean_throughout(visits, gates_config.browser.allow, every, path, trouble))
