@@ -1,7 +1,8 @@
 """What a release of a valid config would still refuse, said by `gates config check` before anything runs.
 
 Each is found today only once a release reaches it: production's sign-off without a notification
-channel ("unchecked: notifications reachable"), a Fly environment without a Fly token, a browser
+channel ("unchecked: notifications reachable"), a database environment whose migrations folder holds
+no migration (the migrate step fails closed), a Fly environment without a Fly token, a browser
 gate opening a dashboard path the app does not route (judged only where the routes can be read:
 React Router 7's app/routes.ts or file routes), and a Shopify Admin URL for an app Shopify does not
 embed (no shopify.app.toml, no Shopify app package). Each line names the file, the key and the fix.
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 from gates.checks.repolayout import routes_of, routes_path, scan
 from gates.config import Config
+from gates.database.migrations import local_migrations
 
 FLY_TOKENS = ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
 _SHOPIFY_ADMIN_HOSTS = ("admin.shopify.com", ".myshopify.com")
@@ -33,6 +35,12 @@ def refusals(cfg: Config, environ: Mapping[str, str]) -> list[str]:
         found.append(
             f"{where}: notify.webhook_env: environment variable {cfg.notify.webhook_env} is not set: the sign-off "
             f"of {production[0]} refuses without a delivered notification (unchecked: notifications reachable)"
+        )
+    databases = [e.name for e in cfg.environments.values() if e.has_database]
+    if databases and cfg.migrations_dir.is_dir() and not local_migrations(cfg.migrations_dir):
+        found.append(
+            f"{where}: app.migrations: no migration files in {cfg.migrations_dir}: the migrate step of {databases[0]} "
+            "fails closed (nothing applied, nothing to verify); add the first one (`supabase migration new <name>`)"
         )
     fly = [e.name for e in cfg.environments.values() if e.platform == "fly"]
     if fly and not any(environ.get(t) for t in FLY_TOKENS):

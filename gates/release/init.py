@@ -185,7 +185,10 @@ def init(root: Path, config_name: str = "gates.toml") -> list[str]:
     said = []
     if not layout.migrations:
         (root / "supabase" / "migrations").mkdir(parents=True, exist_ok=True)
-        said.append("gates: created supabase/migrations/ (empty): the local database is built from it")
+        said.append(
+            "gates: created supabase/migrations/ (empty): add the app's first migration there before gates deploy "
+            "(`supabase migration new <name>`); gates config check says so until then"
+        )
     target.write_text(text)
     said.insert(0, f"gates: wrote {target} ({_found(layout)})")
     added = ignore_lines(root / ".gitignore")

@@ -38,6 +38,7 @@ webhook_env = "NOTIFY_URL_FOR_TEST"
 def write(tmp_path: Path, text: str, name: str = "gates.toml") -> Path:
     """The config, and the app folder with migrations it names (`config check` wants them to exist)."""
     (tmp_path / "app" / "supabase" / "migrations").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "app" / "supabase" / "migrations" / "20250101000000_init.sql").write_text("select 1;\n")
     path = tmp_path / name
     path.write_text(text)
     return path

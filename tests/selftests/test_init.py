@@ -233,3 +233,15 @@ def test_doctor_with_a_fly_config_asks_for_flyctl_and_hadolint(tmp_path):
     lines = said.stdout.splitlines()
     assert said.returncode == 2 and any(line.startswith("hadolint: ") and "MISSING" not in line for line in lines), said.stdout
     assert [line for line in lines if line.startswith("flyctl: MISSING: not found: install it with `curl -L https://fly.io/install.sh")]
+
+
+def test_an_app_without_migrations_gets_an_empty_folder_and_config_check_says_the_release_would_fail(tmp_path):
+    """No migrations anywhere: init creates supabase/migrations and says to add one; config check names app.migrations
+    (the migrate step fails closed on a folder with nothing to apply), exit 2."""
+    repo = write(tmp_path / "bare", {"package.json": json.dumps({"name": "bare", "scripts": {"start": "node server.js"}})})
+    done = cli(repo, "init")
+    assert done.returncode == 0 and "created supabase/migrations/ (empty): add the app's first migration" in done.stdout
+    checked = cli(repo, "config", "check", env=WEBHOOK)
+    assert checked.returncode == 2 and "app.migrations: no migration files in " in checked.stderr, checked.stderr
+    write(repo, {"supabase/migrations/20250101000000_init.sql": "create table t (id int);\n"})
+    assert cli(repo, "config", "check", env=WEBHOOK).returncode == 0
