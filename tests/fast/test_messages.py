@@ -1,8 +1,10 @@
-"""A failed build's error quotes its error lines: npm's usage text (EUSAGE) is left out."""
+"""Messages a newcomer reads: a failed build quotes npm's error lines, not its usage text (EUSAGE); a release
+number that is not known is said in words, never as None."""
 
 from __future__ import annotations
 
 from gates.platforms.local.builds import failure_excerpt
+from gates.state import release_change
 
 # `npm ci` without a lockfile (npm 11), its usage text shortened; the real one runs to ~120 lines.
 NPM_CI_WITHOUT_LOCKFILE = """npm error code EUSAGE
@@ -59,3 +61,11 @@ def test_an_excerpt_without_usage_text_keeps_the_first_error_lines_and_the_tail(
     output = "\n".join(["building", "Error: cannot find module x", *(f"line {n}" for n in range(30))])
     said = failure_excerpt(output)
     assert said.startswith("Error: cannot find module x | ") and said.endswith("line 29")
+
+
+def test_a_release_change_never_says_none() -> None:
+    """Before/after as people read them: a first release, a move, a deploy that made nothing."""
+    assert release_change(None, 1) == "first release 1"
+    assert release_change(3, 4) == "release 3 -> 4"
+    assert release_change(3, None) == "release 3 -> (not deployed)"
+    assert release_change(None, None) == "no release"
