@@ -168,7 +168,9 @@ def failure_excerpt(output: str) -> str:
     Tools print the cause first and a long epilogue after it (npm prints its usage text), so the
     tail alone can miss it.
     """
-    lines = [line for line in _without_usage(output.splitlines()) if line.strip() and line.strip() not in _BARE_PREFIXES]
+    lines = [
+        line for line in _without_usage(output.splitlines()) if line.strip() and line.strip() not in _BARE_PREFIXES
+    ]
     first = next((i for i, line in enumerate(lines) if _ERROR.search(line)), len(lines))
     head = lines[first : min(first + ERROR_LINES, max(len(lines) - LOG_TAIL, first))]
     tail = lines[-LOG_TAIL:]
