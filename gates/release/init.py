@@ -106,6 +106,9 @@ def _local_environments(layout: Layout, port: Callable[[], int]) -> list[str]:
 
 def _fly_environments(layout: Layout) -> list[str]:
     out: list[str] = []
+    if not any(fly.env == "staging" for fly in layout.fly):
+        out += ["# No fly.staging.toml: no staging environment, so no staging gate and no rollback drill before",
+                "# production. Add one (fly.staging.toml, its own Fly app) and an [environments.staging] like this.", ""]  # fmt: skip
     for fly in layout.fly:
         out += [
             f"[environments.{fly.env}]   # {fly.file}",
