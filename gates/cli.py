@@ -190,14 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", parents=[common], help="config commands")
     csub = p.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
     c = csub.add_parser(
-        "check", parents=[common], help="validate the config, the files it names and the secrets it needs"
+        "check",
+        parents=[common],
+        help="validate the config, the files it names and the secrets it needs, and say what a release would refuse",
     )
     c.set_defaults(func=cmd_config_check)
 
     p = sub.add_parser(
         "doctor",
         parents=[common],
-        help="the tools gates drives: each one found, its version and path, or how to install it",
+        help="each tool the config (or, before there is one, the defaults) needs: found where, its version, or how "
+        "to install it (exit 2 when one is missing)",
     )
     p.set_defaults(func=cmd_doctor)
 
