@@ -481,10 +481,12 @@ def test_gates_rollback_picks_the_previous_good_release_and_says_which(second):
     result = gates("rollback", "--env", "staging", config=second.config)
     assert result.returncode == 0, result.stderr
     rolled = platform_for(cfg, staging).releases(staging)[0]
-    assert result.stdout.strip().splitlines()[-1] == (
-        f"gates: rolled back staging: v{current.version} -> v{drill['rollback']} by redeploy "
-        f"(serving v{drill['rollback']}'s code as release v{rolled.version}); the database was not touched"
-    )
+    said = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"gates: rolled back staging: v{current.version} -> v{drill['rollback']} by redeploy in \d+\.\d\ds "
+        rf"\(serving v{drill['rollback']}'s code as release v{rolled.version}\); the database was not touched",
+        said,
+    ), said
     assert rolled.status == "complete" and rolled.ref != current.ref
 
 
