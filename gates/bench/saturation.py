@@ -66,7 +66,9 @@ def saturated_releases(tmp: Path, releases: int, *, saturate: bool) -> list[Figu
                        capture_output=True, timeout=120, check=False)  # fmt: skip
     ok = int(sum(passed))
     name = "healthy releases passed under saturation" if saturate else "healthy releases passed (quick: no saturation)"
-    print(f"bench: {name}: {ok}/{releases} (load average {min(loads, default=0):.1f}-{max(loads, default=0):.1f})")
+    # On stderr: the table is what stdout prints first.
+    low, high = min(loads, default=0.0), max(loads, default=0.0)
+    print(f"bench: {name}: {ok}/{releases} (load average {low:.1f}-{high:.1f})", file=sys.stderr)
     return [
         figure(f"{name} ({ok}/{releases})", "passed", passed, f"{releases}/{releases}", ok == releases),
         figure(
