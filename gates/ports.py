@@ -4,8 +4,10 @@ which host and port a URL names (so two spellings of one address count as one)."
 from __future__ import annotations
 
 import collections
+import random
 import socket
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from gates.errors import GatesError
@@ -29,6 +31,33 @@ def free_port() -> int:
                 _RECENT.append(port)
                 return port
     raise GatesError(f"no free TCP port of 127.0.0.1 after {_TRIES} tries")
+
+
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST = 10_000
+
+
+def lasting_port() -> int:
+    """A free port of 127.0.0.1 below the kernel's ephemeral range, for a config that binds it later (minutes
+    later, in another process): bind(0) and outgoing connections take their ports from the ephemeral range,
+    so one handed out from there may be taken by the time it is bound (a sandbox's cluster met that)."""
+    try:
+        ceiling = int(_EPHEMERAL.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ceiling = 32_768
+    with _LOCK:
+        for _ in range(_TRIES):
+            port = random.randrange(_LOWEST, max(ceiling, _LOWEST + 1))
+            if port in _RECENT:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _RECENT.append(port)
+            return port
+    return free_port()
 
 
 # Names of this machine's loopback interface: a URL on any of them reaches the same listener.

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gates.ports import free_port
+from gates.ports import free_port, lasting_port
 
 __all__ = ["free_port"]  # the sandboxes' ports, re-exported for the bench and the self-tests
 
@@ -39,14 +39,15 @@ def write_config(
     lines = ["[app]", *(f"{k} = {json.dumps(v)}" for k, v in app_table.items())]
     for name, table in environments.items():
         # Each environment gets its Admin stand-in on a port of its own (see gates.admin).
-        local = {"platform": "local", "url": f"http://127.0.0.1:{free_port()}"}
-        table = {**local, "admin_url": f"http://127.0.0.1:{free_port()}/", **table}
+        # Ports bound later by other processes: below the ephemeral range, where nothing else lands meanwhile.
+        local = {"platform": "local", "url": f"http://127.0.0.1:{lasting_port()}"}
+        table = {**local, "admin_url": f"http://127.0.0.1:{lasting_port()}/", **table}
         lines += ["", f"[environments.{name}]", *(f"{k} = {json.dumps(v)}" for k, v in table.items())]
     lines += [
         "",
         "[local]",
         f"state_dir = {json.dumps(str(folder / 'state'))}",
-        f"postgres_port = {postgres_port or free_port()}",
+        f"postgres_port = {postgres_port or lasting_port()}",
     ]
     lines += ["", "[record]", f"dir = {json.dumps(str(folder / 'deploys'))}"]
     database_table = {"public_tables": DEMO_PUBLIC_TABLES, **(database or {})}

@@ -110,7 +110,7 @@ class LocalCluster:
             pid = self._postmaster_pid(data)
             if pid is not None and _alive(pid):
                 args = [_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", str(_SERVER_TIMEOUT), "stop"]
-                result = run(_as_postgres(args), timeout=_SERVER_TIMEOUT + 10, check=False)
+                result = run(_as_postgres(args), timeout=_SERVER_TIMEOUT + 10, check=False, cwd=_SERVER_CWD)
                 if result.returncode != 0 and _alive(pid):
                     raise GatesError(f"postgres (pid {pid}) did not stop: {result.output.strip()}{_log_tail(base)}")
                 wait_until(f"postgres pid {pid} to exit", lambda: not _alive(pid), timeout=_SERVER_TIMEOUT)
@@ -149,7 +149,7 @@ class LocalCluster:
 
     def _initdb(self) -> None:
         args = [_pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-        result = run(_as_postgres([*args, "--locale=C.UTF-8"]), timeout=_INITDB_TIMEOUT, check=False)
+        result = run(_as_postgres([*args, "--locale=C.UTF-8"]), timeout=_INITDB_TIMEOUT, check=False, cwd=_SERVER_CWD)
         if result.returncode != 0:
             raise GatesError(f"initdb of {self.data_dir} failed: {_tail(result.output)}")
 
@@ -160,6 +160,7 @@ class LocalCluster:
             _as_postgres([*args, "-t", str(_SERVER_TIMEOUT), "-o", options, "start"]),
             timeout=_SERVER_TIMEOUT + 10,
             check=False,
+            cwd=_SERVER_CWD,
         )
         if result.returncode != 0:
             raise GatesError(
@@ -257,6 +258,11 @@ def _postgres_uid() -> int:
         if _is_root():
             raise GatesError("no `postgres` user: install postgresql (apt-get install postgresql)") from None
         return os.geteuid()
+
+
+# Where server commands run: the postgres user cannot enter the caller's folder when it is a root-only one
+# (a gate runs in its config's folder, a test's in pytest's 0700 temporary folder), and pg_ctl gives up there.
+_SERVER_CWD = "/"
 
 
 def _as_postgres(args: Sequence[str]) -> list[str]:
