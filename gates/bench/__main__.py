@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(CHECKOUT / "reports" / "bench.json"))
     parser.add_argument(
         "--saturated", type=int, default=20, metavar="N",
-        help="healthy releases of the React Router demo with every core busy (default 20; --quick: 1, not saturated)",
+        help="healthy releases of the React Router demo with every core busy (default 20; --quick: the Python stand-in once, not saturated)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     runs = 2 if args.quick else 5
