@@ -123,7 +123,7 @@ class BoundedCursor(psycopg.Cursor[Any]):
         try:
             super().execute(query, params, **kwargs)
         except _CANCELLED as exc:
-            raise type(exc)(self._explain(exc, query)) from exc
+            raise type(exc)(self._explain(exc, query)) from None  # the message names the bound and the holder
         return self
 
     def _explain(self, exc: psycopg.Error, query: Any) -> str:

@@ -1,8 +1,12 @@
 """Messages a newcomer reads: a failed build quotes npm's error lines, not its usage text (EUSAGE); a release
-number that is not known is said in words, never as None."""
+number that is not known is said in words, never as None; an error raised while handling another is printed once."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
+import gates
 from gates.platforms.local.builds import failure_excerpt
 from gates.state import release_change
 
@@ -69,3 +73,26 @@ def test_a_release_change_never_says_none() -> None:
     assert release_change(3, 4) == "release 3 -> 4"
     assert release_change(3, None) == "release 3 -> (not deployed)"
     assert release_change(None, None) == "no release"
+
+
+def _chained_raises(root: Path) -> list[str]:
+    """Each ``raise X(...)`` inside an ``except`` block of gates' code that does not say ``from None``."""
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        for handler in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(handler, ast.ExceptHandler):
+                continue
+            for node in ast.walk(ast.Module(body=handler.body, type_ignores=[])):
+                if not isinstance(node, ast.Raise) or node.exc is None:
+                    continue
+                if not (isinstance(node.cause, ast.Constant) and node.cause.value is None):
+                    found.append(f"{path.relative_to(root.parent)}:{node.lineno}: raise {ast.unparse(node.exc)[:60]}")
+    return found
+
+
+def test_an_error_raised_while_handling_another_is_printed_once() -> None:
+    """A new error raised in an ``except`` block says the cause in its own message and cuts the chain
+    (``from None``): an uncaught one, in a molecule's set-up or the terminal, reads as one error, never as two
+    tracebacks joined by 'During handling of the above exception' or 'The above exception was the direct
+    cause'. Bare ``raise`` (the same error, passed on) is untouched."""
+    assert _chained_raises(Path(gates.__file__).parent) == []
