@@ -1,98 +1,252 @@
-"""flyctl's command tree, as the workflow checker needs it: root commands with their aliases, and for the
-commands a release workflow runs, their subcommands, flags and how many arguments they take.
+"""A flyctl command line read as flyctl's cobra tree reads it, against the table of ``flyctl_commands``.
 
-Version: flyctl v0.4.87 (the version /work/shared/facts/fly.md was read against). How it was made:
-transcribed by hand from flyctl's source (superfly/flyctl, read through a source index, not cloned):
-``internal/command/root/root.go`` (``root.AddCommand``), each command's ``New...`` constructor
-(``command.New(use, ...)``, ``cmd.Aliases``, ``cmd.Args``, ``cmd.AddCommand``, ``flag.Add``) and
-``internal/flag/flag.go`` (the shared flags: ``App`` -a, ``AppConfig`` -c, ``JSONOutput`` -j, ``Yes``
--y with alias ``--auto-confirm``, ``Image`` -i ...). Files read: root.go, apps/apps.go, apps/releases.go,
-releases/releases.go, deploy/deploy.go, status/status.go, secrets/secrets.go, certificates/root.go, storage, flag/flag.go;
-the machine subcommands are the files of internal/command/machine. root.go at one indexed commit still
-registers ``mysql``, ``domains`` and ``dns-records``; the v0.4.87 reading (fly.md) has none of them, and
-this table follows it. Re-check against ``fly <command> --help`` when the pinned flyctl changes.
+cobra walks the words that are not flags down the command tree (names and aliases), stops at the
+first word that is not a subcommand, then parses every flag against the command it reached: its own
+flags, the persistent flags of the root (``--access-token``, ``--verbose``, ``--debug``...) and
+``--help``. A flag cobra does not know is an error, and so are more arguments than the command's
+``Args`` allows. A word under a command group that is not one of its subcommands is not a command
+flyctl has (cobra prints the group's help and runs nothing).
 
-A node without ``flags`` was not transcribed below its name: any flag or argument beneath it is
-accepted (the checker says only what it knows).
+Pure and stdlib-only: the fake ``fly`` of the self-tests loads this file and the table by path to
+parse its own command line exactly as the workflow checker does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-FLYCTL_VERSION = "v0.4.87"
-UNTRANSCRIBED: Mapping[str, Any] = MappingProxyType({})  # a subcommand known by name only
+from gates.checks.flyctl_commands import COMMANDS, FLYCTL_VERSION, GLOBAL_FLAGS
+
+ROLLBACK_HINT = "to roll back, `fly deploy --image <ImageRef of an earlier release>` (from `fly releases --json`)"
 
 
-def _names(names: str) -> dict[str, Mapping[str, Any]]:
-    return dict.fromkeys(names.split(), UNTRANSCRIBED)
+@dataclass(frozen=True)
+class Flag:
+    """One flag of a command: its long name, its shorthand ("" when none), whether it takes a value."""
+
+    name: str
+    short: str
+    takes_value: bool
 
 
-# Flags every command has (root.PersistentFlags): name -> takes a value.
-GLOBAL_FLAGS: Mapping[str, bool] = {"--access-token": True, "-t": True, "--verbose": False, "--debug": False,
-                                    "--help": False, "-h": False}  # fmt: skip
-_APP = {"--app": True, "-a": True, "--config": True, "-c": True}
-_JSON = {"--json": False, "-j": False}
-_YES = {"--yes": False, "-y": False, "--auto-confirm": False}
-_RELEASES: dict[str, Any] = {"args": 0, "flags": {**_APP, **_JSON, "--image": False}}
+def flag_spec(spec: str) -> Flag:
+    """``"--app/-a="`` -> Flag("--app", "-a", True); ``"--json/-j"`` -> a switch (the table's notation)."""
+    takes_value = spec.endswith("=")
+    name, _, short = spec.rstrip("=").partition("/")
+    return Flag(name, short, takes_value)
 
-# deploy/deploy.go: CommonFlags plus app, config, update-only, skip-release-command and the manifest flags.
-_DEPLOY_VALUES = (
-    "--image -i --strategy --dockerfile --ignorefile --image-label --build-arg --build-secret --build-target "
-    "--depot --depot-scope --buildpacks-docker-host --buildpacks-volume --env -e --wait-timeout "
-    "--release-command-timeout --lease-timeout --max-unavailable --file-local --file-literal --file-secret "
-    "--primary-region --regions --only-regions --exclude-regions --only-machines --exclude-machines "
-    "--process-groups --label --max-concurrent --immediate-max-concurrent --volume-initial-size --signal -s "
-    "--deploy-retries --vm-size --vm-cpu-kind --vm-cpus --vm-memory --vm-gpu-kind --vm-gpus --host-dedication-id "
-    "--export-manifest --from-manifest"
-)
-_DEPLOY_SWITCHES = (
-    "--now --remote-only --local-only --push --wg --https-failover --http-failover --detach --no-cache --nixpacks "
-    "--build-only --recreate-builder --force-machines --ha --smoke-checks --dns-checks --no-public-ips --flycast "
-    "--update-only --skip-release-command"
-)
-_DEPLOY_FLAGS = {
-    **_APP,
-    **_YES,
-    **dict.fromkeys(_DEPLOY_VALUES.split(), True),
-    **dict.fromkeys(_DEPLOY_SWITCHES.split(), False),
-}
 
-# command -> {"aliases": [...], "sub": {...}, "args": max positional arguments, "flags": {flag: takes a value}}
-TREE: Mapping[str, Mapping[str, Any]] = {
-    "agent": {}, "auth": {}, "certs": {}, "checks": {"sub": {"list": {"flags": {**_APP, **_JSON, "--check-name": True}, "args": 0}}},
-    "completion": {}, "config": {}, "console": {}, "consul": {}, "create": {}, "curl": {},
-    "dashboard": {"aliases": ["dash"]}, "destroy": {}, "dig": {}, "docs": {}, "doctor": {},
-    "extensions": {"aliases": ["ext"]}, "help": {}, "history": {}, "image": {"aliases": ["img"]}, "incidents": {},
-    "info": {}, "ips": {}, "jobs": {}, "launch": {}, "litefs-cloud": {"aliases": ["lfsc"]}, "logs": {}, "mcp": {},
-    "metrics": {}, "move": {}, "mpg": {}, "open": {}, "orgs": {}, "ping": {}, "platform": {},
-    "postgres": {"aliases": ["pg"]}, "proxy": {}, "redis": {}, "regions": {}, "registry": {}, "resume": {},
-    "scale": {}, "services": {}, "settings": {}, "sftp": {}, "ssh": {}, "status": {"args": 0, "flags": {**_APP, **_JSON, "--all": False, "--deployment": False, "--watch": False, "--rate": True}}, "suspend": {},
-    "synthetics": {}, "tokens": {}, "version": {}, "wireguard": {"aliases": ["wg"]},
-    "volumes": {"aliases": ["v", "vol", "volume"]},
-    "storage": {"aliases": ["tigris"], "sub": _names("create update list dashboard destroy status")},
-    "apps": {
-        "aliases": ["app"],
-        "sub": {
-            **_names("list create destroy restart move resume suspend open errors"),
-            "releases": _RELEASES,
-        },
-    },
-    "releases": _RELEASES,
-    "deploy": {"args": 1, "flags": _DEPLOY_FLAGS},
-    "machine": {
-        "aliases": ["machines", "m"],
-        "sub": _names(
-            "api clone cordon destroy remove rm egress-ip exec kill leases list ls place proxy restart run start "
-            "status stop suspend uncordon update wait"
-        ),
-    },
-    "secrets": {
-        "sub": {
-            **_names("set sync unset import deploy keys"),
-            "list": {"args": 0, "flags": {**_APP, **_JSON}},
-        }
-    },
-}  # fmt: skip
+@dataclass(frozen=True)
+class Node:
+    """A command of the tree: its path of canonical names, aliases, flags and subcommands."""
+
+    path: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    args: int | None = None  # most positional arguments (None: any number)
+    flags: tuple[Flag, ...] | None = ()  # None: this command's flags were never read (not judged)
+    sub: dict[str, Node] = field(default_factory=dict)
+
+    def child(self, word: str) -> Node | None:
+        for name, node in self.sub.items():
+            if word == name or word in node.aliases:
+                return node
+        return None
+
+    @property
+    def shown(self) -> str:
+        return " ".join(("fly", *self.path))
+
+
+def build(commands: Mapping[str, Mapping[str, Any]]) -> Node:
+    """The tree of a flat table (``"apps releases": {...}``); a parent is listed before its children."""
+    root = Node(path=())
+    for key in sorted(commands, key=lambda k: len(k.split())):
+        entry = commands[key]
+        *parents, name = key.split()
+        parent = root
+        for word in parents:
+            parent = parent.sub[word]
+        flags = entry.get("flags")
+        parent.sub[name] = Node(
+            path=(*parents, name),
+            aliases=tuple(entry.get("aliases", ())),
+            args=entry.get("args"),
+            flags=None if flags is None else tuple(flag_spec(s) for s in flags),
+        )
+    return root
+
+
+ROOT = build(COMMANDS)  # type: ignore[arg-type]  # the generated literal is a dict of dicts
+GLOBAL = tuple(flag_spec(s) for s in GLOBAL_FLAGS)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why flyctl refuses a line: ``kind`` is command, subcommand, args, flag or value."""
+
+    kind: str
+    node: Node
+    word: str
+    count: int = 0
+
+    def explain(self) -> str:
+        """The checker's sentence."""
+        path = " ".join(self.node.path)
+        if self.kind == "command":
+            return f"flyctl has no command {self.word!r}"
+        if self.kind == "subcommand":
+            return f"flyctl {FLYCTL_VERSION} has no `{path} {self.word}`"
+        if self.kind == "flag":
+            return f"`{self.node.shown}` has no flag {self.word} in flyctl {FLYCTL_VERSION}"
+        if self.kind == "value":
+            return f"`{self.node.shown}` flag {self.word} needs a value"
+        if self.node.args == 0:
+            fix = f"; {ROLLBACK_HINT}" if self.node.path[-1] == "releases" else ""
+            return f"`{self.node.shown}` takes no argument ({self.word!r}): flyctl has no `{self.node.path[-1]} {self.word}`{fix}"
+        return f"`{self.node.shown}` takes at most {self.node.args} argument(s), got {self.count}: {self.word}"
+
+    def cobra(self) -> str:
+        """The error flyctl (cobra, pflag) prints for it."""
+        if self.kind in ("command", "subcommand") or (self.kind == "args" and self.node.args == 0):
+            parent = " ".join(("fly", *self.node.path)) if self.kind != "command" else "fly"
+            return f'unknown command "{self.word.split()[0]}" for "{parent}"'
+        if self.kind == "flag":
+            if self.word.startswith("--"):
+                return f"unknown flag: {self.word}"
+            return f"unknown shorthand flag: {self.word[1]!r} in {self.word}"
+        if self.kind == "value":
+            return f"flag needs an argument: {self.word}"
+        return f"accepts at most {self.node.args} arg(s), received {self.count}"
+
+
+@dataclass(frozen=True)
+class Line:
+    """A flyctl command line as cobra reads it: the command, its flags (by long name), its arguments."""
+
+    node: Node
+    flags: dict[str, str]
+    args: list[str]
+    problem: Problem | None
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        return self.node.path
+
+
+def _lookup(flags: Sequence[Flag], word: str) -> Flag | None:
+    for flag in flags:
+        if word in (flag.name, flag.short):
+            return flag
+    return None
+
+
+def _known(node: Node) -> tuple[Flag, ...]:
+    return (*(node.flags or ()), *GLOBAL)
+
+
+def _command(argv: Sequence[str]) -> tuple[Node, Problem | None]:
+    """The command cobra reaches: non-flag words walked down the tree, values of the flags known so far skipped."""
+    node, skip = ROOT, False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--":
+            break
+        elif arg.startswith("-") and len(arg) > 1:
+            flag = _lookup(_known(node), arg.split("=", 1)[0])
+            skip = flag is not None and flag.takes_value and "=" not in arg and not _attached(arg)
+        else:
+            child = node.child(arg)
+            if child is None:
+                if node is ROOT:
+                    return node, Problem("command", node, arg)
+                if node.sub:
+                    return node, Problem("subcommand", node, arg)
+                break
+            node = child
+    return node, None
+
+
+def _attached(arg: str) -> bool:
+    """``-ax``: a shorthand with its value attached."""
+    return not arg.startswith("--") and len(arg) > 2
+
+
+def parse(argv: Sequence[str]) -> Line:
+    """``fly ARGV`` as flyctl reads it; ``problem`` says why flyctl refuses it (None when it runs it)."""
+    node, problem = _command(argv)
+    flags: dict[str, str] = {}
+    args: list[str] = []
+    if problem is not None:
+        return Line(node, flags, args, problem)
+    judged = node.flags is not None
+    known = _known(node)
+    depth, i = 0, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            args.extend(argv[i + 1 :])
+            break
+        if not arg.startswith("-") or len(arg) == 1:
+            if depth < len(node.path):
+                depth += 1
+            else:
+                args.append(arg)
+            i += 1
+            continue
+        consumed, refused = _flag(argv, i, known, flags)
+        if refused is not None:
+            if judged:
+                return Line(node, flags, args, Problem(refused[0], node, refused[1]))
+            flags[refused[1]] = "true"  # a command whose flags were never read: kept as given
+        i += consumed
+    if judged and node.sub and args:
+        return Line(node, flags, args, Problem("subcommand", node, args[0]))
+    if judged and node.args is not None and len(args) > node.args:
+        return Line(
+            node, flags, args, Problem("args", node, " ".join(args) if node.args else args[0], len(args))
+        )
+    return Line(node, flags, args, None)
+
+
+def _flag(
+    argv: Sequence[str], i: int, known: Sequence[Flag], into: dict[str, str]
+) -> tuple[int, tuple[str, str] | None]:
+    """Reads the flag at ``argv[i]`` into ``into``: (how many words it took, (kind, flag) when refused)."""
+    arg = argv[i]
+    if arg.startswith("--"):
+        name, eq, value = arg.partition("=")
+        flag = _lookup(known, name)
+        if flag is None:
+            return 1, ("flag", name)
+        if flag.takes_value and not eq:
+            if i + 1 >= len(argv):
+                return 1, ("value", name)
+            into[flag.name] = argv[i + 1]
+            return 2, None
+        into[flag.name] = value if eq else "true"
+        return 1, None
+    # Shorthands: `-yj` are two switches, `-ax` and `-a x` give -a the value x.
+    for at in range(1, len(arg)):
+        flag = _lookup(known, f"-{arg[at]}")
+        if flag is None:
+            return 1, ("flag", arg if at == 1 else f"-{arg[at:]}")
+        if flag.takes_value:
+            rest = arg[at + 1 :].removeprefix("=")
+            if rest:
+                into[flag.name] = rest
+                return 1, None
+            if i + 1 >= len(argv):
+                return 1, ("value", flag.short)
+            into[flag.name] = argv[i + 1]
+            return 2, None
+        into[flag.name] = "true"
+    return 1, None
+
+
+def problem(argv: Sequence[str]) -> str:
+    """Why ``fly ARGV`` is not a line flyctl runs ("" when it is one, as far as the table knows)."""
+    found = parse(argv).problem
+    return found.explain() if found is not None else ""

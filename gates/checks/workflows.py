@@ -3,8 +3,9 @@
 
 The schema is SchemaStore's github-workflow schema as check-jsonschema vendors it (offline:
 ``--builtin-schema vendor.github-workflows``); its JSON paths are turned into lines with
-ruamel.yaml. flyctl's commands are checked against its command tree (``flyctl_tree``: root
-commands and aliases, and down to the last subcommand, argument and flag where transcribed):
+ruamel.yaml. flyctl's commands are read as flyctl's cobra tree reads them (``flyctl_tree``, against
+the table of ``flyctl_commands``): root commands and aliases, then down to the last subcommand,
+its arguments and every flag:
 ``fly releases`` takes no argument (``cobra.NoArgs``), so ``fly releases rollback`` does not exist
 (flyctl#579), a rollback is ``fly deploy --image <ImageRef>``; ``fly deploy`` has no ``--json``.
 """
@@ -15,14 +16,14 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from gates.checks.flyctl_tree import FLYCTL_VERSION, GLOBAL_FLAGS, TREE
+from gates.checks import flyctl_tree
 from gates.checks.packagejson import SEPARATORS, at_command_position, words
 from gates.measurement import Measurement
 
@@ -144,69 +145,9 @@ def fly_invocations(command: str) -> Iterator[list[str]]:
         yield args
 
 
-def _value_flags(node: Mapping[str, Any]) -> set[str]:
-    """Every flag taking a value anywhere beneath ``node`` (to tell a flag's value from a command word)."""
-    found = {name for name, value in (node.get("flags") or {}).items() if value}
-    for child in (node.get("sub") or {}).values():
-        found |= _value_flags(child)
-    return found
-
-
-_VALUE_FLAGS = frozenset(_value_flags({"sub": TREE}) | {n for n, v in GLOBAL_FLAGS.items() if v})
-_ROLLBACK = "to roll back, `fly deploy --image <ImageRef of an earlier release>` (from `fly releases --json`)"
-
-
-def _positional(args: Sequence[str]) -> list[str]:
-    """The words of a flyctl command line that are not flags or flag values."""
-    found: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg.startswith("-"):
-            skip = arg in _VALUE_FLAGS
-        else:
-            found.append(arg)
-    return found
-
-
-def _child(node: Mapping[str, Any], word: str) -> tuple[str, Mapping[str, Any]] | None:
-    for name, child in (node.get("sub") or {}).items():
-        if word == name or word in child.get("aliases", ()):
-            return name, child
-    return None
-
-
 def fly_problem(args: Sequence[str]) -> str:
     """Why ``fly ARGS`` is not a flyctl command line ("" when it is one, as far as the command tree is known)."""
-    words_ = _positional(args)
-    node: Mapping[str, Any] = {"sub": TREE}
-    path: list[str] = []
-    for word in words_:
-        found = _child(node, word)
-        if found is None:
-            if not path:
-                return f"flyctl has no command {word!r}"
-            if node.get("sub") and "args" not in node:
-                return f"flyctl {FLYCTL_VERSION} has no `{' '.join([*path, word])}`"
-            break
-        path.append(found[0])
-        node = found[1]
-    if not path:
-        return ""
-    shown = " ".join(path)
-    rest = words_[len(path) :]
-    if "args" in node and len(rest) > node["args"]:
-        if node["args"] == 0:
-            fix = f"; {_ROLLBACK}" if path[-1] == "releases" else ""
-            return f"`fly {shown}` takes no argument ({rest[0]!r}): flyctl has no `{path[-1]} {rest[0]}`{fix}"
-        return f"`fly {shown}` takes at most {node['args']} argument(s), got {len(rest)}: {' '.join(rest)}"
-    flags: Mapping[str, bool] = node.get("flags") or {}
-    for arg in args if "flags" in node else ():
-        name = arg.split("=", 1)[0]
-        if arg.startswith("-") and name not in flags and name not in GLOBAL_FLAGS:
-            return f"`fly {shown}` has no flag {name} in flyctl {FLYCTL_VERSION}"
-    return ""
+    return flyctl_tree.problem(args)
 
 
 def fly_command_problems(files: Sequence[Path]) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gates import config as config_mod
+from gates.checks.flyctl_tree import parse, problem
 from gates.errors import GatesError
 from gates.platforms import platform_for
 from gates.platforms.fly import FlyPlatform
@@ -113,6 +114,26 @@ def test_releases_checks_and_secrets_read_flyctls_json(fly_env, tmp_path, monkey
     assert [s.name for s in fly.secrets(env)] == ["DATABASE_URL", "ANALYTICS_REAL_DATA"]
     logs = fly.logs(env)
     assert [line.message for line in logs][-1] == "GET /health 200 (2)"
+
+
+def test_every_command_the_driver_runs_is_in_flyctls_command_tree(fly_env, tmp_path, monkeypatch):
+    """Every argv the driver builds (reads, deploy with and without a strategy, rollback) passes the workflow
+    checker's reading of flyctl's command tree, to the last subcommand and flag."""
+    f = fake(tmp_path, monkeypatch)
+    cfg, env = fly_env
+    fly = FlyPlatform(cfg)
+    fly.releases(env), fly.status(env), fly.checks(env), fly.health_checks(env), fly.secrets(env), fly.logs(env)
+    fly.deploy(env, "."), fly.deploy(env, ".", strategy="bluegreen"), fly.rollback(env)
+    run = [c["argv"] for c in f.calls]
+    assert {tuple(parse(argv).command) for argv in run} == {
+        ("releases",),
+        ("status",),
+        ("checks", "list"),
+        ("secrets", "list"),
+        ("logs",),
+        ("deploy",),
+    }
+    assert {" ".join(argv): problem(argv) for argv in run if problem(argv)} == {}
 
 
 def test_a_hanging_fly_logs_is_cut_off_by_its_timeout(fly_env, tmp_path, monkeypatch):

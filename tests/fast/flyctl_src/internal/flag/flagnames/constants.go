@@ -1,0 +1,3 @@
+package flagnames
+
+const AccessToken = "access-token"
