@@ -205,9 +205,7 @@ def parse(argv: Sequence[str]) -> Line:
     if judged and node.sub and args:
         return Line(node, flags, args, Problem("subcommand", node, args[0]))
     if judged and node.args is not None and len(args) > node.args:
-        return Line(
-            node, flags, args, Problem("args", node, " ".join(args) if node.args else args[0], len(args))
-        )
+        return Line(node, flags, args, Problem("args", node, " ".join(args) if node.args else args[0], len(args)))
     return Line(node, flags, args, None)
 
 
