@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gates import cli
+from gates.cli import release as cli
+from gates.cli.parser import build_parser
 from gates.errors import UsageError
 from gates.markdown import to_html
 from gates.markers import gate_of_run, seed_step
@@ -99,7 +100,7 @@ def test_an_events_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path) 
 def test_json_and_quiet_do_not_go_together() -> None:
     """--json and --quiet are one choice of output: both is a usage error."""
     with pytest.raises(UsageError, match="not allowed with"):
-        cli.build_parser().parse_args(["deploy", "--json", "--quiet"])
+        build_parser().parse_args(["deploy", "--json", "--quiet"])
 
 
 def test_with_json_anything_a_step_prints_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
