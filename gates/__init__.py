@@ -1,8 +1,8 @@
 """gates: a deployment gate written as a pytest suite."""
 
 from gates.config import AppConfig, Config, Environment, load
-from gates.errors import ConfigError, GatesError, UsageError
-from gates.measurement import Measurement
+from gates.core.errors import ConfigError, GatesError, UsageError
+from gates.core.measurement import Measurement
 from gates.platforms.base import Instance, Platform, Release, Status
 
 __all__ = [

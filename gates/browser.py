@@ -31,7 +31,7 @@ import pytest
 from gates.admin import dashboard_url
 from gates.checks.browser import Document, PageEvent, Tile, Visit
 from gates.config import BrowserConfig, Config, Environment
-from gates.redact import redact
+from gates.core.redact import redact
 from gates.screencast import Screencast
 
 # Root on a closed network: no sandbox (root), nothing that phones home or updates itself.

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from gates.redact import redact
+from gates.core.redact import redact
 
 WEBHOOK_TIMEOUT = 5.0
 

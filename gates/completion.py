@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from gates.errors import UsageError
+from gates.core.errors import UsageError
 from gates.state import ReleaseState, StepRecord
 
 HEADING = "## WORK COMPLETE"

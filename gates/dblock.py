@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 
 from gates.config import DatabaseConfig
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.gatesschema import SCHEMA, connect, ensure, key_of, said
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gates.completion import completion_block
-from gates.redact import redact
+from gates.core.redact import redact
 
 if TYPE_CHECKING:
     from gates.config import Config

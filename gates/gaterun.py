@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from gates.config import Config, Environment
-from gates.errors import GatesError
-from gates.markers import WAIVED_PREFIX
+from gates.core.errors import GatesError
+from gates.core.markers import WAIVED_PREFIX
+from gates.core.procs import STOP_GRACE, run
+from gates.core.redact import keep_file, redact
 from gates.probe import latest_probe
-from gates.procs import STOP_GRACE, run
 from gates.progress import Reporter, ticking
-from gates.redact import keep_file, redact
 
 GATE_TIMEOUT = 900.0
 TAIL_EVERY = 0.1  # seconds between reads of a running gate's events file

@@ -17,9 +17,9 @@ import psycopg
 from psycopg import sql
 
 from gates.config import Config, DatabaseConfig
+from gates.core.errors import ConfigError
+from gates.core.redact import redact
 from gates.database.waits import BoundedCursor, set_bounds
-from gates.errors import ConfigError
-from gates.redact import redact
 
 SCHEMA = "gates"
 API_ROLES = ("anon", "authenticated")

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gates.redact import keep, redact
+from gates.core.redact import keep, redact
 from gates.state import release_change
 
 if TYPE_CHECKING:

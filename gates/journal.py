@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from gates.measurement import utcnow
+from gates.core.measurement import utcnow
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,10 +21,10 @@ import psycopg
 from psycopg.rows import class_row
 
 from gates.config import Config, DatabaseConfig, Environment
+from gates.core.errors import GatesError
+from gates.core.redact import redact
 from gates.dblock import Holder, who
-from gates.errors import GatesError
 from gates.gatesschema import SCHEMA, check_not_exposed, connect, ensure, said
-from gates.redact import redact
 
 if TYPE_CHECKING:
     from gates.platforms.base import Release
@@ -260,7 +260,7 @@ def rollback_entry(
     config: Config, env: str, releases: tuple[Release, Release, Release | None], outcome: str, reason: str = ""
 ) -> Entry:
     """The entry of a ``gates rollback`` of ``env``: (from, to, the release it made) and how it ended."""
-    from gates.measurement import utcnow
+    from gates.core.measurement import utcnow
 
     current, target, made = (None if r is None else r.version for r in releases)
     builds = {"versions": {str(r.version): r.identity for r in releases if r is not None}}
@@ -279,7 +279,7 @@ COMMANDS = ("deploy", "rollback", "migrate", "restore")
 
 def lost_entry(config: Config, env: str, left: Holder) -> Entry:
     """The entry of a command whose holder died holding ``env``'s lock (its row was found with its session gone)."""
-    from gates.measurement import utcnow
+    from gates.core.measurement import utcnow
 
     words = left.command.split()
     kind = next((w for w in words if w in COMMANDS), "command")

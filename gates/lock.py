@@ -31,9 +31,9 @@ from typing import IO, Any
 
 from gates import ledger
 from gates.config import Config, Environment
+from gates.core.redact import redact
 from gates.dblock import DatabaseLock, Holder, LockHeld, machine, user
 from gates.gatesschema import check_not_exposed
-from gates.redact import redact
 
 __all__ = ["Holder", "LockHeld", "ReleaseLock", "lock_path", "lock_scope"]
 

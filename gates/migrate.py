@@ -21,6 +21,8 @@ import psycopg
 
 from gates.checks.database import migrations_applied, no_unknown_migrations
 from gates.config import Config
+from gates.core.errors import GatesError
+from gates.core.redact import redact
 from gates.database.cluster import LocalCluster
 from gates.database.migrations import applied_migrations, local_migrations, push
 from gates.database.rehearsal import rehearse_pending
@@ -32,8 +34,6 @@ from gates.database.waits import (
     step_session,
     with_bounds,
 )
-from gates.errors import GatesError
-from gates.redact import redact
 
 SESSION = "gates migrate"  # application_name of migrate's own sessions
 # The sessions a migration's progress line watches: its own, and the Supabase CLI's.

@@ -15,8 +15,8 @@ import time
 from typing import TYPE_CHECKING
 
 from gates.channels import Channel, channel
-from gates.errors import GatesError
-from gates.redact import redact
+from gates.core.errors import GatesError
+from gates.core.redact import redact
 from gates.state import Notification
 
 if TYPE_CHECKING:

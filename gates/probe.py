@@ -34,12 +34,12 @@ from typing import IO, Any
 
 from gates.checks.downtime import Limits, Timeline, rollout_without_downtime, switch_at, timeline
 from gates.config import Config, Environment
-from gates.errors import GatesError
-from gates.measurement import Measurement
+from gates.core.errors import GatesError
+from gates.core.measurement import Measurement
+from gates.core.procs import wait_until
+from gates.core.redact import redact
 from gates.monitor.plot import plot_timeline
 from gates.monitor.sampler import Sample, sample
-from gates.procs import wait_until
-from gates.redact import redact
 
 START_TIMEOUT = 15.0  # the child sends its first request
 SETTLE_TIMEOUT = 15.0  # after the deploy: the serving release answers alone, the minimum is reached

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from gates.completion import completion_block
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.measurement import utcnow
+from gates.core.redact import keep, keep_folder, redact
 from gates.gaterun import junit_summary
 from gates.markdown import page, to_html
-from gates.measurement import utcnow
 from gates.proofs import proof_rows, proof_table
-from gates.redact import keep, keep_folder, redact
 from gates.state import DocsUpdate, ReleaseState, StepRecord, release_change
 
 __all__ = ["OUTCOMES", "STEP_OUTCOMES", "Listener", "Record", "StepRecord", "latest"]

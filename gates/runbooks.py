@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gates.errors import GatesError, UsageError
-from gates.procs import run
+from gates.core.errors import GatesError, UsageError
+from gates.core.procs import run
 from gates.record import Record, latest
 from gates.state import DocsUpdate
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gates.ports import free_port, lasting_port
+from gates.core.ports import free_port, lasting_port
 
 __all__ = ["free_port"]  # the sandboxes' ports, re-exported for the bench and the self-tests
 

@@ -17,11 +17,11 @@ from functools import cached_property
 
 from gates import config as config_mod
 from gates.config import Config, Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.redact import register_env
+from gates.core.tools import configure
 from gates.platforms import Platform, platform_for
 from gates.platforms.registry import validate as validate_platforms
-from gates.redact import register_env
-from gates.tools import configure
 
 
 def open_config(explicit: str | os.PathLike[str] | None = None) -> Config:

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from gates.measurement import Measurement
+from gates import Measurement
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.smoke]
 

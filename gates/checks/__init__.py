@@ -1,1 +1,1 @@
-"""Checks: plain functions, no pytest inside, each returning a ``gates.measurement.Measurement``."""
+"""Checks: plain functions, no pytest inside, each returning a ``gates.core.measurement.Measurement``."""

@@ -16,12 +16,12 @@ from typing import Any
 
 import psycopg
 
+from gates.core.errors import GatesError
+from gates.core.measurement import Measurement
+from gates.core.procs import run, wait_until
+from gates.core.redact import redact
 from gates.database.exposed import DEFAULT, advisors_config_toml
 from gates.database.migrations import CLI_ENV, register_url_secrets, supabase_bin
-from gates.errors import GatesError
-from gates.measurement import Measurement
-from gates.procs import run, wait_until
-from gates.redact import redact
 
 LEVELS = ("info", "warn", "error")
 ADVISORS_TIMEOUT = 120.0

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gates.config import AllowedNoise
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 ERROR_KINDS = ("console.error", "pageerror", "requestfailed", "response")
 

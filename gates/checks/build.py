@@ -18,7 +18,7 @@ from typing import Any
 from gates.checks import dockerfile as df
 from gates.checks.packagejson import LOCKFILES, Package, lockfiles, read_package, words
 from gates.checks.semver import RangeError, floating, satisfies, show
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 _FROZEN = re.compile(r"--frozen-lockfile|--immutable|--ci\b")
 DEPENDENCY_KEYS = ("dependencies", "devDependencies", "optionalDependencies")

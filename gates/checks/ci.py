@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 
 from gates.config import CIConfig
-from gates.measurement import Measurement
-from gates.redact import register_secret
-from gates.vcs import commit_of
+from gates.core.measurement import Measurement
+from gates.core.redact import register_secret
+from gates.core.vcs import commit_of
 
 DEFAULT_API = "https://api.github.com"
 GREEN = ("success", "skipped")

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from gates.core.measurement import Measurement
 from gates.database.migrations import HISTORY_TABLE, MigrationFile, applied_migrations
-from gates.measurement import Measurement
 
 _HISTORY_SQL = f"select version, name from {HISTORY_TABLE}"
 _TABLES_SQL = """

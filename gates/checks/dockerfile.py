@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 _ARG_REF = re.compile(r"\$\{(\w+)(?::?[-+]([^}]*))?\}|\$(\w+)")
 _NODE_TAG = re.compile(r"^v?(\d+(?:\.\d+){0,2})")

@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 from gates.monitor.sampler import Sample
 
 SHOWN = 5  # failures and stray answers named in a failure message

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from gates.checks.http import Requests
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 
 def frame_ancestors(csp_headers: Sequence[str]) -> list[list[str]] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 FALSE_SPELLINGS = ("false", "0", "off", "no", "disabled")
 MISSING = None

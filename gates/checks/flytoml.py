@@ -27,8 +27,8 @@ from typing import Any
 from gates.checks import dockerfile as df
 from gates.checks.packagejson import Package, expand, read_package
 from gates.checks.sourcelines import line_of, toml_lines
-from gates.flyconfig import NANOSECONDS, bare_unit, check_seconds, service_checks
-from gates.measurement import Measurement
+from gates.core.flyconfig import NANOSECONDS, bare_unit, check_seconds, service_checks
+from gates.core.measurement import Measurement
 
 MAX_INTERVAL_S = 30.0
 MIN_MACHINES = 2

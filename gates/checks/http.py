@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from gates.health import healthy_body
-from gates.measurement import Measurement
+from gates.core.health import healthy_body
+from gates.core.measurement import Measurement
 
 RELEASE_HEADER = "X-Release"
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from gates.checks.http import Requests, health_problem
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 from gates.platforms.base import Instance, Status
 
 FORCE_INSTANCE_HEADER = "fly-force-instance-id"

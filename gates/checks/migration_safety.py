@@ -26,6 +26,10 @@ from gates.checks.database import rls_enabled
 from gates.checks.rls_behaviour import rls_behaviour
 from gates.checks.security import always_true_policies, definer_functions_pinned
 from gates.config import DatabaseConfig
+from gates.core.errors import GatesError
+from gates.core.measurement import Measurement
+from gates.core.procs import run
+from gates.core.tools import path_of
 from gates.database.migrations import (
     MigrationFile,
     applied_migrations,
@@ -34,10 +38,6 @@ from gates.database.migrations import (
 )
 from gates.database.rehearsal import Inspect, PendingRehearsal
 from gates.database.sqltext import split_statements
-from gates.errors import GatesError
-from gates.measurement import Measurement
-from gates.procs import run
-from gates.tools import path_of
 
 SQUAWK_TIMEOUT = 60.0
 NAME = "migration safety"
@@ -80,7 +80,7 @@ def existing_tables(conn: psycopg.Connection[Any]) -> frozenset[str]:
 
 
 def squawk_bin() -> str:
-    """squawk, found as gates.tools says (squawk-cli ships it beside the interpreter gates runs in)."""
+    """squawk, found as gates.core.tools says (squawk-cli ships it beside the interpreter gates runs in)."""
     return path_of("squawk")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 from gates.monitor.alerts import AlertEvent
 from gates.monitor.evaluate import Stats, Thresholds, breaches
 from gates.platforms.base import HealthCheck

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 from gates.platforms.base import Status
 
 

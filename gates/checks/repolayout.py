@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gates.checks.packagejson import LOCKFILES, Package, lockfiles, read_package
-from gates.flyconfig import service_checks
+from gates.core.flyconfig import service_checks
 
 SHOPIFY_PACKAGES = ("@shopify/shopify-app-react-router", "@shopify/shopify-app-remix", "@shopify/app-bridge-react")
 _HEALTH = re.compile(r"(^|[/.-])(health|healthz|healthcheck|up|ready|readyz)$")

@@ -22,7 +22,7 @@ import psycopg
 
 from gates.checks.database import NOT_EXTENSION_OWNED, kind_of, qualified_name, query_failed
 from gates.checks.probe_rows import insert_statements
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 NAME = "RLS behaviour"
 # Reading is counted up to this many rows: enough to say "can read rows", bounded on big tables.

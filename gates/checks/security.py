@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from gates.checks.database import NOT_EXTENSION_OWNED, qualified_name, query_failed
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 API_ROLES = ("anon", "authenticated")
 

@@ -25,7 +25,7 @@ from ruamel.yaml.error import YAMLError
 
 from gates.checks import flyctl_tree
 from gates.checks.packagejson import SEPARATORS, at_command_position, words
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 SCHEMA_TIMEOUT = 60.0
 FLYCTL_ACTION = "superfly/flyctl-actions@"  # runs `flyctl <with.args>` (setup-flyctl only installs flyctl)

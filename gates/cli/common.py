@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from gates import config as config_mod
-from gates.redact import redact
+from gates.core.redact import redact
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gates.cli.common import EXIT_OK, EXIT_USAGE, load
-from gates.redact import redact
+from gates.core.redact import redact
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:

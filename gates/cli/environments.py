@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from gates import config as config_mod
 from gates.cli.common import EXIT_OK, load, recover_crashed
-from gates.errors import GatesError, UsageError
-from gates.redact import redact
+from gates.core.errors import GatesError, UsageError
+from gates.core.redact import redact
 
 if TYPE_CHECKING:
     from gates.platforms import WarmSet

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gates.cli.common import EXIT_OK, load
-from gates.errors import UsageError
+from gates.core.errors import UsageError
 
 
 def cmd_report(args: argparse.Namespace) -> int:

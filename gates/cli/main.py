@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 from gates.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from gates.cli.parser import build_parser
-from gates.errors import GatesError, UsageError
-from gates.redact import redact
+from gates.core.errors import GatesError, UsageError
+from gates.core.redact import redact
 
 
 def _interrupt(signum: int, frame: object) -> None:

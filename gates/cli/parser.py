@@ -9,7 +9,7 @@ from gates.cli.environments import MAX_HISTORY, cmd_down, cmd_history, cmd_statu
 from gates.cli.evidence import cmd_report
 from gates.cli.release import cmd_backup, cmd_deploy, cmd_migrate, cmd_monitor, cmd_restore, cmd_rollback
 from gates.cli.secrets import cmd_secrets_list, cmd_secrets_set, cmd_secrets_unset
-from gates.errors import UsageError
+from gates.core.errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):

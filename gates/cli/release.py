@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from gates import config as config_mod
 from gates.cli.common import EXIT_FAILED, EXIT_OK, load, recover_crashed
-from gates.errors import GatesError, UsageError
-from gates.redact import keep, redact
+from gates.core.errors import GatesError, UsageError
+from gates.core.redact import keep, redact
 
 if TYPE_CHECKING:
     from gates import release
@@ -28,10 +28,10 @@ if TYPE_CHECKING:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from gates import release
+    from gates.core.vcs import commit_of
     from gates.journal import Journal
     from gates.paperwork import listen
     from gates.record import Record
-    from gates.vcs import commit_of
 
     cfg = load(args)
     for env in cfg.environments.values():
@@ -184,8 +184,8 @@ def _locked(cfg: config_mod.Config, envs: list[str]) -> Iterator[ReleaseLock]:
 
 def _require_tools(cfg: config_mod.Config) -> None:
     """Before anything changes: the tools the release needs are installed (ToolMissing, exit 2, names the install)."""
+    from gates.core.tools import path_of
     from gates.database import has_database
-    from gates.tools import path_of
 
     if any(has_database(e) for e in cfg.environments.values()):
         path_of("supabase")
@@ -294,10 +294,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from gates import release
-    from gates.durations import parse_duration
+    from gates.core.durations import parse_duration
+    from gates.core.vcs import commit_of
     from gates.record import Record
     from gates.release.monitor import monitor_step_for
-    from gates.vcs import commit_of
 
     seconds = parse_duration(args.duration, "gates monitor: --for")
     cfg = load(args)

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from gates.cli.common import EXIT_OK, load
-from gates.errors import UsageError
+from gates.core.errors import UsageError
 
 
 def _secret_store(args: argparse.Namespace) -> Any:

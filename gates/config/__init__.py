@@ -24,7 +24,7 @@ from gates.config.probe import ProbeConfig
 from gates.config.reader import MAX_WAIT, read_section
 from gates.config.record import RecordConfig
 from gates.config.tools import ToolsConfig
-from gates.errors import ConfigError, UsageError
+from gates.core.errors import ConfigError, UsageError
 
 __all__ = [
     "ADMIN_URL_FIELDS", "CONFIG_ENV", "ENV_SELECT", "FLAG_SOURCES", "MAX_TIMEOUT", "MAX_WAIT", "MONITOR_SOURCES",

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gates.config.reader import ENV_VAR_NAME
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

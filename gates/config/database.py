@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from gates.config.reader import bounded
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

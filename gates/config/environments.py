@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from gates.config.app import AppConfig
 from gates.config.reader import ENV_VAR_NAME
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 
 STRATEGIES = ("rolling", "immediate", "bluegreen", "canary")
 

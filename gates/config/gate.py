@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,7 +17,7 @@ class GateConfig:
 
 
 def validate_gate(gate: GateConfig, path: Path, key: str) -> None:
-    from gates.markers import builtin_names
+    from gates.core.markers import builtin_names
 
     known = builtin_names()
     for name, reason in gate.waive.items():

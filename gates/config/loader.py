@@ -24,8 +24,8 @@ from gates.config.notify import validate_notify
 from gates.config.probe import validate_probe
 from gates.config.reader import read_section
 from gates.config.record import RecordConfig, validate_record
-from gates.errors import ConfigError, UsageError
-from gates.ports import port_problem, url_identity
+from gates.core.errors import ConfigError, UsageError
+from gates.core.ports import port_problem, url_identity
 
 CONFIG_ENV = "GATES_CONFIG"
 ENV_SELECT = "GATES_ENV"

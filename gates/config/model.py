@@ -22,7 +22,7 @@ from gates.config.notify import NotifyConfig
 from gates.config.probe import ProbeConfig
 from gates.config.record import RecordConfig
 from gates.config.tools import ToolsConfig
-from gates.errors import ConfigError, UsageError
+from gates.core.errors import ConfigError, UsageError
 
 
 @dataclasses.dataclass(frozen=True)

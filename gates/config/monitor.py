@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from gates.config.reader import ENV_VAR_NAME
-from gates.errors import ConfigError, UsageError
+from gates.core.errors import ConfigError, UsageError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,7 @@ MONITOR_SOURCES = ("synthetic", "prometheus")
 
 
 def validate_monitor(mon: MonitorConfig, path: Path, key: str) -> None:
-    from gates.durations import parse_duration
+    from gates.core.durations import parse_duration
 
     if mon.window:
         try:

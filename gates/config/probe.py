@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

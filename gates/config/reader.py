@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_WAIT = 600.0  # seconds: the longest any single bounded wait of a gate may be configured to take

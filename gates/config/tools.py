@@ -7,7 +7,7 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class ToolsConfig:
-    """Paths of the command-line tools gates drives (relative to this file); empty: found as gates.tools says."""
+    """Paths of the command-line tools gates drives (relative to this file); empty: found as gates.core.tools says."""
 
     supabase: str = ""
     squawk: str = ""

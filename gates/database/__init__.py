@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 
 from gates.config import Config, DatabaseConfig, Environment
+from gates.core.errors import ConfigError
 from gates.database.waits import BoundedCursor, set_bounds
-from gates.errors import ConfigError
 
 __all__ = [
     "BoundedCursor", "database_url", "gate_connection", "has_database", "local_database_name", "prepare_database",

@@ -19,11 +19,11 @@ import psycopg
 from psycopg import sql
 
 from gates.config import Config, DatabaseConfig, Environment
+from gates.core.errors import GatesError
+from gates.core.procs import run
+from gates.core.redact import redact
 from gates.database.migrations import register_url_secrets
 from gates.database.waits import held_locks, milliseconds, pg_options, step_session
-from gates.errors import GatesError
-from gates.procs import run
-from gates.redact import redact
 
 DUMP_TIMEOUT = 1800.0
 _WAITS = DatabaseConfig()  # [database]'s defaults, for callers without a config

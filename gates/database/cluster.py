@@ -33,10 +33,10 @@ import psycopg
 from psycopg import sql
 
 from gates.config import Config
+from gates.core.errors import GatesError, UsageError
+from gates.core.procs import run, wait_until
+from gates.core.redact import redact
 from gates.database import baseline
-from gates.errors import GatesError, UsageError
-from gates.procs import run, wait_until
-from gates.redact import redact
 
 SUPABASE_ROLES = baseline.API_ROLES
 STATE_FILE = "postgres.json"

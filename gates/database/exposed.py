@@ -10,7 +10,7 @@ import dataclasses
 from pathlib import Path
 
 from gates.config import Config, read_toml
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 
 DEFAULT = ("public",)
 

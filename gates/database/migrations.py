@@ -22,10 +22,10 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from gates.errors import GatesError, UsageError
-from gates.procs import Completed, run
-from gates.redact import redact, register_secret
-from gates.tools import path_of
+from gates.core.errors import GatesError, UsageError
+from gates.core.procs import Completed, run
+from gates.core.redact import redact, register_secret
+from gates.core.tools import path_of
 
 # The CLI's own pattern (pkg/migration): anything else in the folder is skipped.
 _MIGRATION_FILE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
@@ -209,7 +209,7 @@ def _qualified(name: str) -> str:
 
 
 def supabase_bin() -> str:
-    """The Supabase CLI, found as gates.tools says (a one-line install hint when it is missing)."""
+    """The Supabase CLI, found as gates.core.tools says (a one-line install hint when it is missing)."""
     return path_of("supabase")
 
 

@@ -21,6 +21,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from gates.core.errors import GatesError
+from gates.core.measurement import Measurement
+from gates.core.procs import run
+from gates.core.redact import redact
 from gates.database import baseline
 from gates.database.backup import DUMP_TIMEOUT, pg_tool, server_version_of
 from gates.database.cluster import LocalCluster
@@ -32,10 +36,6 @@ from gates.database.migrations import (
     scan_migrations,
 )
 from gates.database.sqltext import split_statements
-from gates.errors import GatesError
-from gates.measurement import Measurement
-from gates.procs import run
-from gates.redact import redact
 
 # A rehearsal must end: a statement that waits on a lock or loops is a failure, not a hang.
 STATEMENT_TIMEOUT = "120s"

@@ -16,9 +16,9 @@ from gates.checks.database import (
 )
 from gates.checks.rls_behaviour import rls_behaviour
 from gates.checks.security import always_true_policies, definer_functions_pinned
+from gates.core.errors import GatesError
 from gates.database.exposed import exposed_schemas
 from gates.database.migrations import created_tables
-from gates.errors import GatesError
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.database]
 

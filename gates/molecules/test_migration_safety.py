@@ -13,11 +13,11 @@ from gates.checks.migration_safety import (
     rehearsed_schema,
     schema_checks,
 )
+from gates.core.errors import GatesError
 from gates.database.cluster import LocalCluster
 from gates.database.exposed import exposed_schemas
 from gates.database.rehearsal import rehearse_pending
 from gates.database.waits import milliseconds
-from gates.errors import GatesError
 
 pytestmark = [pytest.mark.preflight, pytest.mark.database]
 

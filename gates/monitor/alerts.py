@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gates.channels import Channel, Delivery
+from gates.core.redact import redact
 from gates.monitor.evaluate import Breach
-from gates.redact import redact
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.redact import redact
 from gates.monitor.evaluate import Stats
-from gates.redact import redact
 
 QUERY_TIMEOUT = 15.0
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from gates.redact import redact
+from gates.core.redact import redact
 
 RELEASE_HEADER = "X-Release"  # the release that answered (the demo app sends it; so can any app)
 SERVER_HEADER = "X-Gates-Server"  # the instance that answered (the local platform's HAProxy adds it)

@@ -18,12 +18,12 @@ from typing import Any
 
 from gates.channels import Channel, channel
 from gates.config import Config, Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.redact import keep, redact
 from gates.monitor.alerts import Alerter, AlertEvent
 from gates.monitor.evaluate import Breach, Stats, Thresholds, breaches, rolling, stats
 from gates.monitor.plot import plot_window
 from gates.monitor.sampler import Sample, sample
-from gates.redact import keep, redact
 
 WINDOW_ENV = "GATES_MONITOR_WINDOW"  # path of the window's JSON, handed to the monitor gate
 BROWSER_ENV = "GATES_MONITOR_BROWSER"  # path of the window browser's visits (gates.release.watch), likewise

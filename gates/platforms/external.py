@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from gates.config import Config, Environment
-from gates.errors import ConfigError, GatesError
+from gates.core.errors import ConfigError, GatesError
 from gates.platforms.base import HealthCheck, LogLine, Release, Secret, Status
 
 # The flag sources that read the platform's secrets, and what they read.

@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from gates.config import Config, Environment
-from gates.errors import ConfigError, GatesError, UsageError
-from gates.flyconfig import check_seconds, service_checks
+from gates.core.errors import ConfigError, GatesError, UsageError
+from gates.core.flyconfig import check_seconds, service_checks
+from gates.core.procs import Completed, run
+from gates.core.redact import register_env
 from gates.platforms.base import HealthCheck, LogLine, Release, Secret, Status
 from gates.platforms.flymachines import (
     IGNORED_CHECK_PREFIX,
@@ -43,8 +45,6 @@ from gates.platforms.flymachines import (
     parse_machine,
 )
 from gates.platforms.releases import pick
-from gates.procs import Completed, run
-from gates.redact import register_env
 
 TOKEN_ENVS = ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
 FORCE_INSTANCE_HEADER = "fly-force-instance-id"

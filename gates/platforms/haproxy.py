@@ -30,8 +30,8 @@ import socket
 import stat
 from pathlib import Path
 
-from gates.errors import GatesError
-from gates.procs import run, wait_until
+from gates.core.errors import GatesError
+from gates.core.procs import run, wait_until
 
 BACKEND = "app"
 # A new instance is UP within about 20 ms of being placed, a dead one out of rotation within ~0.4 s.

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
 from gates.config import Config, Environment
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 from gates.platforms.base import BuildResult, Platform
 
 # name -> "module:class"; a new platform is one line here and one module.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.platforms.base import Release
 
 

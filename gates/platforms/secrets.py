@@ -13,9 +13,9 @@ import os
 import re
 from pathlib import Path
 
-from gates.errors import GatesError, UsageError
+from gates.core.errors import GatesError, UsageError
+from gates.core.redact import register_secret
 from gates.platforms.base import Secret
-from gates.redact import register_secret
 
 FILE = "secrets.json"
 # Switch words are not worth masking, and masking them would blank every "false" gates prints.

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gates.measurement import Measurement
-from gates.redact import redact
+from gates.core.measurement import Measurement
+from gates.core.redact import redact
 
 MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
 IMAGES_KEY = pytest.StashKey[list[tuple[str, bytes]]]()

@@ -10,11 +10,11 @@ from typing import Any, NoReturn
 import pytest
 
 from gates import config as config_mod
-from gates.errors import GatesError
-from gates.measurement import Measurement
+from gates.core.errors import GatesError
+from gates.core.measurement import Measurement
+from gates.core.redact import redact
 from gates.plugin.evidence import IMAGES_KEY, MEASUREMENT_PROPERTY, MEASUREMENTS_KEY
 from gates.plugin.selection import TARGET_KEY
-from gates.redact import redact
 from gates.target import Target
 
 
@@ -78,8 +78,8 @@ def expected_release(request: pytest.FixtureRequest, platform: Any, environment:
 @pytest.fixture(scope="session")
 def http(environment: config_mod.Environment, app: config_mod.AppConfig) -> Iterator[Any]:
     """An httpx client bound to the environment's URL, with timeouts, not following redirects; after the first
-    request of the run that gets no answer, later ones fail at once naming it (gates.httpclient)."""
-    from gates.httpclient import gate_client
+    request of the run that gets no answer, later ones fail at once naming it (gates.core.httpclient)."""
+    from gates.core.httpclient import gate_client
 
     with gate_client(environment.url, app.health_timeout) as client:
         yield client
@@ -89,7 +89,7 @@ def http(environment: config_mod.Environment, app: config_mod.AppConfig) -> Iter
 def app_http(environment: config_mod.Environment, app: config_mod.AppConfig) -> Iterator[Any]:
     """For a team's molecules: an httpx client like ``http``, whose request that gets no answer (timeout,
     refused connection) fails the molecule with one line naming the request and the bound, not a traceback."""
-    from gates.httpclient import molecule_client
+    from gates.core.httpclient import molecule_client
 
     def fail(reason: str) -> NoReturn:
         pytest.fail(reason, pytrace=False)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from gates import config as config_mod
-from gates.errors import GatesError
-from gates.markers import gate_of_run
+from gates.core.errors import GatesError
+from gates.core.markers import gate_of_run
+from gates.core.redact import redact
 from gates.plugin.evidence import property_of
 from gates.plugin.selection import CONCERN_PROPERTY, SEED_STEP_PROPERTY, TARGET_KEY, explicit_env, select_environment
-from gates.redact import redact
 from gates.target import open_config
 
 

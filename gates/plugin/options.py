@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gates.markers import CONCERNS, GATES, molecule_files
+from gates.core.markers import CONCERNS, GATES, molecule_files
 from gates.plugin.events import EventWriter
 from gates.plugin.evidence import MeasurementWriter
 from gates.plugin.header import GatedHeader

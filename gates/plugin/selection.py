@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gates import config as config_mod
-from gates.errors import UsageError
-from gates.markers import CONCERNS, GATES, MOLECULES, WAIVED_PREFIX, gate_of_run, seed_step
+from gates.core.errors import UsageError
+from gates.core.markers import CONCERNS, GATES, MOLECULES, WAIVED_PREFIX, gate_of_run, seed_step
 from gates.target import Target, open_config, resolve
 
 TARGET_KEY = pytest.StashKey[Target | None]()

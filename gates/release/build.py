@@ -8,8 +8,8 @@ then reuses the build of the same content ("reused build" in its detail).
 from __future__ import annotations
 
 from gates.config import Environment
+from gates.core.redact import keep
 from gates.platforms.registry import build
-from gates.redact import keep
 from gates.release.context import Context
 from gates.state import StepRecord
 

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable
 
 from gates.config import Config, Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.gaterun import GateOutcome
 from gates.journal import Journal
 from gates.platforms import Platform, Release, platform_for

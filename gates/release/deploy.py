@@ -15,7 +15,7 @@ from typing import Any
 
 from gates import probe
 from gates.config import Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.platforms import KeepsPrevious, Platform
 from gates.release.context import Context
 from gates.release.drill import require_drill

@@ -1,7 +1,7 @@
 """`gates doctor`: every tool a release of this config (or of the defaults, before there is one) drives.
 
 One line per tool: where it was found and its version, or MISSING with the command that installs
-it. Each tool is found by the same rule the release uses (gates.tools for the CLIs it pins, the
+it. Each tool is found by the same rule the release uses (gates.core.tools for the CLIs it pins, the
 cluster's rule for Postgres, the browser gate's for Chromium), so a line that says found is what
 the release will run.
 """
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gates.config import Config
-from gates.errors import GatesError
-from gates.tools import ToolMissing, find
+from gates.core.errors import GatesError
+from gates.core.tools import ToolMissing, find
 
 FLY_INSTALL = "curl -L https://fly.io/install.sh | sh  (then put ~/.fly/bin on PATH, or set FLY_BIN)"
 _NODE_COMMAND = re.compile(r"\b(npm|npx|node|pnpm|yarn|bun)\b")

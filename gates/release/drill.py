@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from gates.config import Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.gaterun import GateOutcome, gate_marker, run_gate
 from gates.release.context import Context
 from gates.rollback import judge, previous_good

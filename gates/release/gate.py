@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gates.config import Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.gaterun import gate_marker, run_gate
 from gates.release.context import Context
 from gates.state import StepRecord

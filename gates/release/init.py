@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gates.checks.repolayout import Layout, scan
-from gates.errors import UsageError
-from gates.ports import free_port
+from gates.core.errors import UsageError
+from gates.core.ports import free_port
 
 IGNORED = (".gates/", "reports/", "supabase/.temp/")
 WEBHOOK_ENV = "SLACK_WEBHOOK_URL"

@@ -7,8 +7,8 @@ waived) in this same release.
 from __future__ import annotations
 
 from gates.config import Environment
+from gates.core.errors import GatesError
 from gates.database import has_database, prepare_database
-from gates.errors import GatesError
 from gates.migrate import migrate, watch
 from gates.release.context import Context
 from gates.release.drill import require_drill

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gates.config import Environment
-from gates.durations import parse_duration
-from gates.errors import GatesError
+from gates.core.durations import parse_duration
+from gates.core.errors import GatesError
 from gates.gaterun import run_gate
 from gates.monitor.window import BROWSER_ENV, WINDOW_ENV, WindowProgress, run_window
 from gates.release.context import Context, StepFn

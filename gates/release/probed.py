@@ -8,10 +8,10 @@ import re
 from collections.abc import Callable
 
 from gates.config import Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.redact import keep
 from gates.platforms import Platform, Release
 from gates.probe import Probe, ProbeRun, probe_path
-from gates.redact import keep
 from gates.release.context import Context
 from gates.state import StepRecord
 

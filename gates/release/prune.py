@@ -8,7 +8,7 @@ failed release, or of one rolled back from, goes once it no longer runs.
 
 from __future__ import annotations
 
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.platforms import PrunesBuilds
 from gates.release.context import Context
 from gates.rollback import judge

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 
 from gates.config import Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.incident import restore_command
 from gates.platforms import KeepsPrevious, rollback_path
 from gates.release.context import Context

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 from gates.config import Config, Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.release.backup import backup_step
 from gates.release.build import build_step
 from gates.release.context import Context, Step

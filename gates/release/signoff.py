@@ -18,8 +18,8 @@ import subprocess
 import sys
 
 from gates.config import Environment
-from gates.errors import GatesError
-from gates.measurement import utcnow
+from gates.core.errors import GatesError
+from gates.core.measurement import utcnow
 from gates.notify import Notifier
 from gates.record import Record
 from gates.release.context import Context

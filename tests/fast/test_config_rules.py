@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gates.config import parse
-from gates.errors import ConfigError
-from gates.markers import builtin_names
+from gates.core.errors import ConfigError
+from gates.core.markers import builtin_names
 
 APP = {"name": "x", "source": "."}
 STAGING = {"staging": {"platform": "local", "url": "http://127.0.0.1:8081"}}
@@ -128,7 +128,7 @@ def test_the_feedback_log_takes_only_the_date_placeholder(tmp_path: Path) -> Non
 
 def test_loopback_spellings_are_one_host_and_other_hosts_stay_apart() -> None:
     """localhost, 127.0.0.1 and ::1 name one listener; another host, port, scheme or path is another place."""
-    from gates.ports import url_identity
+    from gates.core.ports import url_identity
 
     same = {url_identity(u) for u in ("http://localhost:8081", "http://127.0.0.1:8081/", "http://[::1]:8081")}
     assert len(same) == 1

@@ -10,9 +10,9 @@ import pytest
 
 from gates.cli import release as cli
 from gates.cli.parser import build_parser
-from gates.errors import UsageError
+from gates.core.errors import UsageError
+from gates.core.markers import gate_of_run, seed_step
 from gates.markdown import to_html
-from gates.markers import gate_of_run, seed_step
 from gates.progress import JsonLines, TextSink
 from gates.record import Record
 

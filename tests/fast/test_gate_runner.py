@@ -48,7 +48,7 @@ def test_after_one_timeout_the_gates_client_refuses_at_once_naming_it() -> None:
     import httpx
     import pytest
 
-    from gates.httpclient import Breaker
+    from gates.core.httpclient import Breaker
 
     calls: list[str] = []
 

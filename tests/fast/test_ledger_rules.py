@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gates.config import Environment, parse
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 from gates.gatesschema import check_not_exposed, key_of
 from gates.ledger import OFF, Entry, Ledger, where
 from gates.lock import lock_scope

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from gates.ports import free_port
+from gates.core.ports import free_port
 
 
 def test_ports_asked_for_together_are_all_different() -> None:
@@ -22,7 +22,7 @@ def test_a_lasting_port_is_free_and_below_the_ephemeral_range() -> None:
     import socket
     from pathlib import Path
 
-    from gates.ports import lasting_port
+    from gates.core.ports import lasting_port
 
     ceiling = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     ports = [lasting_port() for _ in range(20)]

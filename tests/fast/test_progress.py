@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gates.core.redact import redact
 from gates.gaterun import GateWatch, tailing
 from gates.progress import JsonLines, Reporter, TextSink, describe
-from gates.redact import redact
 from gates.state import Notification, StepRecord
 
 

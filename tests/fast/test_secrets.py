@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gates.errors import UsageError
+from gates.core.errors import UsageError
 from gates.platforms.secrets import SecretStore, digest
 
 
@@ -33,7 +33,7 @@ def test_an_empty_value_is_refused_and_nothing_is_stored(tmp_path: Path, value: 
 def test_a_secret_urls_token_is_masked_where_it_appears_without_the_url(tmp_path: Path) -> None:
     """A webhook URL is a secret, and so is each distinctive part of it: the token in its path or query is masked
     in a 404 line that carries the path alone; ordinary words of the path, and a database URL's name, stay."""
-    from gates.redact import keep, keep_file, redact, register_secret
+    from gates.core.redact import keep, keep_file, redact, register_secret
 
     register_secret("https://hooks.example.com/services/hooks/tok-Path88xq?sig=Qs9-sig-value")
     register_secret("postgresql://u:pw-Db7788@127.0.0.1:5432/gates_staging")

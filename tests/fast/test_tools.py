@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gates.tools import SUPABASE_VERSION, ToolMissing, find
+from gates.core.tools import SUPABASE_VERSION, ToolMissing, find
 
 
 def test_a_missing_supabase_cli_says_how_to_install_the_pinned_version(

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from gates.core.errors import GatesError
 from gates.database.cluster import LocalCluster
-from gates.errors import GatesError
 from tests.selftests.demo import free_port
 
 _START_ATTEMPTS = 3

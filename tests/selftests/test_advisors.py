@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from gates.checks.advisors import advisors, judge_advisors, prefetch, read_only_url, read_run
+from gates.core.errors import GatesError
 from gates.database.migrations import push
-from gates.errors import GatesError
 from tests.selftests.pgfixtures import write_migrations
 
 HEALTHY = """

@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gates.core.errors import GatesError
 from gates.database.backup import take_backup, verify_backup
 from gates.database.cluster import LocalCluster
-from gates.errors import GatesError
 from tests.selftests.demo import gates, write_config
 
 SCHEMA = """

@@ -14,7 +14,7 @@ import pytest
 from gates import config as config_mod
 from gates.checks.ci import ci_green, github_client, release_commit
 from gates.config import CIConfig
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 from tests.selftests.githubfake import REPO, SHA, GitHubFake, check_run
 
 TOKEN = "ghs_canaryGitHubToken0123456789"

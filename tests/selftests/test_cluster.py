@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gates.core.errors import GatesError, UsageError
 from gates.database.cluster import SUPABASE_ROLES, LocalCluster
-from gates.errors import GatesError, UsageError
 from tests.selftests.demo import free_port
 
 

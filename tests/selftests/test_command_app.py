@@ -20,7 +20,7 @@ import pytest
 from gates import config as config_mod
 from gates import probe
 from gates.config import Config
-from gates.errors import GatesError, UsageError
+from gates.core.errors import GatesError, UsageError
 from gates.platforms.local import LocalPlatform, build, down
 from gates.platforms.local.snapshots import take
 from gates.record import Record

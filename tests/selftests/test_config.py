@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gates import config as config_mod
-from gates.errors import ConfigError, UsageError
+from gates.core.errors import ConfigError, UsageError
 from gates.plugin import select_environment
 from gates.target import open_config
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from gates.config import load
-from gates.procs import wait_until
+from gates.core.procs import wait_until
 from tests.selftests.demo import DEMO, REPO, gates, write_config
 
 START_TIMEOUT = 240.0  # a loaded machine: python start-up, the preflight child, a rollout

@@ -22,10 +22,10 @@ from gates.checks.database import (
     tables_exist,
 )
 from gates.config import Environment
+from gates.core.measurement import Measurement
 from gates.database import gate_connection
 from gates.database.cluster import LocalCluster
 from gates.database.migrations import MigrationFile, created_tables, local_migrations, push
-from gates.measurement import Measurement
 from tests.selftests.pgfixtures import drop_database, write_migrations
 
 MIGRATIONS = {

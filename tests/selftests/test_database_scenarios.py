@@ -16,7 +16,7 @@ import pytest
 from gates.checks.database import rls_enabled
 from gates.checks.rls_behaviour import rls_behaviour
 from gates.checks.security import always_true_policies
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 from tests.selftests.dbmolecules import run_molecules
 
 BEHAVIOUR = "test_anon_reads_and_writes_only_the_public_tables"

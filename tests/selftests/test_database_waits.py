@@ -54,7 +54,7 @@ def test_a_stuck_query_is_cancelled_by_statement_timeout(pg_database, tmp_path):
 @pytest.mark.parametrize("key, value", [("lock_timeout", 0), ("statement_timeout", -1), ("statement_timeout", 3600)])
 def test_a_bad_database_bound_is_a_config_error_naming_the_key(tmp_path, key, value):
     """Each bound must be positive and at most ten minutes."""
-    from gates.errors import ConfigError
+    from gates.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=rf"database\.{key}: expected seconds in \(0, 600\]"):
         _config(tmp_path, **{key: value})
@@ -120,7 +120,7 @@ def test_gates_deploy_against_a_held_history_lock_fails_its_migrate_step_naming_
     the holder, the progress line said what it waited on, and nothing after migrate ran."""
     import json
 
-    from gates.procs import wait_until
+    from gates.core.procs import wait_until
     from tests.selftests.demo import gates
     from tests.selftests.releaseprocs import start_deploy, stop
 
@@ -159,8 +159,8 @@ def test_a_backup_against_a_locked_table_fails_within_lock_timeout_naming_the_ho
     """A table held ACCESS EXCLUSIVE: the backup fails after lock_timeout naming the table and the holder's pid,
     instead of waiting for the holder."""
     from gates.config import DatabaseConfig
+    from gates.core.errors import GatesError
     from gates.database.backup import take_backup
-    from gates.errors import GatesError
 
     with psycopg.connect(pg_database, autocommit=True, application_name="the holder") as holder:
         holder.execute("create table orders (id bigint primary key)")
@@ -177,8 +177,8 @@ def test_a_backup_against_a_locked_table_fails_within_lock_timeout_naming_the_ho
 def test_the_ledger_and_the_release_lock_are_bounded_by_lock_timeout(pg_database, tmp_path, monkeypatch):
     """gates' own tables held locked: reading the ledger says it is unreadable naming the lock and its holder, and
     taking the release lock is refused the same way, each within lock_timeout."""
+    from gates.core.errors import GatesError
     from gates.dblock import DatabaseLock, Holder
-    from gates.errors import GatesError
     from gates.ledger import ledger_of
 
     monkeypatch.setenv("GATES_WAITS_LEDGER", pg_database)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gates.config import Config
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.platforms import platform_for
 from gates.platforms.base import Release
 from gates.record import Record

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from gates.errors import GatesError
-from gates.measurement import Measurement
+from gates.core.errors import GatesError
+from gates.core.measurement import Measurement
+from gates.core.redact import distinctive, redact, register_secret
 from gates.record import Record, latest
-from gates.redact import distinctive, redact, register_secret
 
 
 def test_a_failed_measurement_reads_value_condition_source_and_time():

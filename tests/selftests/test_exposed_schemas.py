@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gates import config as config_mod
+from gates.core.errors import ConfigError
 from gates.database.exposed import advisors_config_toml, exposed_schemas
-from gates.errors import ConfigError
 
 CONFIG = '[app]\nname = "x"\nsource = "app"\n{extra}\n[environments.staging]\nplatform = "local"\nurl = "http://127.0.0.1:1"\n'
 

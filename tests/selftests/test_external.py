@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from gates.core.procs import wait_until
 from gates.gaterun import run_gate
-from gates.procs import wait_until
 from gates.target import open_config
 from tests.selftests.demo import DEMO, free_port, gates, junit_results
 

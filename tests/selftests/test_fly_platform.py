@@ -13,10 +13,10 @@ import pytest
 
 from gates import config as config_mod
 from gates.checks.flyctl_tree import parse, problem
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.redact import redact
 from gates.platforms import platform_for
 from gates.platforms.fly import FlyPlatform
-from gates.redact import redact
 from tests.selftests.flyfake import FAKES, TOKEN, WORKER, FakeFly, auto_stopping, web_and_worker
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from gates.checks.flytoml import findings, lint_fly_config
 from gates.checks.sourcelines import line_of, toml_lines
-from gates.flyconfig import check_seconds, seconds
+from gates.core.flyconfig import check_seconds, seconds
 
 HOTDASH = Path(__file__).resolve().parents[2] / "examples" / "hotdash"
 HEALTH = ("/health", "/api/ads/health", "/api/analytics/health")

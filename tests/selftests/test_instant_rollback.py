@@ -16,7 +16,7 @@ import pytest
 
 from gates import cli
 from gates.config import Config, Environment
-from gates.errors import ConfigError, GatesError
+from gates.core.errors import ConfigError, GatesError
 from gates.platforms import WarmSet, registry
 from gates.platforms.local import LocalPlatform, Site
 from gates.record import Record

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from gates.config import Config, Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.procs import wait_until
 from gates.platforms.base import Release
 from gates.platforms.local import LocalPlatform, down, processes, rollback_target, sitelock
 from gates.platforms.local.state import Proc
-from gates.procs import wait_until
 from tests.selftests.demo import DEMO, port_is_free
 
 MakeConfig = Callable[..., Config]

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from gates.config import Config
+from gates.core.errors import GatesError, UsageError
 from gates.database.cluster import LocalCluster
 from gates.database.migrations import (
     AppliedMigration,
@@ -18,7 +19,6 @@ from gates.database.migrations import (
     push,
     supabase_bin,
 )
-from gates.errors import GatesError, UsageError
 from tests.selftests.pgfixtures import write_migrations
 
 CANARY = "canary-pw-Zm93q"

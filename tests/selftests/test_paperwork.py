@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from gates import config as config_mod
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.incident import IncidentWriter
 from gates.paperwork import attach
 from gates.record import Record

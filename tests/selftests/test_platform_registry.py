@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gates import config as config_mod
-from gates.errors import ConfigError
+from gates.core.errors import ConfigError
 from gates.platforms import registry
 from gates.platforms.fly import FlyPlatform
 from gates.platforms.local import LocalPlatform

@@ -10,7 +10,7 @@ from tests.selftests.demo import free_port
 
 MOLECULE = '''
 import pytest
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.health]
 
@@ -61,7 +61,7 @@ def test_an_unknown_environment_is_a_usage_error_listing_the_known_ones(tmp_path
 
 PASSING = '''
 import pytest
-from gates.measurement import Measurement
+from gates.core.measurement import Measurement
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.health]
 

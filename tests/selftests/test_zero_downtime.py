@@ -11,7 +11,7 @@ import pytest
 from gates import probe
 from gates.checks.downtime import Limits, rollout_without_downtime, timeline
 from gates.config import load
-from gates.errors import ConfigError, GatesError
+from gates.core.errors import ConfigError, GatesError
 from gates.monitor.plot import plot_timeline
 from gates.monitor.sampler import Sample
 from gates.sandbox import write_config

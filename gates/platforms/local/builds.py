@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from gates.config import Config, Environment
-from gates.errors import GatesError, UsageError
+from gates.core.errors import GatesError, UsageError
+from gates.core.procs import run
+from gates.core.redact import redact
 from gates.platforms.base import BuildResult
 from gates.platforms.local.sitelock import locked
 from gates.platforms.local.snapshots import content_ref, take
 from gates.platforms.local.state import now, read_json, write_json
-from gates.procs import run
-from gates.redact import redact
 
 BUILD_TIMEOUT = 900.0  # seconds one build may take
 LOG_TAIL = 10  # last lines of a failed build's output in its error

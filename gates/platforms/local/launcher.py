@@ -15,17 +15,17 @@ import sys
 from pathlib import Path
 
 from gates.config import Config
-from gates.errors import GatesError
-from gates.health import healthy_body
+from gates.core.errors import GatesError
+from gates.core.health import healthy_body
+from gates.core.ports import free_port
+from gates.core.procs import wait_until
+from gates.core.redact import redact
 from gates.platforms.base import Release
 from gates.platforms.errorlines import first_error
 from gates.platforms.local.builds import command_env
 from gates.platforms.local.processes import process_state, running, spawn
 from gates.platforms.local.state import Proc, Site, now, write_json
 from gates.platforms.secrets import SecretStore
-from gates.ports import free_port
-from gates.procs import wait_until
-from gates.redact import redact
 
 RELEASE_HEADER = "X-Release"  # as gates.checks.http reads it (not imported: httpx is loaded only when asked)
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -81,7 +81,7 @@ def health(proc: Proc, path: str, timeout: float, *, judge_body: bool = False) -
     with ``judge_body``, also whether a JSON body's status is ok, as the health molecules judge it."""
     import httpx
 
-    from gates.httpclient import tls_context
+    from gates.core.httpclient import tls_context
 
     try:
         response = httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=timeout, verify=tls_context())

@@ -20,7 +20,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gates.config import Config, Environment
-from gates.errors import ConfigError, GatesError, UsageError
+from gates.core.errors import ConfigError, GatesError, UsageError
+from gates.core.redact import register_secret
 from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status, WarmSet
 from gates.platforms.haproxy import ServerStat
 from gates.platforms.local import launcher
@@ -31,7 +32,6 @@ from gates.platforms.local.sitelock import locked
 from gates.platforms.local.state import NAME, Proc, Site, current_release, now, read_log
 from gates.platforms.releases import pick
 from gates.platforms.secrets import SecretStore
-from gates.redact import register_secret
 
 HEALTH_TIMEOUT = 30.0  # seconds a new instance has to answer its health path with 2xx
 

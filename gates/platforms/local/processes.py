@@ -17,10 +17,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.procs import run, wait_until
 from gates.platforms.haproxy import FrontDoor
 from gates.platforms.local.state import Proc
-from gates.procs import run, wait_until
 
 STOP_TIMEOUT = 8.0  # a process group exits after SIGTERM (uvicorn's graceful shutdown is bounded at 5 s)
 

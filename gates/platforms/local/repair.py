@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 
 from gates.config import Config, Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.platforms.local import launcher
 from gates.platforms.local.builds import release_folder
 from gates.platforms.local.processes import running

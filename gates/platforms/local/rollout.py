@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from gates.errors import GatesError
+from gates.core.errors import GatesError
+from gates.core.procs import wait_until
+from gates.core.redact import redact
 from gates.platforms.local.launcher import Launcher, await_healthy, health
 from gates.platforms.local.processes import front_door_pid, running, stop_instance
 from gates.platforms.local.state import Proc
-from gates.procs import wait_until
-from gates.redact import redact
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from gates.core.procs import wait_until
 from gates.platforms.local.state import now
-from gates.procs import wait_until
 
 LOCK_TIMEOUT = 10.0  # seconds another deploy of the same environment takes to finish
 

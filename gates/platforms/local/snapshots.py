@@ -18,8 +18,8 @@ import tarfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from gates.errors import GatesError
-from gates.procs import run
+from gates.core.errors import GatesError
+from gates.core.procs import run
 
 # Left out of every snapshot, whatever the ignore files say.
 NEVER_SHIPPED = (

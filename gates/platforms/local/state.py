@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 from gates.admin import admin_origins, stand_in_page
 from gates.config import Config, Environment
-from gates.errors import GatesError, UsageError
+from gates.core.errors import GatesError, UsageError
+from gates.core.redact import redact
 from gates.platforms.base import LogLine, Release
 from gates.platforms.haproxy import FrontDoor
-from gates.redact import redact
 
 NAME = "local"  # environments.NAME.platform of the environments this package runs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gates.errors import UsageError
+from gates.core.errors import UsageError
 
 _DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d)$")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

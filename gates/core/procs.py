@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from gates.errors import GatesError
-from gates.redact import keep, redact
+from gates.core.errors import GatesError
+from gates.core.redact import keep, redact
 
 T = TypeVar("T")
 

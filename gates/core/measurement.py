@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gates.redact import redact
+from gates.core.redact import redact
 
 
 def utcnow() -> dt.datetime:

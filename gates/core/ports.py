@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 
 # Why remember: a port is free only until someone binds it, and the kernel may hand a port just released to
 # the next bind(0). Two instances started together, or the two environments of one config, asked one after the

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-# The built-in molecules ship in this package folder (read here as text: importing them needs pytest).
-MOLECULES = Path(__file__).resolve().parent / "molecules"
+# The built-in molecules ship in gates/molecules (read here as text: importing them needs pytest).
+MOLECULES = Path(__file__).resolve().parent.parent / "molecules"
 # The skip reason of a molecule waived in [gate] waive: the report, the JUnit XML and the record say it.
 WAIVED_PREFIX = "waived:"
 

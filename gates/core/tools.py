@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from gates.errors import UsageError
+from gates.core.errors import UsageError
 
 # The versions gates is tested with; the install hints pin them.
 SUPABASE_VERSION = "3.1.0"

@@ -1,0 +1,1 @@
+"""The core every part uses: errors, redaction, measurements, bounded commands, ports, durations, tools, markers."""
