@@ -25,8 +25,9 @@ from gates.core.errors import GatesError
 from gates.core.markers import WAIVED_PREFIX
 from gates.core.procs import STOP_GRACE, run
 from gates.core.redact import keep_file, redact
+from gates.evidence.junit import first_cause, junit_summary
+from gates.evidence.progress import Reporter, ticking
 from gates.probe import latest_probe
-from gates.progress import Reporter, ticking
 
 GATE_TIMEOUT = 900.0
 TAIL_EVERY = 0.1  # seconds between reads of a running gate's events file
@@ -273,35 +274,3 @@ def selects_advisors(marker: str) -> bool:
         return Expression.compile(marker).evaluate(lambda name, /, **_: name in ADVISORS_MARKERS)
     except SyntaxError:  # pytest refuses the expression itself, naming it
         return False
-
-
-def junit_summary(path: Path) -> tuple[dict[str, int], tuple[str, ...]]:
-    """Test counts and 'name: first line of message' for each failed or errored molecule."""
-    if not path.is_file():
-        return {}, ()
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError:
-        return {}, ()
-    suite = root if root.tag == "testsuite" else root.find("testsuite")
-    if suite is None:
-        return {}, ()
-    counts = {k: int(suite.get(k, "0")) for k in ("tests", "failures", "errors", "skipped")}
-    failed: list[str] = []
-    for case in suite.iter("testcase"):
-        for tag in ("failure", "error"):
-            node = case.find(tag)
-            if node is not None:
-                failed.append(redact(f"{case.get('name')}: {first_cause(node.get('message') or node.text or tag)}"))
-    return counts, tuple(failed)
-
-
-def first_cause(message: str) -> str:
-    """A failure's first line, with its first listed problem: the summary alone ("0 of 1 false")
-    would not name the cause in the record, the notifications or the incident report."""
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    if not lines:
-        return "failed"
-    if len(lines) > 1 and lines[1].startswith("- "):
-        return f"{lines[0]} -- {lines[1][2:]}"
-    return lines[0]

@@ -27,9 +27,9 @@ from gates.dblock import Holder, who
 from gates.gatesschema import SCHEMA, check_not_exposed, connect, ensure, said
 
 if TYPE_CHECKING:
+    from gates.evidence.record import Record
+    from gates.evidence.state import StepRecord
     from gates.platforms.base import Release
-    from gates.record import Record
-    from gates.state import StepRecord
 
 OFF = "no ledger: [record] ledger = false"
 READ_LIMIT = 200
@@ -59,7 +59,7 @@ class Entry:
     releases: dict[str, Any] = dataclasses.field(default_factory=dict)
     rollback: dict[str, Any] | None = None
     written_at: str = ""
-    # The identities behind the entry's numbers in this environment (gates.state.Builds): verdicts key by them.
+    # The identities behind the entry's numbers in this environment (gates.evidence.state.Builds): verdicts key by them.
     builds: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
@@ -189,7 +189,7 @@ def _seconds(step: Mapping[str, Any]) -> float | None:
 
 def entry_of(config: Config, record: Record, env: str, holder: str = "", machine: str = "") -> Entry:
     """The ledger entry of ``env`` for a finished release ``record``."""
-    from gates.notify import link
+    from gates.evidence.notify import link
 
     data = record.as_dict()
     versions = data["releases"].get(env, {})

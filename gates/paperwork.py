@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from gates.config import Config
 from gates.dblock import who
-from gates.feedback import FeedbackWriter
-from gates.incident import IncidentWriter
+from gates.evidence.feedback import FeedbackWriter
+from gates.evidence.incident import IncidentWriter
+from gates.evidence.notify import Notifier
+from gates.evidence.record import Record
 from gates.ledger import LedgerWriter
-from gates.notify import Notifier
-from gates.record import Record
 
 
 def attach(config: Config, record: Record) -> Notifier:

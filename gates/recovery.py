@@ -14,10 +14,10 @@ from pathlib import Path
 
 from gates.config import Config
 from gates.dblock import who
+from gates.evidence.record import mark_crashed
 from gates.journal import unfinished
 from gates.ledger import entry_of, touched, write
 from gates.platforms import platform_for
-from gates.record import mark_crashed
 
 
 def recover(config: Config) -> list[str]:

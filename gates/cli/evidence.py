@@ -10,13 +10,13 @@ from gates.core.errors import UsageError
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from gates.record import latest
+    from gates.evidence.record import latest
 
     if (args.runbooks or args.commit) and not args.runbook_timings:
         raise UsageError("gates report: --runbooks and --commit go with --runbook-timings")
     root = Path(args.reports).resolve() if args.reports else load(args).record_dir
     if args.runbook_timings:
-        from gates.runbooks import update_docs
+        from gates.evidence.runbooks import update_docs
 
         runbooks = Path(args.runbooks).resolve() if args.runbooks else load(args).root / "docs" / "runbooks"
         updated, record = update_docs(root, runbooks, args.commit)
@@ -29,7 +29,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if folder is None:
         raise UsageError(f"{root}: no release record yet; run gates deploy")
     if args.markdown:
-        from gates.completion import block_of_summary
+        from gates.evidence.completion import block_of_summary
 
         print(block_of_summary(folder / "summary.md"), end="")
         return EXIT_OK

@@ -20,18 +20,18 @@ from gates.core.redact import keep, redact
 
 if TYPE_CHECKING:
     from gates import release
+    from gates.evidence.notify import Notifier
+    from gates.evidence.progress import Reporter
+    from gates.evidence.record import Record
     from gates.lock import ReleaseLock
-    from gates.notify import Notifier
-    from gates.progress import Reporter
-    from gates.record import Record
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from gates import release
     from gates.core.vcs import commit_of
+    from gates.evidence.record import Record
     from gates.journal import Journal
     from gates.paperwork import listen
-    from gates.record import Record
 
     cfg = load(args)
     for env in cfg.environments.values():
@@ -117,7 +117,7 @@ def _telling(args: argparse.Namespace) -> Iterator[Reporter]:
     GitHub Actions), JSON lines on stdout (--json) or nothing (--quiet); and the --events file besides.
 
     With --json, stdout carries only events: anything else a step prints goes to stderr."""
-    from gates.progress import LIVE_EVERY, PLAIN_EVERY, JsonLines, Reporter, Sink, TextSink
+    from gates.evidence.progress import LIVE_EVERY, PLAIN_EVERY, JsonLines, Reporter, Sink, TextSink
 
     sinks: list[Sink] = []
     live = sys.stdout.isatty() and not args.json and not args.quiet
@@ -160,7 +160,7 @@ def _job_summary(record: Record) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY", "")
     if os.environ.get("GITHUB_ACTIONS") != "true" or not target:
         return
-    from gates.completion import block_of_summary
+    from gates.evidence.completion import block_of_summary
 
     try:
         block = block_of_summary(record.dir / "summary.md")
@@ -296,7 +296,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from gates import release
     from gates.core.durations import parse_duration
     from gates.core.vcs import commit_of
-    from gates.record import Record
+    from gates.evidence.record import Record
     from gates.release.monitor import monitor_step_for
 
     seconds = parse_duration(args.duration, "gates monitor: --for")

@@ -11,7 +11,7 @@ from gates.core.errors import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class NotifyConfig:
-    """Release notifications (see gates/notify.py) to a Slack-compatible webhook.
+    """Release notifications (see gates/evidence/notify.py) to a Slack-compatible webhook.
 
     ``webhook_env`` names the variable holding the webhook URL (a credential: never shown); empty:
     no notifications, and the sign-off's "notifications reachable" item stays unchecked.

@@ -1,4 +1,4 @@
-"""Alerts: one message when a breach starts, one when it clears, to the monitor's channel (gates.channels).
+"""Alerts: one message when a breach starts, one when it clears, to the monitor's channel (gates.evidence.channels).
 
 The alerter is a small state machine fed with the rolling breaches after every sample: a breach
 that goes on does not send again (no floods), and its recovery says how long it lasted.
@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from gates.channels import Channel, Delivery
 from gates.core.redact import redact
+from gates.evidence.channels import Channel, Delivery
 from gates.monitor.evaluate import Breach
 
 

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gates.channels import Channel, channel
 from gates.config import Config, Environment
 from gates.core.errors import GatesError
 from gates.core.redact import keep, redact
+from gates.evidence.channels import Channel, channel
 from gates.monitor.alerts import Alerter, AlertEvent
 from gates.monitor.evaluate import Breach, Stats, Thresholds, breaches, rolling, stats
 from gates.monitor.plot import plot_window

@@ -8,9 +8,9 @@ from gates.config import Environment
 from gates.database import prepare_database
 from gates.database.backup import backup_environment
 from gates.database.waits import LockWatch
+from gates.evidence.state import Backup, StepRecord
 from gates.release.context import Context
 from gates.release.drill import require_drill
-from gates.state import Backup, StepRecord
 
 
 def backup_step(ctx: Context, env: Environment, rec: StepRecord) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from gates.config import Environment
 from gates.core.redact import keep
+from gates.evidence.state import StepRecord
 from gates.platforms.registry import build
 from gates.release.context import Context
-from gates.state import StepRecord
 
 
 def build_step(ctx: Context, env: Environment, rec: StepRecord) -> None:

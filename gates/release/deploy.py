@@ -16,12 +16,12 @@ from typing import Any
 from gates import probe
 from gates.config import Environment
 from gates.core.errors import GatesError
+from gates.evidence.state import StepRecord, release_change
 from gates.platforms import KeepsPrevious, Platform
 from gates.release.context import Context
 from gates.release.drill import require_drill
 from gates.release.probed import probed
 from gates.rollback import judge, previous_good
-from gates.state import StepRecord, release_change
 
 STATUS_EVERY = 2.0  # seconds between two asks of the platform for the rollout's progress
 

@@ -19,10 +19,10 @@ from typing import TypeVar
 
 from gates.config import Environment
 from gates.core.errors import GatesError
+from gates.evidence.state import Drill, StepRecord
 from gates.gaterun import GateOutcome, gate_marker, run_gate
 from gates.release.context import Context
 from gates.rollback import judge, previous_good
-from gates.state import Drill, StepRecord
 
 T = TypeVar("T")
 DRILL_PARTS = ("rollback", "smoke", "roll_forward", "gate")

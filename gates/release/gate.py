@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from gates.config import Environment
 from gates.core.errors import GatesError
+from gates.evidence.state import StepRecord
 from gates.gaterun import gate_marker, run_gate
 from gates.release.context import Context
-from gates.state import StepRecord
 
 
 def gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.database import has_database, prepare_database
+from gates.evidence.state import StepRecord
 from gates.gaterun import run_gate
 from gates.release.context import Context
-from gates.state import StepRecord
 
 
 def preflight_step(ctx: Context, env: Environment, rec: StepRecord) -> None:

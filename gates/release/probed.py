@@ -10,10 +10,10 @@ from collections.abc import Callable
 from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.core.redact import keep
+from gates.evidence.state import StepRecord
 from gates.platforms import Platform, Release
 from gates.probe import Probe, ProbeRun, probe_path
 from gates.release.context import Context
-from gates.state import StepRecord
 
 LOG_LINES = 1000  # the newest lines of the environment's logs kept with each rollout, and of each instance's own
 INSTANCE_LINES = 100_000  # the newest lines read to keep each instance's own: bounded, never all

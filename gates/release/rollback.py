@@ -14,12 +14,12 @@ import contextlib
 
 from gates.config import Environment
 from gates.core.errors import GatesError
-from gates.incident import restore_command
+from gates.evidence.incident import restore_command
+from gates.evidence.state import Rollback, StepRecord
 from gates.platforms import KeepsPrevious, rollback_path
 from gates.release.context import Context
 from gates.release.gate import gate_into
 from gates.release.probed import probed
-from gates.state import Rollback, StepRecord
 
 
 def plan_rollback(ctx: Context, env: Environment, reason: str) -> Rollback:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from gates.config import Config, Environment
 from gates.core.errors import GatesError
+from gates.evidence.state import StepRecord
 from gates.release.backup import backup_step
 from gates.release.build import build_step
 from gates.release.context import Context, Step
@@ -24,7 +25,6 @@ from gates.release.monitor import monitor_step
 from gates.release.preflight import preflight_step
 from gates.release.rollback import confirm_releases, plan_rollback, rollback_gate_step, rollback_step
 from gates.release.signoff import signoff_step
-from gates.state import StepRecord
 
 
 def plan(config: Config) -> list[Step]:

@@ -20,10 +20,10 @@ import sys
 from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.core.measurement import utcnow
-from gates.notify import Notifier
-from gates.record import Record
+from gates.evidence.notify import Notifier
+from gates.evidence.record import Record
+from gates.evidence.state import Signoff, StepRecord
 from gates.release.context import Context
-from gates.state import Signoff, StepRecord
 
 
 @dataclasses.dataclass(frozen=True)

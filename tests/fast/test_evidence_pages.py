@@ -12,9 +12,9 @@ from gates.cli import release as cli
 from gates.cli.parser import build_parser
 from gates.core.errors import UsageError
 from gates.core.markers import gate_of_run, seed_step
-from gates.markdown import to_html
-from gates.progress import JsonLines, TextSink
-from gates.record import Record
+from gates.evidence.markdown import to_html
+from gates.evidence.progress import JsonLines, TextSink
+from gates.evidence.record import Record
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_in_github_actions_the_job_summary_gets_the_completion_block_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With GITHUB_ACTIONS=true the release's completion block is appended to $GITHUB_STEP_SUMMARY; elsewhere not."""
-    from gates.completion import block_of_summary
+    from gates.evidence.completion import block_of_summary
 
     record = Record(tmp_path / "deploys")
     record.finish("failed", "gate staging failed")

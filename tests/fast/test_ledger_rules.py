@@ -107,9 +107,9 @@ def test_an_exposed_gates_schema_is_a_config_error_naming_the_key(tmp_path: Path
 def test_a_release_ended_before_its_first_step_is_in_the_ledger_of_every_environment_it_locked(tmp_path: Path) -> None:
     """The ledger's environments of a release are those its steps worked on; one interrupted before any step ran
     is written to each environment whose lock it held, never to none."""
+    from gates.evidence.record import Record
+    from gates.evidence.state import StepRecord
     from gates.ledger import touched
-    from gates.record import Record
-    from gates.state import StepRecord
 
     record = Record(tmp_path)
     record.state.lock_scope = {"staging": "database", "production": "database"}

@@ -7,8 +7,8 @@ import ast
 from pathlib import Path
 
 import gates
+from gates.evidence.state import release_change
 from gates.platforms.local.builds import failure_excerpt
-from gates.state import release_change
 
 # `npm ci` without a lockfile (npm 11), its usage text shortened; the real one runs to ~120 lines.
 NPM_CI_WITHOUT_LOCKFILE = """npm error code EUSAGE

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from gates.core.redact import redact
+from gates.evidence.progress import JsonLines, Reporter, TextSink, describe
+from gates.evidence.state import Notification, StepRecord
 from gates.gaterun import GateWatch, tailing
-from gates.progress import JsonLines, Reporter, TextSink, describe
-from gates.state import Notification, StepRecord
 
 
 class Collect:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from gates.proofs import PROVEN, ProofRow, proof_rows, proof_table
-from gates.state import Backup, DocsUpdate, Drill, ReleaseState, Rollback, Signoff, StepRecord
+from gates.evidence.proofs import PROVEN, ProofRow, proof_rows, proof_table
+from gates.evidence.state import Backup, DocsUpdate, Drill, ReleaseState, Rollback, Signoff, StepRecord
 
 TITLES = [
     "CI green", "Staging deployed", "Staging DB", "Staging smoke tests", "Monitoring", "Production plan",

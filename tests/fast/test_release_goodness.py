@@ -112,8 +112,8 @@ def test_another_environments_steps_say_nothing_here() -> None:
 def test_a_crashed_record_says_the_step_its_journal_named_even_if_the_record_never_began_it(tmp_path: Path) -> None:
     """Killed between its journal's intent and the record's step: the repair adds that step, interrupted, so the record
     and the ledger say where it died (and its release is bad there)."""
-    from gates.record import Record, mark_crashed
-    from gates.state import StepRecord
+    from gates.evidence.record import Record, mark_crashed
+    from gates.evidence.state import StepRecord
 
     record = Record(tmp_path)
     record.steps.append(StepRecord("deploy", "staging", outcome="passed"))

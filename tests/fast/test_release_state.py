@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gates.state import Backup, DocsUpdate, Drill, Notification, ReleaseState, Rollback, Signoff, StepRecord
+from gates.evidence.state import Backup, DocsUpdate, Drill, Notification, ReleaseState, Rollback, Signoff, StepRecord
 
 
 def test_a_drill_is_ok_when_passed_or_waived_and_says_so_the_same_way_everywhere() -> None:

@@ -102,7 +102,7 @@ def test_production_is_not_migrated_without_a_proven_backup_from_this_release(so
     import os
 
     from gates import config as config_mod
-    from gates.record import Record
+    from gates.evidence.record import Record
     from gates.release import Context, Step, execute
     from gates.release.migrate import migrate_step
 

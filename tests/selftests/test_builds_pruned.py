@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gates.config import Config, load
+from gates.evidence.record import Record
+from gates.evidence.state import Drill
 from gates.platforms.local import LocalPlatform
 from gates.platforms.local.builds import builds_dir
-from gates.record import Record
 from gates.release import Context, Step, execute, prune_builds
 from gates.release.deploy import deploy_step
-from gates.state import Drill
 from tests.selftests.demo import demo_copy, gates
 
 MakeConfig = Callable[..., Config]

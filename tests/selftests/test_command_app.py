@@ -21,12 +21,12 @@ from gates import config as config_mod
 from gates import probe
 from gates.config import Config
 from gates.core.errors import GatesError, UsageError
+from gates.evidence.record import Record
+from gates.evidence.state import Drill
 from gates.platforms.local import LocalPlatform, build, down
 from gates.platforms.local.snapshots import take
-from gates.record import Record
 from gates.release import Context, Step, execute
 from gates.release.deploy import deploy_step
-from gates.state import Drill
 from tests.selftests.demo import DEMO, write_config
 from tests.selftests.platformfixtures import DEMO_DB_ENV, UNREACHABLE_DB_URL
 

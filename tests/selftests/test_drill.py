@@ -15,15 +15,15 @@ import pytest
 
 from gates.config import Config
 from gates.core.errors import GatesError
+from gates.evidence.record import Record
+from gates.evidence.state import Builds, Drill, StepRecord
 from gates.platforms import platform_for
 from gates.platforms.base import Release
-from gates.record import Record
 from gates.release import Context, Step, execute, plan
 from gates.release.backup import backup_step
 from gates.release.deploy import deploy_step
 from gates.release.drill import FIRST_RELEASE_WAIVER, drill_step
 from gates.rollback import pick, previous_good
-from gates.state import Builds, Drill, StepRecord
 
 MakeConfig = Callable[..., Config]
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -9,7 +9,7 @@ import pytest
 from gates.core.errors import GatesError
 from gates.core.measurement import Measurement
 from gates.core.redact import distinctive, redact, register_secret
-from gates.record import Record, latest
+from gates.evidence.record import Record, latest
 
 
 def test_a_failed_measurement_reads_value_condition_source_and_time():

@@ -17,13 +17,13 @@ import pytest
 from gates import cli
 from gates.config import Config, Environment
 from gates.core.errors import ConfigError, GatesError
+from gates.evidence.record import Record
+from gates.evidence.state import Drill, StepRecord
 from gates.platforms import WarmSet, registry
 from gates.platforms.local import LocalPlatform, Site
-from gates.record import Record
 from gates.release import Context, Step, execute, runner
 from gates.release.context import Context as ContextType
 from gates.release.deploy import deploy_step
-from gates.state import Drill, StepRecord
 from tests.selftests.platformfixtures import DEMO_DB_ENV
 from tests.selftests.test_rollout_probe import deploy, probed_config
 

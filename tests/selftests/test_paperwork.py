@@ -20,12 +20,12 @@ import pytest
 
 from gates import config as config_mod
 from gates.core.errors import GatesError
-from gates.incident import IncidentWriter
+from gates.evidence.incident import IncidentWriter
+from gates.evidence.record import Record
+from gates.evidence.state import Backup, Drill, ReleaseState, Rollback
 from gates.paperwork import attach
-from gates.record import Record
 from gates.release import Context, Step, StepFn, execute
 from gates.release.signoff import signoff_step
-from gates.state import Backup, Drill, ReleaseState, Rollback
 from gates.target import open_config
 from tests.selftests.demo import REPO, gates, write_config
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from gates.config import Config, load
+from gates.evidence.record import Record
+from gates.evidence.state import StepRecord
 from gates.platforms.local import LocalPlatform, down
-from gates.record import Record
 from gates.release import Context, Step, execute
 from gates.release.deploy import deploy_step
 from gates.release.drill import drill_step
 from gates.release.gate import gate_step
 from gates.release.migrate import migrate_step
-from gates.state import StepRecord
 from tests.selftests.demo import gates, write_config
 from tests.selftests.platformfixtures import DEMO_DB_ENV
 from tests.selftests.repofixtures import app_repository, commit_change

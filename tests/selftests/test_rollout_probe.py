@@ -18,12 +18,12 @@ import pytest
 from gates import config as config_mod
 from gates import probe
 from gates.config import Config
+from gates.evidence.record import Record
+from gates.evidence.state import Drill
 from gates.gaterun import run_gate
 from gates.platforms.local import LocalPlatform, down
-from gates.record import Record
 from gates.release import Context, Step, execute
 from gates.release.deploy import deploy_step
-from gates.state import Drill
 from tests.selftests.demo import DEMO, junit_results
 
 MakeConfig = Callable[..., Config]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, Protocol
 
 from gates.core.redact import redact
-from gates.state import Notification, StepRecord
+from gates.evidence.state import Notification, StepRecord
 
 __all__ = ["LIVE_EVERY", "PLAIN_EVERY", "Event", "JsonLines", "Reporter", "Sink", "TextSink", "describe", "ticking"]
 

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Protocol
 
 from gates.core.errors import UsageError
-from gates.state import ReleaseState, StepRecord
+from gates.evidence.state import ReleaseState, StepRecord
 
 HEADING = "## WORK COMPLETE"
 NOT_COMPLETE = "## Work not complete"
 
 
 class RecordView(Protocol):
-    """What the block reads of a release record (gates.record.Record is one)."""
+    """What the block reads of a release record (gates.evidence.record.Record is one)."""
 
     @property
     def outcome(self) -> str: ...

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gates.core.redact import keep, redact
-from gates.state import release_change
+from gates.evidence.state import release_change
 
 if TYPE_CHECKING:
     from gates.config import Config
-    from gates.record import Record
-    from gates.state import StepRecord
+    from gates.evidence.record import Record
+    from gates.evidence.state import StepRecord
 
 GATE_STEPS = ("gate", "rollback-gate")
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from gates.core.errors import GatesError, UsageError
 from gates.core.procs import run
-from gates.record import Record, latest
-from gates.state import DocsUpdate
+from gates.evidence.record import Record, latest
+from gates.evidence.state import DocsUpdate
 
 BEGIN = "<!-- gates:timings:begin -->"
 END = "<!-- gates:timings:end -->"

@@ -18,14 +18,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from gates.completion import completion_block
 from gates.core.errors import GatesError
 from gates.core.measurement import utcnow
 from gates.core.redact import keep, keep_folder, redact
-from gates.gaterun import junit_summary
-from gates.markdown import page, to_html
-from gates.proofs import proof_rows, proof_table
-from gates.state import DocsUpdate, ReleaseState, StepRecord, release_change
+from gates.evidence.completion import completion_block
+from gates.evidence.junit import junit_summary
+from gates.evidence.markdown import page, to_html
+from gates.evidence.proofs import proof_rows, proof_table
+from gates.evidence.state import DocsUpdate, ReleaseState, StepRecord, release_change
 
 __all__ = ["OUTCOMES", "STEP_OUTCOMES", "Listener", "Record", "StepRecord", "latest"]
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from gates.channels import Channel, channel
 from gates.core.errors import GatesError
 from gates.core.redact import redact
-from gates.state import Notification
+from gates.evidence.channels import Channel, channel
+from gates.evidence.state import Notification
 
 if TYPE_CHECKING:
     from gates.config import Config
-    from gates.record import Record
-    from gates.state import StepRecord
+    from gates.evidence.record import Record
+    from gates.evidence.state import StepRecord
 
 EVENTS = ("started", "staging passed", "production promoted", "rolled back", "completed", "failed", "test")
 

@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
-from gates.completion import RecordView
-from gates.state import StepRecord
+from gates.evidence.completion import RecordView
+from gates.evidence.state import StepRecord
 
 __all__ = ["PROVEN", "ProofRow", "ProofView", "proof_rows", "proof_table"]
 
@@ -45,7 +45,7 @@ NO_DATABASE = "no database configured"
 
 
 class ProofView(RecordView, Protocol):
-    """What the proofs read of a release record (gates.record.Record is one)."""
+    """What the proofs read of a release record (gates.evidence.record.Record is one)."""
 
     @property
     def id(self) -> str: ...

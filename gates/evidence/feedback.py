@@ -14,13 +14,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gates.completion import completion_block
 from gates.core.redact import redact
+from gates.evidence.completion import completion_block
 
 if TYPE_CHECKING:
     from gates.config import Config
-    from gates.record import Record
-    from gates.state import StepRecord
+    from gates.evidence.record import Record
+    from gates.evidence.state import StepRecord
 
 _LINK = re.compile(r"\]\(([^)]+)\)")
 

@@ -1,0 +1,1 @@
+"""The evidence of a release: its record and state, the proofs, the summaries, notifications, incidents, feedback."""
