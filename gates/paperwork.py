@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from gates.config import Config
-from gates.dblock import who
+from gates.coordination.dblock import who
+from gates.coordination.ledger import LedgerWriter
 from gates.evidence.feedback import FeedbackWriter
 from gates.evidence.incident import IncidentWriter
 from gates.evidence.notify import Notifier
 from gates.evidence.record import Record
-from gates.ledger import LedgerWriter
 
 
 def attach(config: Config, record: Record) -> Notifier:

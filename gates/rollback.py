@@ -9,7 +9,7 @@ that environment passed (deploy with its probe, gate, drill, ...), and nothing r
 since; BAD otherwise: a step of it failed or was interrupted there, it was rolled back from, the
 drill's smoke molecules failed on it, or no record says it passed (fail closed).
 
-The records judged are the environment's ledger (gates/ledger.py, whose entries have record.json's
+The records judged are the environment's ledger (gates/coordination/ledger.py, whose entries have record.json's
 shape), which any machine reads, and this machine's record folders; the choice among a platform's
 releases is gates.platforms.releases.
 """
@@ -28,7 +28,7 @@ from gates.platforms.releases import pick, previous_good
 
 if TYPE_CHECKING:
     from gates.config import Config, Environment
-    from gates.ledger import Ledger
+    from gates.coordination.ledger import Ledger
 
 __all__ = ["Judgement", "Verdict", "Verdicts", "judge", "pick", "previous_good", "verdicts"]
 
@@ -108,7 +108,7 @@ class Judgement:
 
 def judge(config: Config, env: Environment, record_root: Path) -> Judgement:
     """Judge ``env``'s releases by its ledger and the release records under ``record_root``."""
-    from gates.ledger import ledger_of
+    from gates.coordination.ledger import ledger_of
 
     known = ledger_of(config, env)
     local = list(_records(record_root))

@@ -19,7 +19,7 @@ def load(args: argparse.Namespace) -> config_mod.Config:
 
 def recover_crashed(cfg: config_mod.Config) -> None:
     """Repair what a crashed gates process left (its journal), saying so on stderr before anything else."""
-    from gates.recovery import recover
+    from gates.coordination.recovery import recover
 
     for line in recover(cfg):
         print(f"gates: recovered: {redact(line)}", file=sys.stderr, flush=True)

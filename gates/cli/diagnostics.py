@@ -12,7 +12,7 @@ from gates.core.redact import redact
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from gates.gatesschema import check_not_exposed
+    from gates.coordination.schema import check_not_exposed
 
     cfg = load(args)
     cfg.check_files()

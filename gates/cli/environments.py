@@ -124,7 +124,7 @@ def _ledger_status(cfg: config_mod.Config, env: config_mod.Environment) -> dict[
 def cmd_history(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from gates.ledger import ledger_of
+    from gates.coordination.ledger import ledger_of
 
     cfg = load(args)
     env = cfg.environment(args.env)

@@ -20,17 +20,17 @@ from gates.core.redact import keep, redact
 
 if TYPE_CHECKING:
     from gates import release
+    from gates.coordination.lock import ReleaseLock
     from gates.evidence.notify import Notifier
     from gates.evidence.progress import Reporter
     from gates.evidence.record import Record
-    from gates.lock import ReleaseLock
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from gates import release
+    from gates.coordination.journal import Journal
     from gates.core.vcs import commit_of
     from gates.evidence.record import Record
-    from gates.journal import Journal
     from gates.paperwork import listen
 
     cfg = load(args)
@@ -174,7 +174,7 @@ def _job_summary(record: Record) -> None:
 def _locked(cfg: config_mod.Config, envs: list[str]) -> Iterator[ReleaseLock]:
     """Hold the release lock of ``envs`` (on this machine, and in each one's database), saying on stderr which
     stale locks were taken over and which environments only this machine's lock guards."""
-    from gates.lock import ReleaseLock
+    from gates.coordination.lock import ReleaseLock
 
     with ReleaseLock(cfg, envs) as lock:
         for line in [*lock.stale, *lock.machine_only()]:
@@ -250,8 +250,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from gates import ledger
-    from gates.journal import Journal
+    from gates.coordination import ledger
+    from gates.coordination.journal import Journal
     from gates.platforms import platform_for, rollback_path
     from gates.rollback import judge, pick
 

@@ -19,7 +19,7 @@ class RecordConfig:
     # The team's feedback log the WORK COMPLETE block of every release is appended to, relative to
     # this file's folder; ``{date}`` is the release's UTC date. Empty: none.
     feedback: str = ""
-    # The release ledger in each environment's database (schema ``gates``, see gates/ledger.py);
+    # The release ledger in each environment's database (schema ``gates``, see gates/coordination/ledger.py);
     # false: none, and `gates status`/`history`/`rollback` say what they then cannot know.
     ledger: bool = True
 

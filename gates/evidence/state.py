@@ -177,9 +177,9 @@ class ReleaseState:
     incident: str = ""
     incident_error: str = ""
     stale_locks: list[str] = dataclasses.field(default_factory=list)
-    # env -> where its release lock was held: "database", or "this machine only: <why>" (gates/lock.py).
+    # env -> where its release lock was held: "database", or "this machine only: <why>" (gates/coordination/lock.py).
     lock_scope: dict[str, str] = dataclasses.field(default_factory=dict)
-    # env -> where this release's ledger entry went ("written to gates.releases") or why not (gates/ledger.py).
+    # env -> where this release's ledger entry went ("written to gates.releases") or why not (gates/coordination/ledger.py).
     ledger: dict[str, str] = dataclasses.field(default_factory=dict)
     # "<env>: <molecule>" -> the reason, for each built-in molecule [gate] waive skipped in this release.
     waivers: dict[str, str] = dataclasses.field(default_factory=dict)

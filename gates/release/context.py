@@ -7,12 +7,12 @@ import dataclasses
 from collections.abc import Callable
 
 from gates.config import Config, Environment
+from gates.coordination.journal import Journal
 from gates.core.errors import GatesError
 from gates.evidence.progress import Reporter
 from gates.evidence.record import Record, StepRecord
 from gates.evidence.state import Builds, ReleaseState
 from gates.gaterun import GateOutcome
-from gates.journal import Journal
 from gates.platforms import Platform, Release, platform_for
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gates.journal import Journal, unfinished
+from gates.coordination.journal import Journal, unfinished
 
 
 def test_a_live_journal_is_not_unfinished_and_a_normal_end_removes_it(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ def test_a_journal_whose_release_ends_while_it_is_read_is_not_a_crash(tmp_path: 
     gets the lock on a removed file: that release finished, and nothing is reported or repaired."""
     import fcntl
 
-    from gates import journal as journal_mod
+    from gates.coordination import journal as journal_mod
 
     owner = Journal(tmp_path, "deploy", tmp_path / "record").__enter__()
     owner.intend("gate", "production")

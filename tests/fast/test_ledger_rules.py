@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from gates.config import Environment, parse
+from gates.coordination.ledger import OFF, Entry, Ledger, where
+from gates.coordination.lock import lock_scope
+from gates.coordination.schema import check_not_exposed, key_of
 from gates.core.errors import ConfigError
-from gates.gatesschema import check_not_exposed, key_of
-from gates.ledger import OFF, Entry, Ledger, where
-from gates.lock import lock_scope
 from gates.rollback import Judgement, verdicts
 
 
@@ -107,9 +107,9 @@ def test_an_exposed_gates_schema_is_a_config_error_naming_the_key(tmp_path: Path
 def test_a_release_ended_before_its_first_step_is_in_the_ledger_of_every_environment_it_locked(tmp_path: Path) -> None:
     """The ledger's environments of a release are those its steps worked on; one interrupted before any step ran
     is written to each environment whose lock it held, never to none."""
+    from gates.coordination.ledger import touched
     from gates.evidence.record import Record
     from gates.evidence.state import StepRecord
-    from gates.ledger import touched
 
     record = Record(tmp_path)
     record.state.lock_scope = {"staging": "database", "production": "database"}
@@ -123,7 +123,7 @@ def test_a_release_ended_before_its_first_step_is_in_the_ledger_of_every_environ
 def test_a_release_written_twice_reads_once_with_its_steps() -> None:
     """A killed release is written by the lock's next taker (no steps) and by its record's repair (its steps): the
     ledger lists it once, the entry with steps, in the newest one's place; entries without a record all stay."""
-    from gates.ledger import one_per_record
+    from gates.coordination.ledger import one_per_record
 
     repaired = _entry(2, "interrupted", "interrupted")
     lost = Entry("demo", "staging", "deploy", "r2", "interrupted", reason="killed: ...")

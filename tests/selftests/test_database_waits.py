@@ -177,9 +177,9 @@ def test_a_backup_against_a_locked_table_fails_within_lock_timeout_naming_the_ho
 def test_the_ledger_and_the_release_lock_are_bounded_by_lock_timeout(pg_database, tmp_path, monkeypatch):
     """gates' own tables held locked: reading the ledger says it is unreadable naming the lock and its holder, and
     taking the release lock is refused the same way, each within lock_timeout."""
+    from gates.coordination.dblock import DatabaseLock, Holder
+    from gates.coordination.ledger import ledger_of
     from gates.core.errors import GatesError
-    from gates.dblock import DatabaseLock, Holder
-    from gates.ledger import ledger_of
 
     monkeypatch.setenv("GATES_WAITS_LEDGER", pg_database)
     data = {"app": {"name": "a"}, "database": {"lock_timeout": 0.5}, "environments": {"staging": {

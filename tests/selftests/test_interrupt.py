@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from gates.config import load
+from gates.coordination.lock import LockHeld, ReleaseLock, lock_path
 from gates.core.procs import wait_until
-from gates.lock import LockHeld, ReleaseLock, lock_path
 from tests.selftests.demo import gates, write_config
 from tests.selftests.platformfixtures import DEMO_DB_ENV
 from tests.selftests.releaseprocs import kill_naming, processes_naming, start_deploy, stop

@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from gates.coordination.dblock import DatabaseLock, Holder, LockHeld
+from gates.coordination.schema import connect
 from gates.core.procs import wait_until
-from gates.dblock import DatabaseLock, Holder, LockHeld
-from gates.gatesschema import connect
 from tests.selftests.demo import demo_copy, gates, junit_results, write_config
 from tests.selftests.releaseprocs import kill_naming, processes_naming, start_deploy, stop
 

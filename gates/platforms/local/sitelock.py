@@ -1,6 +1,6 @@
 """The locks of the local platform's state: one deploy at a time per environment, one build at a time.
 
-Unlike the release lock (gates.lock), these wait: a deploy or rollback of an environment takes
+Unlike the release lock (gates.coordination.lock), these wait: a deploy or rollback of an environment takes
 seconds, and a second one should follow it, not fail.
 """
 

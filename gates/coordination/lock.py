@@ -9,7 +9,7 @@ waiting: a release takes minutes), naming the holder.
 
 The file lock is machine-local (it guards this machine's state of the local platform). An
 environment with a database of its own (``database_url_env``) is also locked in that database
-(gates/dblock.py), which every machine releasing it reaches: a second release from another machine
+(gates/coordination/dblock.py), which every machine releasing it reaches: a second release from another machine
 is refused naming the holder, and a killed holder's session frees it by itself. An environment
 without one keeps the file lock alone, and ``scope`` says so.
 """
@@ -29,11 +29,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from gates import ledger
 from gates.config import Config, Environment
+from gates.coordination import ledger
+from gates.coordination.dblock import DatabaseLock, Holder, LockHeld, machine, user
+from gates.coordination.schema import check_not_exposed
 from gates.core.redact import redact
-from gates.dblock import DatabaseLock, Holder, LockHeld, machine, user
-from gates.gatesschema import check_not_exposed
 
 __all__ = ["Holder", "LockHeld", "ReleaseLock", "lock_path", "lock_scope"]
 

@@ -1,6 +1,6 @@
 """After a crash: the next gates command finds what a dead release left unfinished, says so, repairs it.
 
-A journal file whose process died (gates.journal) names the record and the step it was in. The
+A journal file whose process died (gates.coordination.journal) names the record and the step it was in. The
 record is closed as ``interrupted (crashed at <step>)`` (its summary and page too, with an end time)
 and written to the ledger of each environment it worked on, as a finished release would be; each environment the dead process was
 working on is put back to serving one release (the platform's ``repair``, where it has one).
@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from gates.config import Config
-from gates.dblock import who
+from gates.coordination.dblock import who
+from gates.coordination.journal import unfinished
+from gates.coordination.ledger import entry_of, touched, write
 from gates.evidence.record import mark_crashed
-from gates.journal import unfinished
-from gates.ledger import entry_of, touched, write
 from gates.platforms import platform_for
 
 

@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 
 from gates.config import DatabaseConfig
+from gates.coordination.schema import SCHEMA, connect, ensure, key_of, said
 from gates.core.errors import GatesError
-from gates.gatesschema import SCHEMA, connect, ensure, key_of, said
 
 
 class LockHeld(GatesError):

@@ -4,7 +4,7 @@ Each ``gates deploy`` or ``gates rollback`` keeps one file under ``<state dir>/j
 (flock) for as long as the process lives, and rewrites it before every step acts. A process that
 ends normally (a failure, Ctrl-C or SIGTERM included) removes its file. A file whose lock can be
 taken was left by a process that died (SIGKILL, a lost machine): the next gates command finds it
-(``unfinished``), says what was interrupted, and repairs it (gates.recovery).
+(``unfinished``), says what was interrupted, and repairs it (gates.coordination.recovery).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The release ledger: every release and rollback of an environment, kept in that environment's database.
 
-One row of ``gates.releases`` (gates/gatesschema.py) per environment a release touched, written when
+One row of ``gates.releases`` (gates/coordination/schema.py) per environment a release touched, written when
 the release finishes (``LedgerWriter``, a Record listener) and by ``gates rollback``: outcome, steps
 (name, env, outcome, seconds), releases before and after, commit, who signed off, the record's id
 and where its evidence is. Any machine that reaches the database reads it back (``read``), so
@@ -21,10 +21,10 @@ import psycopg
 from psycopg.rows import class_row
 
 from gates.config import Config, DatabaseConfig, Environment
+from gates.coordination.dblock import Holder, who
+from gates.coordination.schema import SCHEMA, check_not_exposed, connect, ensure, said
 from gates.core.errors import GatesError
 from gates.core.redact import redact
-from gates.dblock import Holder, who
-from gates.gatesschema import SCHEMA, check_not_exposed, connect, ensure, said
 
 if TYPE_CHECKING:
     from gates.evidence.record import Record

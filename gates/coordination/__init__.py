@@ -1,0 +1,1 @@
+"""Coordination between machines and processes: the release locks, gates' schema, the ledger, the journal, recovery."""
