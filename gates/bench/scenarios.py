@@ -18,7 +18,7 @@ import httpx
 
 from gates import config as config_mod
 from gates.bench.stats import Figure, figure
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
 from gates.platforms.haproxy import FrontDoor
 from gates.sandbox import CHECKOUT, DEMO, NOTIFY, demo_webhook, free_port, release_cli, write_config
 
@@ -269,8 +269,8 @@ UNREACHABLE_DB = "postgresql://bench@127.0.0.1:9/bench"  # port 9: refused at on
 def probe_resolution(tmp: Path, quick: bool) -> list[Figure]:
     """Outages of 10-200 ms (every HAProxy backend server in maintenance) under the probe: which it detects,
     the rate it sustains, and its CPU cost (its own process's CPU time over its wall time, % of one core)."""
+    from gates.gaterun.probe import Probe
     from gates.platforms.local import LocalPlatform, Site, down
-    from gates.probe import Probe
 
     os.environ[BENCH_DB_ENV] = UNREACHABLE_DB
     extra = '\n[probe]\npaths = ["/health", "/api/ads/health", "/app"]\n'

@@ -1,6 +1,6 @@
 """Browser checks: what one visit of the dashboard saw, judged without a browser.
 
-``gates.browser`` drives Chromium once per gate run and records a ``Visit`` (of the Admin page
+``gates.gaterun.browser`` drives Chromium once per gate run and records a ``Visit`` (of the Admin page
 embedding the dashboard, or of the dashboard itself when no Admin is configured); the functions
 here turn it into Measurements (the dashboard became ready within its bound, every tile shows
 data, no console error in any frame during the load and the settle window after it), so they are

@@ -1,6 +1,6 @@
 """Zero downtime: what a traffic probe saw during a rollout, judged.
 
-Pure functions over the probe's samples (see gates/probe.py): every request answered 2xx/3xx, the
+Pure functions over the probe's samples (see gates/gaterun/probe.py): every request answered 2xx/3xx, the
 release served switched from the old one to the new one and never back, no stretch without a
 successful answer longer than the bound, and enough requests to say so (fail closed).
 """

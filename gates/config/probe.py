@@ -10,7 +10,7 @@ from gates.core.errors import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class ProbeConfig:
-    """The traffic probe that measures downtime during every deploy step (see gates/probe.py).
+    """The traffic probe that measures downtime during every deploy step (see gates/gaterun/probe.py).
 
     ``paths`` empty: the app's health paths and the browser's dashboard path. ``rate`` is requests
     per second over ``concurrency`` keep-alive connections; ``timeout`` bounds one request (an answer

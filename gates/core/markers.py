@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-# The built-in molecules ship in gates/molecules (read here as text: importing them needs pytest).
-MOLECULES = Path(__file__).resolve().parent.parent / "molecules"
+# The built-in molecules ship in gates/gaterun/molecules (read here as text: importing them needs pytest).
+MOLECULES = Path(__file__).resolve().parent.parent / "gaterun" / "molecules"
 # The skip reason of a molecule waived in [gate] waive: the report, the JUnit XML and the record say it.
 WAIVED_PREFIX = "waived:"
 
@@ -41,7 +41,7 @@ def molecule_files() -> list[Path]:
 
 @cache
 def builtin_names() -> frozenset[str]:
-    """The names of the built-in molecules (the test functions of gates/molecules), read without importing them."""
+    """The names of the built-in molecules (the test functions of gates/gaterun/molecules), read without importing them."""
     names: set[str] = set()
     for path in molecule_files():
         tree = ast.parse(path.read_text(), str(path))

@@ -1,7 +1,7 @@
 """The one sampling engine: GET a list of URLs in turn at a steady rate for a while; one Sample per request.
 
 Generic on purpose (URLs, rate, duration in; samples out): the monitoring window uses it at a few
-requests a second, one in flight, and the traffic probe of a rollout (``gates.probe``) at hundreds a
+requests a second, one in flight, and the traffic probe of a rollout (``gates.gaterun.probe``) at hundreds a
 second over several keep-alive connections. Requests are paced to a schedule, so a slow answer
 delays only its own connection's next request and the achieved rate is recorded, never assumed.
 

@@ -12,7 +12,7 @@ from gates.core.errors import GatesError
 from gates.evidence.progress import Reporter
 from gates.evidence.record import Record, StepRecord
 from gates.evidence.state import Builds, ReleaseState
-from gates.gaterun import GateOutcome
+from gates.gaterun.runner import GateOutcome
 from gates.platforms import Platform, Release, platform_for
 
 

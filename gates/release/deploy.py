@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gates import probe
 from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.evidence.state import StepRecord, release_change
+from gates.gaterun import probe
 from gates.platforms import KeepsPrevious, Platform
 from gates.release.context import Context
 from gates.release.drill import require_drill

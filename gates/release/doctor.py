@@ -62,7 +62,7 @@ def _postgres() -> Line:
 def _chromium() -> Line:
     import pytest
 
-    from gates.browser import chromium_path  # the browser gate's own rule
+    from gates.gaterun.browser import chromium_path  # the browser gate's own rule
 
     try:
         return _binary("chromium", chromium_path(), "apt-get install chromium")

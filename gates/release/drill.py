@@ -20,7 +20,7 @@ from typing import TypeVar
 from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.evidence.state import Drill, StepRecord
-from gates.gaterun import GateOutcome, gate_marker, run_gate
+from gates.gaterun.runner import GateOutcome, gate_marker, run_gate
 from gates.release.context import Context
 from gates.rollback import judge, previous_good
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.evidence.state import StepRecord
-from gates.gaterun import gate_marker, run_gate
+from gates.gaterun.runner import gate_marker, run_gate
 from gates.release.context import Context
 
 

@@ -9,7 +9,7 @@ from gates.config import Environment
 from gates.core.durations import parse_duration
 from gates.core.errors import GatesError
 from gates.evidence.state import StepRecord
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
 from gates.monitor.window import BROWSER_ENV, WINDOW_ENV, WindowProgress, run_window
 from gates.release.context import Context, StepFn
 from gates.release.watch import Watcher, browser_every

@@ -6,7 +6,7 @@ from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.database import has_database, prepare_database
 from gates.evidence.state import StepRecord
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
 from gates.release.context import Context
 
 

@@ -11,8 +11,8 @@ from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.core.redact import keep
 from gates.evidence.state import StepRecord
+from gates.gaterun.probe import Probe, ProbeRun, probe_path
 from gates.platforms import Platform, Release
-from gates.probe import Probe, ProbeRun, probe_path
 from gates.release.context import Context
 
 LOG_LINES = 1000  # the newest lines of the environment's logs kept with each rollout, and of each instance's own

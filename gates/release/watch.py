@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gates.browser import CHROMIUM_FLAGS, chromium_path, visit_admin
 from gates.checks.browser import dashboard_loaded, no_console_errors, visit_as_dict
 from gates.config import Config, Environment
 from gates.core.durations import parse_duration
 from gates.core.measurement import utcnow
 from gates.core.redact import redact
+from gates.gaterun.browser import CHROMIUM_FLAGS, chromium_path
+from gates.gaterun.visit import visit_admin
 
 LOAD_MOLECULE = "test_dashboard_loads_inside_the_admin_frame"
 MIN_DWELL = 1.0  # seconds: a visit shorter than this at the window's end watches nothing worth a browser

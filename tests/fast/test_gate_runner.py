@@ -8,7 +8,7 @@ import pytest
 
 from gates.config import parse
 from gates.evidence.junit import first_cause, junit_summary
-from gates.gaterun import child_bytecode, selects_advisors, waivers
+from gates.gaterun.runner import child_bytecode, selects_advisors, waivers
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4" failures="1" errors="0" skipped="2">

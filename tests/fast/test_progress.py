@@ -12,7 +12,7 @@ from typing import Any
 from gates.core.redact import redact
 from gates.evidence.progress import JsonLines, Reporter, TextSink, describe
 from gates.evidence.state import Notification, StepRecord
-from gates.gaterun import GateWatch, tailing
+from gates.gaterun.runner import GateWatch, tailing
 
 
 class Collect:

@@ -9,7 +9,7 @@ from typing import Any
 
 from gates import config as config_mod
 from gates.database.cluster import LocalCluster
-from gates.gaterun import gate_command
+from gates.gaterun.runner import gate_command
 from tests.selftests.demo import junit_results, write_config
 
 DB_ENV = "GATES_SELFTEST_MOLECULE_DB"

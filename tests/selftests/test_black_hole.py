@@ -13,9 +13,9 @@ import pytest
 
 from gates import config as config_mod
 from gates.admin import stand_in_page
-from gates.browser import visit_admin
 from gates.checks.browser import dashboard_loaded, no_console_errors
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
+from gates.gaterun.visit import visit_admin
 from tests.selftests.blackhole import black_hole, serving
 from tests.selftests.demo import write_config
 

@@ -109,7 +109,7 @@ def test_a_misspelt_allow_entry_is_a_config_error_naming_the_key(tmp_path):
 
 def test_a_visit_fails_closed_without_its_session(tmp_path):
     """A storage state variable naming no file is a failed load naming the key, before any browser."""
-    from gates.browser import visit_admin
+    from gates.gaterun.visit import visit_admin
 
     env = {"platform": "local", "url": "http://127.0.0.1:1", "admin_url": "http://127.0.0.1:2/"}
     data = {"app": {"name": "a"}, "environments": {"staging": env}, "browser": {"storage_state_env": "ADMIN_STATE"}}

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from gates import config as config_mod
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
 from gates.migrate import migrate
 from gates.platforms import platform_for
 from gates.platforms.local import down

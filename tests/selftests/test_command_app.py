@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from gates import config as config_mod
-from gates import probe
 from gates.config import Config
 from gates.core.errors import GatesError, UsageError
 from gates.evidence.record import Record
 from gates.evidence.state import Drill
+from gates.gaterun import probe
 from gates.platforms.local import LocalPlatform, build, down
 from gates.platforms.local.snapshots import take
 from gates.release import Context, Step, execute

@@ -10,7 +10,7 @@ import pytest
 
 from gates import config as config_mod
 from gates.core.errors import ConfigError, UsageError
-from gates.plugin import select_environment
+from gates.gaterun.plugin import select_environment
 from gates.target import open_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
 from gates.target import open_config
 from tests.selftests.dashboard import SOURCE, migrated, release_with, serve
 from tests.selftests.demo import junit_results

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from gates.core.procs import wait_until
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
 from gates.target import open_config
 from tests.selftests.demo import DEMO, free_port, gates, junit_results
 

@@ -13,8 +13,8 @@ import pytest
 
 from gates import config as config_mod
 from gates.checks.flags import FALSE_SPELLINGS, flags_false, is_false
-from gates.flagsources import from_digests, from_endpoint
-from gates.gaterun import run_gate
+from gates.gaterun.flagsources import from_digests, from_endpoint
+from gates.gaterun.runner import run_gate
 from gates.platforms.base import Secret
 from gates.platforms.secrets import digest
 from tests.selftests.demo import REPO, gates, junit_results, write_config

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from gates import config as config_mod
-from gates.gaterun import gate_command
+from gates.gaterun.runner import gate_command
 from tests.selftests.demo import REPO, junit_results
 from tests.selftests.flyfake import FAKES, TOKEN, FakeFly
 from tests.selftests.githubfake import SHA, GitHubFake, check_run

@@ -53,7 +53,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     where = subprocess.run(
-        [python, "-c", "import gates, gates.plugin; print(gates.__file__)"],
+        [python, "-c", "import gates, gates.gaterun.plugin; print(gates.__file__)"],
         check=True, capture_output=True, text=True, cwd=base,
     ).stdout.strip()  # fmt: skip
     assert where.startswith(purelib), where

@@ -57,7 +57,7 @@ def test_an_unsafe_pending_migration_fails_the_preflight_molecule(pg_database: s
     """`pytest -m preflight` against production fails the migration-safety molecule naming file:line and rule
     of an index on a table the target already has."""
     from gates import config as config_mod
-    from gates.gaterun import run_gate
+    from gates.gaterun.runner import run_gate
     from tests.selftests.demo import demo_copy, junit_results, write_config
 
     source = demo_copy(tmp_path / "app")

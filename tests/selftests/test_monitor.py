@@ -15,7 +15,7 @@ from gates import config as config_mod
 from gates.checks.monitoring import health_checks_configured, window_within_thresholds
 from gates.core.errors import GatesError
 from gates.evidence.channels import Recorded
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
 from gates.monitor import Alerter, Breach, Delivery, Sample, Stats, Thresholds, breaches, p95, sample, stats
 from gates.monitor.prometheus import instant, queries, window_stats
 from gates.monitor.window import WINDOW_ENV, load_window, run_window, stats_of

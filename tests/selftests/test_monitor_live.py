@@ -7,7 +7,7 @@ import json
 import httpx
 
 from gates import config as config_mod
-from gates.gaterun import run_gate
+from gates.gaterun.runner import run_gate
 from gates.platforms.local import LocalPlatform, Site
 from gates.platforms.secrets import SecretStore
 from tests.selftests.demo import DEMO, gates, junit_results

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from gates import config as config_mod
-from gates import probe
 from gates.config import Config
 from gates.evidence.record import Record
 from gates.evidence.state import Drill
-from gates.gaterun import run_gate
+from gates.gaterun import probe
+from gates.gaterun.runner import run_gate
 from gates.platforms.local import LocalPlatform, down
 from gates.release import Context, Step, execute
 from gates.release.deploy import deploy_step

@@ -8,7 +8,7 @@ import itertools
 import pytest
 from PIL import Image
 
-from gates.screencast import animated_webp, thin
+from gates.gaterun.screencast import animated_webp, thin
 
 
 def jpeg(shade: int, width: int = 1000) -> bytes:
@@ -62,8 +62,8 @@ def _noise(seed: int) -> bytes:
 def test_visits_are_recorded_in_production_by_default_and_as_configured(tmp_path):
     """[browser] video: production (the default) records production only; always and never mean what they say;
     an environment's own video overrides it."""
-    from gates.browser import records_video
     from gates.config import ConfigError, parse
+    from gates.gaterun.visit import records_video
 
     envs = {"staging": {"platform": "local", "url": "http://127.0.0.1:1"},
             "production": {"platform": "local", "url": "http://127.0.0.1:2"}}  # fmt: skip

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gates import probe
 from gates.checks.downtime import Limits, rollout_without_downtime, timeline
 from gates.config import load
 from gates.core.errors import ConfigError, GatesError
+from gates.gaterun import probe
 from gates.monitor.plot import plot_timeline
 from gates.monitor.sampler import Sample
 from gates.sandbox import write_config
@@ -157,8 +157,8 @@ def test_probe_settings_have_defaults_and_bad_values_name_the_key(tmp_path):
 
 def test_the_gate_gets_the_newest_probe_file_of_its_environment(tmp_path):
     """A rollback probed after the deploy is the evidence of what serves now; another environment's file is not."""
-    from gates.gaterun import gate_command
-    from gates.probe import latest_probe, probe_path
+    from gates.gaterun.probe import latest_probe, probe_path
+    from gates.gaterun.runner import gate_command
 
     config = load(write_config(tmp_path, environments={"production": {}}))
     env = config.environment("production")

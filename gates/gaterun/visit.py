@@ -1,58 +1,26 @@
-"""The browser gate's driver and fixtures: one visit of the dashboard per gate run, and its evidence.
-
-Registered by ``gates.plugin`` after the other plugins, so its ``browser_type_launch_args``
-overrides pytest-playwright's: Playwright launches Debian's Chromium (never a downloaded one).
-``admin_visit`` opens the Admin page embedding the dashboard (or, without an admin_url, the
-dashboard itself) once per session (per xdist worker), waits until it is ready, watches every
-frame for the settle window, and records it all; every browser call is bounded, so a page that
-never answers is a failed visit, not an exception. The browser molecules judge that record. Every
-test that used it gets the screenshot and the console log of all frames in the HTML report, the
-first one also the recording of the visit when it was recorded; on failure the Playwright trace is
-saved beside the report (run by hand without one: in a folder of its own, never the working tree)
-and linked -- unless the visit used a logged-in storage state, whose trace goes to the private
-folder instead, never into a shared report.
-"""
+"""One visit of the dashboard in Chromium: loaded within its bound, every frame watched for the settle window,
+the tiles read, a screenshot, the recording; every browser call bounded, so a page that never answers is a
+failed visit, not an exception. Driven by the browser gate's fixture (gates.gaterun.browser) and the monitor."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from gates.admin import dashboard_url
 from gates.checks.browser import Document, PageEvent, Tile, Visit
 from gates.config import BrowserConfig, Config, Environment
-from gates.core.redact import redact
-from gates.screencast import Screencast
+from gates.gaterun.screencast import Screencast
 
-# Root on a closed network: no sandbox (root), nothing that phones home or updates itself.
-CHROMIUM_FLAGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
-_DEBIAN_CHROMIUM = Path("/usr/lib/chromium/chromium")  # the binary behind Debian's wrapper: starts faster
 _POLL_MS = 100
 SCREENSHOT_TIMEOUT = 5.0  # seconds: a page that has painted at all is captured well within this
 READ_TIMEOUT = 5.0  # seconds: reading the tiles once they settled (or the bound ended) is one evaluation
 FRAME_PROBE_TIMEOUT = 1.0  # seconds: is the iframe on the page at all (asked only once the load bound is spent)
-_TRACE_KEY = pytest.StashKey[Path | None]()
-_PRIVATE_KEY = pytest.StashKey[bool]()
-_FAILED_KEY = pytest.StashKey[list[str]]()
-_VIDEO_SHOWN_KEY = pytest.StashKey[bool]()
-_TMP_DIR_KEY = pytest.StashKey[Path]()
+
 
 # The tiles as shown; with ``settled`` asked, false until they have settled: every expected one is on the page,
 # and every tile shown has a value or is in its error state. Polled by the browser itself, as a person looks
@@ -69,41 +37,6 @@ _READ_TILES = """([sel, attr, valueSel, errorSel, expected, settled]) => {
 }"""
 
 
-def chromium_path() -> str:
-    """Debian's Chromium: the real binary when present, else ``chromium`` on PATH; UsageError when absent."""
-    if _DEBIAN_CHROMIUM.is_file() and os.access(_DEBIAN_CHROMIUM, os.X_OK):
-        return str(_DEBIAN_CHROMIUM)
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        raise pytest.UsageError("chromium not found: apt-get install chromium (never `playwright install`)")
-    return found
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """pytest-playwright's launch options, with the system Chromium and the flags a closed network needs."""
-    args = [*browser_type_launch_args.get("args", ()), *CHROMIUM_FLAGS]
-    return {**browser_type_launch_args, "executable_path": chromium_path(), "args": args}
-
-
-@pytest.fixture(scope="session")
-def admin_visit(
-    request: pytest.FixtureRequest, browser: Any, gates_config: Config, environment: Environment
-) -> Iterator[Visit]:
-    """The dashboard of the environment (in its Admin page when there is one), opened once, with everything
-    every frame did until the settle window ended."""
-    state = _storage_state(gates_config)
-    with tempfile.TemporaryDirectory(prefix="gates-trace-") as tmp:
-        trace = Path(tmp) / "trace.zip"
-        video = records_video(gates_config, environment)
-        visit = visit_admin(browser, gates_config, environment, storage_state=state, trace=trace, video=video)
-        request.config.stash[_TRACE_KEY] = trace if trace.is_file() else None
-        request.config.stash[_PRIVATE_KEY] = state is not None
-        _keep_video(request.config, visit)
-        yield visit
-        _keep_trace_if_failed(request.config, trace, private=state is not None, config=gates_config)
-
-
 def records_video(config: Config, env: Environment) -> bool:
     """Whether visits of ``env`` are recorded: its ``video`` (else ``[browser] video``) is always, or production
     and it is production."""
@@ -111,7 +44,7 @@ def records_video(config: Config, env: Environment) -> bool:
     return mode == "always" or (mode == "production" and env.is_production)
 
 
-def _storage_state(config: Config) -> str | None:
+def storage_state(config: Config) -> str | None:
     """The path of the logged-in storage state the config names, None when it names none."""
     name = config.browser.storage_state_env
     return os.environ.get(name, "") if name else None
@@ -368,115 +301,3 @@ def _screenshot(page: Any, seconds: float, error_type: type[Exception]) -> tuple
 
 def _replace(visit: Visit, **changes: Any) -> Visit:
     return dataclasses.replace(visit, **changes)
-
-
-# ---------------------------------------------------------------------------
-# Evidence
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
-    visit = getattr(item, "funcargs", {}).get("admin_visit")
-    if report.when != "call" or not isinstance(visit, Visit):
-        return
-    if report.failed:
-        item.config.stash.setdefault(_FAILED_KEY, []).append(item.nodeid)
-        trace = _trace_target(item.config)
-        if trace is not None:
-            # Said in the terminal too: without an HTML report the trace is in a folder of its own.
-            report.sections.append(("gates browser evidence", f"Playwright trace of the visit: {trace}"))
-    extras = _extras()
-    if extras is None:
-        return
-    added: list[dict[str, Any]] = []
-    page = "Admin page with the dashboard" if visit.embedded else "the dashboard"
-    if visit.screenshot:
-        added.append(extras.png(base64.b64encode(visit.screenshot).decode(), name=page))
-    if visit.video and not item.config.stash.get(_VIDEO_SHOWN_KEY, False):
-        # Once per report (per worker): it is the same visit for every browser molecule.
-        item.config.stash[_VIDEO_SHOWN_KEY] = True
-        added.append(extras.image(base64.b64encode(visit.video).decode(), name=f"video of the visit ({page})",
-                                  mime_type="image/webp", extension="webp"))  # fmt: skip
-    added.append(extras.text(redact(visit.console_log()), name="console log (all frames)"))
-    if report.failed and _trace_target(item.config) is not None and _report_dir(item.config) == _html_dir(item.config):
-        added.append(extras.url(_trace_name(item.config), name="Playwright trace"))
-    report.extras = [*getattr(report, "extras", []), *added]  # type: ignore[attr-defined]
-
-
-def _extras() -> Any:
-    try:
-        from pytest_html import extras
-    except ImportError:
-        return None
-    return extras
-
-
-def _html_dir(config: pytest.Config) -> Path | None:
-    html = config.getoption("htmlpath", None)
-    return Path(html).resolve().parent if html else None
-
-
-def _report_dir(config: pytest.Config) -> Path:
-    """Where the visit's files go: beside the HTML report (the release's record), else the ``--output`` folder
-    given on the command line, else a temporary folder -- never the working tree."""
-    beside = _html_dir(config)
-    if beside is not None:
-        return beside
-    if any(str(a).startswith("--output") for a in config.invocation_params.args):
-        return Path(config.getoption("output")).resolve()
-    folder = config.stash.get(_TMP_DIR_KEY, None)
-    if folder is None:
-        folder = Path(tempfile.mkdtemp(prefix="gates-browser-"))
-        config.stash[_TMP_DIR_KEY] = folder
-    return folder
-
-
-def _artifact_name(config: pytest.Config, kind: str) -> str:
-    """``<report stem>-<kind>[-<xdist worker>]``: one file per visit, and each worker visits on its own."""
-    html = config.getoption("htmlpath", None)
-    stem = Path(html).stem if html else "browser"
-    # This run's own xdist worker id (not $PYTEST_XDIST_WORKER: a gate run from a worker inherits it).
-    worker = getattr(config, "workerinput", {}).get("workerid")
-    base, _, ext = kind.partition(".")
-    return f"{stem}-{base}{'-' + worker if worker else ''}.{ext}"
-
-
-def _trace_name(config: pytest.Config) -> str:
-    return _artifact_name(config, "trace.zip")
-
-
-def _trace_target(config: pytest.Config) -> Path | None:
-    """Where the trace will be saved (the visit fixture saves it at its teardown); None when there is none to keep."""
-    if config.stash.get(_TRACE_KEY, None) is None:
-        return None
-    if config.stash.get(_PRIVATE_KEY, False):
-        return None  # kept privately (see _keep_trace_if_failed), never named in a shared report
-    return _report_dir(config) / _trace_name(config)
-
-
-def _keep_video(pyconfig: pytest.Config, visit: Visit) -> None:
-    """Keep the visit's recording beside the HTML report (in a release, the record); without a report there is
-    nothing to show it beside, so nothing is written."""
-    folder = _html_dir(pyconfig)
-    if visit.video and folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / _artifact_name(pyconfig, "video.webp")).write_bytes(visit.video)
-
-
-def _keep_trace_if_failed(pyconfig: pytest.Config, trace: Path, *, private: bool, config: Config) -> None:
-    """Save the trace of a visit some molecule failed on: beside the report, or privately with a storage state."""
-    if not trace.is_file() or not pyconfig.stash.get(_FAILED_KEY, []):
-        return
-    if private:
-        # It carries the Admin session: kept out of every shared report, in an owner-only folder.
-        folder = config.resolve(config.browser.private_dir)
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        target = folder / _trace_name(pyconfig)
-    else:
-        target = _report_dir(pyconfig) / _trace_name(pyconfig)
-        target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(trace, target)
-    if private:
-        target.chmod(0o600)

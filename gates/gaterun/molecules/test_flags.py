@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gates.checks.flags import flags_false
-from gates.flagsources import read_flags
+from gates.gaterun.flagsources import read_flags
 
 pytestmark = [pytest.mark.production, pytest.mark.flags]
 

@@ -27,7 +27,7 @@ from gates.core.procs import STOP_GRACE, run
 from gates.core.redact import keep_file, redact
 from gates.evidence.junit import first_cause, junit_summary
 from gates.evidence.progress import Reporter, ticking
-from gates.probe import latest_probe
+from gates.gaterun.probe import latest_probe
 
 GATE_TIMEOUT = 900.0
 TAIL_EVERY = 0.1  # seconds between reads of a running gate's events file

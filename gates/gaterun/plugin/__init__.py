@@ -3,7 +3,7 @@
 Loaded through the ``pytest11`` entry point, so an installed gates brings
 its markers, fixtures and molecules to any repository: when a run selects a
 gate (``-m staging``, ``-m production``, ``-m preflight``, ... or ``--env``),
-the molecules shipped in ``gates/molecules`` are collected beside the
+the molecules shipped in ``gates/gaterun/molecules`` are collected beside the
 repository's own tests, and the repository's tests marked for that gate are
 part of it. A molecule asks for the target through fixtures and hands its
 Measurement to ``verdict``; the plugin attaches the Measurement to the HTML
@@ -11,8 +11,8 @@ report and JUnit XML and fails the test with a message naming value,
 condition and source.
 """
 
-from gates.plugin.evidence import pytest_runtest_makereport
-from gates.plugin.fixtures import (
+from gates.gaterun.plugin.evidence import pytest_runtest_makereport
+from gates.gaterun.plugin.fixtures import (
     app,
     app_http,
     attach_image,
@@ -29,13 +29,13 @@ from gates.plugin.fixtures import (
     target,
     verdict,
 )
-from gates.plugin.header import (
+from gates.gaterun.plugin.header import (
     pytest_html_results_table_header,
     pytest_html_results_table_html,
     pytest_html_results_table_row,
 )
-from gates.plugin.options import pytest_addoption, pytest_configure
-from gates.plugin.selection import (
+from gates.gaterun.plugin.options import pytest_addoption, pytest_configure
+from gates.gaterun.plugin.selection import (
     pytest_collection_finish,
     pytest_collection_modifyitems,
     pytest_report_header,

@@ -13,8 +13,8 @@ from gates import config as config_mod
 from gates.core.errors import GatesError
 from gates.core.measurement import Measurement
 from gates.core.redact import redact
-from gates.plugin.evidence import IMAGES_KEY, MEASUREMENT_PROPERTY, MEASUREMENTS_KEY
-from gates.plugin.selection import TARGET_KEY
+from gates.gaterun.plugin.evidence import IMAGES_KEY, MEASUREMENT_PROPERTY, MEASUREMENTS_KEY
+from gates.gaterun.plugin.selection import TARGET_KEY
 from gates.target import Target
 
 
@@ -139,7 +139,7 @@ def migration_files(gates_config: config_mod.Config) -> Any:
 def probe_run(request: pytest.FixtureRequest, target: Target, expected_release: int | None) -> Any:
     """The traffic probe of the rollout: --probe-samples, else the newest record's probe of the release served now;
     skips, saying why, for an environment deployed by something else (gates rolled nothing out to probe)."""
-    from gates import probe
+    from gates.gaterun import probe
 
     explicit = request.config.getoption("gates_probe_samples")
     if not explicit and not getattr(target.platform, "deploys", True):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from gates.core.markers import CONCERNS, GATES, molecule_files
-from gates.plugin.events import EventWriter
-from gates.plugin.evidence import MeasurementWriter
-from gates.plugin.header import GatedHeader
-from gates.plugin.selection import GATE_RUN_KEY, TARGET_KEY, explicit_env, selects_a_gate
+from gates.gaterun.plugin.events import EventWriter
+from gates.gaterun.plugin.evidence import MeasurementWriter
+from gates.gaterun.plugin.header import GatedHeader
+from gates.gaterun.plugin.selection import GATE_RUN_KEY, TARGET_KEY, explicit_env, selects_a_gate
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,7 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args.extend(str(p) for p in molecule_files())
     # Registered here, after every entry-point plugin, so its fixtures override pytest-playwright's.
     if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin("gates-browser"):
-        from gates import browser
+        from gates.gaterun import browser
 
         config.pluginmanager.register(browser, "gates-browser")
     # The writers run on the controller, which sees every report; an xdist worker (same options) would write each

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from gates.core.redact import redact
-from gates.plugin.evidence import problem_of, property_of, verdict_of
-from gates.plugin.selection import CONCERN_PROPERTY, SEED_STEP_PROPERTY
+from gates.gaterun.plugin.evidence import problem_of, property_of, verdict_of
+from gates.gaterun.plugin.selection import CONCERN_PROPERTY, SEED_STEP_PROPERTY
 
 
 class EventWriter:

@@ -1,7 +1,7 @@
 """The traffic probe: steady requests to an environment during a deploy, every one recorded.
 
 The probe runs the sampling engine (gates/monitor/sampler.py) in a child process, ``python -m
-gates.probe``, so the deploy's own work (and its GIL) never stalls it and its CPU cost is its own.
+gates.gaterun.probe``, so the deploy's own work (and its GIL) never stalls it and its CPU cost is its own.
 It writes one JSON line per request into ``probe-<env>.jsonl``; the parent adds a header before
 and a trailer after::
 
@@ -238,7 +238,7 @@ class Probe:
         self._offset = self.path.stat().st_size
         if self.waived:
             return self
-        args = [sys.executable, "-m", "gates.probe", "--out", str(self.path), "--rate", str(p.rate)]
+        args = [sys.executable, "-m", "gates.gaterun.probe", "--out", str(self.path), "--rate", str(p.rate)]
         args += ["--concurrency", str(p.concurrency), "--timeout", str(p.timeout), *urls]
         self.proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -331,7 +331,7 @@ class Probe:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gates.probe", description="Probe URLs until stdin closes.")
+    parser = argparse.ArgumentParser(prog="python -m gates.gaterun.probe", description="Probe URLs until stdin closes.")
     parser.add_argument("--out", required=True, help="append one JSON line per request to this file")
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--concurrency", type=int, default=4)

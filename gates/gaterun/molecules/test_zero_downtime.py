@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gates import probe
+from gates.gaterun import probe
 
 pytestmark = [pytest.mark.production, pytest.mark.zero_downtime]
 

@@ -15,8 +15,14 @@ from gates import config as config_mod
 from gates.core.errors import GatesError
 from gates.core.markers import gate_of_run
 from gates.core.redact import redact
-from gates.plugin.evidence import property_of
-from gates.plugin.selection import CONCERN_PROPERTY, SEED_STEP_PROPERTY, TARGET_KEY, explicit_env, select_environment
+from gates.gaterun.plugin.evidence import property_of
+from gates.gaterun.plugin.selection import (
+    CONCERN_PROPERTY,
+    SEED_STEP_PROPERTY,
+    TARGET_KEY,
+    explicit_env,
+    select_environment,
+)
 from gates.target import open_config
 
 
