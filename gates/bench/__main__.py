@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from gates.bench import saturation, scenarios
+from gates.bench.sandbox import CHECKOUT
 from gates.bench.stats import Figure, table
-from gates.sandbox import CHECKOUT
 
 
 def main(argv: list[str] | None = None) -> int:

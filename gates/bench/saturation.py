@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gates.bench.sandbox import CHECKOUT, NOTIFY, demo_webhook, release_cli, write_config
 from gates.bench.stats import Figure, figure
-from gates.sandbox import CHECKOUT, NOTIFY, demo_webhook, release_cli, write_config
 
 DASHBOARD = CHECKOUT / "examples" / "dashboard"
 RELEASE_TIMEOUT = 900.0  # seconds: one release of the demo on a saturated 2-core machine takes 1-2 minutes

@@ -17,10 +17,10 @@ from statistics import median
 import httpx
 
 from gates import config as config_mod
+from gates.bench.sandbox import CHECKOUT, DEMO, NOTIFY, demo_webhook, free_port, release_cli, write_config
 from gates.bench.stats import Figure, figure
 from gates.gaterun.runner import run_gate
 from gates.platforms.haproxy import FrontDoor
-from gates.sandbox import CHECKOUT, DEMO, NOTIFY, demo_webhook, free_port, release_cli, write_config
 
 TIMEOUT = 600
 

@@ -106,10 +106,10 @@ def _warm_row(warm: WarmSet | None) -> dict[str, Any] | None:
 
 def _ledger_status(cfg: config_mod.Config, env: config_mod.Environment) -> dict[str, Any]:
     """What the environment's ledger says: its last entry and the previous good release (judged as `gates rollback`
-    and the drill judge, gates/rollback.py), or why it says nothing."""
+    and the drill judge, gates/release/goodness.py), or why it says nothing."""
     import dataclasses
 
-    from gates.rollback import judge
+    from gates.release.goodness import judge
 
     judged = judge(cfg, env, cfg.record_dir)
     if judged.ledger.unavailable:

@@ -28,10 +28,10 @@ if TYPE_CHECKING:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from gates import release
+    from gates.cli.paperwork import listen
     from gates.coordination.journal import Journal
     from gates.core.vcs import commit_of
     from gates.evidence.record import Record
-    from gates.paperwork import listen
 
     cfg = load(args)
     for env in cfg.environments.values():
@@ -194,7 +194,7 @@ def _require_tools(cfg: config_mod.Config) -> None:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from gates.database import prepare_database
     from gates.database.migrations import local_migrations
-    from gates.migrate import migrate, watch
+    from gates.release.migrating import migrate, watch
 
     cfg = load(args)
     env = cfg.environment(args.env)
@@ -253,7 +253,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from gates.coordination import ledger
     from gates.coordination.journal import Journal
     from gates.platforms import platform_for, rollback_path
-    from gates.rollback import judge, pick
+    from gates.release.goodness import judge, pick
 
     cfg = load(args)
     env = cfg.environment(args.env)

@@ -63,7 +63,7 @@ class Entry:
     builds: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
-        """The entry in record.json's shape (steps, releases, rollback, builds): what gates/rollback.py judges."""
+        """The entry in record.json's shape (steps, releases, rollback, builds): what gates/release/goodness.py judges."""
         return {"id": self.record, "outcome": self.outcome, "steps": self.steps, "releases": self.releases,
                 "rollback": self.rollback or {}, "builds": {self.env: self.builds}, "started_at": self.started_at,
                 "ended_at": self.ended_at}  # fmt: skip

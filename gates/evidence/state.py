@@ -112,7 +112,7 @@ class Builds:
     """What this release's numbers in one environment stood for: the identity (gates.platforms.Release.identity)
     of each release it saw or made, the one its deploy rolled out (even when the rollout failed), and the
     identities it found failing on the way (the drill's smoke on the previous release). Verdicts on releases
-    (gates/rollback.py) are keyed by these, never by numbers."""
+    (gates/release/goodness.py) are keyed by these, never by numbers."""
 
     versions: dict[str, str] = dataclasses.field(default_factory=dict)  # "<release number>" -> identity
     deployed: str = ""

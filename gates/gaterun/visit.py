@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gates.admin import dashboard_url
 from gates.checks.browser import Document, PageEvent, Tile, Visit
 from gates.config import BrowserConfig, Config, Environment
 from gates.gaterun.screencast import Screencast
+from gates.platforms.admin import dashboard_url
 
 _POLL_MS = 100
 SCREENSHOT_TIMEOUT = 5.0  # seconds: a page that has painted at all is captured well within this

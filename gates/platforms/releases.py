@@ -2,7 +2,7 @@
 
 A release is a target when the platform has it complete, it runs other code than the current one
 (a different ref: rolling "back" to the same code proves nothing), and it is not in ``bad`` (the
-releases gates.rollback does not judge good).
+releases gates.release.goodness does not judge good).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from gates.gaterun import probe
 from gates.platforms import KeepsPrevious, Platform
 from gates.release.context import Context
 from gates.release.drill import require_drill
+from gates.release.goodness import judge, previous_good
 from gates.release.probed import probed
-from gates.rollback import judge, previous_good
 
 STATUS_EVERY = 2.0  # seconds between two asks of the platform for the rollout's progress
 
@@ -61,7 +61,7 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 def return_to_good(ctx: Context, env: Environment, before: int | None) -> str:
     """After a failed deploy: ``env`` serves exactly one release, and a good one. The platform already put back
     what served before when the rollout itself failed; a rollout that completed but failed its probe, or a
-    release served before that is not good (gates/rollback.py), is left for the previous good release, rolled
+    release served before that is not good (gates/release/goodness.py), is left for the previous good release, rolled
     out anew. What was done, as the end of the step's error (empty: nothing to do)."""
     platform = ctx.platform(env)
     try:
@@ -83,7 +83,7 @@ def return_to_good(ctx: Context, env: Environment, before: int | None) -> str:
 
 
 def let_bad_warm_set_go(ctx: Context, env: Environment, rec: StepRecord) -> None:
-    """The previous release is kept warm for an instant rollback to it: only while it is good (gates/rollback.py).
+    """The previous release is kept warm for an instant rollback to it: only while it is good (gates/release/goodness.py).
     A warm set of a release that failed a step, was rolled back from or never passed every step is stopped now:
     a rollback must never switch back to it, and it only holds memory."""
     platform = ctx.platform(env)

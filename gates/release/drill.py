@@ -5,7 +5,7 @@ run the smoke molecules against it, roll forward to the new release, run the who
 again. Each part is timed. The state's ``drill`` keeps the verdict, and the production steps
 refuse to run without a drill that passed (or was waived) in the same release.
 
-The previous good release is chosen as everywhere (gates/rollback.py: by identity, never a release
+The previous good release is chosen as everywhere (gates/release/goodness.py: by identity, never a release
 that failed a step, was rolled back from or never passed every step). On an app's first release (or
 with no good one) there is nothing to roll back to: the drill says so and fails, unless the release
 was started with ``gates deploy --first-release``; then it is waived, with the reason.
@@ -22,7 +22,7 @@ from gates.core.errors import GatesError
 from gates.evidence.state import Drill, StepRecord
 from gates.gaterun.runner import GateOutcome, gate_marker, run_gate
 from gates.release.context import Context
-from gates.rollback import judge, previous_good
+from gates.release.goodness import judge, previous_good
 
 T = TypeVar("T")
 DRILL_PARTS = ("rollback", "smoke", "roll_forward", "gate")
@@ -43,7 +43,7 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         raise GatesError(f"no release of {env.name} was deployed in this release: nothing to drill")
     platform = ctx.platform(env)
     releases = platform.releases(env)
-    # Only a good release is a target (gates/rollback.py): rehearsing a return to code that failed proves nothing,
+    # Only a good release is a target (gates/release/goodness.py): rehearsing a return to code that failed proves nothing,
     # and its fault would be blamed on the release being drilled.
     bad = judge(ctx.config, env, ctx.record.dir.parent).verdicts.unfit(releases)
     # Other code proves the most; a redeploy of unchanged code still rehearses the rollback itself.

@@ -10,9 +10,9 @@ from gates.config import Environment
 from gates.core.errors import GatesError
 from gates.database import has_database, prepare_database
 from gates.evidence.state import StepRecord
-from gates.migrate import migrate, watch
 from gates.release.context import Context
 from gates.release.drill import require_drill
+from gates.release.migrating import migrate, watch
 
 
 def migrate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:

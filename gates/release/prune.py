@@ -1,7 +1,7 @@
 """After a release: the builds no release can return to are removed, so the state folder does not grow forever.
 
 What stays: the builds of the last ``[local] keep_builds`` good releases of each environment (good as
-gates/rollback.py judges it: the drill's and `gates rollback`'s targets are among them), the current
+gates/release/goodness.py judges it: the drill's and `gates rollback`'s targets are among them), the current
 release's and every running instance's, warm ones included (the platform adds those). A build of a
 failed release, or of one rolled back from, goes once it no longer runs.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from gates.core.errors import GatesError
 from gates.platforms import PrunesBuilds
 from gates.release.context import Context
-from gates.rollback import judge
+from gates.release.goodness import judge
 
 
 def prune_builds(ctx: Context) -> str:

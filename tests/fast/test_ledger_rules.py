@@ -12,7 +12,7 @@ from gates.coordination.ledger import OFF, Entry, Ledger, where
 from gates.coordination.lock import lock_scope
 from gates.coordination.schema import check_not_exposed, key_of
 from gates.core.errors import ConfigError
-from gates.rollback import Judgement, verdicts
+from gates.release.goodness import Judgement, verdicts
 
 
 def _entry(serving: int, outcome: str = "passed", gate: str = "passed", ident: str = "", **extra: Any) -> Entry:

@@ -1,4 +1,4 @@
-"""Whether a release is good, as pure rules over records (gates/rollback.py): by identity, never by number."""
+"""Whether a release is good, as pure rules over records (gates/release/goodness.py): by identity, never by number."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gates.platforms.base import Release
-from gates.rollback import verdicts
+from gates.release.goodness import verdicts
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gates.sandbox import DEMO, free_port, write_config
+from gates.bench.sandbox import DEMO, free_port, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 __all__ = ["DEMO", "REPO", "demo_copy", "free_port", "gates", "junit_results", "port_is_free", "write_config"]

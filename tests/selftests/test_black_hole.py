@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from gates import config as config_mod
-from gates.admin import stand_in_page
 from gates.checks.browser import dashboard_loaded, no_console_errors
 from gates.gaterun.runner import run_gate
 from gates.gaterun.visit import visit_admin
+from gates.platforms.admin import stand_in_page
 from tests.selftests.blackhole import black_hole, serving
 from tests.selftests.demo import write_config
 

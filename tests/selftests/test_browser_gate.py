@@ -20,9 +20,9 @@ from PIL import Image
 
 from gates import config as config_mod
 from gates.gaterun.runner import run_gate
-from gates.migrate import migrate
 from gates.platforms import platform_for
 from gates.platforms.local import down
+from gates.release.migrating import migrate
 from tests.selftests.demo import DEMO, demo_copy, junit_results, write_config
 
 pytestmark = pytest.mark.xdist_group("browser-gate")

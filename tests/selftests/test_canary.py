@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gates.sandbox import NOTIFY, NOTIFY_ENV, release_cli
+from gates.bench.sandbox import NOTIFY, NOTIFY_ENV, release_cli
 from tests.selftests.demo import REPO, demo_copy, gates, write_config
 
 pytestmark = pytest.mark.xdist_group("release")

@@ -194,7 +194,7 @@ def test_a_deploy_killed_mid_production_rollout_leaves_production_serving_one_re
 ) -> None:
     """The fault that was seen: SIGKILL while production rolls out (old and new both in rotation); `gates status`
     says so, closes the record and production serves exactly one release again."""
-    from gates.sandbox import NOTIFY, demo_webhook
+    from gates.bench.sandbox import NOTIFY, demo_webhook
 
     app = tmp_path / "app"
     shutil.copytree(DEMO, app, ignore=shutil.ignore_patterns("__pycache__", "faults.json"))

@@ -70,7 +70,7 @@ def _migrated_site(tmp_path: Path, url: str, lock_timeout: float, app: dict[str,
     more migration pending, bounded by ``lock_timeout``."""
     import shutil
 
-    from gates.sandbox import write_config
+    from gates.bench.sandbox import write_config
     from tests.selftests.demo import DEMO, gates
 
     source = tmp_path / "app"

@@ -23,7 +23,7 @@ from gates.release import Context, Step, execute, plan
 from gates.release.backup import backup_step
 from gates.release.deploy import deploy_step
 from gates.release.drill import FIRST_RELEASE_WAIVER, drill_step
-from gates.rollback import pick, previous_good
+from gates.release.goodness import pick, previous_good
 
 MakeConfig = Callable[..., Config]
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -159,8 +159,8 @@ def test_a_failed_smoke_on_the_rolled_back_release_fails_the_drill_and_staging_i
 
 def test_the_drill_smoke_expression_is_configurable(tmp_path: Path) -> None:
     """`[drill] smoke` sets the marker expression run against the rolled-back release; the default is the staging smoke molecules."""
+    from gates.bench.sandbox import write_config
     from gates.config import load
-    from gates.sandbox import write_config
 
     default = load(write_config(tmp_path / "default", environments={"staging": {}}))
     assert default.drill.smoke == "staging and smoke"

@@ -207,7 +207,7 @@ def test_migrate_names_the_failing_file_and_statement_and_what_stayed(
 ) -> None:
     """A file that applies to the rehearsal's empty copy but fails on the target's rows (a CHECK existing rows break):
     migrate raises naming file and statement, and which files stayed applied."""
-    from gates.migrate import migrate
+    from gates.release.migrating import migrate
 
     app = tmp_path / "app"
     write_migrations(app, GOOD)
@@ -240,7 +240,7 @@ def test_migrate_refuses_a_set_that_cannot_apply_whole_naming_every_failing_file
 ) -> None:
     """Two of three pending files fail on a copy of the schema: `gates migrate` names both with statement and error
     and applies nothing (not even the good file before them); fixed, the whole set applies."""
-    from gates.migrate import migrate
+    from gates.release.migrating import migrate
 
     app = tmp_path / "app"
     write_migrations(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gates.sandbox import NOTIFY, NOTIFY_ENV
+from gates.bench.sandbox import NOTIFY, NOTIFY_ENV
 from tests.selftests.demo import demo_copy, gates, junit_results, write_config
 from tests.selftests.test_release import _deploy
 

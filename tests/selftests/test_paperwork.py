@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from gates import config as config_mod
+from gates.cli.paperwork import attach
 from gates.core.errors import GatesError
 from gates.evidence.incident import IncidentWriter
 from gates.evidence.record import Record
 from gates.evidence.state import Backup, Drill, ReleaseState, Rollback
-from gates.paperwork import attach
 from gates.release import Context, Step, StepFn, execute
 from gates.release.signoff import signoff_step
 from gates.target import open_config
@@ -289,7 +289,7 @@ def test_a_failed_delivery_is_recorded_and_blocks_only_when_required(tmp_path, s
 
 def test_a_closed_port_is_reported_without_the_url(tmp_path, monkeypatch):
     """A webhook nobody listens on is an undelivered notification whose reason never shows the URL."""
-    from gates.sandbox import free_port
+    from gates.bench.sandbox import free_port
 
     monkeypatch.setenv(NOTIFY_ENV, f"http://127.0.0.1:{free_port()}/services/{CANARY}")
     ctx = make_ctx(tmp_path, NOTIFY)

@@ -25,11 +25,11 @@ import psycopg
 import pytest
 
 from gates import config as config_mod
+from gates.bench.sandbox import NOTIFY, NOTIFY_ENV, demo_webhook, release_cli
 from gates.evidence.proofs import proof_rows
 from gates.evidence.record import Record
 from gates.gaterun.runner import run_gate
 from gates.platforms import platform_for
-from gates.sandbox import NOTIFY, NOTIFY_ENV, demo_webhook, release_cli
 from tests.selftests.demo import REPO, demo_copy, gates, junit_results, port_is_free, write_config
 from tests.selftests.streamed import Streamed, run_streamed
 

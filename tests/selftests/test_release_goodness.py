@@ -1,4 +1,4 @@
-"""Which release is good, on real releases of an app whose faults are commits of its code (gates/rollback.py).
+"""Which release is good, on real releases of an app whose faults are commits of its code (gates/release/goodness.py).
 
 Staging on the local platform (two instances, a real database), released in process step by step
 as `gates deploy` runs them: a healthy commit, a commit whose ads health answers 503 (the rollout

@@ -12,9 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from gates.cli.paperwork import attach
 from gates.evidence.proofs import PROVEN, proof_rows
 from gates.evidence.record import Record
-from gates.paperwork import attach
 from gates.release import Context, execute
 from gates.target import open_config
 from tests.selftests import test_paperwork as paperwork

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from gates.bench.sandbox import write_config
 from gates.checks.downtime import Limits, rollout_without_downtime, timeline
 from gates.config import load
 from gates.core.errors import ConfigError, GatesError
 from gates.gaterun import probe
 from gates.monitor.plot import plot_timeline
 from gates.monitor.sampler import Sample
-from gates.sandbox import write_config
 
 LIMITS = Limits(max_gap_ms=1000, min_requests=10)
 T0 = 1_800_000_000.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gates.admin import admin_origins
 from gates.checks.embedding import embedding_allowed
+from gates.platforms.admin import admin_origins
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.smoke]
 

@@ -126,7 +126,7 @@ class LocalPlatform:
 
     def prune_builds(self, good: Collection[str]) -> list[str]:
         """Remove the builds and snapshots no release can return to; keep ``good`` (the refs of the last good
-        releases, judged by gates/rollback.py), and in every local environment the current release's and every
+        releases, judged by gates/release/goodness.py), and in every local environment the current release's and every
         running instance's (serving or warm). The refs removed."""
         keep = set(good)
         for env in self.config.environments.values():

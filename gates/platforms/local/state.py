@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gates.admin import admin_origins, stand_in_page
 from gates.config import Config, Environment
 from gates.core.errors import GatesError, UsageError
 from gates.core.redact import redact
+from gates.platforms.admin import admin_origins, stand_in_page
 from gates.platforms.base import LogLine, Release
 from gates.platforms.haproxy import FrontDoor
 

@@ -14,7 +14,7 @@ from gates.core.ports import free_port, lasting_port
 __all__ = ["free_port"]  # the sandboxes' ports, re-exported for the bench and the self-tests
 
 # The checkout gates runs from (the benchmark and the self-tests run from one; an installed gates has no demo).
-CHECKOUT = Path(__file__).resolve().parent.parent
+CHECKOUT = Path(__file__).resolve().parents[2]
 DEMO = CHECKOUT / "examples" / "demo"
 DEMO_HEALTH_PATHS = ["/health", "/api/ads/health", "/api/analytics/health"]
 DEMO_TILES = ["revenue", "orders", "conversion", "campaigns"]
@@ -38,7 +38,7 @@ def write_config(
     app_table = {"name": "demo", "source": str(source), "health_paths": DEMO_HEALTH_PATHS, **(app or {})}
     lines = ["[app]", *(f"{k} = {json.dumps(v)}" for k, v in app_table.items())]
     for name, table in environments.items():
-        # Each environment gets its Admin stand-in on a port of its own (see gates.admin).
+        # Each environment gets its Admin stand-in on a port of its own (see gates.platforms.admin).
         # Ports bound later by other processes: below the ephemeral range, where nothing else lands meanwhile.
         local = {"platform": "local", "url": f"http://127.0.0.1:{lasting_port()}"}
         table = {**local, "admin_url": f"http://127.0.0.1:{lasting_port()}/", **table}
