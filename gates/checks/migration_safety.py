@@ -36,7 +36,7 @@ from gates.database.migrations import (
     created_tables,
     tables_touched,
 )
-from gates.database.rehearsal import Inspect, PendingRehearsal
+from gates.database.rehearsed import Inspect, PendingRehearsal
 from gates.database.sqltext import split_statements
 
 SQUAWK_TIMEOUT = 60.0

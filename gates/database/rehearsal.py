@@ -11,10 +11,9 @@ files after a failing one are judged too). ``rehearse_pending`` adds the folder'
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,55 +34,12 @@ from gates.database.migrations import (
     register_url_secrets,
     scan_migrations,
 )
+from gates.database.rehearsed import FileOutcome, Inspect, PendingRehearsal, Rehearsal
 from gates.database.sqltext import split_statements
 
 # A rehearsal must end: a statement that waits on a lock or loops is a failure, not a hang.
 STATEMENT_TIMEOUT = "120s"
 _RESTORE_NOISE = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class FileOutcome:
-    """How one pending file fared: ``error`` is empty when it applied."""
-
-    file: MigrationFile
-    statements: int
-    failed_statement: int = 0
-    statement: str = ""
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.error
-
-
-# Judges the scratch database once every pending file ran: the measurements go into the Rehearsal.
-Inspect = Callable[[psycopg.Connection[Any]], Sequence[Measurement]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Rehearsal:
-    """The outcome of each pending file, what the schema restore could not recreate (not the app's), and what
-    ``inspect`` found in the schema the files built."""
-
-    outcomes: tuple[FileOutcome, ...]
-    restore_errors: tuple[str, ...]
-    inspected: tuple[Measurement, ...] = ()
-
-    @property
-    def failing(self) -> tuple[FileOutcome, ...]:
-        return tuple(o for o in self.outcomes if not o.ok)
-
-
-@dataclasses.dataclass(frozen=True)
-class PendingRehearsal:
-    """A folder rehearsed against a target: its files pending there, the folder's problems (names the CLI skips,
-    shared versions, pending files older than the newest applied one), and the rehearsal or why there is none."""
-
-    pending: tuple[MigrationFile, ...]
-    folder_problems: tuple[str, ...]
-    rehearsal: Rehearsal | None
-    error: str = ""
 
 
 def rehearse_pending(
