@@ -7,10 +7,8 @@ from typing import Any
 
 import httpx
 
-from gates.core.health import healthy_body
+from gates.core.health import RELEASE_HEADER, healthy_body
 from gates.core.measurement import Measurement
-
-RELEASE_HEADER = "X-Release"
 
 
 class Requests:

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class Record:
         # Paperwork (notifications, incident reports) hooks on here, not into the runner.
         self.listeners: list[Listener] = []
         self._kept: dict[str, Any] = {}
+        self._forget_proofs()
         self.write()
 
     @classmethod
@@ -77,17 +79,42 @@ class Record:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise GatesError(f"{folder / 'record.json'}: not a readable release record ({exc})") from None
         record.listeners = []
+        record._forget_proofs()
         # Keys another version of gates wrote are kept as they were when the record is written again.
         record._kept = data
         return record
 
     def has(self, relative: str) -> bool:
         """Whether ``relative`` (to the record folder) names an existing file."""
-        return (self.dir / relative).is_file()
+        self._looked[relative] = stamp = _stamp(self.dir / relative)
+        return stamp is not None
 
     def failures(self, report: str) -> tuple[str, ...]:
-        """'molecule: cause' of each molecule failed in the gate whose JUnit XML is ``report``."""
-        return junit_summary(self.dir / report)[1]
+        """'molecule: cause' of each molecule failed in the gate whose JUnit XML is ``report``: read once per
+        version of the file, however often the record is written."""
+        self._looked[report] = stamp = _stamp(self.dir / report)
+        known = self._junit.get(report)
+        if known is None or known[0] != stamp:
+            known = self._junit[report] = (stamp, junit_summary(self.dir / report)[1])
+        return known[1]
+
+    def _forget_proofs(self) -> None:
+        self._proofs: tuple[str, dict[str, _Stamp], list[str]] | None = None
+        self._looked: dict[str, _Stamp] = {}
+        self._junit: dict[str, tuple[_Stamp, tuple[str, ...]]] = {}
+
+    def _proof_table(self) -> list[str]:
+        """The Foreground Proof table, built again only when what it reads changed: the record's facts, or a file of
+        the folder it looked at (evidence that appeared, a gate's JUnit XML written again)."""
+        facts = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        if self._proofs is not None:
+            built_from, looked, table = self._proofs
+            if built_from == facts and all(_stamp(self.dir / name) == seen for name, seen in looked.items()):
+                return table
+        self._looked = {}
+        table = proof_table(proof_rows(self))
+        self._proofs = (facts, dict(self._looked), table)
+        return table
 
     def note_docs(self, docs: DocsUpdate) -> None:
         """Record the runbooks rewritten (and committed) after this release."""
@@ -211,7 +238,7 @@ class Record:
             links = ", ".join(f"[{a}]({a})" for a in s.artifacts)
             detail = s.detail.replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {s.name} | {s.env or ''} | {s.outcome} | {_took(s)} | {detail} | {links} |")
-        lines += ["", "## Foreground Proof", "", *proof_table(proof_rows(self)), "", *completion_block(self)]
+        lines += ["", "## Foreground Proof", "", *self._proof_table(), "", *completion_block(self)]
         return "\n".join(lines) + "\n"
 
 
@@ -220,6 +247,18 @@ def _took(step: StepRecord) -> str:
         return ""
     seconds = (dt.datetime.fromisoformat(step.ended_at) - dt.datetime.fromisoformat(step.started_at)).total_seconds()
     return f"{seconds:.1f}s"
+
+
+# A file as the proofs saw it: its modification time and size, or None when it is not a file.
+_Stamp = tuple[int, int] | None
+
+
+def _stamp(path: Path) -> _Stamp:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from gates.core.health import RELEASE_HEADER
 from gates.core.redact import redact
 
-RELEASE_HEADER = "X-Release"  # the release that answered (the demo app sends it; so can any app)
 SERVER_HEADER = "X-Gates-Server"  # the instance that answered (the local platform's HAProxy adds it)
 
 

@@ -34,12 +34,13 @@ from typing import Any
 
 from gates.config import Config, Environment
 from gates.core.errors import GatesError, UsageError
+from gates.core.measurement import utcnow
 from gates.core.procs import run
 from gates.core.redact import redact
 from gates.platforms.base import BuildResult
 from gates.platforms.local.sitelock import locked
 from gates.platforms.local.snapshots import content_ref, take
-from gates.platforms.local.state import now, read_json, write_json
+from gates.platforms.local.state import read_json, write_json
 
 BUILD_TIMEOUT = 900.0  # seconds one build may take
 LOG_TAIL = 10  # last lines of a failed build's output in its error
@@ -133,7 +134,7 @@ def build(config: Config, env: Environment | None = None, source: Path | None = 
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
         seconds, log = _run_build(config, command, folder, root / f"{ref}.log", env)
-        write_json(marker, {"ref": ref, "command": command, "built_at": now().isoformat(), "seconds": seconds})
+        write_json(marker, {"ref": ref, "command": command, "built_at": utcnow().isoformat(), "seconds": seconds})
         return BuildResult(ref, folder, snap.commit, snap.origin, command, False, log, seconds)
 
 

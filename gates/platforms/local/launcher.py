@@ -16,7 +16,8 @@ from pathlib import Path
 
 from gates.config import Config
 from gates.core.errors import GatesError
-from gates.core.health import healthy_body
+from gates.core.health import RELEASE_HEADER, healthy_body
+from gates.core.measurement import utcnow
 from gates.core.ports import free_port
 from gates.core.procs import wait_until
 from gates.core.redact import redact
@@ -24,10 +25,9 @@ from gates.platforms.base import Release
 from gates.platforms.errorlines import first_error
 from gates.platforms.local.builds import command_env
 from gates.platforms.local.processes import process_state, running, spawn
-from gates.platforms.local.state import Proc, Site, now, write_json
+from gates.platforms.local.state import Proc, Site, write_json
 from gates.platforms.secrets import SecretStore
 
-RELEASE_HEADER = "X-Release"  # as gates.checks.http reads it (not imported: httpx is loaded only when asked)
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -48,7 +48,7 @@ class Launcher:
         log = self.site.logs / f"{instance_id}.log"
         argv = self.argv(port)
         pid, ticks = spawn(argv, self.folder, self.env(instance_id, port), log)
-        proc = Proc(instance_id, pid, port, self.release.version, tuple(argv), str(log), now().isoformat(), ticks)
+        proc = Proc(instance_id, pid, port, self.release.version, tuple(argv), str(log), utcnow().isoformat(), ticks)
         self.site.add_instance(proc)
         self.site.event(f"instance {instance_id} started (pid {pid}, port {port})")
         return proc

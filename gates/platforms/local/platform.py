@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from gates.config import Config, Environment
 from gates.core.errors import ConfigError, GatesError, UsageError
+from gates.core.measurement import utcnow
 from gates.core.redact import register_secret
 from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status, WarmSet
 from gates.platforms.haproxy import ServerStat
@@ -29,7 +30,7 @@ from gates.platforms.local.builds import build, prune, release_folder
 from gates.platforms.local.processes import front_door_pid, group_rss, running, stop, stop_instance
 from gates.platforms.local.rollout import Rollout, check_strategy
 from gates.platforms.local.sitelock import locked
-from gates.platforms.local.state import NAME, Proc, Site, current_release, now, read_log
+from gates.platforms.local.state import NAME, Proc, Site, current_release, read_log
 from gates.platforms.releases import pick
 from gates.platforms.secrets import SecretStore
 
@@ -203,7 +204,7 @@ class LocalPlatform:
     def _record(self, site: Site, ref: str, commit: str, description: str) -> Release:
         releases = site.load_releases()
         version = max((r.version for r in releases), default=0) + 1
-        release = Release(version, ref, now(), "running", commit, description)
+        release = Release(version, ref, utcnow(), "running", commit, description)
         site.save_releases([*releases, release])
         site.event(f"release {version} ({ref}) created{': ' + description if description else ''}")
         return release

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from gates.config import STRATEGIES
 from gates.core.errors import GatesError
 from gates.core.procs import wait_until
 from gates.core.redact import redact
@@ -26,7 +27,6 @@ from gates.platforms.local.state import Proc
 
 T = TypeVar("T")
 
-STRATEGIES_BUILT = ("rolling", "immediate", "bluegreen", "canary")
 # Bounds of every wait of a rollout, in seconds.
 PLACE_TIMEOUT = 10.0  # HAProxy reports a placed instance UP
 DRAIN_TIMEOUT = 30.0  # a draining instance finishes its requests
@@ -36,9 +36,9 @@ CANARY_CHECKS = 5
 
 
 def check_strategy(strategy: str) -> str:
-    if strategy not in STRATEGIES_BUILT:
+    if strategy not in STRATEGIES:
         raise GatesError(
-            f"the local platform's {strategy!r} strategy is not built yet (built: {', '.join(STRATEGIES_BUILT)})"
+            f"the local platform's {strategy!r} strategy is not built yet (built: {', '.join(STRATEGIES)})"
         )
     return strategy
 

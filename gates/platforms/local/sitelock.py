@@ -12,8 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from gates.core.measurement import utcnow
 from gates.core.procs import wait_until
-from gates.platforms.local.state import now
 
 LOCK_TIMEOUT = 10.0  # seconds another deploy of the same environment takes to finish
 
@@ -37,7 +37,7 @@ def locked(path: Path, what: str, timeout: float | None = None) -> Iterator[None
         try:
             fh.seek(0)
             fh.truncate()
-            fh.write(f"pid {os.getpid()} since {now().isoformat(timespec='seconds')}\n")
+            fh.write(f"pid {os.getpid()} since {utcnow().isoformat(timespec='seconds')}\n")
             fh.flush()
             yield
         finally:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from gates.config import Config, Environment
 from gates.core.errors import GatesError, UsageError
+from gates.core.measurement import utcnow
 from gates.core.redact import redact
 from gates.platforms.admin import admin_origins, stand_in_page
 from gates.platforms.base import LogLine, Release
@@ -111,16 +112,12 @@ class Site:
         """One line in logs/deploy.log: the rollout's own evidence."""
         self.logs.mkdir(parents=True, exist_ok=True)
         with (self.logs / "deploy.log").open("a") as fh:
-            fh.write(f"{now().isoformat(timespec='milliseconds')} {redact(message)}\n")
+            fh.write(f"{utcnow().isoformat(timespec='milliseconds')} {redact(message)}\n")
 
 
 def current_release(releases: Sequence[Release]) -> Release | None:
     """The release an environment is meant to run: the newest complete one."""
     return next((r for r in sorted(releases, key=lambda r: -r.version) if r.status == "complete"), None)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def read_json(path: Path, default: Any) -> Any:
