@@ -45,12 +45,17 @@ class Stats:
     errors: int = 0
 
 
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile ``q`` (0 < q <= 1); None for no data."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
 def p95(durations: Sequence[float]) -> float | None:
     """Nearest-rank 95th percentile; None for no data."""
-    if not durations:
-        return None
-    ordered = sorted(durations)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+    return percentile(durations, 0.95)
 
 
 def stats(samples: Sequence[Sample], source: str = "synthetic") -> Stats:

@@ -1,0 +1,77 @@
+"""Per-route latency of the new release beside the one it replaces: a slower route fails naming both figures."""
+
+from __future__ import annotations
+
+import math
+
+from gates.checks.latency import LatencyBounds, latency_within_bounds, summarize
+from gates.monitor.evaluate import percentile
+
+
+def spread(median: float, n: int = 40) -> list[float]:
+    """n durations around ``median`` seconds: 0.8x to 1.2x of it, evenly."""
+    return [median * (0.8 + 0.4 * i / (n - 1)) for i in range(n)]
+
+
+def test_percentiles_are_nearest_rank():
+    """p50 and p95 of 1..100 are 50 and 95; no data has none."""
+    values = [float(v) for v in range(100, 0, -1)]
+    assert (percentile(values, 0.5), percentile(values, 0.95)) == (50.0, 95.0)
+    assert percentile([], 0.5) is None
+
+
+def test_the_same_speed_passes_with_both_figures_per_route():
+    """Two releases as fast as each other pass; the report's rows carry both releases' p50 and p95 per route."""
+    base = {"/app": spread(0.120), "/api/tiles": spread(0.040)}
+    judged = latency_within_bounds(base, {"/app": spread(0.130), "/api/tiles": spread(0.038)})
+    assert judged.ok, judged.explain()
+    rows = {row["route"]: row for row in judged.details}
+    assert rows["/app"]["samples before"] == 40 and math.isclose(rows["/app"]["p95 ratio"], 130 / 120, rel_tol=1e-3)
+    assert judged.observed.startswith("2 routes, worst p95 ratio 1.08x")
+
+
+def test_a_route_three_times_slower_fails_naming_the_route_and_both_figures():
+    """One route 3x slower beyond the floor fails on its p50 and p95, each line saying now, before and the limit."""
+    judged = latency_within_bounds({"/app": spread(0.1), "/health": spread(0.01)},
+                                   {"/app": spread(0.3), "/health": spread(0.01)})  # fmt: skip
+    assert not judged.ok
+    assert judged.problems == (
+        "/app: p50 298 ms now vs 99 ms before (3.0x, +199 ms; limit 2x and +50 ms)",
+        "/app: p95 354 ms now vs 118 ms before (3.0x, +236 ms; limit 2x and +50 ms)",
+    )
+
+
+def test_tiny_numbers_do_not_alarm_below_the_floor():
+    """4 ms becoming 12 ms is 3x but +8 ms: under the 50 ms floor it is no regression; a floor of 5 ms makes it one."""
+    base, slow = {"/health": spread(0.004)}, {"/health": spread(0.012)}
+    assert latency_within_bounds(base, slow).ok
+    judged = latency_within_bounds(base, slow, LatencyBounds(min_increase=0.005))
+    assert not judged.ok and judged.problems[0].startswith("/health: p50 12 ms now vs 4 ms before (3.0x, +8 ms")
+
+
+def test_the_ratios_are_bounds_of_their_own():
+    """A p95 ratio of 2.5 passes under a limit of 3 and fails under 2."""
+    base, slow = {"/app": spread(0.2)}, {"/app": spread(0.5)}
+    assert latency_within_bounds(base, slow, LatencyBounds(max_p50_ratio=3.0, max_p95_ratio=3.0)).ok
+    judged = latency_within_bounds(base, slow, LatencyBounds(max_p50_ratio=3.0))
+    assert [p.split(":")[1].split()[0] for p in judged.problems] == ["p95"]
+
+
+def test_too_few_samples_or_a_route_only_one_side_has_fail_closed():
+    """Under min_samples on either side, or a route missing on one side, or nothing at all: a failure saying so."""
+    judged = latency_within_bounds(
+        {"/app": spread(0.1, n=5), "/old": spread(0.1)}, {"/app": spread(0.1), "/new": spread(0.1)}
+    )
+    assert not judged.ok
+    assert judged.problems == (
+        "/app: too few samples to compare (5 before, 40 now; 20 required on each side) (fail closed)",
+        "/new: no samples of the release being replaced (fail closed)",
+        "/old: no samples of the new release (fail closed)",
+    )
+    assert latency_within_bounds({}, {}).problems == ("no samples of either release (fail closed)",)
+
+
+def test_failed_requests_without_a_duration_are_not_samples():
+    """NaN durations (a request that got no answer) are not counted, so they cannot make up the minimum."""
+    (summary,) = summarize({"/app": [0.1] * 10 + [math.nan] * 30}).values()
+    assert summary.count == 10 and summary.p95 == 0.1
