@@ -27,7 +27,8 @@ from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Re
 from gates.platforms.haproxy import ServerStat
 from gates.platforms.local import launcher
 from gates.platforms.local.builds import build, prune, release_folder
-from gates.platforms.local.processes import front_door_pid, group_rss, running, stop, stop_instance
+from gates.platforms.local.memory import instances_rss
+from gates.platforms.local.processes import front_door_pid, running, stop, stop_instance
 from gates.platforms.local.rollout import Rollout, check_strategy
 from gates.platforms.local.sitelock import locked
 from gates.platforms.local.state import NAME, Proc, Site, current_release, read_log
@@ -123,7 +124,7 @@ class LocalPlatform:
         procs = [p for p in site.warm_instances() if running(p)] if site.dir.is_dir() else []
         if not procs:
             return None
-        return WarmSet(procs[0].release, len(procs), sum(group_rss(p.pid) for p in procs))
+        return WarmSet(procs[0].release, len(procs), sum(instances_rss(procs).values()))
 
     def prune_builds(self, good: Collection[str]) -> list[str]:
         """Remove the builds and snapshots no release can return to; keep ``good`` (the refs of the last good

@@ -84,14 +84,19 @@ def running(proc: Proc) -> bool:
     return _live(fields) and len(fields) > 19 and fields[19] == str(proc.ticks)
 
 
-def group(pgid: int) -> list[int]:
-    """The live processes of process group ``pgid``."""
-    found: list[int] = []
+def live_processes() -> dict[int, tuple[int, int]]:
+    """Every live process of the machine: pid -> (parent pid, process group), one pass over /proc."""
+    found: dict[int, tuple[int, int]] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         fields = _stat(int(entry.name))
-        if _live(fields) and len(fields) > 2 and fields[2] == str(pgid):
-            found.append(int(entry.name))
+        if _live(fields) and len(fields) > 2:
+            found[int(entry.name)] = (int(fields[1]), int(fields[2]))
     return found
+
+
+def group(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    return [pid for pid, (_, pgrp) in live_processes().items() if pgrp == pgid]
 
 
 def process_state(pid: int) -> str:
@@ -142,14 +147,3 @@ def front_door_pid(front: FrontDoor) -> int | None:
     """HAProxy's pid when it runs (its pidfile names a live HAProxy of this environment)."""
     pid = front.pid()
     return pid if pid is not None and front.is_own(cmdline(pid)) else None
-
-
-def group_rss(pgid: int) -> int:
-    """Resident memory of process group ``pgid`` in bytes: VmRSS of each live member, summed (0 when gone)."""
-    total = 0
-    for pid in group(pgid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024  # reported in kB
-    return total
