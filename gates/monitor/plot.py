@@ -6,10 +6,16 @@ One plot serves the monitor window (the p95 limit drawn across) and the rollout'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gates.monitor.sampler import Sample
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 _RELEASE_COLOURS = ("#888", "#2a7", "#27c", "#c7a", "#a60")
 
@@ -28,18 +34,12 @@ def plot_timeline(
     marks: Sequence[tuple[float, str]] = (),
     by_release: bool = False,
 ) -> Path:
-    """Write a PNG with the Agg backend (no display needed); return its path.
+    """Write a PNG; return its path.
 
     ``marks``: (epoch seconds, label) drawn as vertical lines; ``by_release``: successful answers
     coloured by their release (``Sample.release``) instead of one colour.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 3.5), dpi=100)
-    try:
+    with figure(path) as (_, ax):
         t0 = min((s.at for s in samples), default=0.0)
         ok = [s for s in samples if not s.failed]
         groups = {s.release for s in ok} if by_release else {""}
@@ -60,9 +60,23 @@ def plot_timeline(
         ax.set_ylabel("request duration (s)")
         ax.set_title(title)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside: never over a mark
+    return path
+
+
+@contextlib.contextmanager
+def figure(path: Path, *, size: tuple[float, float] = (9, 3.5)) -> Iterator[tuple[Figure, Axes]]:
+    """A figure of one plot, drawn with the Agg backend (no display needed), written to ``path`` as PNG when the
+    block ends, and closed whatever happens (pyplot keeps every open figure alive)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    try:
+        yield fig, ax
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
     finally:
         plt.close(fig)
-    return path
