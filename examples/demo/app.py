@@ -13,8 +13,9 @@ Environment:
     ANALYTICS_REAL_DATA, FEATURE_*   feature flags ("1", "true", "yes", "on" mean on), served by /api/flags
 
 Routes: ``/api/flags`` (the flags as booleans), ``POST /api/alerts`` (a Slack-webhook stand-in), ``/health`` (the instance itself), ``/api/ads/health``, ``/api/analytics/health`` (reads
-the database), and ``/app``, the dashboard page whose tiles come from ``public.dashboard_tiles``
-and ``public.ad_campaigns``. Any other path answers 404 and is logged with its method and path, as a web
+the database), ``/app``, the dashboard page whose tiles come from ``public.dashboard_tiles``
+and ``public.ad_campaigns``, and ``/signup``, a sign-up form (name, email) whose POST stores a row in
+``public.signups`` and answers a page with a ``role="status"`` confirmation. Any other path answers 404 and is logged with its method and path, as a web
 server logs it.
 
 Faults, for tests that must see a gate fail. A faulty release is this folder copied with a
@@ -34,6 +35,8 @@ Faults, for tests that must see a gate fail. A faulty release is this folder cop
                                         /health 200 with {"status": "degraded"} (one sick instance of two)
     "log_env":     ["<VAR>"]            print each variable's value at start (an app that logs the
                                         secret it was given)
+    "corrupt_signup_email": true        the sign-up form stores the email with the last character of
+                                        its local part dropped (an off-by-one slice), yet confirms it
 
 An unknown key stops the app at start, so a misspelt fault never passes silently as a healthy release.
 """
@@ -46,9 +49,11 @@ import json
 import os
 from pathlib import Path
 from typing import Any, LiteralString
+from urllib.parse import parse_qs
 
 import psycopg
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -68,6 +73,7 @@ FAULT_KEYS = {
     "flags_on",
     "degraded_instances",
     "log_env",
+    "corrupt_signup_email",
 }
 RELEASE = int(os.environ.get("APP_RELEASE") or 0)
 INSTANCE = os.environ.get("APP_INSTANCE", "")
@@ -137,8 +143,8 @@ class DatabaseUnavailable(Exception):
     """The database is not configured, not reachable, or not migrated; the message is safe to show."""
 
 
-def query(sql: LiteralString) -> list[tuple[Any, ...]]:
-    """Rows of one read-only query; raise DatabaseUnavailable without ever revealing the URL."""
+def query(sql: LiteralString, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of one statement (none for a write: it commits); raise DatabaseUnavailable without ever revealing the URL."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         raise DatabaseUnavailable("database not configured")
@@ -146,7 +152,8 @@ def query(sql: LiteralString) -> list[tuple[Any, ...]]:
         # prepare_threshold=None: Supabase's transaction pooler does not keep prepared statements.
         with psycopg.connect(url, connect_timeout=DB_CONNECT_TIMEOUT, autocommit=True, prepare_threshold=None) as conn:
             conn.execute("set statement_timeout = '2s'")
-            return conn.execute(sql).fetchall()
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
     except psycopg.OperationalError:
         raise DatabaseUnavailable("database unreachable") from None
     except psycopg.Error:
@@ -245,6 +252,47 @@ def error_tile(reason: str) -> str:
     )
 
 
+async def signup(request: Request) -> Response:
+    """The sign-up form; its POST stores (email, name) in public.signups and confirms with what was typed."""
+    if request.method != "POST":
+        return HTMLResponse(SIGNUP_PAGE.format(body=SIGNUP_FORM.format(error="")))
+    raw = await request.body()  # urlencoded, as a form posts it
+    fields = {k: v[0].strip() for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    email, name = fields.get("email", ""), fields.get("name", "")
+    if "@" not in email or not name:
+        error = '<p class="signup__error" role="alert">A name and an email address, please.</p>'
+        return HTMLResponse(SIGNUP_PAGE.format(body=SIGNUP_FORM.format(error=error)), status_code=400)
+    stored = email
+    if FAULTS.get("corrupt_signup_email"):
+        at = email.index("@")
+        stored = email[: at - 1] + email[at:]  # the off-by-one slice of the fault
+    try:
+        # In a thread: a slow database never blocks the event loop.
+        await run_in_threadpool(query, "insert into public.signups (email, name) values (%s, %s)", (stored, name))
+    except DatabaseUnavailable as exc:
+        error = f'<p class="signup__error" role="alert">Not saved: {html.escape(str(exc))}.</p>'
+        return HTMLResponse(SIGNUP_PAGE.format(body=SIGNUP_FORM.format(error=error)), status_code=503)
+    confirmation = (
+        f'<p class="signup__confirmation" role="status">Thanks, {html.escape(name)}: '
+        f"we will write to {html.escape(email)}.</p>"
+    )
+    return HTMLResponse(SIGNUP_PAGE.format(body=confirmation))
+
+
+SIGNUP_FORM = """{error}<form class="signup" method="post" action="/signup">
+<label>Name <input name="name" autocomplete="name" required></label>
+<label>Email <input name="email" type="email" autocomplete="email" required></label>
+<button type="submit">Sign up</button>
+</form>"""
+
+SIGNUP_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign up - Hot Dash</title><link rel="icon" href="data:,"></head>
+<body><main class="signup-page"><h1>Hot Dash news</h1>{body}</main></body>
+</html>
+"""
+
+
 PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -287,6 +335,7 @@ app = Starlette(
         Route("/api/ads/health", ads_health),
         Route("/api/analytics/health", analytics_health),
         Route("/app", dashboard),
+        Route("/signup", signup, methods=["GET", "POST"]),
     ],
     middleware=[Middleware(FaultsAndRelease)],
 )

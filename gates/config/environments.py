@@ -40,6 +40,9 @@ class Environment:
     # Keep the previous release's instances running out of rotation until the release is confirmed, so a
     # rollback is a traffic switch; unset: on for production only.
     keep_previous: bool | None = None
+    # Whether molecules may write to this environment's database through the app (the write-path kit,
+    # gates/gaterun/writepath.py): they store marked rows and delete them afterwards. Unset: everywhere but production.
+    writes_allowed: bool | None = None
 
     @property
     def rollout_strategy(self) -> str:
@@ -69,6 +72,10 @@ class Environment:
     @property
     def keeps_previous(self) -> bool:
         return self.is_production if self.keep_previous is None else self.keep_previous
+
+    @property
+    def allows_writes(self) -> bool:
+        return not self.is_production if self.writes_allowed is None else self.writes_allowed
 
 
 ADMIN_URL_FIELDS = ("store", "app", "env")

@@ -9,4 +9,5 @@ export default [
   route("api/flags", "routes/api.flags.ts"),
   route("api/alerts", "routes/api.alerts.ts"),
   route("api/tiles/:name", "routes/api.tiles.$name.ts"),
+  route("signup", "routes/signup.tsx"),
 ] satisfies RouteConfig;

@@ -1,5 +1,5 @@
 """The plugin's options, and what it registers when pytest configures: its markers, the shipped molecules
-of a gate run, the browser's fixtures, the writers of the evidence and the report's header."""
+of a gate run, the browser's and the write-path kit's fixtures, the writers of the evidence and the report's header."""
 
 from __future__ import annotations
 
@@ -84,6 +84,11 @@ def pytest_configure(config: pytest.Config) -> None:
         from gates.gaterun import browser
 
         config.pluginmanager.register(browser, "gates-browser")
+    # The write-path kit's fixtures (its browser is pytest-playwright's, asked for only when a form is submitted).
+    if not config.pluginmanager.has_plugin("gates-writepath"):
+        from gates.gaterun import writepath
+
+        config.pluginmanager.register(writepath, "gates-writepath")
     # The writers run on the controller, which sees every report; an xdist worker (same options) would write each
     # line a second time.
     controller = not hasattr(config, "workerinput")

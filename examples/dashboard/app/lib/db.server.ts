@@ -34,7 +34,7 @@ function connect(): pg.Pool {
   return pool;
 }
 
-/** Rows of one read-only query; DatabaseUnavailable without ever revealing the URL. */
+/** Rows of one statement (a write commits: the pool runs it on its own); DatabaseUnavailable without ever revealing the URL. */
 export async function query<Row extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<Row[]> {
   const db = connect();
   try {
@@ -62,4 +62,9 @@ export function tiles(): Promise<TileRow[]> {
 /** One tile by name, undefined when there is no such tile. */
 export async function tile(name: string): Promise<TileRow | undefined> {
   return (await query<TileRow>(`${TILES} where t.name = $1`, [name]))[0];
+}
+
+/** Store one sign-up of the form at /signup. */
+export async function storeSignup(email: string, name: string): Promise<void> {
+  await query("insert into public.signups (email, name) values ($1, $2)", [email, name]);
 }

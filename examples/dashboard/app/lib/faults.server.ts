@@ -24,6 +24,7 @@ export interface Faults {
   client_console_error_delay_ms: number;
   failing_fetch_tile: string;
   hydration_mismatch: boolean;
+  corrupt_signup_email: boolean;
 }
 
 const NONE: Faults = {
@@ -40,6 +41,7 @@ const NONE: Faults = {
   client_console_error_delay_ms: 0,
   failing_fetch_tile: "",
   hydration_mismatch: false,
+  corrupt_signup_email: false,
 };
 
 /** The folder holding package.json above this module: the app's root, in the build and in dev alike. */
