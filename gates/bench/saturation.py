@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gates.bench.registry import scenario
 from gates.bench.sandbox import CHECKOUT, NOTIFY, demo_webhook, release_cli, write_config
 from gates.bench.stats import Figure, figure
 
@@ -35,19 +36,20 @@ def _busy_loops(count: int, seconds: float) -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(count)]
 
 
-def saturated_releases(tmp: Path, releases: int, *, saturate: bool) -> list[Figure]:
-    """``releases`` healthy releases of the React Router demo, with one busy loop per core when ``saturate``."""
+SATURATED_RELEASES = 20
+
+
+# Last: its busy loops would load every figure measured beside them.
+@scenario("saturation", cheap=False, runs=SATURATED_RELEASES)
+def saturated_releases(tmp: Path, releases: int) -> list[Figure]:
+    """``releases`` healthy releases of the React Router demo, with one busy loop per core."""
     folder = tmp / "saturation"
-    # The quick run only proves the scenario runs: the Python stand-in, which needs no build.
     environments: dict[str, dict[str, Any]] = {"staging": {}, "production": {}}
-    if saturate:
-        config = write_config(
-            folder, source=DASHBOARD, app=APP, environments=environments, extra=EXTRA,
-            browser={"ready_selector": 'html[data-hydrated="true"]'},
-        )  # fmt: skip
-    else:
-        config = write_config(folder, environments=environments, extra=EXTRA)
-    loops = _busy_loops(os.cpu_count() or 1, RELEASE_TIMEOUT * releases) if saturate else []
+    config = write_config(
+        folder, source=DASHBOARD, app=APP, environments=environments, extra=EXTRA,
+        browser={"ready_selector": 'html[data-hydrated="true"]'},
+    )  # fmt: skip
+    loops = _busy_loops(os.cpu_count() or 1, RELEASE_TIMEOUT * releases)
     passed: list[float] = []
     walls: list[float] = []
     loads: list[float] = []
@@ -71,15 +73,13 @@ def saturated_releases(tmp: Path, releases: int, *, saturate: bool) -> list[Figu
         subprocess.run([sys.executable, *release_cli(), "--config", str(config), "down"], cwd=CHECKOUT,
                        capture_output=True, timeout=120, check=False)  # fmt: skip
     ok = int(sum(passed))
-    name = "healthy releases passed under saturation" if saturate else "healthy releases passed (quick: no saturation)"
+    name = "healthy releases passed under saturation"
     # On stderr: the table is what stdout prints first.
     low, high = min(loads, default=0.0), max(loads, default=0.0)
     print(f"bench: {name}: {ok}/{releases} (load average {low:.1f}-{high:.1f})", file=sys.stderr)
     return [
         figure(f"{name} ({ok}/{releases})", "passed", passed, f"{releases}/{releases}", ok == releases),
-        figure(
-            "release under saturation: whole gates deploy" if saturate else "release: React Router demo", "s", walls
-        ),
+        figure("release under saturation: whole gates deploy", "s", walls),
     ]
 
 

@@ -17,8 +17,9 @@ from statistics import median
 import httpx
 
 from gates import config as config_mod
+from gates.bench.registry import scenario
 from gates.bench.sandbox import CHECKOUT, DEMO, NOTIFY, demo_webhook, free_port, release_cli, write_config
-from gates.bench.stats import Figure, figure
+from gates.bench.stats import Figure, figure, median_at_least, median_within, pending
 from gates.gaterun.runner import run_gate
 from gates.platforms.haproxy import FrontDoor
 
@@ -32,6 +33,7 @@ def _gates(config: Path, *args: str, env: dict[str, str] | None = None) -> subpr
     )  # fmt: skip
 
 
+@scenario("collection", cheap=True)
 def collection(tmp: Path, runs: int) -> list[Figure]:
     """Start-up: wall time of `pytest -m staging --collect-only` over the molecules."""
     config = write_config(tmp / "collect", environments={"staging": {}})
@@ -42,9 +44,10 @@ def collection(tmp: Path, runs: int) -> list[Figure]:
         started = time.monotonic()
         subprocess.run(args, cwd=config.parent, capture_output=True, timeout=TIMEOUT, check=False)
         times.append(time.monotonic() - started)
-    return [figure("collection (pytest -m staging --collect-only)", "s", times, "<= 1.5 s", _le(times, 1.5))]
+    return [figure("collection (pytest -m staging --collect-only)", "s", times, "<= 1.5 s", median_within(times, 1.5))]
 
 
+@scenario("release and gate", cheap=False)
 def release_and_gate(tmp: Path, runs: int) -> list[Figure]:
     """A whole `gates deploy` of the demo, per step; and the production gate's wall time against its molecules."""
     wall: list[float] = []
@@ -83,35 +86,52 @@ def release_and_gate(tmp: Path, runs: int) -> list[Figure]:
             reused.append(any(s["name"] == "build" and "reused build" in s.get("detail", "") for s in steps))
         finally:
             _gates(config, "down")
-    figures = [figure("release: whole gates deploy", "s", wall, "<= 120 s", _le(wall, 120))]
+    figures = [figure("release: whole gates deploy", "s", wall, "<= 120 s", median_within(wall, 120))]
     figures.append(
         figure("release: second gates deploy (same code)", "s", second, "<= 60 s, reused build",
-               _le(second, 60) and bool(reused) and all(reused))
+               median_within(second, 60) and bool(reused) and all(reused))
     )  # fmt: skip
     figures += [figure(f"release step: {name}", "s", times) for name, times in per_step.items()]
     figures += [
         figure("production gate wall", "s", gate_walls),
         figure("production gate: slowest molecule", "s", max_molecules),
-        figure("gate_wall / max_molecule", "x", ratios, "<= 1.3", _le(ratios, 1.3)),
+        figure("gate_wall / max_molecule", "x", ratios, "<= 1.3", median_within(ratios, 1.3)),
     ]
     return figures
 
 
+@scenario("no-change release of the React Router 7 demo", cheap=True)
+def no_change_release(tmp: Path, runs: int) -> list[Figure]:
+    """Slot: ``gates deploy`` of the React Router 7 demo with nothing changed (its build reused)."""
+    return [pending("release: React Router 7 demo, no change", "s", "<= 30 s")]
+
+
+@scenario("rollback", cheap=True)
 def rollback(tmp: Path, runs: int) -> list[Figure]:
     """From the call of a rollback to the previous release serving all traffic: by a switch back to the warm
     previous release (``keep_previous``), and by rolling it out anew."""
-    warm = [_rollback_once(tmp / f"rollback-warm-{run}", keep=True) for run in range(runs)]
-    cold = [_rollback_once(tmp / f"rollback-cold-{run}", keep=False) for run in range(runs)]
+    warm = _rollbacks(tmp / "rollback-warm", runs, keep=True)
+    cold = _rollbacks(tmp / "rollback-cold", runs, keep=False)
     return [
-        figure("rollback: warm switch -> previous release serving", "s", warm, "<= 0.1 s", _le(warm, 0.1)),
-        figure("rollback: redeploy -> previous release serving", "s", cold, "<= 5 s", _le(cold, 5.0)),
+        figure("rollback: warm switch -> previous release serving", "s", warm, "<= 0.1 s", median_within(warm, 0.1)),
+        figure("rollback: redeploy -> previous release serving", "s", cold, "<= 5 s", median_within(cold, 5.0)),
     ]
 
 
-def _rollback_once(folder: Path, *, keep: bool) -> float:
-    """Release 1, then a faulty release 2 (it fails a gate, not its health check), then the timed rollback.
+@scenario("rollback inside and outside the warm window", cheap=True)
+def rollback_window(tmp: Path, runs: int) -> list[Figure]:
+    """Slot: ``gates rollback`` inside ``keep_previous_for`` (a switch) and after it (a redeploy)."""
+    return [
+        pending("rollback inside the warm window -> previous release serving", "s", "<= 0.1 s"),
+        pending("rollback outside the warm window -> previous release serving", "s", "<= 5 s"),
+    ]
 
-    The gate that would fail release 2 is not run: the figure starts at the rollback's call."""
+
+def _rollbacks(folder: Path, runs: int, *, keep: bool) -> list[float]:
+    """Release 1; then ``runs`` times a faulty release (it fails a gate, not its health check) and the timed
+    rollback from it, on the same environment (each rollback returns to a healthy release again).
+
+    The gate that would fail the faulty release is not run: the figure starts at the rollback's call."""
     from gates.platforms.local import LocalPlatform, down
 
     os.environ[BENCH_DB_ENV] = UNREACHABLE_DB  # the polled path needs no database
@@ -119,40 +139,50 @@ def _rollback_once(folder: Path, *, keep: bool) -> float:
     cfg = config_mod.load(write_config(folder, environments={"production": production}))
     env = cfg.environment("production")
     platform = LocalPlatform(cfg)
+    took: list[float] = []
     try:
         platform.deploy(env, str(DEMO))
-        bad = platform.deploy(env, str(_faulty_copy(DEMO, folder / "faulty"))).version
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            started = time.monotonic()
-            call = pool.submit(platform.rollback, env)
-            serving_from = _until_all_traffic_not_from(env.url, bad, started)
-            call.result(timeout=TIMEOUT)
-        return serving_from - started
+        faulty = str(_faulty_copy(DEMO, folder / "faulty"))
+        for _ in range(runs):
+            bad = platform.deploy(env, faulty).version
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                started = time.monotonic()
+                call = pool.submit(platform.rollback, env)
+                serving_from = _until_all_traffic_not_from(env.url, bad, started)
+                call.result(timeout=TIMEOUT)
+            took.append(serving_from - started)
     finally:
         down(cfg)
+    return took
 
 
 DEPLOY_SIZES = (2, 4, 8)
 
 
+@scenario("rolling deploy at 2, 4 and 8 instances", cheap=True)
 def deploy_scaling(tmp: Path, runs: int) -> list[Figure]:
-    """A rolling deploy over running instances (the second release) at 2, 4 and 8 instances, default surge."""
+    """A rolling deploy over running instances (a release after the first) at 2, 4 and 8 instances, default
+    surge: one first release per count, then ``runs`` timed releases over it. The counts take turns, run by
+    run, so that a change of the machine's load falls on all of them alike."""
     from gates.platforms.local import LocalPlatform, down
 
     os.environ[BENCH_DB_ENV] = UNREACHABLE_DB
     times: dict[int, list[float]] = {n: [] for n in DEPLOY_SIZES}
-    for n in DEPLOY_SIZES:
-        for run in range(runs):
+    configs = []
+    try:
+        for n in DEPLOY_SIZES:
             staging = {"database_url_env": BENCH_DB_ENV, "instances": n}
-            cfg = config_mod.load(write_config(tmp / f"deploy-{n}-{run}", environments={"staging": staging}))
-            env = cfg.environment("staging")
-            try:
-                LocalPlatform(cfg).deploy(env, str(DEMO))
+            cfg = config_mod.load(write_config(tmp / f"deploy-{n}", environments={"staging": staging}))
+            configs.append((n, cfg))
+            LocalPlatform(cfg).deploy(cfg.environment("staging"), str(DEMO))
+        for _ in range(runs):
+            for n, cfg in configs:
                 started = time.monotonic()
-                LocalPlatform(cfg).deploy(env, str(DEMO))
+                LocalPlatform(cfg).deploy(cfg.environment("staging"), str(DEMO))
                 times[n].append(time.monotonic() - started)
-            finally:
-                down(cfg)
+    finally:
+        for _, cfg in configs:
+            down(cfg)
     return deploy_figures(times)
 
 
@@ -166,11 +196,12 @@ def deploy_figures(times: dict[int, list[float]]) -> list[Figure]:
             figures.append(figure(f"deploy: rolling, {n} instances", "s", values))
             continue
         target = f"<= 2x {smallest} instances ({2 * base:.1f} s)"
-        figures.append(figure(f"deploy: rolling, {n} instances", "s", values, target, _le(values, 2 * base)))
+        figures.append(figure(f"deploy: rolling, {n} instances", "s", values, target, median_within(values, 2 * base)))
     return figures
 
 
-def hung_target(tmp: Path) -> list[Figure]:
+@scenario("hung target", cheap=True)
+def hung_target(tmp: Path, runs: int) -> list[Figure]:
     """The whole staging gate against an app that accepts connections and never answers, beside its bound:
     ``[app] health_timeout + [browser] load_timeout + 5 s``."""
     os.environ[BENCH_DB_ENV] = UNREACHABLE_DB
@@ -183,12 +214,15 @@ def hung_target(tmp: Path) -> list[Figure]:
                             browser={"load_timeout": HUNG_LOAD, "admin_origins": ["https://admin.shopify.com"]},
                             database={"lock_timeout": 1.0, "statement_timeout": 5.0})  # fmt: skip
         cfg = config_mod.load(path)
-        (tmp / "hung" / "gate" / "logs").mkdir(parents=True)
-        started = time.monotonic()
-        run_gate(cfg, cfg.environment("staging"), "staging", tmp / "hung" / "gate", "staging-gate")
-        took = time.monotonic() - started
+        took = []
+        for run in range(runs):
+            out = tmp / "hung" / f"gate-{run}"
+            (out / "logs").mkdir(parents=True)
+            started = time.monotonic()
+            run_gate(cfg, cfg.environment("staging"), "staging", out, "staging-gate")
+            took.append(time.monotonic() - started)
     limit = hung_bound(HUNG_HEALTH, HUNG_LOAD)
-    return [figure("hung target: whole staging gate", "s", [took], f"<= {limit:g} s (bound)", took <= limit)]
+    return [figure("hung target: whole staging gate", "s", took, f"<= {limit:g} s (bound)", median_within(took, limit))]
 
 
 HUNG_HEALTH, HUNG_LOAD = 2.0, 5.0  # [app] health_timeout and [browser] load_timeout of the hung-target gate
@@ -203,6 +237,7 @@ SCALE_TABLES = 1000
 SCALE_DB_ENV = "GATES_BENCH_SCALE_DB"
 
 
+@scenario("database at scale", cheap=False)
 def database_scale(tmp: Path, runs: int) -> list[Figure]:
     """The database molecules of the staging gate on 1,000 tables created by 1,000 applied migrations, in a
     scratch database of a local cluster: the molecules' own seconds (summed) and the gate's wall."""
@@ -231,7 +266,7 @@ def database_scale(tmp: Path, runs: int) -> list[Figure]:
         cluster.stop()
     name = f"database molecules, {SCALE_TABLES} tables and migrations"
     return [
-        figure(name, "s", molecules, "<= 3 s", _le(molecules, 3.0)),
+        figure(name, "s", molecules, "<= 3 s", median_within(molecules, 3.0)),
         figure(f"{name}: gate wall", "s", walls),
     ]
 
@@ -266,7 +301,8 @@ BENCH_DB_ENV = "GATES_BENCH_UNREACHABLE_DB"  # the probed paths need no database
 UNREACHABLE_DB = "postgresql://bench@127.0.0.1:9/bench"  # port 9: refused at once
 
 
-def probe_resolution(tmp: Path, quick: bool) -> list[Figure]:
+@scenario("probe resolution", cheap=False)
+def probe_resolution(tmp: Path, runs: int) -> list[Figure]:
     """Outages of 10-200 ms (every HAProxy backend server in maintenance) under the probe: which it detects,
     the rate it sustains, and its CPU cost (its own process's CPU time over its wall time, % of one core)."""
     from gates.gaterun.probe import Probe
@@ -283,7 +319,7 @@ def probe_resolution(tmp: Path, quick: bool) -> list[Figure]:
     try:
         LocalPlatform(cfg).deploy(env, str(DEMO))
         front = Site(cfg, env).front
-        for run in range(1 if quick else 3):
+        for run in range(runs):
             probe = Probe(cfg, env, tmp / "probe" / f"probe-{run}.jsonl", before=1).start()
             windows = [(ms, *_outage(front, ms)) for ms in OUTAGES_MS]
             result = probe.finish()
@@ -306,8 +342,10 @@ def probe_resolution(tmp: Path, quick: bool) -> list[Figure]:
         )
         for ms, hits in detected.items()
     ]
-    figures.append(figure("probe: sustained request rate", "req/s", rates, ">= 200 req/s", _ge(rates, 199.0)))
-    figures.append(figure("probe: CPU (% of one core)", "%", cpu, "<= 30 %", _le(cpu, 30.0)))
+    figures.append(
+        figure("probe: sustained request rate", "req/s", rates, ">= 200 req/s", median_at_least(rates, 199.0))
+    )
+    figures.append(figure("probe: CPU (% of one core)", "%", cpu, "<= 30 %", median_within(cpu, 30.0)))
     return figures
 
 
@@ -328,17 +366,6 @@ def _outage(front: FrontDoor, ms: int) -> tuple[float, float]:
 
 def _all(hits: list[float]) -> bool:
     return bool(hits) and all(h == 1.0 for h in hits)
-
-
-def _ge(values: list[float], bound: float) -> bool:
-    return bool(values) and sorted(values)[len(values) // 2] >= bound
-
-
-# ---------------------------------------------------------------------------
-
-
-def _le(values: list[float], bound: float) -> bool:
-    return bool(values) and sorted(values)[len(values) // 2] <= bound
 
 
 def _seconds(step: dict[str, str]) -> float:
