@@ -21,7 +21,7 @@ from gates.bench.registry import SCENARIOS, Scenario
 from gates.bench.sandbox import CHECKOUT
 from gates.bench.stats import MIN_RUNS, Figure, table
 
-# Their scenarios register on import, in run order: saturation's last (its busy loops would load the others).
+# Their scenarios register on import.
 REGISTERED_BY = (scenarios, saturation)
 
 

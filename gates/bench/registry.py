@@ -27,21 +27,23 @@ class Scenario:
     measure: Measure
     cheap: bool
     runs: int = MIN_RUNS
+    last: bool = False  # runs after every other (its load would fall on the figures measured beside it)
 
 
 SCENARIOS: list[Scenario] = []
 
 
-def scenario(name: str, *, cheap: bool, runs: int = MIN_RUNS) -> Callable[[Measure], Measure]:
-    """Register the decorated function as the scenario ``name`` (names are unique; registration order is run
-    order)."""
+def scenario(name: str, *, cheap: bool, runs: int = MIN_RUNS, last: bool = False) -> Callable[[Measure], Measure]:
+    """Register the decorated function as the scenario ``name`` (names are unique); they run in the order they
+    were registered, those registered ``last`` after the others."""
     if runs < MIN_RUNS:
         raise ValueError(f"scenario {name!r}: {runs} runs, fewer than the bench's {MIN_RUNS}")
 
     def register(measure: Measure) -> Measure:
         if any(s.name == name for s in SCENARIOS):
             raise ValueError(f"scenario {name!r} is registered twice")
-        SCENARIOS.append(Scenario(name, measure, cheap, runs))
+        SCENARIOS.append(Scenario(name, measure, cheap, runs, last))
+        SCENARIOS.sort(key=lambda s: s.last)  # stable: registration order otherwise
         return measure
 
     return register

@@ -40,7 +40,7 @@ SATURATED_RELEASES = 20
 
 
 # Last: its busy loops would load every figure measured beside them.
-@scenario("saturation", cheap=False, runs=SATURATED_RELEASES)
+@scenario("saturation", cheap=False, runs=SATURATED_RELEASES, last=True)
 def saturated_releases(tmp: Path, releases: int) -> list[Figure]:
     """``releases`` healthy releases of the React Router demo, with one busy loop per core."""
     folder = tmp / "saturation"

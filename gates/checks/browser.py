@@ -83,6 +83,7 @@ class Visit:
     video: bytes | None = None  # the visit as an animated WebP
     # The answer of each document judged (the page's, and the app frame's when embedded); none: not opened.
     documents: tuple[Document, ...] = ()
+    silent: str = ""  # the URL the visit opened that gave no answer within the bound (a hung server)
 
     @property
     def embedded(self) -> bool:

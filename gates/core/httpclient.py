@@ -2,8 +2,10 @@
 
 Every molecule's series of requests already stops at its first timeout (gates.checks.http); across
 molecules, the client remembers the first request of the run that got no answer and fails every
-later one at once, naming it. A gate against an app that accepts and never answers then ends
-within ``health_timeout`` (once) plus the browser's own bound, whatever the number of molecules.
+later one at once, naming it. The gate's browser visit shares that one deadline: when the page it
+opened gave no answer within ``[browser] load_timeout``, requests to the same origin fail at once
+too (``no_answer_from``). A gate against an app that accepts and never answers then ends within
+the first of those bounds to run out, whatever the number of molecules.
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ from typing import Any, NoReturn
 import httpx
 
 NOT_TRIED = "not tried: "
+# Origins that gave no answer earlier in this process (a gate's child pytest), and to what.
+_SILENT: dict[str, str] = {}
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port or {'https': 443}.get(url.scheme, 80)}"
+
+
+def no_answer_from(url: str, what: str) -> None:
+    """Say that ``what`` (a request to ``url``) got no answer: later requests of this gate to its origin fail at
+    once naming it, rather than each waiting out its own bound."""
+    _SILENT.setdefault(_origin(httpx.URL(url)), what)
 
 
 class Breaker(httpx.BaseTransport):
@@ -26,8 +40,9 @@ class Breaker(httpx.BaseTransport):
         self.tripped = ""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self.tripped:
-            raise httpx.ConnectTimeout(f"{NOT_TRIED}{self.tripped} got no answer earlier in this gate", request=request)
+        tripped = self.tripped or _SILENT.get(_origin(request.url), "")
+        if tripped:
+            raise httpx.ConnectTimeout(f"{NOT_TRIED}{tripped} got no answer earlier in this gate", request=request)
         try:
             return self.inner.handle_request(request)
         except httpx.TimeoutException:

@@ -27,6 +27,7 @@ import pytest
 
 from gates.checks.browser import Visit
 from gates.config import Config, Environment
+from gates.core.httpclient import no_answer_from
 from gates.core.redact import redact
 from gates.gaterun.visit import records_video, storage_state, visit_admin
 
@@ -75,6 +76,9 @@ def admin_visit(
         trace = Path(tmp) / "trace.zip"
         video = records_video(gates_config, environment)
         visit = visit_admin(browser, gates_config, environment, storage_state=state, trace=trace, video=video)
+        if visit.silent:
+            # One deadline per gate: the HTTP molecules do not wait again for what the browser found silent.
+            no_answer_from(visit.silent, f"the browser's visit of {visit.silent} (no answer within {visit.timeout:g}s)")
         request.config.stash[_TRACE_KEY] = trace if trace.is_file() else None
         request.config.stash[_PRIVATE_KEY] = state is not None
         _keep_video(request.config, visit)

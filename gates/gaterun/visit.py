@@ -178,7 +178,9 @@ def _load(
     try:
         page.goto(url, wait_until="domcontentloaded", timeout=visit.timeout * 1000)
     except error_type as exc:
-        return _replace(visit, load_error=f"the page {url} did not open: {_no_answer(exc, visit.timeout)}"), False
+        silent = url if _timed_out(exc) else ""
+        return _replace(visit, load_error=f"the page {url} did not open: {_no_answer(exc, visit.timeout)}",
+                        silent=silent), False  # fmt: skip
     frame = _document_frame(page, visit, deadline)
     if frame is None or not frame.url.startswith("http"):
         return _replace(visit, load_error=_not_ready(page, visit, frame, error_type)), True

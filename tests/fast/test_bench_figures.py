@@ -3,10 +3,91 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from pathlib import Path
 
+import pytest
+
+from gates.bench import registry
+from gates.bench.__main__ import REGISTERED_BY
+from gates.bench.load import Load
 from gates.bench.scenarios import deploy_figures, hung_bound
-from gates.bench.stats import figure, table
+from gates.bench.stats import MIN_RUNS, figure, pending, table
 from gates.config import Environment
+
+assert REGISTERED_BY  # every scenario registered
+
+
+def test_a_figure_is_the_median_of_its_runs_with_min_and_max_beside_it():
+    """Median of an odd and of an even number of runs (the mean of the middle two), min and max, run count."""
+    odd = figure("x", "s", [3.0, 1.0, 9.0, 2.0, 4.0])
+    assert (odd.low, odd.median, odd.high, odd.runs) == (1.0, 3.0, 9.0, 5)
+    even = figure("x", "s", [4.0, 1.0, 2.0, 10.0])
+    assert (even.low, even.median, even.high, even.runs) == (1.0, 3.0, 10.0, 4)
+
+
+def test_a_figure_in_the_json_report_has_min_median_max_and_every_run():
+    """The JSON shape of a figure: its name and unit, min/median/max, the runs' values, target and verdict."""
+    f = figure("deploy", "s", [1.5, 1.0, 2.0, 1.2, 1.1], "<= 2 s", True)
+    assert f.as_dict() == {
+        "name": "deploy", "unit": "s", "min": 1.0, "median": 1.2, "max": 2.0, "runs": 5,
+        "values": [1.5, 1.0, 2.0, 1.2, 1.1], "target": "<= 2 s", "met": True, "pending": False,
+    }  # fmt: skip
+
+
+def test_a_figure_of_no_runs_is_null_in_json_and_a_missed_target():
+    """Nothing measured is never a flattering zero: NaN in the table's figure, null in JSON, target missed."""
+    f = figure("x", "s", [], "<= 1 s")
+    assert math.isnan(f.median) and f.met is False
+    assert (f.as_dict()["min"], f.as_dict()["median"], f.as_dict()["max"], f.as_dict()["runs"]) == (None, None, None, 0)
+
+
+def test_a_slot_shows_its_target_and_no_verdict_until_measured():
+    """A pending figure is a row with its target, "not measured yet", and no verdict either way."""
+    slot = pending("rollback inside the warm window -> previous release serving", "s", "<= 0.1 s")
+    assert slot.met is None and slot.as_dict()["pending"] is True and slot.as_dict()["median"] is None
+    row = table([slot]).splitlines()[1]
+    assert "<= 0.1 s" in row and row.endswith("not measured yet")
+
+
+def test_every_scenario_runs_at_least_five_times_and_the_quick_run_keeps_the_cheap_ones():
+    """Registered scenarios make >= 5 runs; the quick run's are the cheap ones (rollback, rolling deploy, hung
+    target, collection) and the slots; the saturated releases run last."""
+    assert all(s.runs >= MIN_RUNS for s in registry.SCENARIOS)
+    cheap = {s.name for s in registry.SCENARIOS if s.cheap}
+    assert {"collection", "rollback", "rolling deploy at 2, 4 and 8 instances", "hung target"} <= cheap
+    assert {"release and gate", "database at scale", "probe resolution", "saturation"}.isdisjoint(cheap)
+    assert registry.SCENARIOS[-1].name == "saturation"
+
+
+def test_the_slots_for_figures_still_to_come_are_in_the_table():
+    """Rollback inside and outside the warm window, and the no-change React Router 7 release: pending rows."""
+    slots = [s for s in registry.SCENARIOS if "warm window" in s.name or "React Router 7" in s.name]
+    figures = [f for s in slots for f in s.measure(Path("/nonexistent"), MIN_RUNS)]
+    assert [(f.name, f.target, f.pending) for f in figures] == [
+        ("release: React Router 7 demo, no change", "<= 30 s", True),
+        ("rollback inside the warm window -> previous release serving", "<= 0.1 s", True),
+        ("rollback outside the warm window -> previous release serving", "<= 5 s", True),
+    ]
+
+
+def test_a_scenario_of_fewer_than_five_runs_or_a_second_of_one_name_is_refused(monkeypatch):
+    """The registry holds the bench to its statistics, and to one scenario per name."""
+    monkeypatch.setattr(registry, "SCENARIOS", [])
+    with pytest.raises(ValueError, match="fewer than the bench's 5"):
+        registry.scenario("few", cheap=True, runs=3)
+    registry.scenario("one", cheap=True)(lambda tmp, runs: [])
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.scenario("one", cheap=False)(lambda tmp, runs: [])
+
+
+def test_the_report_says_the_load_before_during_and_after_and_nproc():
+    """The load line and its JSON: before, during (min/median/max of the samples), after, and nproc."""
+    load = Load(nproc=2, before=0.5, after=3.0, during=(2.0, 4.0, 3.0))
+    assert load.as_dict() == {
+        "nproc": 2, "before": 0.5, "after": 3.0, "during": {"min": 2.0, "median": 3.0, "max": 4.0}, "samples": 3,
+    }  # fmt: skip
+    assert load.line() == "load average (1 min) before 0.50, during 2.00-4.00 (median 3.00), after 3.00; nproc 2"
 
 
 def test_the_hung_target_bound_is_each_bounded_wait_once_plus_five_seconds():

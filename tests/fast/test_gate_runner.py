@@ -65,6 +65,28 @@ def test_after_one_timeout_the_gates_client_refuses_at_once_naming_it() -> None:
     assert calls == ["http://app.invalid/health"]
 
 
+def test_what_the_browser_found_silent_is_not_waited_for_again_by_the_gates_client() -> None:
+    """One deadline per gate: once the browser's visit got no answer from an origin, the gate's HTTP requests to
+    that origin fail at once naming the visit; another origin is still asked."""
+    import httpx
+    import pytest
+
+    from gates.core.httpclient import Breaker, no_answer_from
+
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(200)
+
+    no_answer_from("http://silent.invalid:8080/app", "the browser's visit of http://silent.invalid:8080/app")
+    client = httpx.Client(transport=Breaker(httpx.MockTransport(answer)))
+    with pytest.raises(httpx.TimeoutException, match=r"not tried: the browser's visit of http://silent.invalid:8080/app"):
+        client.get("http://silent.invalid:8080/health")
+    assert client.get("http://silent.invalid:8081/health").status_code == 200
+    assert calls == ["http://silent.invalid:8081/health"]
+
+
 @pytest.mark.parametrize(
     ("marker", "selected"),
     [
