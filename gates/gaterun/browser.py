@@ -78,7 +78,7 @@ def admin_visit(
         visit = visit_admin(browser, gates_config, environment, storage_state=state, trace=trace, video=video)
         if visit.silent:
             # One deadline per gate: the HTTP molecules do not wait again for what the browser found silent.
-            no_answer_from(visit.silent, f"the browser's visit of {visit.silent} (no answer within {visit.timeout:g}s)")
+            no_answer_from(visit.silent, f"the browser's visit of {visit.silent} (within {visit.timeout:g}s)")
         request.config.stash[_TRACE_KEY] = trace if trace.is_file() else None
         request.config.stash[_PRIVATE_KEY] = state is not None
         _keep_video(request.config, visit)

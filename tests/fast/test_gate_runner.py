@@ -81,7 +81,9 @@ def test_what_the_browser_found_silent_is_not_waited_for_again_by_the_gates_clie
 
     no_answer_from("http://silent.invalid:8080/app", "the browser's visit of http://silent.invalid:8080/app")
     client = httpx.Client(transport=Breaker(httpx.MockTransport(answer)))
-    with pytest.raises(httpx.TimeoutException, match=r"not tried: the browser's visit of http://silent.invalid:8080/app"):
+    with pytest.raises(
+        httpx.TimeoutException, match=r"not tried: the browser's visit of http://silent.invalid:8080/app"
+    ):
         client.get("http://silent.invalid:8080/health")
     assert client.get("http://silent.invalid:8081/health").status_code == 200
     assert calls == ["http://silent.invalid:8081/health"]
