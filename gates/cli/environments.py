@@ -79,7 +79,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         elif not row["instances"]:
             print("  no instances")
         if row.get("warm"):
-            print(f"  {row['warm']['line']} (out of rotation, kept for an instant rollback)")
+            print(f"  {row['warm']['line']}")
         if len(row.get("serving", [])) > 1:
             serving = ", ".join(str(v) for v in row["serving"])
             print(f"  WARNING: {row['env']} serves more than one release ({serving}): a rollout did not finish")
@@ -101,7 +101,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _warm_row(warm: WarmSet | None) -> dict[str, Any] | None:
     if warm is None:
         return None
-    return {"release": warm.release, "instances": warm.instances, "rss_bytes": warm.rss_bytes, "line": warm.describe()}
+    until = warm.until.isoformat() if warm.until else None
+    return {"release": warm.release, "instances": warm.instances, "rss_bytes": warm.rss_bytes, "until": until,
+            "line": warm.describe()}  # fmt: skip
 
 
 def _ledger_status(cfg: config_mod.Config, env: config_mod.Environment) -> dict[str, Any]:

@@ -279,6 +279,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         ledger.write_rollback(cfg, env, (current, target, release), "passed")
         took = time.monotonic() - started
         said = f"serving v{target.version}'s code as release v{release.version}"
+        said += f"; {release.description}" if release.description else ""  # a switch: how soon it served
         path = rollback_path(target.version, release)
         reporter.rollback(
             env.name, current.version, target.version, f"by {path} in {took:.2f}s: {said}; the database was not touched"

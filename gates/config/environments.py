@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from gates.config.app import AppConfig
 from gates.config.reader import ENV_VAR_NAME
-from gates.core.errors import ConfigError
+from gates.core.durations import parse_duration
+from gates.core.errors import ConfigError, UsageError
 
 STRATEGIES = ("rolling", "immediate", "bluegreen", "canary")
 
@@ -43,6 +44,9 @@ class Environment:
     # Whether molecules may write to this environment's database through the app (the write-path kit,
     # gates/gaterun/writepath.py): they store marked rows and delete them afterwards. Unset: everywhere but production.
     writes_allowed: bool | None = None
+    # How long that previous release stays warm once the release is confirmed ("1h", "30m", or "off": stopped
+    # at confirmation); empty: 1h on production, off elsewhere. gates/platforms/local/warm.py stops it after.
+    keep_previous_for: str = ""
 
     @property
     def rollout_strategy(self) -> str:
@@ -71,7 +75,15 @@ class Environment:
 
     @property
     def keeps_previous(self) -> bool:
-        return self.is_production if self.keep_previous is None else self.keep_previous
+        if self.keep_previous is not None:
+            return self.keep_previous
+        return self.is_production or self.keep_previous_for not in ("", "off")
+
+    @property
+    def keep_previous_seconds(self) -> float:
+        """The warm window after confirmation in seconds; 0: the previous release stops when the release is confirmed."""
+        window = self.keep_previous_for or ("1h" if self.is_production and self.keeps_previous else "off")
+        return 0.0 if window == "off" else parse_duration(window, f"environments.{self.name}.keep_previous_for")
 
     @property
     def allows_writes(self) -> bool:
@@ -120,3 +132,11 @@ def validate_environment(env: Environment, path: Path, key: str) -> None:
         raise ConfigError(
             path, f"{key}.database_url_env", f"expected an environment variable name, got {env.database_url_env!r}"
         )
+    if env.keep_previous_for not in ("", "off"):
+        try:
+            parse_duration(env.keep_previous_for, f"{key}.keep_previous_for")
+        except UsageError as exc:
+            said = str(exc).split(": ", 1)[-1].replace("or 1h, got", 'or 1h, or "off", got')
+            raise ConfigError(path, f"{key}.keep_previous_for", said) from None
+        if env.keep_previous is False:
+            raise ConfigError(path, f"{key}.keep_previous_for", "keeps nothing: keep_previous is false")

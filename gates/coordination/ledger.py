@@ -72,7 +72,8 @@ class Entry:
         """One line for a terminal: when, what, the outcome, the releases, commit, signer, who and the evidence."""
         versions = f"release {_v(self.release_before)} -> {_v(self.release_after)}"
         if self.kind == "rollback" and self.rollback:
-            versions += f" (release {_v(self.rollback.get('to'))}'s code)"
+            to, made = self.rollback.get("to"), self.rollback.get("release")
+            versions += f" (release {_v(to)}'s code{', by ' + _path(to, made) if made is not None else ''})"
         elif self.serving is not None and self.serving != self.release_after:
             versions += f" (serving {self.serving})"
         parts = [self.ended_at or self.started_at, self.kind, self.record or "-", self.outcome, versions]
@@ -82,6 +83,11 @@ class Entry:
         if self.reason:
             parts.append(f"reason: {self.reason}")
         return "  ".join(p for p in parts if p)
+
+
+def _path(target: int | None, made: int | None) -> str:
+    """How a rollback went, as gates.platforms.rollback_path says it: back to the warm release itself, or anew."""
+    return "" if made is None else "warm switch" if made == target else "redeploy"
 
 
 def _v(version: int | None) -> str:
@@ -270,7 +276,8 @@ def rollback_entry(
         ended_at=utcnow().isoformat(), release_before=current, release_after=made,
         serving=made if outcome == "passed" else current, holder=holder, machine=machine,
         releases={env: {"before": current, "after": made}},
-        rollback={"env": env, "from": current, "to": target, "release": made}, builds=builds,
+        rollback={"env": env, "from": current, "to": target, "release": made, "path": _path(target, made)},
+        builds=builds,
     )  # fmt: skip
 
 

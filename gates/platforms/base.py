@@ -140,9 +140,17 @@ class WarmSet:
     release: int
     instances: int
     rss_bytes: int
+    # When it stops (``keep_previous_for`` after the release that replaced it was confirmed); None: it stops when
+    # that release is confirmed, or a later deploy replaces it.
+    until: dt.datetime | None = None
 
     def describe(self) -> str:
-        return f"warm previous release {self.release}: {self.instances} instances, {self.rss_bytes / 2**20:.0f} MB"
+        memory = f"warm previous release {self.release}: {self.instances} instances, {self.rss_bytes / 2**20:.0f} MB"
+        if self.until is None:
+            return f"{memory} (out of rotation for an instant rollback; stops once the release after it is confirmed)"
+        left = max(0, round((self.until - dt.datetime.now(dt.UTC)).total_seconds()))
+        stops = f"stops at {self.until.isoformat(timespec='seconds')}, in {left // 60}m{left % 60:02d}s"
+        return f"{memory} (out of rotation for an instant rollback; {stops})"
 
 
 @runtime_checkable

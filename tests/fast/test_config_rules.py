@@ -105,6 +105,15 @@ def _env(url: str = "http://127.0.0.1:8081", **more: object) -> dict[str, object
          "the same URL as environments.staging"),
         ({}, {"staging": _env("http://[::1]:8081/"), "production": _env("http://LOCALHOST:8081")}, {},
          "environments.production.url", "the same URL as environments.staging"),
+        ({}, {"staging": _env(keep_previous_for="1 hour")}, {}, "environments.staging.keep_previous_for",
+         "expected a duration like 30s, 5m or 1h, or \"off\", got '1 hour'"),
+        ({}, {"staging": _env(keep_previous_for="0s")}, {}, "environments.staging.keep_previous_for", "got '0s'"),
+        ({}, {"staging": _env(keep_previous_for="999h")}, {}, "environments.staging.keep_previous_for",
+         "longer than the 7d"),
+        ({}, {"staging": _env(keep_previous_for=3600)}, {}, "environments.staging.keep_previous_for",
+         "expected a string, got 3600"),
+        ({}, {"staging": _env(keep_previous=False, keep_previous_for="1h")}, {},
+         "environments.staging.keep_previous_for", "keeps nothing: keep_previous is false"),
     ],
 )  # fmt: skip
 def test_config_check_catches_what_run_time_would_trip_on(
@@ -135,3 +144,22 @@ def test_loopback_spellings_are_one_host_and_other_hosts_stay_apart() -> None:
     others = ("http://10.0.0.1:8081", "http://localhost:8082", "https://localhost:8081", "http://localhost:8081/app")
     assert len({url_identity(u) for u in others} | same) == 5
     assert url_identity("https://App.Example") == url_identity("https://app.example:443/")
+
+
+def test_the_warm_window_defaults_to_an_hour_on_production_and_off_elsewhere() -> None:
+    """keep_previous_for unset: 1h on production, off on staging (nothing kept warm there); set, it is the window,
+    and a window on staging keeps the previous release warm there too; "off" keeps it only until confirmation."""
+    envs = {
+        "staging": _env(),
+        "production": _env("http://127.0.0.1:8082"),
+        "preview": _env("http://127.0.0.1:8083", keep_previous_for="20s"),
+        "canary": _env("http://127.0.0.1:8084", keep_previous_for="off", protected=True),
+    }
+    cfg = parse({"app": APP, "environments": envs}, Path("gates.toml"))
+    seconds = {name: (e.keeps_previous, e.keep_previous_seconds) for name, e in cfg.environments.items()}
+    assert seconds == {
+        "staging": (False, 0.0),
+        "production": (True, 3600.0),
+        "preview": (True, 20.0),
+        "canary": (True, 0.0),
+    }

@@ -142,10 +142,13 @@ def gates_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
         (('platform = "local"\nurl = "http://127.0.0.1:18081"', 'platform = "heroku"\nurl = "http://127.0.0.1:18081"'),
          {}, "environments.staging.platform: unknown platform 'heroku'"),
         (("", ""), {"PROD_DB_URL_FOR_TEST": ""}, "environment variable PROD_DB_URL_FOR_TEST is not set"),
+        (('database_url_env = "PROD', 'keep_previous_for = "an hour"\ndatabase_url_env = "PROD'), {},
+         "environments.production.keep_previous_for: expected a duration like 30s, 5m or 1h, or \"off\", got 'an hour'"),
     ],
 )  # fmt: skip
 def test_config_check_exits_2_with_one_line(tmp_path, edit, env, words):
-    """`gates config check` on a misspelt key, an unknown platform or a missing env var exits 2 with one line."""
+    """`gates config check` on a misspelt key, an unknown platform, a warm window that is no duration or a missing
+    env var exits 2 with one line naming the key and the value."""
     path = write(tmp_path, GOOD.replace(*edit) if edit[0] else GOOD)
     result = gates_cli("--config", str(path), "config", "check", cwd=tmp_path, env=env)
     assert result.returncode == 2, result.stderr

@@ -254,7 +254,7 @@ def test_gates_rollback_picks_the_previous_good_release_from_the_ledger(three_re
     assert (rollback["kind"], rollback["outcome"], rollback["release_before"], rollback["serving"]) == ("rollback", "passed", 3, 4)
     assert rollback["rollback"] == {"env": "staging", "from": 3, "to": 1, "release": 4}
     lines = gates("history", "--env", "staging", config=config, env=three_releases["fresh"]).stdout.splitlines()
-    assert len(lines) == 4 and "  rollback  -  passed  release 3 -> 4 (release 1's code)" in lines[0]
+    assert len(lines) == 4 and "  rollback  -  passed  release 3 -> 4 (release 1's code, by redeploy)" in lines[0]
 
 
 def test_the_ledger_is_not_readable_by_anon_or_authenticated_and_the_rls_molecules_pass_beside_it(three_releases):

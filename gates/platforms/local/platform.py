@@ -4,8 +4,9 @@ An environment is ``env.instances`` processes of the app (``[app] start``, see l
 on a free port of 127.0.0.1, behind one HAProxy on the port of ``env.url``. A deploy builds a
 snapshot of the app (builds.py) and rolls it out (rollout.py); a rollback rolls out an earlier
 snapshot as a new release, as Fly does, unless the previous release is still warm (kept running out
-of rotation, ``keep_previous``): then it is a traffic switch back to it. Processes outlive the gates call that started them;
-``down`` stops them.
+of rotation, ``keep_previous``): then it is a traffic switch back to it. Once the release is confirmed
+the warm set stays for ``keep_previous_for`` (warm.py says what stops it then). Processes outlive the
+gates call that started them; ``down`` stops them.
 
 Loading the config loads this module (its driver checks the keys of local environments): what
 only deploys and status need (psycopg, httpx) is imported where it is used, so that stays quick.
@@ -14,7 +15,9 @@ only deploys and status need (psycopg, httpx) is imported where it is used, so t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +28,7 @@ from gates.core.measurement import utcnow
 from gates.core.redact import register_secret
 from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status, WarmSet
 from gates.platforms.haproxy import ServerStat
-from gates.platforms.local import launcher
+from gates.platforms.local import launcher, warm
 from gates.platforms.local.builds import build, prune, release_folder
 from gates.platforms.local.memory import instances_rss
 from gates.platforms.local.processes import front_door_pid, running, stop, stop_instance
@@ -79,6 +82,7 @@ class LocalPlatform:
         db_url = self._database_url(env)
         site = Site(self.config, env)
         with _locked(site):
+            self._stop_expired(site)
             built = build(self.config, env, folder)
             release = self._record(site, built.ref, built.commit, built.describe())
             return self._roll_out(site, release, chosen, db_url, keep=env.keeps_previous)
@@ -89,15 +93,19 @@ class LocalPlatform:
 
     def rollback(self, env: Environment, to: int | None = None) -> Release:
         """Back to release ``to`` (default: the newest complete release before the current one): by a traffic
-        switch when its instances are warm and healthy (the release itself is returned), else rolled out
-        anew as a new release."""
+        switch when its instances are warm (inside their window) and healthy (the release itself is returned,
+        its description saying how soon it served), else rolled out anew as a new release."""
+        called = time.monotonic()
         chosen = check_strategy(env.rollout_strategy)
         db_url = self._database_url(env)
         site = Site(self.config, env)
         with _locked(site):
+            ended = warm.expired(site.warm_instances(), utcnow())
+            self._stop_expired(site)  # a warm set past its window is no way back: it stops, the rollback redeploys
             target = rollback_target(site.load_releases(), to, env.name)
             if self._warm_and_healthy(site, target):
-                return self._switch_to_warm(site, target, db_url)
+                return self._switch_to_warm(site, target, db_url, called)
+            why = warm.why_redeploy(site.warm_instances(), ended, target.version)
             folder = release_folder(self.config, site.snapshots, target.ref)
             if not folder.is_dir():
                 # Checked before anything is recorded or started: a rollback that cannot run changes nothing.
@@ -105,26 +113,47 @@ class LocalPlatform:
                     f"{env.name}: cannot roll back to release {target.version}: its snapshot {folder} is gone "
                     "(the state folder was cleaned); nothing was changed"
                 )
-            release = self._record(site, target.ref, target.commit, f"rollback to v{target.version}")
+            release = self._record(site, target.ref, target.commit, f"rollback to v{target.version} (redeploy: {why})")
             return self._roll_out(site, release, chosen, db_url)
 
     def release_confirmed(self, env: Environment) -> list[str]:
-        """The release passed its gate and monitor: stop the previous release's warm set; say what stopped."""
+        """The release passed its gate and monitor: the previous release's warm set stays for ``keep_previous_for``
+        (its deadline stamped, a reaper started: warm.py), or stops now when the window is off; say which."""
         site = Site(self.config, env)
         if not site.dir.is_dir() or not site.warm_instances():
             return []
         with _locked(site):
-            said = self._rollout(site, current_release(site.load_releases()), "").settle()
+            if env.keep_previous_seconds > 0 and site.warm_instances():
+                said = [self._open_window(site, env.keep_previous_seconds)]
+            else:
+                said = self._rollout(site, current_release(site.load_releases()), "").settle()
             site.event("release confirmed: " + ("; ".join(said) or "no warm instance left"))
             return said
 
     def warm(self, env: Environment) -> WarmSet | None:
-        """The previous release kept warm for an instant rollback, and the memory its processes hold."""
+        """The previous release kept warm for an instant rollback, the memory its processes hold, and when it stops
+        (an expired one is stopped first)."""
+        self.stop_expired(env)
         site = Site(self.config, env)
         procs = [p for p in site.warm_instances() if running(p)] if site.dir.is_dir() else []
         if not procs:
             return None
-        return WarmSet(procs[0].release, len(procs), sum(instances_rss(procs).values()))
+        until = min((d for p in procs if (d := warm.deadline(p)) is not None), default=None)
+        return WarmSet(procs[0].release, len(procs), sum(instances_rss(procs).values()), until)
+
+    def stop_expired(self, env: Environment, *, wait: float = 0.0, at: dt.datetime | None = None) -> list[str]:
+        """Stop the warm instances whose window ended (at ``at``, default now); say what stopped. Waits ``wait``
+        seconds for the deploy lock; when a deploy or rollback holds it longer, nothing is done (it stops them)."""
+        site = Site(self.config, env)
+        if not site.dir.is_dir() or not warm.expired(site.warm_instances(), at or utcnow()):
+            return []
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(locked(site.dir / "deploy.lock", f"the deploy lock of {env.name}", wait))
+            except GatesError:
+                return []
+            return self._stop_expired(site, at)
+        return []  # pragma: no cover - mypy: the ExitStack may swallow exceptions
 
     def prune_builds(self, good: Collection[str]) -> list[str]:
         """Remove the builds and snapshots no release can return to; keep ``good`` (the refs of the last good
@@ -149,20 +178,28 @@ class LocalPlatform:
         if not site.dir.is_dir():
             return []
         with _locked(site):
-            return repair(self.config, env, self._database_url(env), self.health_timeout)
+            said = repair(self.config, env, self._database_url(env), self.health_timeout)
+            # The release that would have confirmed a warm set died: its window starts now (or it stops now).
+            if [p for p in site.warm_instances() if not p.warm_until]:
+                if env.keep_previous_seconds > 0:
+                    said.append(self._open_window(site, env.keep_previous_seconds))
+                else:
+                    said += self._rollout(site, current_release(site.load_releases()), "").settle()
+            return said
 
     def status(self, env: Environment) -> Status:
         """The current release and every instance with its health, seen directly and by HAProxy; the warm
         previous release's instances apart (out of rotation, they are not what the environment serves)."""
+        self.stop_expired(env)
         site = Site(self.config, env)
         current = current_release(site.load_releases())
         stats = site.front.servers_or_none() if front_door_pid(site.front) else None
         instances = tuple(self._instance_view(p, stats) for p in site.serving_instances())
-        warm = tuple(self._instance_view(p, stats) for p in site.warm_instances())
+        kept = tuple(self._instance_view(p, stats) for p in site.warm_instances())
         from gates.database import database_url, uses_local_cluster
 
         db = database_url(self.config, env) if uses_local_cluster(env) else ""
-        return Status(env.name, env.url, current.version if current else None, instances, db, warm)
+        return Status(env.name, env.url, current.version if current else None, instances, db, kept)
 
     def secrets(self, env: Environment) -> Sequence[Secret]:
         """Names and digests of the environment's secrets (``gates secrets set``); never values."""
@@ -171,14 +208,15 @@ class LocalPlatform:
     def health_checks(self, env: Environment) -> Sequence[HealthCheck]:
         """HAProxy's check of every instance in rotation: its interval and state, read through the runtime API.
         A warm previous release is out of rotation on purpose (draining): it is not what the environment serves."""
+        self.stop_expired(env)
         site = Site(self.config, env)
         if not front_door_pid(site.front):
             return []
-        warm = {p.id for p in site.warm_instances()}
+        kept = {p.id for p in site.warm_instances()}
         return [
             HealthCheck(name, f"haproxy httpchk GET {site.front.health_path}", interval, _check_state(status), check)
             for name, interval, status, check in site.front.health_checks()
-            if name not in warm
+            if name not in kept
         ]
 
     def logs(self, env: Environment, since: dt.datetime | None = None, limit: int = 200) -> Sequence[LogLine]:
@@ -219,27 +257,50 @@ class LocalPlatform:
     def _warm_and_healthy(self, site: Site, target: Release) -> bool:
         """Whether every warm instance is of ``target``, runs, and passes HAProxy's health check (``DRAIN``: up,
         out of rotation); else the rollback redeploys. HAProxy's view is read once: it costs no request."""
-        warm = site.warm_instances()
-        stats = site.front.servers_or_none() if warm and front_door_pid(site.front) else None
+        kept = site.warm_instances()
+        stats = site.front.servers_or_none() if kept and front_door_pid(site.front) else None
         return (
-            bool(warm)
+            bool(kept)
             and stats is not None
             and all(
                 p.release == target.version and running(p) and p.id in stats and stats[p.id].status == "DRAIN"
-                for p in warm
+                for p in kept
             )
         )
 
-    def _switch_to_warm(self, site: Site, target: Release, db_url: str) -> Release:
-        """Put the warm instances of ``target`` back in rotation and stop the others; the releases after
-        ``target`` are marked rolled back, so ``target`` is current again."""
+    def _switch_to_warm(self, site: Site, target: Release, db_url: str, called: float) -> Release:
+        """Put the warm instances of ``target`` back in rotation and drain and stop the others (the release left
+        is not kept warm: no warm set remains); the releases after ``target`` are marked rolled back, so
+        ``target`` is current again. Returned with a description saying how soon after the call it served."""
         site.event(f"rollback to release {target.version}: warm switch")
-        self._rollout(site, target, db_url).restore_warm()
+        left = sorted({p.release for p in site.serving_instances()})
+        switched = self._rollout(site, target, db_url).restore_warm()
+        warm.stop_reaper(site)  # nothing warm is left for it
         for release in site.load_releases():
             if release.version > target.version and release.status == "complete":
                 site.update_release(release.version, "rolled_back")
-        site.event(f"release {target.version} serves again (warm switch)")
-        return target
+        said = (
+            f"warm switch: release {target.version} in rotation {(switched - called) * 1000:.0f} ms after the call; "
+            f"release {', '.join(map(str, left)) or 'none'} drained and stopped, not kept warm"
+        )
+        site.event(f"release {target.version} serves again ({said})")
+        return dataclasses.replace(target, description=said)
+
+    def _open_window(self, site: Site, seconds: float) -> str:
+        """Stamp the warm set's deadline, ``seconds`` from now, and start the reaper that stops it then."""
+        until = warm.stamp(site, seconds, utcnow())
+        warm.start_reaper(self.config, site, until)
+        release = site.warm_instances()[0].release
+        return f"release {release} stays warm until {until.isoformat(timespec='seconds')} (keep_previous_for)"
+
+    def _stop_expired(self, site: Site, at: dt.datetime | None = None) -> list[str]:
+        """Under the deploy lock: stop the warm instances whose window ended; say what stopped."""
+        gone = warm.expired(site.warm_instances(), at or utcnow())
+        if not gone:
+            return []
+        said = self._rollout(site, current_release(site.load_releases()), "").settle(gone)
+        site.event("warm window ended: " + "; ".join(said))
+        return said
 
     def _roll_out(self, site: Site, release: Release, strategy: str, db_url: str, *, keep: bool = False) -> Release:
         """Run the strategy; mark the release complete, or failed with what serves now."""
@@ -334,6 +395,8 @@ def down(config: Config) -> list[str]:
         if env.platform != NAME:
             continue
         site = Site(config, env)
+        if site.dir.is_dir() and warm.stop_reaper(site):  # first: it must not act on what is being stopped
+            stopped.append(f"{env.name}: the warm set's reaper")
         for proc in site.load_instances():
             if stop_instance(proc):
                 stopped.append(f"{env.name}: instance {proc.id} (pid {proc.pid}, port {proc.port})")

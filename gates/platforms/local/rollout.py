@@ -13,6 +13,7 @@ the release is confirmed (``settle``) or rolled back to (``restore_warm``: a tra
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -218,14 +219,15 @@ class Rollout:
         self.site.drop_instance(proc)
         self.site.event(f"instance {proc.id} (release {proc.release}) stopped")
 
-    def settle(self) -> list[str]:
-        """Stop the warm set (it takes no traffic: no drain); say what stopped."""
-        warm = self.site.warm_instances()
+    def settle(self, procs: Sequence[Proc] | None = None) -> list[str]:
+        """Stop the warm set, or the warm instances ``procs`` (they take no traffic: no drain); say what stopped."""
+        warm = self.site.warm_instances() if procs is None else list(procs)
         self.retire_all(warm, drain=False)
         return [f"instance {p.id} of release {p.release} (kept warm) stopped" for p in warm]
 
-    def restore_warm(self) -> None:
-        """The warm set back in rotation, and every other instance out of it at once, then drained and stopped."""
+    def restore_warm(self) -> float:
+        """The warm set back in rotation, and every other instance out of it at once, then drained and stopped.
+        The monotonic time at which the switch was made (the others still drained then)."""
         warm = self.site.warm_instances()
         others = self.site.serving_instances()
         front = self.site.front
@@ -234,9 +236,11 @@ class Rollout:
             front.set_state(proc.id, "ready")
         for proc in others:
             front.set_state(proc.id, "drain")
+        switched = time.monotonic()
         self.site.mark_warm(warm, False)
         self.site.event(f"switched traffic back to the warm instances ({', '.join(p.id for p in warm)})")
         self.retire_all(others, drain=True)
+        return switched
 
     def remove_from_front_door(self, proc: Proc) -> None:
         """Delete the server once HAProxy has let go of its connections; leave it in maint if it will not."""

@@ -33,6 +33,8 @@ class Proc:
 
     ``warm``: an instance of the previous release kept running out of rotation (HAProxy ``drain``: still
     health-checked, no traffic) until the release that replaced it is confirmed: a rollback's way back.
+    ``warm_until``: when a warm instance stops (ISO time, UTC), set when that release is confirmed with a
+    ``keep_previous_for`` window (warm.py); empty while the release that replaced it is still running.
     """
 
     id: str
@@ -44,6 +46,7 @@ class Proc:
     started_at: str
     ticks: int = 0
     warm: bool = False
+    warm_until: str = ""
 
 
 class Site:
@@ -98,7 +101,7 @@ class Site:
         ids = {p.id for p in procs}
         with self._instances_lock:
             self.save_instances(
-                [dataclasses.replace(p, warm=warm) if p.id in ids else p for p in self.load_instances()]
+                [dataclasses.replace(p, warm=warm, warm_until="") if p.id in ids else p for p in self.load_instances()]
             )
 
     def warm_instances(self) -> list[Proc]:
