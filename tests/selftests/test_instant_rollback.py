@@ -33,7 +33,8 @@ GATE_FAULT = {"extra_html": '<script>console.error("broken")</script>'}  # serve
 
 def test_a_surge_rollout_starts_instances_together_and_loses_no_request(make_config):
     """Four instances with max_surge 2: two new ones start before the first is in rotation, no probe request
-    fails, and four instances of release 2 serve in the end; the passed release keeps no warm set."""
+    fails, and four instances of release 2 serve in the end; the passed release keeps release 1 warm for its window
+    (keep_previous_for, an hour on production), with the time it stops."""
     cfg = probed_config(make_config, instances=4, max_surge=2)
     assert deploy(cfg).outcome == "passed"
 
@@ -46,7 +47,8 @@ def test_a_surge_rollout_starts_instances_together_and_loses_no_request(make_con
     instances = platform.status(env).instances
     assert sorted(i.id for i in instances) == ["v2-0", "v2-1", "v2-2", "v2-3"]
     assert all(i.healthy and i.release == 2 for i in instances)
-    assert platform.warm(env) is None
+    kept = platform.warm(env)
+    assert kept is not None and (kept.release, kept.instances) == (1, 4) and kept.until is not None
     log = (Site(cfg, env).logs / "deploy.log").read_text()
     assert log.index("instance v2-1 started") < log.index("instance v2-0 (pid")
 
@@ -93,7 +95,7 @@ def test_a_failed_production_gate_switches_back_to_the_warm_previous_release(
     make_config, faulty_demo: Faulty, monkeypatch
 ):
     """Production keeps release 1 warm under release 2 (`gates status` shows it and its memory; a crash
-    repair keeps it); the failed gate's rollback is a warm switch: no probe request fails across it, release 1
+    repair keeps it, its window starting); the failed gate's rollback is a warm switch: no probe request fails across it, release 1
     serves alone again on its own instances, release 2 is marked rolled back."""
     cfg = probed_config(make_config)
     env = cfg.environment("production")
@@ -104,7 +106,9 @@ def test_a_failed_production_gate_switches_back_to_the_warm_previous_release(
 
     warm, repaired, still_warm = seen
     assert isinstance(warm, WarmSet) and warm.release == 1 and warm.instances == 2 and warm.rss_bytes > 0
-    assert repaired == [] and isinstance(still_warm, WarmSet) and (still_warm.release, still_warm.instances) == (1, 2)
+    # The repair takes release 2 for dead: release 1's window (an hour on production) starts, it stays warm.
+    assert len(repaired) == 1 and repaired[0].startswith("release 1 stays warm until "), repaired
+    assert isinstance(still_warm, WarmSet) and (still_warm.release, still_warm.instances) == (1, 2)
     assert "release 2 -> 1 by warm switch (serving it as release 1)" in detail
     assert record.outcome == "rolled_back" and record.state.probes["production-rollback"]["failed"] == 0
     platform = LocalPlatform(cfg)
@@ -131,8 +135,9 @@ def test_gates_status_names_the_warm_set_and_gates_rollback_switches_back_to_it(
     make_config, pg_database, monkeypatch, capsys
 ):
     """`gates status` right after a deploy that kept release 1 warm says so, with its MB; confirming the release
-    stops the warm set; after the next deploy, `gates rollback` switches back to the warm release and says so."""
-    cfg = probed_config(make_config)
+    stops the warm set (keep_previous_for = "off"); after the next deploy, `gates rollback` switches back to the
+    warm release and says so, with how soon it served."""
+    cfg = probed_config(make_config, keep_previous_for="off")
     monkeypatch.setenv(DEMO_DB_ENV, pg_database)  # `gates rollback` takes its lock in the database
     env = cfg.environment("production")
     platform = LocalPlatform(cfg)
@@ -157,7 +162,8 @@ def test_gates_status_names_the_warm_set_and_gates_rollback_switches_back_to_it(
     assert cli.main(["--config", str(cfg.path), "rollback", "--env", env.name, "--to", "2"]) == 0
 
     said = capsys.readouterr().out
-    assert re.search(r"rolled back production: v3 -> v2 by warm switch in \d+\.\d\ds \(serving v2's code as release v2\)", said), said
+    switched = r"by warm switch in \d+\.\d\ds \(serving v2's code as release v2; warm switch: release 2 in rotation \d+ ms"
+    assert re.search(r"rolled back production: v3 -> v2 " + switched, said), said
     assert sorted(i.id for i in platform.status(env).instances) == ["v2-0", "v2-1"] and platform.warm(env) is None
 
 
