@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "rollback",
         parents=[common, output],
-        help="roll an environment back to an earlier release (the app only: the database is not touched)",
+        help="roll an environment back to an earlier release (the app only: the database is not touched); a switch "
+        "to the warm previous release inside its keep_previous_for window, else a redeploy: says which, and how long",
     )
     p.add_argument("--env", required=True)
     p.add_argument(
@@ -112,13 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_history)
 
-    p = sub.add_parser("status", parents=[common], help="what each environment runs now")
+    p = sub.add_parser(
+        "status",
+        parents=[common],
+        help="what each environment runs now, and its warm previous release: memory, stop time",
+    )
     p.add_argument("--env")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
-        "down", parents=[common], help="stop everything gates started locally (instances, HAProxy, Postgres)"
+        "down",
+        parents=[common],
+        help="stop everything gates started locally (instances, warm ones too, HAProxy, Postgres)",
     )
     p.set_defaults(func=cmd_down)
 

@@ -79,7 +79,8 @@ def test_release_failing_its_health_check_fails_and_the_old_release_keeps_servin
 def test_rollback_redeploys_the_previous_release_as_a_new_one_and_says_which(
     make_config: MakeConfig, faulty_demo: Callable[[dict[str, Any]], Path]
 ) -> None:
-    """Rollback rolls out the snapshot of the previous complete release as a new release described as a rollback to it."""
+    """Rollback rolls out the snapshot of the previous complete release as a new release described as a rollback to
+    it, a redeploy, and why (nothing was warm)."""
     platform, env = staging(make_config())
     first = platform.deploy(env, str(DEMO))
     second = platform.deploy(env, str(faulty_demo({"extra_html": "<!-- release two -->"})))
@@ -88,7 +89,7 @@ def test_rollback_redeploys_the_previous_release_as_a_new_one_and_says_which(
 
     assert second.ref != first.ref
     assert (rolled.version, rolled.ref, rolled.status) == (3, first.ref, "complete")
-    assert rolled.description == "rollback to v1"
+    assert rolled.description == "rollback to v1: redeploy, no release kept warm"  # staging keeps none
     pages = served(env, "/app")
     assert release_headers(pages) == {"3"}
     assert not any("release two" in page.text for page in pages)

@@ -127,7 +127,7 @@ def test_a_rollback_inside_the_window_is_a_switch_and_after_it_a_redeploy(
 
     assert failed == 0, said
     assert re.search(r"v3 -> v1 by redeploy in \d+\.\d\ds \(serving v1's code as release v4; ", said), said
-    assert "redeploy: no release kept warm" in said
+    assert "rollback to v1: redeploy, no release kept warm" in said
 
 
 def test_a_later_command_stops_a_warm_set_whose_window_ended_without_its_reaper(make_config):

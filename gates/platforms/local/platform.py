@@ -113,7 +113,7 @@ class LocalPlatform:
                     f"{env.name}: cannot roll back to release {target.version}: its snapshot {folder} is gone "
                     "(the state folder was cleaned); nothing was changed"
                 )
-            release = self._record(site, target.ref, target.commit, f"rollback to v{target.version} (redeploy: {why})")
+            release = self._record(site, target.ref, target.commit, f"rollback to v{target.version}: redeploy, {why}")
             return self._roll_out(site, release, chosen, db_url)
 
     def release_confirmed(self, env: Environment) -> list[str]:
