@@ -182,3 +182,23 @@ def test_with_the_window_off_confirmation_stops_the_warm_set(make_config):
 
     assert said == [f"instance {p.id} of release 1 (kept warm) stopped" for p in kept]
     assert _stopped(kept) and reaper(Site(cfg, env)) is None
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_the_bench_setup_meets_a_switch_inside_the_window_and_a_redeploy_outside(make_config, inside: bool):
+    """confirmed_then_bad (the bench's set-up): release 2 confirmed over release 1; inside the window the rollback
+    is a switch back to release 1 itself, outside it (the window ended at its deadline) a redeploy as release 3."""
+    from gates.platforms.local.windowed import confirmed_then_bad
+
+    cfg = make_config()
+    env = cfg.environment("production")
+    platform = LocalPlatform(cfg)
+    source = str(cfg.app_source)
+
+    bad = confirmed_then_bad(platform, env, source, source, inside=inside)
+
+    assert bad == 2 and (platform.warm(env) is not None) == inside
+    rolled = platform.rollback(env)
+    assert (rolled.version, rolled.description.split(":")[0]) == (
+        (1, "warm switch") if inside else (3, "rollback to v1")
+    )

@@ -10,6 +10,9 @@ One module per concern:
     processes.py   processes over /proc: spawn detached, identify by start time, stop a whole group
     state.py       the environment's files (releases.json, instances.json, logs/deploy.log)
     sitelock.py    one deploy at a time per environment, one build at a time
+    warm.py        the warm window after confirmation (keep_previous_for): deadlines, the reaper's process
+    reaper.py      the detached reaper: stops the warm set at its deadline, then exits
+    windowed.py    a rollback after a confirmed release, inside or outside the window, set up for the bench
 
 State, under ``config.state_dir``::
 
@@ -17,10 +20,11 @@ State, under ``config.state_dir``::
     builds/<ref>.json        the build finished: command, time; builds/<ref>.log its output
     <env>/releases.json      every release, oldest first (version, ref, created_at, status, commit, description)
     <env>/instances.json     every process gates started and has not stopped yet (id, pid, ticks, port, release, argv;
-                             warm: kept out of rotation for an instant rollback)
+                             warm: kept out of rotation for an instant rollback; warm_until: when it stops)
     <env>/haproxy.cfg, haproxy.pid, haproxy.sock, admin.html (the Admin stand-in on admin_url's port)
     <env>/logs/<instance>.log  each instance's output; logs/deploy.log the rollout steps; logs/haproxy.log
     <env>/deploy.lock        held (flock) during deploy and rollback
+    <env>/warm-reaper.json   the reaper of the warm set (pid, ticks, argv); logs/warm-reaper.log its output
     <env>/secrets.json       `gates secrets set` values (0600), given to instances as environment variables
 """
 
