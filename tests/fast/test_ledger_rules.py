@@ -65,6 +65,25 @@ def test_a_rolled_back_release_is_bad_and_the_rollback_serves_the_earlier_code()
     assert judged.previous_good() == 2  # 4 serves build-1: release 1 is what serves, not a previous one
 
 
+def test_a_rollback_entry_says_whether_it_switched_to_the_warm_release_or_redeployed() -> None:
+    """A rollback that serves its target release itself was a warm switch, one that made a new release a redeploy:
+    the history line says which (from the stored path, or from the numbers for entries written before it was)."""
+    switched = Entry("demo", "production", "rollback", "", "passed", release_before=2, release_after=1,
+                     rollback={"env": "production", "from": 2, "to": 1, "release": 1, "path": "warm switch"})  # fmt: skip
+    older = Entry("demo", "production", "rollback", "", "passed", release_before=3, release_after=4,
+                  rollback={"env": "production", "from": 3, "to": 1, "release": 4})  # fmt: skip
+    assert "release 2 -> 1 (release 1's code, by warm switch)" in switched.line()
+    assert "release 3 -> 4 (release 1's code, by redeploy)" in older.line()
+
+
+def test_the_fly_driver_keeps_no_warm_release_so_its_rollback_is_a_redeploy() -> None:
+    """docs/fly.md: keep_previous and keep_previous_for change nothing on Fly: its driver has no warm set to show
+    or confirm, so status shows none and every rollback there redeploys."""
+    from gates.platforms.fly import FlyPlatform
+
+    assert not hasattr(FlyPlatform, "warm") and not hasattr(FlyPlatform, "release_confirmed")
+
+
 def test_an_entry_reads_as_one_line_with_its_releases_commit_signer_and_evidence() -> None:
     """A history line says when, what, the outcome, before -> after, the commit, who signed off and where the evidence is."""
     entry = Entry("demo", "production", "deploy", "20260101T000000Z-abc", "rolled_back", ended_at="2026-01-01T00:10:00",
