@@ -245,8 +245,8 @@ def test_gates_rollback_picks_the_previous_good_release_from_the_ledger(three_re
     assert result.returncode == 0, result.stdout + result.stderr
     assert "releases judged by the ledger (3 entries)" in result.stderr
     assert re.fullmatch(
-        r"gates: rolled back staging: v3 -> v1 by redeploy in \d+\.\d\ds \(serving v1's code as release v4\); "
-        r"the database was not touched",
+        r"gates: rolled back staging: v3 -> v1 by redeploy in \d+\.\d\ds \(serving v1's code as release v4; "
+        r"rollback to v1: redeploy, no release kept warm\); the database was not touched",
         result.stdout.strip().splitlines()[-1],
     ), result.stdout
     history = json.loads(gates("history", "--env", "staging", "--json", config=config, env=three_releases["fresh"]).stdout)
