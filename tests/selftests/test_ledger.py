@@ -252,7 +252,7 @@ def test_gates_rollback_picks_the_previous_good_release_from_the_ledger(three_re
     history = json.loads(gates("history", "--env", "staging", "--json", config=config, env=three_releases["fresh"]).stdout)
     rollback = history[0]
     assert (rollback["kind"], rollback["outcome"], rollback["release_before"], rollback["serving"]) == ("rollback", "passed", 3, 4)
-    assert rollback["rollback"] == {"env": "staging", "from": 3, "to": 1, "release": 4}
+    assert rollback["rollback"] == {"env": "staging", "from": 3, "to": 1, "release": 4, "path": "redeploy"}
     lines = gates("history", "--env", "staging", config=config, env=three_releases["fresh"]).stdout.splitlines()
     assert len(lines) == 4 and "  rollback  -  passed  release 3 -> 4 (release 1's code, by redeploy)" in lines[0]
 
