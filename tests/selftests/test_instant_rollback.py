@@ -162,7 +162,9 @@ def test_gates_status_names_the_warm_set_and_gates_rollback_switches_back_to_it(
     assert cli.main(["--config", str(cfg.path), "rollback", "--env", env.name, "--to", "2"]) == 0
 
     said = capsys.readouterr().out
-    switched = r"by warm switch in \d+\.\d\ds \(serving v2's code as release v2; warm switch: release 2 in rotation \d+ ms"
+    switched = (
+        r"by warm switch in \d+\.\d\ds \(serving v2's code as release v2; warm switch: release 2 in rotation \d+ ms"
+    )
     assert re.search(r"rolled back production: v3 -> v2 " + switched, said), said
     assert sorted(i.id for i in platform.status(env).instances) == ["v2-0", "v2-1"] and platform.warm(env) is None
 

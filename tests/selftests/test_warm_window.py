@@ -14,12 +14,13 @@ import pytest
 
 from gates import cli
 from gates.config import Config, Environment
+from gates.core.measurement import utcnow
+from gates.core.procs import wait_until
+from gates.gaterun.probe import Probe
 from gates.platforms.local import LocalPlatform, Site
 from gates.platforms.local.processes import group, running
-from gates.platforms.local.state import Proc, now
+from gates.platforms.local.state import Proc
 from gates.platforms.local.warm import REAPER_GRACE, REAPER_POLL, deadline, reaper
-from gates.probe import Probe
-from gates.procs import wait_until
 from tests.selftests.platformfixtures import DEMO_DB_ENV
 from tests.selftests.test_rollout_probe import probed_config
 
@@ -116,10 +117,10 @@ def test_a_rollback_inside_the_window_is_a_switch_and_after_it_a_redeploy(
     reaping = reaper(Site(cfg, env))
     assert reaping is not None
     # Nothing but the reaper may stop them: waited for through /proc, which stops nothing (status would).
-    bound = (until - now()).total_seconds() + STOP_BOUND
+    bound = (until - utcnow()).total_seconds() + STOP_BOUND
     wait_until("the reaper to stop the expired warm set", lambda: _stopped(kept), timeout=bound, interval=REAPER_POLL)
     wait_until("the reaper to exit", lambda: not running(reaping), timeout=REAPER_GRACE)
-    assert now() >= until
+    assert utcnow() >= until
     assert "instance v1-0 of release 1 (kept warm) stopped" in Path(reaping.log).read_text()
     assert Site(cfg, env).warm_instances() == [] and platform.warm(env) is None
 
@@ -141,7 +142,7 @@ def test_a_later_command_stops_a_warm_set_whose_window_ended_without_its_reaper(
 
     assert stop_reaper(site)
     kept = site.warm_instances()
-    wait_until("the window's deadline", lambda: now() >= until, timeout=WINDOW)
+    wait_until("the window's deadline", lambda: utcnow() >= until, timeout=WINDOW)
     assert all(running(p) for p in kept)  # nobody stopped them yet
 
     assert cli.main(["--config", str(cfg.path), "status", "--env", env.name]) == 0

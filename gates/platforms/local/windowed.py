@@ -4,7 +4,7 @@ bench's rollback figures (gates/bench) and anyone timing ``LocalPlatform.rollbac
 from __future__ import annotations
 
 from gates.config import Environment
-from gates.errors import GatesError
+from gates.core.errors import GatesError
 from gates.platforms.local.platform import LocalPlatform
 from gates.platforms.local.sitelock import LOCK_TIMEOUT
 from gates.platforms.local.state import Site
