@@ -162,6 +162,8 @@ class KeepsPrevious(Protocol):
 
     def release_confirmed(self, env: Environment) -> list[str]: ...
 
+    def let_warm_go(self, env: Environment) -> list[str]: ...
+
 
 @runtime_checkable
 class PrunesBuilds(Protocol):

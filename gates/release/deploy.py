@@ -95,7 +95,7 @@ def let_bad_warm_set_go(ctx: Context, env: Environment, rec: StepRecord) -> None
     if kept is not None and verdicts.good(kept.identity):
         return
     why = verdicts.why(kept.identity) if kept else "the platform no longer lists it"
-    platform.release_confirmed(env)
+    platform.let_warm_go(env)  # not release_confirmed: that keeps it warm for keep_previous_for
     rec.detail += f"; warm release {warm.release} not kept: it is not good ({why})"
 
 

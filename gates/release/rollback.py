@@ -79,7 +79,8 @@ def rollback_gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 
 
 def confirm_releases(ctx: Context) -> None:
-    """The release passed (gate and monitor): every environment it deployed lets its warm previous release go."""
+    """The release passed (gate and monitor): every environment it deployed opens its warm previous release's
+    window (keep_previous_for), or lets it go when the window is off."""
     deployed = [s.env for s in ctx.record.steps if s.name == "deploy" and s.outcome == "passed" and s.env]
     for name in dict.fromkeys(deployed):
         env = ctx.config.environment(name)

@@ -185,6 +185,23 @@ def test_with_the_window_off_confirmation_stops_the_warm_set(make_config):
     assert _stopped(kept) and reaper(Site(cfg, env)) is None
 
 
+def test_a_warm_set_that_is_not_good_is_let_go_at_once_whatever_the_window(make_config):
+    """let_warm_go (the deploy step's answer to a warm release that is not good), on production with its hour's
+    window: the warm set stops at once, no window opens, no reaper starts, nothing is left for a rollback."""
+    cfg = make_config()  # production's default window: an hour
+    env = cfg.environment("production")
+    platform = LocalPlatform(cfg)
+    platform.deploy(env, str(cfg.app_source))
+    platform.deploy(env, str(cfg.app_source))
+    kept = Site(cfg, env).warm_instances()
+    assert len(kept) == 2 and env.keep_previous_seconds == 3600.0
+
+    said = platform.let_warm_go(env)
+
+    assert said == [f"instance {p.id} of release 1 (kept warm) stopped" for p in kept]
+    assert _stopped(kept) and reaper(Site(cfg, env)) is None and platform.warm(env) is None
+
+
 @pytest.mark.parametrize("inside", [True, False])
 def test_the_bench_setup_meets_a_switch_inside_the_window_and_a_redeploy_outside(make_config, inside: bool):
     """confirmed_then_bad (the bench's set-up): release 2 confirmed over release 1; inside the window the rollback

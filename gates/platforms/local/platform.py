@@ -130,6 +130,18 @@ class LocalPlatform:
             site.event("release confirmed: " + ("; ".join(said) or "no warm instance left"))
             return said
 
+    def let_warm_go(self, env: Environment) -> list[str]:
+        """Stop the previous release's warm set now, whatever its window (it is not good: no rollback may switch
+        back to it), and its reaper; say what stopped."""
+        site = Site(self.config, env)
+        if not site.dir.is_dir() or not site.warm_instances():
+            return []
+        with _locked(site):
+            said = self._rollout(site, current_release(site.load_releases()), "").settle()
+            warm.stop_reaper(site)
+            site.event("warm set let go (not good): " + ("; ".join(said) or "no warm instance left"))
+            return said
+
     def warm(self, env: Environment) -> WarmSet | None:
         """The previous release kept warm for an instant rollback, the memory its processes hold, and when it stops
         (an expired one is stopped first)."""
