@@ -60,7 +60,9 @@ def test_release_failing_its_health_check_fails_and_the_old_release_keeps_servin
 ) -> None:
     """A release whose instance never passes GET /health fails naming release, instance and last answer; release 1 serves on."""
     config = make_config()
-    platform, env = LocalPlatform(config, health_timeout=2), config.environment("staging")
+    # The bound runs from the instance's start: long enough that a loaded machine has the app listening (and
+    # answering 503) before it ends, so the verdict quotes that answer rather than a refused connection.
+    platform, env = LocalPlatform(config, health_timeout=15), config.environment("staging")
     platform.deploy(env, str(DEMO))
 
     with pytest.raises(GatesError) as failure:
