@@ -37,6 +37,13 @@ Faults, for tests that must see a gate fail. A faulty release is this folder cop
                                         secret it was given)
     "corrupt_signup_email": true        the sign-up form stores the email with the last character of
                                         its local part dropped (an off-by-one slice), yet confirms it
+    "no_stylesheet": true               the dashboard page is served without its CSS (an unstyled page:
+                                        every element there, no error)
+    "leak_kb":     <kb>                 every request keeps <kb> KB more in a module-level list (memory
+                                        that grows with requests, as a leak does)
+    "slower":      {"<path>": <factor>} that path answers <factor> times slower than it would (its own
+                                        time, waited again factor - 1 times)
+    "banner":      "<text>"             a banner across the top of the dashboard (an intended visual change)
 
 An unknown key stops the app at start, so a misspelt fault never passes silently as a healthy release.
 """
@@ -47,6 +54,7 @@ import asyncio
 import html
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, LiteralString
 from urllib.parse import parse_qs
@@ -74,6 +82,10 @@ FAULT_KEYS = {
     "degraded_instances",
     "log_env",
     "corrupt_signup_email",
+    "no_stylesheet",
+    "leak_kb",
+    "slower",
+    "banner",
 }
 RELEASE = int(os.environ.get("APP_RELEASE") or 0)
 INSTANCE = os.environ.get("APP_INSTANCE", "")
@@ -100,6 +112,9 @@ if FAULTS.get("x_frame_options"):
     EMBEDDING_HEADERS.append(("X-Frame-Options", FAULTS["x_frame_options"]))
 
 
+LEAKED: list[bytearray] = []  # the leak_kb fault's memory, never let go
+
+
 class FaultsAndRelease:
     """Apply the configured delay and status faults, and stamp every response with its release.
 
@@ -115,12 +130,18 @@ class FaultsAndRelease:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        started = time.perf_counter()
+        if FAULTS.get("leak_kb"):
+            LEAKED.append(bytearray(int(FAULTS["leak_kb"]) * 1024))
         delay = FAULTS.get("delay_ms", {}).get(path)
         if delay:
             await asyncio.sleep(delay / 1000)
+        slower = FAULTS.get("slower", {}).get(path)
 
         async def send_with_release(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if slower:
+                    await asyncio.sleep((slower - 1) * (time.perf_counter() - started))
                 headers = MutableHeaders(scope=message)
                 headers.append("X-Release", str(RELEASE))
                 for name, value in EMBEDDING_HEADERS:
@@ -233,7 +254,13 @@ def dashboard(request: Request) -> Response:
         ) or error_tile("no tiles")
     except DatabaseUnavailable as exc:
         body = error_tile(str(exc))
-    return HTMLResponse(PAGE.format(release=RELEASE, tiles=body, extra=FAULTS.get("extra_html", "")))
+    page = PAGE.format(release=RELEASE, tiles=body, extra=FAULTS.get("extra_html", ""))
+    if FAULTS.get("banner"):
+        shown = f'<p class="banner">{html.escape(str(FAULTS["banner"]))}</p>'
+        page = page.replace("<h1>Hot Dash</h1>", shown + "<h1>Hot Dash</h1>")
+    if FAULTS.get("no_stylesheet"):
+        page = page[: page.index("<style>")] + page[page.index("</style>") + len("</style>") :]
+    return HTMLResponse(page)
 
 
 def tile_html(name: str, label: str, value: str) -> str:
@@ -307,6 +334,7 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5rem; background: #f6f6f7;
 .tile__label {{ font-size: .9rem; color: #616161; margin: 0 0 .5rem; }}
 .tile__value {{ font-size: 1.6rem; margin: 0; }}
 .tile--error {{ background: #fff4f4; color: #8e1f0b; }}
+.banner {{ background: #ffd79d; padding: 1rem; border-radius: .5rem; font-size: 1.2rem; }}
 </style>
 </head>
 <body>

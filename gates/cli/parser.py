@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="sign off production without a terminal (CI, once the environment's reviewers approved); "
         "the checklist must still be complete",
     )
+    p.add_argument(
+        "--accept-visual",
+        action="store_true",
+        help="the release's visual difference from the release it replaces is intended: the visual comparison "
+        "passes, recorded with the signer ($GITHUB_ACTOR, else git's user.name, else the OS user)",
+    )
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser(

@@ -53,6 +53,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             ctx = release.Context(
                 config=cfg, record=record, workers=args.workers, approve=args.approve,
                 first_release=args.first_release, journal=journal, reporter=reporter,
+                accept_visual=release.signer() if args.accept_visual else "",
             )  # fmt: skip
             with journal:
                 ok = _run_release(args, ctx, reporter, notifier)

@@ -10,6 +10,7 @@ the environment variables that hold them.
 from gates.config.app import AppConfig
 from gates.config.browser import VIDEO_MODES, AllowedNoise, BrowserConfig
 from gates.config.ci import CIConfig
+from gates.config.comparison import ComparisonConfig
 from gates.config.database import DatabaseConfig
 from gates.config.drill import DrillConfig
 from gates.config.environments import ADMIN_URL_FIELDS, STRATEGIES, Environment
@@ -29,7 +30,7 @@ from gates.core.errors import ConfigError, UsageError
 __all__ = [
     "ADMIN_URL_FIELDS", "CONFIG_ENV", "ENV_SELECT", "FLAG_SOURCES", "MAX_TIMEOUT", "MAX_WAIT", "MONITOR_SOURCES",
     "SECTIONS", "STATE_ENV", "STRATEGIES", "VIDEO_MODES", "AllowedNoise", "AppConfig", "BrowserConfig", "CIConfig",
-    "Config", "ConfigError", "DatabaseConfig", "DrillConfig", "Environment", "FlagsConfig", "GateConfig",
+    "ComparisonConfig", "Config", "ConfigError", "DatabaseConfig", "DrillConfig", "Environment", "FlagsConfig", "GateConfig",
     "LocalConfig", "MonitorConfig", "NotifyConfig", "ProbeConfig", "RecordConfig", "ToolsConfig", "UsageError",
     "find_config", "load", "parse", "read_section", "read_toml",
 ]  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Any
 
 from gates.config.app import AppConfig, validate_app
 from gates.config.browser import VIDEO_MODES, validate_browser_visit
+from gates.config.comparison import validate_comparison
 from gates.config.database import validate_database, validate_database_waits
 from gates.config.environments import Environment, fill_admin_url, validate_environment
 from gates.config.flags import FlagsConfig, validate_flags
@@ -121,6 +122,7 @@ def parse(data: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
     validate_notify(config.notify, path, prefix + "notify")
     validate_gate(config.gate, path, prefix + "gate")
     validate_record(config.record, path, prefix + "record")
+    validate_comparison(config.comparison, path, prefix + "comparison")
     _validate_meanings(config, prefix)
     return config
 

@@ -11,6 +11,7 @@ from typing import Any
 from gates.config.app import AppConfig
 from gates.config.browser import BrowserConfig
 from gates.config.ci import CIConfig
+from gates.config.comparison import ComparisonConfig
 from gates.config.database import DatabaseConfig
 from gates.config.drill import DrillConfig
 from gates.config.environments import Environment
@@ -42,6 +43,7 @@ class Config:
     notify: NotifyConfig = NotifyConfig()
     gate: GateConfig = GateConfig()
     tools: ToolsConfig = ToolsConfig()
+    comparison: ComparisonConfig = dataclasses.field(default_factory=ComparisonConfig)
     # $GATES_STATE_DIR, read by load(): the state folder instead of [local] state_dir (parse stays pure).
     state_override: Path | None = None
 
@@ -119,4 +121,5 @@ SECTIONS: dict[str, type[Any]] = {
     "notify": NotifyConfig,
     "gate": GateConfig,
     "tools": ToolsConfig,
+    "comparison": ComparisonConfig,
 }

@@ -29,6 +29,7 @@ CONCERNS = {
     "flags": "feature flags in production",
     "monitoring": "health checks, alerts, error rate and latency",
     "zero_downtime": "no failed request during a rollout",
+    "comparison": "the new release against the one it replaces: looks, speed, memory",
 }
 # Gates that target one environment take it from the marker expression; the others need --env.
 ENVIRONMENT_GATES = ("staging", "production")

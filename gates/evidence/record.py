@@ -22,6 +22,7 @@ from typing import Any
 from gates.core.errors import GatesError
 from gates.core.measurement import utcnow
 from gates.core.redact import keep, keep_folder, redact
+from gates.evidence.comparison import comparison_html
 from gates.evidence.completion import completion_block
 from gates.evidence.junit import junit_summary
 from gates.evidence.markdown import page, to_html
@@ -219,7 +220,9 @@ class Record:
             "- [summary.md](summary.md)",
             "- [record.json](record.json)",
         ]
-        return page(f"Release {self.id}: {self.outcome}", to_html(summary + "\n".join(more) + "\n"))
+        # The comparison with the release replaced comes first (gates/comparison/page.py), then the timeline.
+        first = comparison_html(self.dir)
+        return page(f"Release {self.id}: {self.outcome}", first + to_html(summary + "\n".join(more) + "\n"))
 
     def summary(self) -> str:
         lines = [

@@ -188,6 +188,8 @@ class ReleaseState:
     # The team's feedback log the WORK COMPLETE block was appended to (relative to the record).
     feedback: str = ""
     feedback_error: str = ""
+    # env -> {"by": signer, "at": time}: the release's visual difference there approved (`--accept-visual`).
+    visual_accepted: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def drill_ok(self) -> bool:
         return self.drill is not None and self.drill.ok
@@ -238,6 +240,8 @@ class ReleaseState:
             data["feedback"] = self.feedback
         if self.feedback_error:
             data["feedback_error"] = self.feedback_error
+        if self.visual_accepted:
+            data["visual_accepted"] = self.visual_accepted
         return data
 
     @classmethod
@@ -266,6 +270,7 @@ class ReleaseState:
             state.docs = DocsUpdate(tuple(data["docs"].get("updated") or ()), data["docs"].get("commit"))
         state.feedback = data.get("feedback", "")
         state.feedback_error = data.get("feedback_error", "")
+        state.visual_accepted = dict(data.get("visual_accepted") or {})
         return state
 
 

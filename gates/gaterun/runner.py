@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +103,14 @@ def run_gate(
     workers: int = 0,
     env_vars: Mapping[str, str] | None = None,
     reporter: Reporter | None = None,
+    options: Sequence[str] = (),
 ) -> GateOutcome:
     """Run one gate in a child pytest, in the config's folder; its exit code and JUnit XML give the verdict.
 
-    While it runs, each molecule's verdict is told to ``reporter`` as the child finishes it."""
+    While it runs, each molecule's verdict is told to ``reporter`` as the child finishes it; ``options`` are more
+    options of the child (the comparison's baseline)."""
     log = out / "logs" / f"{stem}.log"
-    args = gate_command(config, env, marker, out, stem, expected, workers)
+    args = [*gate_command(config, env, marker, out, stem, expected, workers), *options]
     events = events_path(out, stem)
     events.parent.mkdir(parents=True, exist_ok=True)
     events.unlink(missing_ok=True)  # an earlier run of this gate into the same folder is not this one

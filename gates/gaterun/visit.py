@@ -66,10 +66,12 @@ def visit_admin(
     trace: Path | None = None,
     video: bool = False,
     settle: float | None = None,
+    measure: str = "",
 ) -> Visit:
     """Open the Admin page (or, without an admin_url, the dashboard itself), wait (bounded) until the dashboard
     is ready, watch it for the settle window (``settle`` seconds, default ``[browser] settle``), and record it
-    all. Every browser call is bounded: a timeout is a failed visit saying what got no answer, never an exception."""
+    all; with ``measure`` (a JS function), what it returns in the dashboard's frame once it settled (``layout``).
+    Every browser call is bounded: a timeout is a failed visit saying what got no answer, never an exception."""
     from playwright.sync_api import Error as PlaywrightError
 
     cfg = config.browser
@@ -82,7 +84,7 @@ def visit_admin(
     events: list[PageEvent] = []
     context = browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=storage_state)
     try:
-        seen = _observe(context, base, cfg, events, trace=trace, video=video)
+        seen = _observe(context, base, cfg, events, trace=trace, video=video, measure=measure)
     except PlaywrightError as exc:
         # A page or browser that crashed mid-visit: a failed load saying so, never an ERROR with a traceback.
         seen = _replace(base, load_error=f"the browser failed during the visit: {_no_answer(exc, cfg.load_timeout)}")
@@ -93,7 +95,14 @@ def visit_admin(
 
 
 def _observe(
-    context: Any, base: Visit, cfg: BrowserConfig, events: list[PageEvent], *, trace: Path | None, video: bool
+    context: Any,
+    base: Visit,
+    cfg: BrowserConfig,
+    events: list[PageEvent],
+    *,
+    trace: Path | None,
+    video: bool,
+    measure: str = "",
 ) -> Visit:
     """The visit itself, in a fresh browser context: load, tiles, settle window, screenshot, trace, recording."""
     from playwright.sync_api import Error as PlaywrightError
@@ -110,6 +119,8 @@ def _observe(
     if ready.loaded:
         ready = _replace(ready, tiles=_read_tiles(page, ready, cfg, PlaywrightError))
         page.wait_for_timeout(base.settle * 1000)  # Playwright's own pump: late errors still arrive
+        if measure:
+            ready = _replace(ready, layout=_measure(page, ready, measure, PlaywrightError))
     if opened:
         ready = _replace(ready, documents=_documents(page, ready, navigations))
     # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.
@@ -291,6 +302,17 @@ def _read_tiles(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Ex
         except error_type:
             return ()  # a frame that no longer answers: the tiles molecule names each missing tile
     return tuple(Tile(**t) for t in found.json_value())
+
+
+def _measure(page: Any, visit: Visit, script: str, error_type: type[Exception]) -> Any:
+    """What ``script`` returns in the dashboard's frame, bounded; None when the frame does not answer."""
+    frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
+    if frame is None:
+        return None
+    try:
+        return frame.wait_for_function(f"({script})()", timeout=READ_TIMEOUT * 1000).json_value()
+    except error_type:
+        return None
 
 
 def _screenshot(page: Any, seconds: float, error_type: type[Exception]) -> tuple[bytes | None, str]:

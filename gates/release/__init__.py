@@ -8,5 +8,6 @@ and adds its own. No step imports the runner.
 from gates.release.context import Context, Step, StepFn
 from gates.release.prune import prune_builds
 from gates.release.runner import execute, plan
+from gates.release.signoff import signer
 
-__all__ = ["Context", "Step", "StepFn", "execute", "plan", "prune_builds"]
+__all__ = ["Context", "Step", "StepFn", "execute", "plan", "prune_builds", "signer"]

@@ -24,6 +24,8 @@ class Context:
     record: Record
     workers: int = 0
     approve: bool = False  # `gates deploy --approve`: the production sign-off without a terminal
+    # `gates deploy --accept-visual`: who approved the release's visual difference (empty: nobody).
+    accept_visual: str = ""
     platforms: dict[str, Platform] = dataclasses.field(default_factory=dict)
     # `gates deploy --first-release`: the rollback drill may be waived when there is nothing to roll back to.
     first_release: bool = False

@@ -18,6 +18,7 @@ from gates.core.errors import GatesError
 from gates.evidence.state import StepRecord, release_change
 from gates.gaterun import probe
 from gates.platforms import KeepsPrevious, Platform
+from gates.release.comparison import NOT_KEPT, deployed_env
 from gates.release.context import Context
 from gates.release.drill import require_drill
 from gates.release.goodness import judge, previous_good
@@ -42,7 +43,9 @@ def deploy_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
         try:
             progress = throttled(lambda: replaced(platform, env, before), STATUS_EVERY)
             with ctx.reporter.waiting(f"deploy {env.name}", detail=progress):
-                release = probed(ctx, env, rec, before, lambda: platform.deploy(env, str(ctx.config.app_source)))
+                release = probed(
+                    ctx, env, rec, before, lambda: platform.deploy(deployed_env(ctx, env), str(ctx.config.app_source))
+                )
         finally:
             # What this deploy rolled out, by identity, even when its rollout failed: that build is what is judged.
             made = [r for r in ctx.remember(env, before) if before is None or r.version > before]
@@ -96,7 +99,7 @@ def let_bad_warm_set_go(ctx: Context, env: Environment, rec: StepRecord) -> None
         return
     why = verdicts.why(kept.identity) if kept else "the platform no longer lists it"
     platform.let_warm_go(env)  # not release_confirmed: that keeps it warm for keep_previous_for
-    rec.detail += f"; warm release {warm.release} not kept: it is not good ({why})"
+    rec.detail += f"; warm release {warm.release} {NOT_KEPT} ({why})"
 
 
 def throttled(ask: Callable[[], str], seconds: float) -> Callable[[], str]:

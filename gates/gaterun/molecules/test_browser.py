@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from gates.checks.against_baseline import layout_holds
 from gates.checks.browser import dashboard_loaded, no_console_errors, tiles_show_data
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.smoke, pytest.mark.browser]
@@ -31,3 +32,11 @@ def test_no_console_errors_in_any_frame(admin_visit, gates_config, verdict):
     """No console error, uncaught error, failed request or response >= 400 in any frame, from the load until the
     settle window after the page is ready ends, except allowed noise."""
     verdict(no_console_errors(admin_visit, gates_config.browser.allow))
+
+
+def test_the_dashboard_is_styled_and_laid_out(admin_visit, gates_config, verdict):
+    """The dashboard's stylesheet applies and its blocks are laid out, not collapsed into the browser's default
+    style in one column: an unstyled page fails whatever the release it replaces looked like."""
+    if gates_config.comparison.layout == "off":
+        pytest.skip('[comparison] layout = "off"')
+    verdict(layout_holds(admin_visit.layout if admin_visit.loaded else None))

@@ -1,5 +1,6 @@
 """The plugin's options, and what it registers when pytest configures: its markers, the shipped molecules
-of a gate run, the browser's and the write-path kit's fixtures, the writers of the evidence and the report's header."""
+of a gate run, the browser's, the comparison's and the write-path kit's fixtures, the writers of the evidence and
+the report's header."""
 
 from __future__ import annotations
 
@@ -31,6 +32,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         help="the release version the environment must serve (default: the platform's newest)",
+    )
+    group.addoption(
+        "--baseline-release",
+        dest="gates_baseline_release",
+        type=int,
+        default=None,
+        help="the release replaced, kept reachable for the comparison: missing, the comparison fails "
+        "(default: the environment's warm previous release, if any)",
+    )
+    group.addoption(
+        "--no-baseline", dest="gates_no_baseline", default=None, help="why no release is compared with (a skip)"
+    )
+    group.addoption(
+        "--accept-visual",
+        dest="gates_accept_visual",
+        default=None,
+        metavar="SIGNER",
+        help="the release's visual difference is intended, approved by SIGNER: the visual comparison passes saying so",
     )
     group.addoption(
         "--advisors-report",
@@ -84,6 +103,9 @@ def pytest_configure(config: pytest.Config) -> None:
         from gates.gaterun import browser
 
         config.pluginmanager.register(browser, "gates-browser")
+        from gates.gaterun.comparison import fixtures as comparison
+
+        config.pluginmanager.register(comparison, "gates-comparison")
     # The write-path kit's fixtures (its browser is pytest-playwright's, asked for only when a form is submitted).
     if not config.pluginmanager.has_plugin("gates-writepath"):
         from gates.gaterun import writepath

@@ -1,0 +1,53 @@
+"""The release being replaced, kept reachable for each gate's comparison, then let go as before.
+
+Production keeps its previous release warm anyway (``keep_previous``): it is the baseline of the
+production gate. Any other environment on a platform that can keep it (the local platform) keeps it
+warm for its deploy's gate only, when ``[comparison]`` judges anything: the gate step then stops it,
+pass or fail, so the drill and everything after see the environment as they always did. The gate is
+told which release it must find (``--baseline-release``: missing, the comparison fails closed) or why
+there is none (``--no-baseline``: the comparison skips saying so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gates.config import Environment
+from gates.platforms import KeepsPrevious
+from gates.release.context import Context
+
+NOT_KEPT = "not kept: it is not good"  # the deploy step's words when it let a bad warm set go
+
+
+def deployed_env(ctx: Context, env: Environment) -> Environment:
+    """``env`` as its deploy rolls it out: keeping the release it replaces warm when the gate compares with it."""
+    if env.keeps_previous or not ctx.config.comparison.enabled or not isinstance(ctx.platform(env), KeepsPrevious):
+        return env
+    return dataclasses.replace(env, keep_previous=True)
+
+
+def gate_arguments(ctx: Context, env: Environment) -> list[str]:
+    """The gate's options of the comparison: the baseline it must find or why there is none; the accepted
+    visual change and its signer."""
+    args = ["--accept-visual", ctx.accept_visual] if ctx.accept_visual else []
+    platform = ctx.platform(env)
+    before = ctx.record.releases.get(env.name, {}).get("before")
+    if not ctx.config.comparison.enabled or not isinstance(platform, KeepsPrevious) or before is None:
+        return args  # no deploy here, a first release, or a platform without one: the gate says why
+    warm = platform.warm(env)
+    if warm is not None:
+        return [*args, "--baseline-release", str(warm.release)]
+    deploy = next((s for s in reversed(ctx.record.steps) if s.name == "deploy" and s.env == env.name), None)
+    if deploy is not None and NOT_KEPT in deploy.detail:
+        return [*args, "--no-baseline", f"release {before}, the release replaced, is not good: no baseline"]
+    return [*args, "--baseline-release", str(before)]
+
+
+def let_baseline_go(ctx: Context, env: Environment) -> str:
+    """After the gate of an environment that keeps no previous release: stop the one kept for the comparison.
+    What stopped, for the step's detail (empty: nothing)."""
+    platform = ctx.platform(env)
+    if env.keeps_previous or not isinstance(platform, KeepsPrevious) or platform.warm(env) is None:
+        return ""
+    stopped = platform.release_confirmed(env)
+    return f"; the release replaced, kept for the comparison, stopped ({len(stopped)} instances)" if stopped else ""
