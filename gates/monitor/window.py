@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from gates.monitor.sampler import Sample, sample
 WINDOW_ENV = "GATES_MONITOR_WINDOW"  # path of the window's JSON, handed to the monitor gate
 BROWSER_ENV = "GATES_MONITOR_BROWSER"  # path of the window browser's visits (gates.release.watch), likewise
 PROGRESS_EVERY = 1.0  # seconds between two progress reports of a window (each one sorts every latency so far)
+MEMORY_EVERY = 1.0  # seconds between two reads of the instances' resident memory (/proc: microseconds each)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,10 +98,13 @@ def run_window(
     stop_after: int | None = None,
     prometheus_client: Any = None,
     on_progress: Callable[[WindowProgress], None] | None = None,
+    memory: Callable[[], Mapping[str, int]] | None = None,
 ) -> WindowResult:
     """Sample ``env`` for ``seconds``, alerting on rolling breaches; evaluate the whole window; write the evidence.
 
-    ``on_progress`` hears how far the window got (at most every PROGRESS_EVERY seconds, and at its end)."""
+    ``on_progress`` hears how far the window got (at most every PROGRESS_EVERY seconds, and at its end).
+    ``memory`` (instance -> resident bytes now) is read every MEMORY_EVERY seconds, beside how many of the
+    window's requests each instance answered so far: the window's JSON keeps the points (``memory``)."""
     mon = config.monitor
     limits = thresholds(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -110,6 +114,7 @@ def run_window(
     started = dt.datetime.now(dt.UTC)
     began = time.monotonic()
     told = [began]
+    growth = MemoryTrail(memory)
 
     def tell(force: bool = False) -> None:
         now = time.monotonic()
@@ -123,6 +128,7 @@ def run_window(
             taken.append(one)
             fh.write(json.dumps(one.as_dict()) + "\n")
             fh.flush()
+            growth.observe(one)
             recent = rolling(taken, mon.rolling)
             if len(recent) >= mon.rolling:  # judge only a full rolling window: a first slow answer is no breach
                 found = [b for b in breaches(stats(recent), limits, min_samples=0) if b.metric != "samples"]
@@ -131,14 +137,47 @@ def run_window(
 
         sample(monitor_urls(config, env), mon.rate, seconds, on_sample=on_sample, stop_after=stop_after)
     tell(force=True)
+    growth.read()
     measured = stats(taken)
     if mon.source == "prometheus":
         measured = _prometheus_stats(config, env, seconds, prometheus_client)
     found = tuple(breaches(measured, limits))
     plot_window(taken, mon.max_p95, f"{config.app.name} {env.name}: monitor window", plot_path)
     result = WindowResult(measured, found, tuple(alerter.events), json_path, samples_path, plot_path)
-    _write(result, config, env, started, seconds, limits)
+    _write(result, config, env, started, seconds, limits, growth.as_dict())
     return result
+
+
+class MemoryTrail:
+    """Each instance's resident memory through the window, beside the requests it answered so far (its
+    ``X-Gates-Server``; without one, the window's requests shared evenly)."""
+
+    def __init__(self, memory: Callable[[], Mapping[str, int]] | None) -> None:
+        self.memory = memory
+        self.answered: dict[str, int] = {}
+        self.total = 0
+        self.points: dict[str, list[tuple[int, int]]] = {}
+        self.last = time.monotonic()
+        self.read()
+
+    def observe(self, one: Sample) -> None:
+        self.total += 1
+        if one.server:
+            self.answered[one.server] = self.answered.get(one.server, 0) + 1
+        if time.monotonic() - self.last >= MEMORY_EVERY:
+            self.read()
+
+    def read(self) -> None:
+        if self.memory is None:
+            return
+        self.last = time.monotonic()
+        now = self.memory()
+        for instance, rss in now.items():
+            served = self.answered.get(instance, self.total // max(len(now), 1))
+            self.points.setdefault(instance, []).append((served, rss))
+
+    def as_dict(self) -> dict[str, Any] | None:
+        return {"every": MEMORY_EVERY, "points": self.points} if self.memory is not None else None
 
 
 def _prometheus_stats(config: Config, env: Environment, seconds: float, client: Any) -> Stats:
@@ -155,7 +194,13 @@ def _prometheus_stats(config: Config, env: Environment, seconds: float, client: 
 
 
 def _write(
-    result: WindowResult, config: Config, env: Environment, started: dt.datetime, seconds: float, limits: Thresholds
+    result: WindowResult,
+    config: Config,
+    env: Environment,
+    started: dt.datetime,
+    seconds: float,
+    limits: Thresholds,
+    memory: dict[str, Any] | None = None,
 ) -> None:
     data = {
         "env": env.name,
@@ -170,6 +215,7 @@ def _write(
         "events": [e.as_dict() for e in result.events],
         "samples": result.samples_path.name,
         "plot": result.plot_path.name,
+        "memory": memory,
     }
     keep(result.json_path, json.dumps(data, indent=2) + "\n")
 
@@ -190,6 +236,23 @@ def stats_of(data: dict[str, Any], samples: Sequence[Sample]) -> Stats:
     if str(recorded.get("source", "synthetic")) == "synthetic":
         return stats(samples)
     return Stats(**recorded)
+
+
+def memory_from_env() -> tuple[dict[str, list[tuple[int, int]]] | None, str]:
+    """Each instance's (requests answered, resident bytes) through the window handed to the monitor gate; None
+    when the window read no memory (a platform whose instances are not on this machine), said in the source."""
+    path = os.environ.get(WINDOW_ENV, "")
+    if not path:
+        return {}, f"no window: {WINDOW_ENV} is not set (run `gates monitor`)"
+    try:
+        data, _ = load_window(Path(path))
+    except GatesError as exc:
+        return {}, str(exc)
+    trail = data.get("memory")
+    if not isinstance(trail, dict):
+        return None, path
+    points = {str(i): [(int(n), int(b)) for n, b in seen] for i, seen in dict(trail.get("points") or {}).items()}
+    return points, path
 
 
 def window_from_env() -> tuple[Stats, str]:

@@ -11,6 +11,7 @@ there is none (``--no-baseline``: the comparison skips saying so).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from gates.config import Environment
 from gates.platforms import KeepsPrevious
@@ -51,3 +52,15 @@ def let_baseline_go(ctx: Context, env: Environment) -> str:
         return ""
     stopped = platform.release_confirmed(env)
     return f"; the release replaced, kept for the comparison, stopped ({len(stopped)} instances)" if stopped else ""
+
+
+def instance_memory(ctx: Context, env: Environment) -> Callable[[], dict[str, int]] | None:
+    """Instance id -> resident bytes of its process tree, for the monitor window to read as it goes; None where
+    the instances are not processes of this machine (their memory is not read: the growth molecule skips)."""
+    platform = ctx.platform(env)
+    if ctx.config.comparison.growth == "off" or not getattr(platform, "runs_locally", False):
+        return None
+    from gates.platforms.local.processes import group_rss
+
+    pids = {i.id: i.pid for i in platform.status(env).instances if i.pid is not None}
+    return lambda: {instance: group_rss(pid) for instance, pid in pids.items()}

@@ -11,6 +11,7 @@ from gates.core.errors import GatesError
 from gates.evidence.state import StepRecord
 from gates.gaterun.runner import run_gate
 from gates.monitor.window import BROWSER_ENV, WINDOW_ENV, WindowProgress, run_window
+from gates.release.comparison import instance_memory
 from gates.release.context import Context, StepFn
 from gates.release.watch import Watcher, browser_every
 
@@ -29,7 +30,8 @@ def monitor_step_for(seconds: float | None = None) -> StepFn:
         with ctx.reporter.waiting(what, total=window):
             # The browser watches the dashboard through the same window the sampler measures, from its start.
             watcher = Watcher.start(ctx.config, env, window, every, browser_file) if every else None
-            result = run_window(ctx.config, env, window, ctx.record.dir, stem, on_progress=progress_to(ctx, what))
+            result = run_window(ctx.config, env, window, ctx.record.dir, stem, on_progress=progress_to(ctx, what),
+                                memory=instance_memory(ctx, env))  # fmt: skip
             if watcher is not None:  # its last visit may end a page load after the window: still told as waiting
                 files += [watcher.finish(), *watcher.screenshots]
                 env_vars[BROWSER_ENV] = str(browser_file)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from gates.checks.against_baseline import as_configured, memory_growth
 from gates.checks.browser import dashboard_clean_throughout, watched_from_json
 from gates.checks.monitoring import alert_delivered, health_checks_configured, window_within_thresholds
 from gates.monitor.alerts import send_test_alert
-from gates.monitor.window import BROWSER_ENV, alert_channel, thresholds, window_from_env
+from gates.monitor.window import BROWSER_ENV, alert_channel, memory_from_env, thresholds, window_from_env
 
 pytestmark = [pytest.mark.monitor, pytest.mark.monitoring]
 
@@ -47,3 +48,17 @@ def test_the_dashboard_stays_clean_in_a_browser_through_the_window(gates_config,
     except (OSError, ValueError, KeyError, TypeError) as exc:
         pytest.fail(f"{path}: no readable browser visits ({type(exc).__name__}: {exc})", pytrace=False)
     verdict(dashboard_clean_throughout(visits, gates_config.browser.allow, every, path, trouble))
+
+
+def test_memory_does_not_grow_with_requests_through_the_window(gates_config, environment, verdict):
+    """No instance's resident memory grows steadily with the requests it answered through the window, beyond
+    [comparison] max_growth_kb_per_request and growth_floor_mb: a leak that would end the instance in hours."""
+    cfg = gates_config.comparison
+    if cfg.growth == "off":
+        pytest.skip('[comparison] growth = "off"')
+    points, source = memory_from_env()
+    if points is None:
+        pytest.skip(f"no memory read through the window: {environment.name}'s instances ({environment.platform}) "
+                    f"are not processes of this machine ({source})")  # fmt: skip
+    found = memory_growth(points, max_kb_per_request=cfg.max_growth_kb_per_request, floor_mb=cfg.growth_floor_mb)
+    verdict(as_configured(found, cfg.growth, what="growth"))

@@ -1,0 +1,139 @@
+"""The comparison with the release replaced: which pair a gate compares, and the pure judges of both releases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from gates.checks.against_baseline import as_configured, latency_holds, layout_holds, memory_growth, memory_holds
+from gates.gaterun.comparison.baseline import find_pair
+from gates.evidence.comparison import comparison_html
+from gates.config.comparison import ComparisonConfig, validate_comparison
+from gates.config import Environment
+from gates.core.errors import ConfigError
+from gates.platforms.base import Instance, Release, Status
+
+STAGING = Environment("staging", "local", "http://127.0.0.1:8081")
+MB = 2**20
+
+
+def _instance(name: str, release: int, port: int, *, healthy: bool = True) -> Instance:
+    return Instance(name, release, "UP", healthy, f"127.0.0.1:{port}", pid=port, port=port)
+
+
+def _release(version: int) -> Release:
+    return Release(version, f"ref{version}", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "complete")
+
+
+def test_the_warm_previous_release_is_the_baseline_of_the_release_serving():
+    """The pair is the serving release's instances and the warm ones of the release replaced, each by address."""
+    status = Status("staging", STAGING.url, 5, (_instance("a", 5, 9001),), warm=(_instance("w", 4, 9002),))
+    pair = find_pair(STAGING, status, [_release(4), _release(5)], serving=5, expected_baseline=4, runs_locally=True)
+    assert pair.baseline and pair.candidate and not pair.problem and not pair.skip
+    assert pair.baseline.urls == ("http://127.0.0.1:9002",) and pair.candidate.release == 5
+
+
+def test_a_first_release_has_nothing_to_compare_and_skips_saying_so():
+    """No release before the one serving: a skip naming the first release, never a failure."""
+    status = Status("staging", STAGING.url, 1, (_instance("a", 1, 9001),))
+    pair = find_pair(STAGING, status, [_release(1)], serving=1, expected_baseline=None, runs_locally=True)
+    assert "first release of staging" in pair.skip and not pair.problem
+
+
+def test_a_platform_without_the_previous_release_beside_the_new_one_skips_naming_it():
+    """On Fly nothing of the release replaced runs beside the new one: the skip names the platform."""
+    fly = Environment("staging", "fly", "https://x.fly.dev")
+    status = Status("staging", fly.url, 3, (_instance("m1", 3, 443),))
+    pair = find_pair(fly, status, [_release(2), _release(3)], serving=3, expected_baseline=None)
+    assert "platform fly" in pair.skip
+
+
+def test_an_expected_baseline_that_does_not_run_or_is_sick_is_a_problem_not_a_skip():
+    """Told which release to compare with, its absence or ill health fails closed."""
+    serving = (_instance("a", 5, 9001),)
+    gone = find_pair(STAGING, Status("staging", "", 5, serving), [], serving=5, expected_baseline=4, runs_locally=True)
+    assert "release 4, the release replaced, was to stay reachable" in gone.problem and not gone.skip
+    sick = Status("staging", "", 5, serving, warm=(_instance("w", 4, 9002, healthy=False),))
+    assert "not healthy" in find_pair(STAGING, sick, [], serving=5, expected_baseline=4).problem
+
+
+def test_a_route_slower_beyond_its_ratio_and_floor_fails_naming_both_figures():
+    """A p50 three times the old one and 40 ms slower fails naming the route; a tiny route's noise does not."""
+    old = {"/app": [0.020] * 30, "/health": [0.002] * 30}
+    new = {"/app": [0.060] * 30, "/health": [0.006] * 30}
+    found = latency_holds(old, new, max_p50_ratio=2.0, max_p95_ratio=3.0, floor_ms=20.0)
+    assert not found.ok
+    assert any(p.startswith("/app: p50 60 ms against 20 ms") for p in found.problems)
+    assert not any(p.startswith("/health") for p in found.problems)
+
+
+def test_latency_with_no_sample_or_a_failed_request_fails_closed():
+    """A route without samples on one side, or with a failed request, fails."""
+    found = latency_holds({"/app": [0.01]}, {}, max_p50_ratio=2, max_p95_ratio=3, floor_ms=20)
+    assert not found.ok and "no sample of the new release" in found.problems[0]
+    failed = latency_holds({}, {}, max_p50_ratio=2, max_p95_ratio=3, floor_ms=20, failures={"/x": "HTTP 500"})
+    assert not failed.ok and failed.problems == ("/x: HTTP 500",)
+
+
+def test_memory_beyond_ratio_and_floor_fails_naming_the_instance():
+    """An instance holding 3x the release replaced's memory and 100 MB more fails; 10 % more passes."""
+    assert memory_holds({"w": 50 * MB}, {"a": 55 * MB}, max_ratio=1.5, floor_mb=30).ok
+    found = memory_holds({"w": 50 * MB}, {"a": 150 * MB}, max_ratio=1.5, floor_mb=30)
+    assert not found.ok and "instance a: 150 MB against 50 MB" in found.problems[0]
+    assert not memory_holds({}, {"a": 50 * MB}, max_ratio=1.5, floor_mb=30).ok
+
+
+def test_memory_growing_steadily_with_requests_fails_and_a_flat_one_passes():
+    """1 MB per request over 100 requests fails; a flat line with noise passes; too few points fail closed."""
+    leak = {"a": [(n, 50 * MB + n * MB) for n in range(0, 101, 10)]}
+    found = memory_growth(leak, max_kb_per_request=64, floor_mb=30)
+    assert not found.ok and "1024 KB per request" in found.problems[0]
+    flat = {"a": [(n, 50 * MB + (n % 3) * 100_000) for n in range(0, 101, 10)]}
+    assert memory_growth(flat, max_kb_per_request=64, floor_mb=30).ok
+    assert not memory_growth({"a": [(0, MB)]}, max_kb_per_request=64, floor_mb=30).ok
+
+
+def test_a_page_without_any_css_rule_fails_the_layout_whatever_the_baseline():
+    """No CSS rule applied is a missing stylesheet; a styled page passes; no measure fails closed."""
+    bare = {"rules": 0, "columns": 1, "elements": 12, "background": "rgba(0, 0, 0, 0)", "margin": "8px"}
+    assert "stylesheet is missing" in layout_holds(bare).problems[0]
+    styled = {"rules": 9, "columns": 4, "elements": 12, "background": "rgb(246, 246, 247)", "margin": "24px"}
+    assert layout_holds(styled, styled).ok
+    assert not layout_holds(None).ok
+
+
+def test_an_accepted_or_warned_difference_passes_saying_so():
+    """A failed comparison accepted by a person passes naming them; in warn mode it passes saying it warned."""
+    failed = memory_holds({"w": 50 * MB}, {"a": 150 * MB}, max_ratio=1.5, floor_mb=30)
+    accepted = as_configured(failed, "fail", "Ada <ada@example.com>")
+    assert accepted.ok and "accepted by Ada <ada@example.com>" in accepted.observed
+    warned = as_configured(failed, "warn", what="memory")
+    assert warned.ok and warned.problems[0].startswith('warned, not failed ([comparison] memory = "warn")')
+    assert not as_configured(failed, "fail").ok
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [({"visual": "loud"}, "visual"), ({"visual_environments": {"staging": "x"}}, "visual_environments.staging"),
+     ({"max_p50_ratio": 1.0}, "max_p50_ratio"), ({"visual_threshold": 0}, "visual_threshold"),
+     ({"samples": 2}, "samples"), ({"routes": ["app"]}, "routes[0]")],
+)  # fmt: skip
+def test_a_bad_comparison_setting_names_its_key(settings, key):
+    """Each bad [comparison] key is refused naming it."""
+    with pytest.raises(ConfigError, match=rf"comparison\.{key.replace('[', '.').replace(']', '.')}"):
+        validate_comparison(ComparisonConfig(**settings), Path("gates.toml"), "comparison")
+
+
+def test_the_record_page_opens_with_the_comparison_images(tmp_path):
+    """index.html's comparison: each gate's screenshots, difference and plots in order, with what changed."""
+    images = [f"staging-gate-comparison-{k}.png" for k in ("memory", "baseline", "difference")]
+    for name in images:
+        (tmp_path / name).write_bytes(b"png")
+    facts = {"images": images, "visual": {"pair": "release 5 against release 4", "said": "0.0% of the page changed"}}
+    (tmp_path / "staging-gate-comparison.json").write_text(json.dumps(facts))
+    shown = comparison_html(tmp_path)
+    assert shown.index("comparison-baseline") < shown.index("comparison-difference") < shown.index("comparison-memory")
+    assert "staging-gate: release 5 against release 4" in shown and comparison_html(tmp_path / "none") == ""
