@@ -125,7 +125,10 @@ def test_a_healthy_release_against_the_healthy_one_it_replaces_raises_no_alarm(s
 FAULTS = {
     "a-release-without-its-stylesheet": (
         {"no_stylesheet": True},
-        {LAYOUT: ["no CSS rule applies", "stylesheet is missing"], VISUAL: ["visual comparison", "of the page changed"]},
+        {
+            LAYOUT: ["no CSS rule applies", "stylesheet is missing"],
+            VISUAL: ["visual comparison", "of the page changed"],
+        },
     ),
     "a-release-leaking-memory-per-request": (
         {"leak_kb": 1024},
