@@ -35,7 +35,8 @@ LOADS = "test_dashboard_loads_inside_the_admin_frame"
 TILES = "test_every_tile_shows_data"
 CONSOLE = "test_no_console_errors_in_any_frame"
 HEADERS = "test_app_pages_allow_embedding_in_the_admin"
-MOLECULES = {LOADS, TILES, CONSOLE, HEADERS}
+LAYOUT = "test_the_dashboard_is_styled_and_laid_out"
+MOLECULES = {LOADS, TILES, CONSOLE, HEADERS, LAYOUT}
 
 
 @dataclass
