@@ -84,7 +84,7 @@ class Visit:
     # The answer of each document judged (the page's, and the app frame's when embedded); none: not opened.
     documents: tuple[Document, ...] = ()
     silent: str = ""  # the URL the visit opened that gave no answer within the bound (a hung server)
-    # What a measuring script (``visit_admin(measure=...)``) returned in the dashboard's frame; None: not asked.
+    # What gates.checks.layout's probe answered in the dashboard's frame (its JSON); None: not asked, or no answer.
     layout: Any = None
 
     @property

@@ -30,7 +30,7 @@ from gates.core.errors import ConfigError, UsageError
 __all__ = [
     "ADMIN_URL_FIELDS", "CONFIG_ENV", "ENV_SELECT", "FLAG_SOURCES", "MAX_TIMEOUT", "MAX_WAIT", "MONITOR_SOURCES",
     "SECTIONS", "STATE_ENV", "STRATEGIES", "VIDEO_MODES", "AllowedNoise", "AppConfig", "BrowserConfig", "CIConfig",
-    "ComparisonConfig", "Config", "ConfigError", "DatabaseConfig", "DrillConfig", "Environment", "FlagsConfig", "GateConfig",
-    "LocalConfig", "MonitorConfig", "NotifyConfig", "ProbeConfig", "RecordConfig", "ToolsConfig", "UsageError",
-    "find_config", "load", "parse", "read_section", "read_toml",
+    "ComparisonConfig", "Config", "ConfigError", "DatabaseConfig", "DrillConfig", "Environment", "FlagsConfig",
+    "GateConfig", "LocalConfig", "MonitorConfig", "NotifyConfig", "ProbeConfig", "RecordConfig", "ToolsConfig",
+    "UsageError", "find_config", "load", "parse", "read_section", "read_toml",
 ]  # fmt: skip

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from gates.core.errors import ConfigError
 
+# The latency judge's fewest samples per route and side (gates.checks.latency.MIN_SAMPLES): fewer fail closed.
+MIN_SAMPLES = 20
 MODES = ("fail", "warn", "off")
 
 
@@ -29,10 +31,12 @@ class ComparisonConfig:
     change. ``routes`` (empty: the app's health paths and the dashboard path) are each requested
     ``samples`` times per release, the two releases alternating. A route regresses when its new p50
     is more than ``max_p50_ratio`` times the old one (p95: ``max_p95_ratio``) and slower by more than
-    ``latency_floor_ms``. An instance's memory regresses when its resident memory is more than
-    ``max_memory_ratio`` times the old release's and larger by more than ``memory_floor_mb``.
-    ``growth``: through the monitor window, memory that grows steadily with requests, by more than
-    ``max_growth_kb_per_request`` per request and ``growth_floor_mb`` in all, fails the monitor gate.
+    ``latency_floor_ms``. Memory regresses when the new release's median resident memory
+    (its instances, read through those requests) is more than ``max_memory_ratio`` times the old release's
+    and larger by more than ``memory_floor_mb``.
+    ``growth``: through the monitor window, an instance whose memory grows steadily with requests (a line
+    that fits its readings) faster than ``max_growth_mb_per_1000_requests`` and by ``min_growth_mb`` at
+    least fails the monitor gate. The judges are gates/checks/{layout,visual,latency,memory}.py.
     """
 
     layout: str = "fail"
@@ -47,10 +51,10 @@ class ComparisonConfig:
     latency_floor_ms: float = 20.0
     memory: str = "fail"
     max_memory_ratio: float = 1.5
-    memory_floor_mb: float = 30.0
+    memory_floor_mb: float = 32.0
     growth: str = "fail"
-    max_growth_kb_per_request: float = 64.0
-    growth_floor_mb: float = 30.0
+    max_growth_mb_per_1000_requests: float = 1.0
+    min_growth_mb: float = 16.0
 
     def visual_mode(self, env: str) -> str:
         """The visual judgement's mode in environment ``env``."""
@@ -82,11 +86,11 @@ def validate_comparison(comparison: ComparisonConfig, path: Path, key: str) -> N
     for name in ("max_p50_ratio", "max_p95_ratio", "max_memory_ratio"):
         if getattr(comparison, name) <= 1:
             raise ConfigError(path, f"{key}.{name}", f"expected a ratio above 1, got {getattr(comparison, name)!r}")
-    for name in ("latency_floor_ms", "memory_floor_mb", "max_growth_kb_per_request", "growth_floor_mb"):
+    for name in ("latency_floor_ms", "memory_floor_mb", "max_growth_mb_per_1000_requests", "min_growth_mb"):
         if getattr(comparison, name) < 0:
             raise ConfigError(path, f"{key}.{name}", f"expected 0 or more, got {getattr(comparison, name)!r}")
-    if not 5 <= comparison.samples <= 1000:
-        raise ConfigError(path, f"{key}.samples", f"expected 5 to 1000 requests, got {comparison.samples}")
+    if not MIN_SAMPLES <= comparison.samples <= 1000:
+        raise ConfigError(path, f"{key}.samples", f"expected {MIN_SAMPLES} to 1000 requests, got {comparison.samples}")
     for i, route in enumerate(comparison.routes):
         if not route.startswith("/"):
             raise ConfigError(path, f"{key}.routes[{i}]", f"expected a path starting with /, got {route!r}")

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 
-from gates.checks.against_baseline import LAYOUT_SCRIPT
 from gates.checks.browser import Visit
 from gates.config import Config, Environment
 from gates.core.httpclient import no_answer_from
@@ -77,7 +76,7 @@ def admin_visit(
         trace = Path(tmp) / "trace.zip"
         video = records_video(gates_config, environment)
         visit = visit_admin(browser, gates_config, environment, storage_state=state, trace=trace, video=video,
-                            measure=LAYOUT_SCRIPT)  # fmt: skip
+                            layout=True)  # fmt: skip
         if visit.silent:
             # One deadline per gate: the HTTP molecules do not wait again for what the browser found silent.
             no_answer_from(visit.silent, f"the browser's visit of {visit.silent} (within {visit.timeout:g}s)")

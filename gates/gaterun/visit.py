@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gates.checks.browser import Document, PageEvent, Tile, Visit
+from gates.checks.layout import LAYOUT_PROBE, WAIT_MS
 from gates.config import BrowserConfig, Config, Environment
 from gates.gaterun.screencast import Screencast
 from gates.platforms.admin import dashboard_url
@@ -66,11 +67,11 @@ def visit_admin(
     trace: Path | None = None,
     video: bool = False,
     settle: float | None = None,
-    measure: str = "",
+    layout: bool = False,
 ) -> Visit:
     """Open the Admin page (or, without an admin_url, the dashboard itself), wait (bounded) until the dashboard
     is ready, watch it for the settle window (``settle`` seconds, default ``[browser] settle``), and record it
-    all; with ``measure`` (a JS function), what it returns in the dashboard's frame once it settled (``layout``).
+    all; with ``layout``, what gates.checks.layout's probe measures in the dashboard's frame once it settled.
     Every browser call is bounded: a timeout is a failed visit saying what got no answer, never an exception."""
     from playwright.sync_api import Error as PlaywrightError
 
@@ -84,7 +85,7 @@ def visit_admin(
     events: list[PageEvent] = []
     context = browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=storage_state)
     try:
-        seen = _observe(context, base, cfg, events, trace=trace, video=video, measure=measure)
+        seen = _observe(context, base, cfg, events, trace=trace, video=video, layout=layout)
     except PlaywrightError as exc:
         # A page or browser that crashed mid-visit: a failed load saying so, never an ERROR with a traceback.
         seen = _replace(base, load_error=f"the browser failed during the visit: {_no_answer(exc, cfg.load_timeout)}")
@@ -102,7 +103,7 @@ def _observe(
     *,
     trace: Path | None,
     video: bool,
-    measure: str = "",
+    layout: bool = False,
 ) -> Visit:
     """The visit itself, in a fresh browser context: load, tiles, settle window, screenshot, trace, recording."""
     from playwright.sync_api import Error as PlaywrightError
@@ -119,8 +120,8 @@ def _observe(
     if ready.loaded:
         ready = _replace(ready, tiles=_read_tiles(page, ready, cfg, PlaywrightError))
         page.wait_for_timeout(base.settle * 1000)  # Playwright's own pump: late errors still arrive
-        if measure:
-            ready = _replace(ready, layout=_measure(page, ready, measure, PlaywrightError))
+        if layout:
+            ready = _replace(ready, layout=_layout(page, ready, PlaywrightError))
     if opened:
         ready = _replace(ready, documents=_documents(page, ready, navigations))
     # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.
@@ -304,13 +305,17 @@ def _read_tiles(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Ex
     return tuple(Tile(**t) for t in found.json_value())
 
 
-def _measure(page: Any, visit: Visit, script: str, error_type: type[Exception]) -> Any:
-    """What ``script`` returns in the dashboard's frame, bounded; None when the frame does not answer."""
+def _layout(page: Any, visit: Visit, error_type: type[Exception]) -> Any:
+    """What ``LAYOUT_PROBE`` measures in the dashboard's frame (the app's frame when embedded), as JSON; None when
+    the frame is gone or does not answer. Bounded like every browser call here: an evaluation alone has no
+    timeout, so the probe runs as a function waited for (its promise's answer), within its own wait for
+    stylesheets still loading plus READ_TIMEOUT."""
     frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
     if frame is None:
         return None
+    bound = WAIT_MS / 1000 + READ_TIMEOUT
     try:
-        return frame.wait_for_function(f"({script})()", timeout=READ_TIMEOUT * 1000).json_value()
+        return frame.wait_for_function(LAYOUT_PROBE, arg=WAIT_MS, timeout=bound * 1000, polling=_POLL_MS).json_value()
     except error_type:
         return None
 

@@ -28,7 +28,6 @@ from gates.monitor.sampler import Sample, sample
 WINDOW_ENV = "GATES_MONITOR_WINDOW"  # path of the window's JSON, handed to the monitor gate
 BROWSER_ENV = "GATES_MONITOR_BROWSER"  # path of the window browser's visits (gates.release.watch), likewise
 PROGRESS_EVERY = 1.0  # seconds between two progress reports of a window (each one sorts every latency so far)
-MEMORY_EVERY = 1.0  # seconds between two reads of the instances' resident memory (/proc: microseconds each)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,8 +102,9 @@ def run_window(
     """Sample ``env`` for ``seconds``, alerting on rolling breaches; evaluate the whole window; write the evidence.
 
     ``on_progress`` hears how far the window got (at most every PROGRESS_EVERY seconds, and at its end).
-    ``memory`` (instance -> resident bytes now) is read every MEMORY_EVERY seconds, beside how many of the
-    window's requests each instance answered so far: the window's JSON keeps the points (``memory``)."""
+    ``memory`` (instance -> resident bytes now) is read through the window by gates.platforms.local.memory's
+    sampler, beside how many requests the window had sent by then: the window's JSON keeps the readings
+    (``memory``), for the monitor gate's growth molecule."""
     mon = config.monitor
     limits = thresholds(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -114,7 +114,7 @@ def run_window(
     started = dt.datetime.now(dt.UTC)
     began = time.monotonic()
     told = [began]
-    growth = MemoryTrail(memory)
+    sampler = _sampler(memory, lambda: len(taken))
 
     def tell(force: bool = False) -> None:
         now = time.monotonic()
@@ -128,56 +128,45 @@ def run_window(
             taken.append(one)
             fh.write(json.dumps(one.as_dict()) + "\n")
             fh.flush()
-            growth.observe(one)
             recent = rolling(taken, mon.rolling)
             if len(recent) >= mon.rolling:  # judge only a full rolling window: a first slow answer is no breach
                 found = [b for b in breaches(stats(recent), limits, min_samples=0) if b.metric != "samples"]
                 alerter.observe(one.at, found)
             tell()
 
-        sample(monitor_urls(config, env), mon.rate, seconds, on_sample=on_sample, stop_after=stop_after)
+        try:
+            sample(monitor_urls(config, env), mon.rate, seconds, on_sample=on_sample, stop_after=stop_after)
+        finally:
+            readings = sampler.stop() if sampler is not None else []
     tell(force=True)
-    growth.read()
     measured = stats(taken)
     if mon.source == "prometheus":
         measured = _prometheus_stats(config, env, seconds, prometheus_client)
     found = tuple(breaches(measured, limits))
     plot_window(taken, mon.max_p95, f"{config.app.name} {env.name}: monitor window", plot_path)
     result = WindowResult(measured, found, tuple(alerter.events), json_path, samples_path, plot_path)
-    _write(result, config, env, started, seconds, limits, growth.as_dict())
+    trail = None if sampler is None else _trail(sampler, readings, seconds)
+    _write(result, config, env, started, seconds, limits, trail)
     return result
 
 
-class MemoryTrail:
-    """Each instance's resident memory through the window, beside the requests it answered so far (its
-    ``X-Gates-Server``; without one, the window's requests shared evenly)."""
+def _sampler(memory: Callable[[], Mapping[str, int]] | None, served: Callable[[], int]) -> Any:
+    """The memory sampler of a window, started; None without ``memory`` to read."""
+    if memory is None:
+        return None
+    from gates.platforms.local.memory import RssSampler
 
-    def __init__(self, memory: Callable[[], Mapping[str, int]] | None) -> None:
-        self.memory = memory
-        self.answered: dict[str, int] = {}
-        self.total = 0
-        self.points: dict[str, list[tuple[int, int]]] = {}
-        self.last = time.monotonic()
-        self.read()
+    return RssSampler(memory, served=served).start()
 
-    def observe(self, one: Sample) -> None:
-        self.total += 1
-        if one.server:
-            self.answered[one.server] = self.answered.get(one.server, 0) + 1
-        if time.monotonic() - self.last >= MEMORY_EVERY:
-            self.read()
 
-    def read(self) -> None:
-        if self.memory is None:
-            return
-        self.last = time.monotonic()
-        now = self.memory()
-        for instance, rss in now.items():
-            served = self.answered.get(instance, self.total // max(len(now), 1))
-            self.points.setdefault(instance, []).append((served, rss))
+def _trail(sampler: Any, readings: Sequence[Any], seconds: float) -> dict[str, Any]:
+    """The window's memory for its JSON: per instance, (requests sent so far, RSS bytes) readings."""
+    from gates.platforms.local.memory import EVERY
 
-    def as_dict(self) -> dict[str, Any] | None:
-        return {"every": MEMORY_EVERY, "points": self.points} if self.memory is not None else None
+    points: dict[str, list[tuple[int, int]]] = {}
+    for r in readings:
+        points.setdefault(r.instance, []).append((r.served, r.rss))
+    return {"every": EVERY, "seconds": seconds, "points": points, "trouble": sampler.trouble}
 
 
 def _prometheus_stats(config: Config, env: Environment, seconds: float, client: Any) -> Stats:
@@ -238,21 +227,34 @@ def stats_of(data: dict[str, Any], samples: Sequence[Sample]) -> Stats:
     return Stats(**recorded)
 
 
-def memory_from_env() -> tuple[dict[str, list[tuple[int, int]]] | None, str]:
-    """Each instance's (requests answered, resident bytes) through the window handed to the monitor gate; None
-    when the window read no memory (a platform whose instances are not on this machine), said in the source."""
+@dataclasses.dataclass(frozen=True)
+class WindowMemory:
+    """What the window read of its instances' memory: per instance, (requests sent so far, RSS bytes) readings;
+    ``points`` None when it read none (a platform whose instances are not processes of this machine)."""
+
+    points: dict[str, list[tuple[float, float]]] | None
+    seconds: float = 0.0  # the window's length
+    every: float = 1.0  # seconds between two readings
+    trouble: str = ""  # why the sampler stopped early, if it did
+    source: str = ""
+
+
+def memory_from_env() -> WindowMemory:
+    """The memory read through the window handed to the monitor gate ($GATES_MONITOR_WINDOW); no window, or an
+    unreadable one, is no readings at all (the molecule fails closed)."""
     path = os.environ.get(WINDOW_ENV, "")
     if not path:
-        return {}, f"no window: {WINDOW_ENV} is not set (run `gates monitor`)"
+        return WindowMemory({}, trouble=f"no window: {WINDOW_ENV} is not set (run `gates monitor`)")
     try:
         data, _ = load_window(Path(path))
     except GatesError as exc:
-        return {}, str(exc)
+        return WindowMemory({}, trouble=str(exc), source=path)
     trail = data.get("memory")
     if not isinstance(trail, dict):
-        return None, path
-    points = {str(i): [(int(n), int(b)) for n, b in seen] for i, seen in dict(trail.get("points") or {}).items()}
-    return points, path
+        return WindowMemory(None, source=path)
+    points = {str(i): [(float(n), float(b)) for n, b in seen] for i, seen in dict(trail.get("points") or {}).items()}
+    return WindowMemory(points, float(trail.get("seconds") or 0.0), float(trail.get("every") or 1.0),
+                        str(trail.get("trouble") or ""), path)  # fmt: skip
 
 
 def window_from_env() -> tuple[Stats, str]:

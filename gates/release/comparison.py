@@ -55,12 +55,13 @@ def let_baseline_go(ctx: Context, env: Environment) -> str:
 
 
 def instance_memory(ctx: Context, env: Environment) -> Callable[[], dict[str, int]] | None:
-    """Instance id -> resident bytes of its process tree, for the monitor window to read as it goes; None where
-    the instances are not processes of this machine (their memory is not read: the growth molecule skips)."""
+    """Instance id -> resident bytes of its process tree, of the release serving ``env`` now, for the monitor
+    window to read as it goes; None where the instances are not processes of this machine (their memory is not
+    read: the growth molecule skips saying so)."""
     platform = ctx.platform(env)
     if ctx.config.comparison.growth == "off" or not getattr(platform, "runs_locally", False):
         return None
-    from gates.platforms.local.processes import group_rss
+    from gates.platforms.local.memory import release_rss
 
-    pids = {i.id: i.pid for i in platform.status(env).instances if i.pid is not None}
-    return lambda: {instance: group_rss(pid) for instance, pid in pids.items()}
+    serving = platform.status(env).release
+    return lambda: release_rss(ctx.config, env).get(serving, {}) if serving is not None else {}

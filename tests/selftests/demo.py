@@ -15,7 +15,17 @@ from typing import Any
 from gates.bench.sandbox import DEMO, free_port, write_config
 
 REPO = Path(__file__).resolve().parents[2]
-__all__ = ["DEMO", "REPO", "demo_copy", "free_port", "gates", "junit_results", "port_is_free", "write_config"]
+__all__ = [
+    "DEMO",
+    "REPO",
+    "demo_copy",
+    "free_port",
+    "gates",
+    "junit_results",
+    "none_failed",
+    "port_is_free",
+    "write_config",
+]
 
 
 def port_is_free(port: int) -> bool:
@@ -51,7 +61,9 @@ def demo_copy(folder: Path, faults: dict[str, Any] | None = None) -> Path:
     return target
 
 
-def gates(*args: str, config: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def gates(
+    *args: str, config: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the gates CLI as a user does, in a child process."""
     return subprocess.run(
         [sys.executable, "-m", "gates.cli", "--config", str(config), *args],
@@ -60,7 +72,7 @@ def gates(*args: str, config: Path, env: dict[str, str] | None = None, timeout: 
 
 
 def junit_results(xml: Path) -> dict[str, str]:
-    """Test name -> 'passed' or the failure message, from a JUnit XML file."""
+    """Test name -> 'passed', 'skipped: <reason>' or the failure message, from a JUnit XML file."""
     import xml.etree.ElementTree as ET
 
     results: dict[str, str] = {}
@@ -68,5 +80,16 @@ def junit_results(xml: Path) -> dict[str, str]:
         node = case.find("failure")
         if node is None:
             node = case.find("error")
-        results[case.get("name", "?")] = "passed" if node is None else (node.get("message") or "") + (node.text or "")
+        skipped = case.find("skipped")
+        if node is not None:
+            results[case.get("name", "?")] = (node.get("message") or "") + (node.text or "")
+        elif skipped is not None:
+            results[case.get("name", "?")] = f"skipped: {skipped.get('message') or skipped.text or ''}"
+        else:
+            results[case.get("name", "?")] = "passed"
     return results
+
+
+def none_failed(results: dict[str, str]) -> bool:
+    """Whether every molecule of ``junit_results`` passed or was skipped (saying why)."""
+    return all(r == "passed" or r.startswith("skipped: ") for r in results.values())

@@ -126,17 +126,17 @@ FAULTS = {
     "a-release-without-its-stylesheet": (
         {"no_stylesheet": True},
         {
-            LAYOUT: ["no CSS rule applies", "stylesheet is missing"],
+            LAYOUT: ["layout", "browser's default style"],
             VISUAL: ["visual comparison", "of the page changed"],
         },
     ),
     "a-release-leaking-memory-per-request": (
         {"leak_kb": 1024},
-        {MEMORY: ["memory against the release replaced", "MB against", "in the release it replaces"]},
+        {MEMORY: ["memory comparison", "median RSS", "now vs"]},
     ),
     "a-release-3x-slower-on-one-route": (
         {"slower": {"/app": 3}},
-        {LATENCY: ["latency against the release replaced", "/app: p50", "ms against"]},
+        {LATENCY: ["latency comparison", "/app: p50", "now vs"]},
     ),
 }
 

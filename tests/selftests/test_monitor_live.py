@@ -10,9 +10,10 @@ from gates import config as config_mod
 from gates.gaterun.runner import run_gate
 from gates.platforms.local import LocalPlatform, Site
 from gates.platforms.secrets import SecretStore
-from tests.selftests.demo import DEMO, gates, junit_results
+from tests.selftests.demo import DEMO, gates, junit_results, none_failed
 
 WEBHOOK_ENV = "GATES_SELFTEST_ALERT_WEBHOOK"
+GROWTH = "test_memory_does_not_grow_with_requests_through_the_window"
 MONITOR = {
     "window": "2s", "rate": 20.0, "rolling": 5, "min_samples": 10,
     "paths": ["/health", "/api/ads/health", "/api/flags"], "webhook_env": WEBHOOK_ENV,
@@ -51,7 +52,10 @@ def test_a_deployed_demo_passes_gates_monitor_and_fails_flags_with_a_flag_on(mak
     assert {"monitor-production.png", "monitor-production.json", "monitor-production-gate.html"} <= set(
         steps[0]["artifacts"]
     )
-    assert set(junit_results(record / "monitor-production-gate.xml").values()) == {"passed"}
+    results = junit_results(record / "monitor-production-gate.xml")
+    assert none_failed(results), results
+    # A 2s window reads memory too few times to judge its growth: the molecule skips saying so, never passes.
+    assert results[GROWTH].startswith("skipped: a window of 2s reads memory too few times"), results[GROWTH]
     assert [m["text"] for m in receiver.messages if "test alert" in m["text"]]  # the alert molecule's test alert
 
     (tmp_path / "flags" / "logs").mkdir(parents=True)

@@ -30,10 +30,6 @@ class Side:
     def urls(self) -> tuple[str, ...]:
         return tuple(f"http://{i.address}" for i in self.instances)
 
-    @property
-    def pids(self) -> dict[str, int]:
-        return {i.id: i.pid for i in self.instances if i.pid is not None}
-
 
 @dataclasses.dataclass(frozen=True)
 class Pair:

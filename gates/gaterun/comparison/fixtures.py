@@ -1,6 +1,6 @@
 """Fixtures of the comparison molecules: the pair of releases, both dashboards, both releases' timings and memory.
 
-Registered by ``gates.plugin`` like its browser part. Each fixture is taken once per gate run (per
+Registered by ``gates.gaterun.plugin`` (its options) like the browser's fixtures. Each fixture is taken once per gate run (per
 xdist worker); what it measured is kept beside the HTML report (``<report>-comparison-*.png`` and
 ``<report>-comparison.json``, which the record's index.html shows first) and attached to the report
 of every molecule that used it.
@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
+from gates.checks.comparison import as_configured, with_failed_requests
 from gates.config import Config, Environment
 from gates.config.comparison import ComparisonConfig
 from gates.core.measurement import Measurement
 from gates.gaterun.comparison.baseline import Pair, find_pair
-from gates.gaterun.comparison.plots import plot_latency, plot_memory
-from gates.gaterun.comparison.sampling import Sampled, interleaved, resident
+from gates.gaterun.comparison.sampling import Sampled, Timing, interleaved
 from gates.target import Target
 
 _SHOWN = pytest.StashKey[dict[str, bytes]]()
@@ -74,7 +74,6 @@ class Dashboards:
     mode: str = "fail"
 
     def looks_alike(self) -> Measurement:
-        from gates.checks.against_baseline import as_configured
         from gates.checks.visual import screenshots_match
 
         if self.pair.problem:
@@ -88,9 +87,8 @@ class Dashboards:
 def dashboards(
     request: pytest.FixtureRequest, compared_pair: Pair, browser: Any, gates_config: Config, environment: Environment
 ) -> Dashboards:
-    """The dashboard of each release visited directly at one of its instances (baseline first), measured,
-    screenshotted and compared; the three images kept beside the report."""
-    from gates.checks.against_baseline import LAYOUT_SCRIPT
+    """The dashboard of each release visited directly at one of its instances (baseline first), screenshotted
+    and compared; the three images kept beside the report."""
     from gates.checks.visual import annotate, compare
     from gates.gaterun.visit import visit_admin
 
@@ -103,7 +101,7 @@ def dashboards(
     visits = []
     for side in (compared_pair.baseline, compared_pair.candidate):
         at = dataclasses.replace(environment, url=side.urls[0], admin_url="")
-        visits.append(visit_admin(browser, gates_config, at, measure=LAYOUT_SCRIPT))
+        visits.append(visit_admin(browser, gates_config, at))
     before, after = visits
     diff = compare(before.screenshot, after.screenshot) if before.screenshot and after.screenshot else None
     images = {"baseline": before.screenshot, "candidate": after.screenshot}
@@ -114,53 +112,86 @@ def dashboards(
 
 @dataclasses.dataclass(frozen=True)
 class Timings:
-    """The same requests to both releases, interleaved, and each instance's resident memory after them."""
+    """The same requests to both releases, interleaved, and both releases' resident memory read through them."""
 
     pair: Pair
     sampled: Sampled | None = None
-    baseline_rss: dict[str, int] = dataclasses.field(default_factory=dict)
-    candidate_rss: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Each release's readings: (requests sent so far, resident bytes of one instance's process tree).
+    baseline_rss: tuple[tuple[float, float], ...] = ()
+    candidate_rss: tuple[tuple[float, float], ...] = ()
+    # Each release's instances after every request: the last reading of each (bytes), what is compared.
+    baseline_after: tuple[float, ...] = ()
+    candidate_after: tuple[float, ...] = ()
+    memory_trouble: str = ""
 
     def latency(self, cfg: ComparisonConfig) -> Measurement:
-        from gates.checks.against_baseline import latency_holds
+        from gates.checks.latency import LatencyBounds, latency_within_bounds
 
         if self.pair.problem or self.sampled is None:
-            return no_comparison(self.pair, "latency against the release replaced")
-        return latency_holds(
-            self.sampled.seconds("baseline"), self.sampled.seconds("candidate"), max_p50_ratio=cfg.max_p50_ratio,
-            max_p95_ratio=cfg.max_p95_ratio, floor_ms=cfg.latency_floor_ms, failures=self.sampled.failures,
-            source=f"{cfg.samples} requests per route to each of {self.pair.describe()}, alternating",
-        )  # fmt: skip
+            return no_comparison(self.pair, "latency comparison")
+        bounds = LatencyBounds(max_p50_ratio=cfg.max_p50_ratio, max_p95_ratio=cfg.max_p95_ratio,
+                               min_increase=cfg.latency_floor_ms / 1000)  # fmt: skip
+        source = f"{cfg.samples} requests per route to each of {self.pair.describe()}, alternating"
+        found = latency_within_bounds(self.sampled.seconds("baseline"), self.sampled.seconds("candidate"), bounds,
+                                      source=source)  # fmt: skip
+        return with_failed_requests(found, self.sampled.failures)
 
     def memory(self, cfg: ComparisonConfig) -> Measurement:
-        from gates.checks.against_baseline import memory_holds
+        from gates.checks.memory import MB, rss_within_bounds
 
         if self.pair.problem or self.sampled is None:
-            return no_comparison(self.pair, "memory against the release replaced")
-        return memory_holds(self.baseline_rss, self.candidate_rss, max_ratio=cfg.max_memory_ratio,
-                            floor_mb=cfg.memory_floor_mb)  # fmt: skip
+            return no_comparison(self.pair, "memory comparison")
+        found = rss_within_bounds(
+            self.baseline_after, self.candidate_after, max_ratio=cfg.max_memory_ratio,
+            min_increase=cfg.memory_floor_mb * MB,
+            source=f"resident memory of each instance's process tree after the same requests to {self.pair.describe()}",
+        )  # fmt: skip
+        if self.memory_trouble:
+            return dataclasses.replace(found, ok=False, problems=[self.memory_trouble, *found.problems])
+        return found
 
 
 @pytest.fixture(scope="session")
 def route_timings(
     request: pytest.FixtureRequest, compared_pair: Pair, gates_config: Config, environment: Environment
 ) -> Timings:
-    """Each route requested ``[comparison] samples`` times of each release, alternating; then each instance's
-    resident memory (the local platform's process trees); both plotted beside the report."""
-    from gates.platforms.local.processes import group_rss
+    """Each route requested ``[comparison] samples`` times of each release, alternating, while each instance's
+    resident memory is read (the local platform's process trees); both plotted beside the report."""
+    from gates.monitor.compareplot import plot_latency_comparison, plot_memory_comparison
+    from gates.platforms.local.memory import RssSampler, release_rss
 
     pair, cfg = compared_pair, gates_config.comparison
     if pair.problem or pair.baseline is None or pair.candidate is None:
         return Timings(pair)
     routes = cfg.routes or (*gates_config.app.health_paths, gates_config.browser.dashboard_path)
-    sampled = interleaved(pair.baseline, pair.candidate, routes, cfg.samples, gates_config.app.health_timeout)
-    found = Timings(pair, sampled, resident(pair.baseline, group_rss), resident(pair.candidate, group_rss))
+    sides = {"baseline": pair.baseline.release, "candidate": pair.candidate.release}
+    sent: list[Timing] = []
+
+    def read() -> dict[str, int]:
+        by_release = release_rss(gates_config, environment)
+        return {f"{side} {i}": rss for side, release in sides.items() for i, rss in by_release.get(release, {}).items()}
+
+    with RssSampler(read, served=lambda: len(sent)) as sampler:
+        sampled = interleaved(pair.baseline, pair.candidate, routes, cfg.samples, gates_config.app.health_timeout,
+                              on_timing=sent.append)  # fmt: skip
+    mine = {side: [sampler.series(i) for i in sampler.instances() if i.startswith(f"{side} ")] for side in sides}
+    series = {side: tuple(p for one in found for p in one) for side, found in mine.items()}
+    after = {side: tuple(one[-1][1] for one in found if one) for side, found in mine.items()}
+    found = Timings(pair, sampled, series["baseline"], series["candidate"], after["baseline"], after["candidate"],
+                    sampler.trouble)  # fmt: skip
+    labels = (f"release {pair.baseline.release} (replaced)", f"release {pair.candidate.release} (new)")
     with tempfile.TemporaryDirectory(prefix="gates-comparison-") as tmp:
-        latency = plot_latency(sampled, pair, Path(tmp) / "latency.png").read_bytes()
-        memory = plot_memory(found.baseline_rss, found.candidate_rss, pair, Path(tmp) / "memory.png").read_bytes()
+        latency = plot_latency_comparison(
+            sampled.seconds("baseline"), sampled.seconds("candidate"), "latency per route, both releases interleaved",
+            Path(tmp) / "latency.png", labels=labels,
+        ).read_bytes()  # fmt: skip
+        memory = plot_memory_comparison(
+            found.baseline_rss, found.candidate_rss, "resident memory of each instance through the same requests",
+            Path(tmp) / "memory.png", unit="requests sent to both releases", labels=labels,
+        ).read_bytes()  # fmt: skip
     _keep(request.config, {"latency": latency, "memory": memory}, {
         "latency": {"baseline": sampled.seconds("baseline"), "candidate": sampled.seconds("candidate")},
-        "memory": {"baseline": found.baseline_rss, "candidate": found.candidate_rss},
+        "memory": {"baseline": found.baseline_after, "candidate": found.candidate_after},
         "pair": pair.describe(),
     })  # fmt: skip
     return found

@@ -1,4 +1,4 @@
-"""The same requests to both releases, interleaved, and each instance's resident memory after them.
+"""The same requests to both releases, interleaved.
 
 Requests alternate between the two releases (baseline then candidate, then candidate then baseline,
 ...), route by route, each side's instances in turn: a busy machine's noise lands on both alike, and
@@ -43,8 +43,16 @@ class Sampled:
         return found
 
 
-def interleaved(baseline: Side, candidate: Side, routes: Sequence[str], samples: int, timeout: float) -> Sampled:
-    """``samples`` requests per route to each release, alternating between them."""
+def interleaved(
+    baseline: Side,
+    candidate: Side,
+    routes: Sequence[str],
+    samples: int,
+    timeout: float,
+    on_timing: Callable[[Timing], None] | None = None,
+) -> Sampled:
+    """``samples`` requests per route to each release, alternating between them; ``on_timing`` hears each
+    counted request as it ends (the memory sampler counts them)."""
     timings: list[Timing] = []
     failures: dict[str, str] = {}
     sides = {"baseline": baseline, "candidate": candidate}
@@ -59,6 +67,8 @@ def interleaved(baseline: Side, candidate: Side, routes: Sequence[str], samples:
                     pool = clients[name]
                     timing, error = _timed(pool[n % len(pool)], name, route)
                     timings.append(timing)
+                    if on_timing is not None:
+                        on_timing(timing)
                     if error and route not in failures:
                         failures[route] = f"{name} ({sides[name].release}): {error}"
     finally:
@@ -87,8 +97,3 @@ def _timed(client: httpx.Client, side: str, route: str) -> tuple[Timing, str]:
     seconds = time.perf_counter() - start
     error = f"HTTP {response.status_code}" if response.status_code >= 400 else ""
     return Timing(side, route, at, seconds, response.status_code), error
-
-
-def resident(side: Side, rss_of: Callable[[int], int]) -> dict[str, int]:
-    """Instance id -> resident bytes of its process tree now (0 when it is gone)."""
-    return {instance: rss_of(pid) for instance, pid in side.pids.items()}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from gates.checks.against_baseline import layout_holds
 from gates.checks.browser import dashboard_loaded, no_console_errors, tiles_show_data
+from gates.checks.comparison import as_configured
+from gates.checks.layout import LayoutProbe, layout_collapsed
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.smoke, pytest.mark.browser]
 
@@ -35,8 +36,14 @@ def test_no_console_errors_in_any_frame(admin_visit, gates_config, verdict):
 
 
 def test_the_dashboard_is_styled_and_laid_out(admin_visit, gates_config, verdict):
-    """The dashboard's stylesheet applies and its blocks are laid out, not collapsed into the browser's default
-    style in one column: an unstyled page fails whatever the release it replaces looked like."""
-    if gates_config.comparison.layout == "off":
+    """Every stylesheet the dashboard links loaded and most of its elements are not in the browser's default style:
+    an unstyled page fails whatever the release it replaces looked like; no measurements fail closed."""
+    mode = gates_config.comparison.layout
+    if mode == "off":
         pytest.skip('[comparison] layout = "off"')
-    verdict(layout_holds(admin_visit.layout if admin_visit.loaded else None))
+    try:
+        probe = LayoutProbe.from_json(admin_visit.layout) if admin_visit.loaded and admin_visit.layout else None
+    except ValueError as exc:
+        pytest.fail(f"layout: {exc} (fail closed)", pytrace=False)
+    source = f"the layout probe in the dashboard's frame ({admin_visit.dashboard_url})"
+    verdict(as_configured(layout_collapsed(probe, source=source), mode, what="layout"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from gates.checks.against_baseline import as_configured
+from gates.checks.comparison import as_configured
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.comparison]
 

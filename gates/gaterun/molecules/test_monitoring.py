@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from pathlib import Path
 
 import pytest
 
-from gates.checks.against_baseline import as_configured, memory_growth
 from gates.checks.browser import dashboard_clean_throughout, watched_from_json
+from gates.checks.comparison import as_configured
+from gates.checks.memory import MB, MIN_POINTS, WARMUP, memory_steady
 from gates.checks.monitoring import alert_delivered, health_checks_configured, window_within_thresholds
 from gates.monitor.alerts import send_test_alert
 from gates.monitor.window import BROWSER_ENV, alert_channel, memory_from_env, thresholds, window_from_env
@@ -51,14 +54,29 @@ def test_the_dashboard_stays_clean_in_a_browser_through_the_window(gates_config,
 
 
 def test_memory_does_not_grow_with_requests_through_the_window(gates_config, environment, verdict):
-    """No instance's resident memory grows steadily with the requests it answered through the window, beyond
-    [comparison] max_growth_kb_per_request and growth_floor_mb: a leak that would end the instance in hours."""
+    """No instance's resident memory grows steadily with the requests the window sent, faster than [comparison]
+    max_growth_mb_per_1000_requests and by min_growth_mb at least: a leak that would end the instance in hours.
+    A window too short to read enough memory skips saying how long it must be; readings missing fail closed."""
     cfg = gates_config.comparison
     if cfg.growth == "off":
         pytest.skip('[comparison] growth = "off"')
-    points, source = memory_from_env()
-    if points is None:
+    memory = memory_from_env()
+    if memory.points is None:
         pytest.skip(f"no memory read through the window: {environment.name}'s instances ({environment.platform}) "
-                    f"are not processes of this machine ({source})")  # fmt: skip
-    found = memory_growth(points, max_kb_per_request=cfg.max_growth_kb_per_request, floor_mb=cfg.growth_floor_mb)
-    verdict(as_configured(found, cfg.growth, what="growth"))
+                    f"are not processes of this machine ({memory.source})")  # fmt: skip
+    # Readings come every `every` seconds; the judge fits those past the warm-up and needs MIN_POINTS of them.
+    needed = math.ceil((MIN_POINTS + 1) * memory.every / (1 - WARMUP))
+    if 0 < memory.seconds < needed:
+        pytest.skip(f"a window of {memory.seconds:g}s reads memory too few times to judge its growth with requests "
+                    f"(a window of {needed}s at least: [monitor] window)")  # fmt: skip
+    if not memory.points:
+        pytest.fail(f"memory growth: no memory read through the window (fail closed): {memory.trouble or memory.source}",
+                    pytrace=False)  # fmt: skip
+    for instance, series in sorted(memory.points.items()):
+        found = memory_steady(
+            series, max_slope=cfg.max_growth_mb_per_1000_requests, min_growth=cfg.min_growth_mb * MB,
+            unit="requests the window sent", name=f"instance {instance}", source=memory.source,
+        )  # fmt: skip
+        if memory.trouble:
+            found = dataclasses.replace(found, ok=False, problems=[memory.trouble, *found.problems])
+        verdict(as_configured(found, cfg.growth, what="growth"))
