@@ -175,3 +175,31 @@ def test_an_expected_baseline_that_is_gone_fails_closed(staging, tmp_path):
     results = staging.gate(tmp_path, 1)
     for molecule in (VISUAL, LATENCY, MEMORY):
         assert "release 1, the release replaced, was to stay reachable" in results[molecule], results[molecule]
+
+
+GROWTH = "test_memory_does_not_grow_with_requests_through_the_window"
+WINDOW = 14.0  # seconds: the growth judge needs 8 readings (one a second) past the first 20 % of the requests
+
+
+@pytest.mark.parametrize(("faults", "leaks"), [(None, False), ({"leak_kb": 1024}, True)], ids=["healthy", "leaking"])
+def test_memory_growing_with_requests_through_the_monitor_window_fails_it(staging, tmp_path, faults, leaks):
+    """A monitor window reads the serving release's memory as `gates monitor` does; a release keeping 1 MB per
+    request fails the growth molecule naming the instance and its MB per 1000 requests, a healthy one passes."""
+    from gates.monitor.window import WINDOW_ENV, run_window
+    from gates.platforms.local.memory import release_rss
+
+    staging.let_go()
+    serving = staging.release(demo_copy(tmp_path / "release", faults) if faults else DEMO)
+    staging.let_go()  # only the release serving is read, as the monitor step reads it
+    env = staging.env
+    window = run_window(staging.config, env, WINDOW, tmp_path, "monitor-staging",
+                        memory=lambda: release_rss(staging.config, env).get(serving, {}))  # fmt: skip
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    run_gate(staging.config, env, "monitor", tmp_path, "monitor-staging-gate",
+             env_vars={WINDOW_ENV: str(window.json_path)}, options=["-k", GROWTH])  # fmt: skip
+    said = junit_results(tmp_path / "monitor-staging-gate.xml")[GROWTH]
+    if leaks:
+        assert "memory growth" in said and "MB per 1000 requests the window sent" in said, said
+        assert "steadily" in said and f"instance v{serving}-" in said, said
+    else:
+        assert said == "passed", said
