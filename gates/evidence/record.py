@@ -220,7 +220,7 @@ class Record:
             "- [summary.md](summary.md)",
             "- [record.json](record.json)",
         ]
-        # The comparison with the release replaced comes first (gates/comparison/page.py), then the timeline.
+        # The comparison with the release replaced comes first (gates/evidence/comparison.py), then the timeline.
         first = comparison_html(self.dir)
         return page(f"Release {self.id}: {self.outcome}", first + to_html(summary + "\n".join(more) + "\n"))
 
