@@ -50,7 +50,7 @@ def let_baseline_go(ctx: Context, env: Environment) -> str:
     platform = ctx.platform(env)
     if env.keeps_previous or not isinstance(platform, KeepsPrevious) or platform.warm(env) is None:
         return ""
-    stopped = platform.release_confirmed(env)
+    stopped = platform.let_warm_go(env)  # now: release_confirmed would keep it for keep_previous_for
     return f"; the release replaced, kept for the comparison, stopped ({len(stopped)} instances)" if stopped else ""
 
 

@@ -61,7 +61,7 @@ class Staging:
         return {name.removesuffix("[chromium]"): r for name, r in results.items()}
 
     def let_go(self) -> None:
-        LocalPlatform(self.config).release_confirmed(self.env)
+        LocalPlatform(self.config).let_warm_go(self.env)
 
 
 @pytest.fixture(scope="module")
