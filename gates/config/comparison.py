@@ -31,7 +31,8 @@ class ComparisonConfig:
     change. ``routes`` (empty: the app's health paths and the dashboard path) are each requested
     ``samples`` times per release, the two releases alternating. A route regresses when its new p50
     is more than ``max_p50_ratio`` times the old one (p95: ``max_p95_ratio``) and slower by more than
-    ``latency_floor_ms``. Memory regresses when the new release's median resident memory
+    ``latency_floor_ms`` (p95: ``p95_floor_ms``, wider: a tail of a few dozen samples moves with one stall of a
+    busy machine). Memory regresses when the new release's median resident memory
     (its instances, read through those requests) is more than ``max_memory_ratio`` times the old release's
     and larger by more than ``memory_floor_mb``.
     ``growth``: through the monitor window, an instance whose memory grows steadily with requests (a line
@@ -49,6 +50,7 @@ class ComparisonConfig:
     max_p50_ratio: float = 2.0
     max_p95_ratio: float = 3.0
     latency_floor_ms: float = 20.0
+    p95_floor_ms: float = 100.0
     memory: str = "fail"
     max_memory_ratio: float = 1.5
     memory_floor_mb: float = 32.0
@@ -86,7 +88,13 @@ def validate_comparison(comparison: ComparisonConfig, path: Path, key: str) -> N
     for name in ("max_p50_ratio", "max_p95_ratio", "max_memory_ratio"):
         if getattr(comparison, name) <= 1:
             raise ConfigError(path, f"{key}.{name}", f"expected a ratio above 1, got {getattr(comparison, name)!r}")
-    for name in ("latency_floor_ms", "memory_floor_mb", "max_growth_mb_per_1000_requests", "min_growth_mb"):
+    for name in (
+        "latency_floor_ms",
+        "p95_floor_ms",
+        "memory_floor_mb",
+        "max_growth_mb_per_1000_requests",
+        "min_growth_mb",
+    ):
         if getattr(comparison, name) < 0:
             raise ConfigError(path, f"{key}.{name}", f"expected 0 or more, got {getattr(comparison, name)!r}")
     if not MIN_SAMPLES <= comparison.samples <= 1000:

@@ -37,7 +37,7 @@ def test_a_route_three_times_slower_fails_naming_the_route_and_both_figures():
     assert not judged.ok
     assert judged.problems == (
         "/app: p50 298 ms now vs 99 ms before (3.0x, +199 ms; limit 2x and +50 ms)",
-        "/app: p95 354 ms now vs 118 ms before (3.0x, +236 ms; limit 2x and +50 ms)",
+        "/app: p95 354 ms now vs 118 ms before (3.0x, +236 ms; limit 2x and +100 ms)",
     )
 
 
@@ -75,3 +75,15 @@ def test_failed_requests_without_a_duration_are_not_samples():
     """NaN durations (a request that got no answer) are not counted, so they cannot make up the minimum."""
     (summary,) = summarize({"/app": [0.1] * 10 + [math.nan] * 30}).values()
     assert summary.count == 10 and summary.p95 == 0.1
+
+
+def test_a_stall_in_the_tail_of_a_few_dozen_samples_is_no_regression():
+    """Two of 30 samples caught by a busy machine's stall move the p95 from 10 to 39 ms while the p50 holds: with
+    a 20 ms floor for the p50, the p95's own 100 ms floor keeps it from alarming (a false alarm measured at load
+    12); the same p50 grown by 30 ms is one."""
+    base = {"/health": [0.008] * 28 + [0.010, 0.010]}
+    stalled = {"/health": [0.008] * 28 + [0.039, 0.039]}
+    bounds = LatencyBounds(min_increase=0.020)
+    assert latency_within_bounds(base, stalled, bounds).ok
+    slower = {"/health": [0.038] * 28 + [0.040, 0.040]}
+    assert "/health: p50 38 ms now vs 8 ms before" in latency_within_bounds(base, slower, bounds).problems[0]

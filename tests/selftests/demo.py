@@ -90,6 +90,11 @@ def junit_results(xml: Path) -> dict[str, str]:
     return results
 
 
+def failures(results: dict[str, str]) -> dict[str, str]:
+    """The molecules of ``junit_results`` that failed (neither passed nor skipped), with their messages."""
+    return {name: said for name, said in results.items() if said != "passed" and not said.startswith("skipped: ")}
+
+
 def none_failed(results: dict[str, str]) -> bool:
     """Whether every molecule of ``junit_results`` passed or was skipped (saying why)."""
     return all(r == "passed" or r.startswith("skipped: ") for r in results.values())

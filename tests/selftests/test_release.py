@@ -30,7 +30,16 @@ from gates.evidence.proofs import proof_rows
 from gates.evidence.record import Record
 from gates.gaterun.runner import run_gate
 from gates.platforms import platform_for
-from tests.selftests.demo import REPO, demo_copy, gates, junit_results, none_failed, port_is_free, write_config
+from tests.selftests.demo import (
+    REPO,
+    demo_copy,
+    failures,
+    gates,
+    junit_results,
+    none_failed,
+    port_is_free,
+    write_config,
+)
 from tests.selftests.streamed import Streamed, run_streamed
 
 pytestmark = pytest.mark.xdist_group("release")
@@ -321,7 +330,7 @@ def test_rls_off_on_one_table_fails_the_staging_gate_naming_it(release, tmp_path
             results = _gate(release, "staging", tmp_path)
         finally:
             conn.execute(f'alter table public."{table}" enable row level security')
-    failed = {name: msg for name, msg in results.items() if msg != "passed"}
+    failed = failures(results)
     # Supabase's advisors see it too (rls_disabled_in_public / policy_exists_rls_disabled).
     advisors = "test_supabase_advisors_report_nothing_at_the_configured_level"
     assert sorted(failed) == ["test_every_exposed_table_has_rls_enabled", advisors]
@@ -350,7 +359,7 @@ def test_database_faults_fail_the_named_staging_molecules(release, tmp_path):
             conn.execute(
                 "update supabase_migrations.schema_migrations set statements = %s where version = %s", (statements, version)
             )
-    failed = {name: msg for name, msg in results.items() if msg != "passed"}
+    failed = failures(results)
     assert set(failed) == {
         "test_no_applied_migration_was_edited",
         "test_every_exposed_table_has_rls_enabled",
@@ -486,7 +495,8 @@ def test_gates_rollback_picks_the_previous_good_release_and_says_which(second):
     said = result.stdout.strip().splitlines()[-1]
     assert re.fullmatch(
         rf"gates: rolled back staging: v{current.version} -> v{drill['rollback']} by redeploy in \d+\.\d\ds "
-        rf"\(serving v{drill['rollback']}'s code as release v{rolled.version}\); the database was not touched",
+        rf"\(serving v{drill['rollback']}'s code as release v{rolled.version}; "
+        rf"rollback to v{drill['rollback']}: redeploy, [^)]*\); the database was not touched",
         said,
     ), said
     assert rolled.status == "complete" and rolled.ref != current.ref
