@@ -24,6 +24,8 @@ def deployed_env(ctx: Context, env: Environment) -> Environment:
     """``env`` as its deploy rolls it out: keeping the release it replaces warm when the gate compares with it."""
     if env.keeps_previous or not ctx.config.comparison.enabled or not isinstance(ctx.platform(env), KeepsPrevious):
         return env
+    if env.keep_previous is False:  # the team keeps nothing warm, ever: no baseline rather than a switch it refused
+        return env
     return dataclasses.replace(env, keep_previous=True)
 
 
@@ -38,6 +40,8 @@ def gate_arguments(ctx: Context, env: Environment) -> list[str]:
     warm = platform.warm(env)
     if warm is not None:
         return [*args, "--baseline-release", str(warm.release)]
+    if env.keep_previous is False:
+        return [*args, "--no-baseline", f"keep_previous = false in {env.name}: the release replaced is not kept"]
     deploy = next((s for s in reversed(ctx.record.steps) if s.name == "deploy" and s.env == env.name), None)
     if deploy is not None and NOT_KEPT in deploy.detail:
         return [*args, "--no-baseline", f"release {before}, the release replaced, is not good: no baseline"]
