@@ -1,4 +1,4 @@
-"""Run the benchmark: ``python -m gates.bench [--quick] [--out reports/bench.json]``.
+"""Run the benchmark: ``python -m gates.bench [--quick | --smoke] [--out reports/bench.json]``.
 
 Every figure is the median of at least 5 runs, with min and max beside it; the report says the
 machine's load (1-minute load average before, during and after, and nproc) while it ran.
@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"only the cheap scenarios ({', '.join(s.name for s in SCENARIOS if s.cheap)}), "
              f"each with its {MIN_RUNS}+ runs; the others are skipped and named",
     )  # fmt: skip
+    parser.add_argument(
+        "--smoke", action="store_true",
+        help="the quick run's scenarios, once each: proves the bench runs and writes its JSON (one run is no figure)",
+    )  # fmt: skip
     parser.add_argument("--out", default=str(CHECKOUT / "reports" / "bench.json"))
     parser.add_argument(
         "--saturated", type=int, default=saturation.SATURATED_RELEASES, metavar="N",
@@ -41,16 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.saturated < MIN_RUNS:
         parser.error(f"--saturated: at least {MIN_RUNS} releases, got {args.saturated}")
-    chosen = [s for s in SCENARIOS if s.cheap or not args.quick]
+    quick = args.quick or args.smoke
+    chosen = [s for s in SCENARIOS if s.cheap or not quick]
     skipped = [s.name for s in SCENARIOS if s not in chosen]
     if skipped:
-        print(f"bench: quick: skipped (run `make bench` for them): {', '.join(skipped)}", flush=True)
+        said = "smoke" if args.smoke else "quick"
+        print(f"bench: {said}: skipped (run `make bench` for them): {', '.join(skipped)}", flush=True)
     started = time.monotonic()
     figures: list[Figure] = []
     ran: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="gates-bench-") as tmp, LoadWatch() as watch:
         for s in chosen:
-            runs = args.saturated if s.measure is saturation.saturated_releases else s.runs
+            runs = 1 if args.smoke else args.saturated if s.measure is saturation.saturated_releases else s.runs
             figures += _run(s, Path(tmp) / s.name.replace(" ", "-"), runs, ran)
     assert watch.load is not None
     print(table(figures))
@@ -61,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"python": sys.version.split()[0], "platform": host.platform(), "cpus": watch.load.nproc},
         "load": watch.load.as_dict(),
         "quick": args.quick,
+        "smoke": args.smoke,
         "skipped": skipped,
         "seconds": round(time.monotonic() - started, 1),
         "scenarios": ran,
