@@ -10,6 +10,10 @@ from importlib.metadata import entry_points
 
 import pytest
 
+from tests.xdist_groups import pytest_collection_modifyitems
+
+__all__ = ["pytest_collection_modifyitems", "pytest_configure"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if not any(ep.name == "gates" for ep in entry_points(group="pytest11")):
