@@ -22,6 +22,8 @@ import yaml
 from tests.selftests.demo import DEMO, REPO, free_port, junit_results
 
 USER_MOLECULE = "test_the_revenue_tile_shows_what_the_database_holds"
+# One worker runs the module, so the wheel and its environment are built once.
+pytestmark = pytest.mark.xdist_group("installed")
 
 
 

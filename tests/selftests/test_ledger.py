@@ -30,6 +30,8 @@ WAIVE = '\n[gate.waive]\n' + "\n".join(
     for name in ("test_dashboard_loads_inside_the_admin_frame", "test_every_tile_shows_data",
                  "test_no_console_errors_in_any_frame", "test_app_pages_allow_embedding_in_the_admin")
 ) + "\n"  # fmt: skip
+# The tests reading one three-release history share a worker, so the three releases are made once.
+SHARES_RELEASES = pytest.mark.xdist_group("ledger-releases")
 RLS_MOLECULES = (
     "test_every_exposed_table_has_rls_enabled",
     "test_anon_reads_and_writes_only_the_public_tables",
@@ -196,6 +198,7 @@ def three_releases(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) ->
             gates("down", config=config)
 
 
+@SHARES_RELEASES
 def test_each_release_is_written_to_the_ledger_and_says_where_its_lock_was_held(three_releases):
     """Every release ends with its entry in the environment's ledger and records that its lock was held in the database."""
     codes = [r.returncode for r in three_releases["results"]]
@@ -206,6 +209,7 @@ def test_each_release_is_written_to_the_ledger_and_says_where_its_lock_was_held(
         assert data["lock"]["scope"] == {"staging": "database"}
 
 
+@SHARES_RELEASES
 def test_a_fresh_machine_sees_the_last_release_and_the_previous_good_one_in_gates_status(three_releases):
     """From a new state directory (no local state, no records) `gates status` shows the last release from the ledger and
     names release 1 as the previous good one: release 2 failed its gate."""
@@ -222,6 +226,7 @@ def test_a_fresh_machine_sees_the_last_release_and_the_previous_good_one_in_gate
     assert "last release (ledger): " in text and third.name in text and "previous good release (ledger): 1" in text
 
 
+@SHARES_RELEASES
 def test_gates_history_lists_the_ledger_newest_first_with_steps_and_outcomes(three_releases):
     """`gates history --env staging --json` from a fresh machine lists the three releases, each with its steps and their times."""
     result = gates("history", "--env", "staging", "--json", config=three_releases["config"], env=three_releases["fresh"])
@@ -237,6 +242,7 @@ def test_gates_history_lists_the_ledger_newest_first_with_steps_and_outcomes(thr
     assert "gate staging failed" in failed["reason"]
 
 
+@SHARES_RELEASES
 def test_gates_rollback_picks_the_previous_good_release_from_the_ledger(three_releases):
     """With no local records, `gates rollback` skips release 2 because the ledger shows its failed gate, rolls back to release 1,
     and writes the rollback into the ledger."""
@@ -257,6 +263,7 @@ def test_gates_rollback_picks_the_previous_good_release_from_the_ledger(three_re
     assert len(lines) == 4 and "  rollback  -  passed  release 3 -> 4 (release 1's code, by redeploy)" in lines[0]
 
 
+@SHARES_RELEASES
 def test_the_ledger_is_not_readable_by_anon_or_authenticated_and_the_rls_molecules_pass_beside_it(three_releases):
     """gates' tables have RLS on, no policy, and no privilege for PUBLIC, anon or authenticated: reading them as either API role
     is refused; the staging gate's RLS and migration-history molecules passed with the schema present."""
