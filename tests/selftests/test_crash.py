@@ -23,6 +23,7 @@ import pytest
 from gates.config import load
 from gates.core.procs import wait_until
 from tests.selftests.demo import DEMO, REPO, gates, write_config
+from tests.selftests.test_ledger import WAIVE
 
 START_TIMEOUT = 240.0  # a loaded machine: python start-up, the preflight child, a rollout
 DB_ENV = "GATES_CRASH_DB"
@@ -38,9 +39,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) -> Iterator[
     os.environ[DB_ENV] = pg_cluster.ensure_database("crash_staging")
     # A build that takes a moment, like any real one: the test must see the build step running to kill it there.
     app_table = {"build": "sleep 3", "start": "python -m uvicorn app:app --host $HOST --port $PORT"}
+    # The browser molecules are waived (WAIVE): what a crash leaves is the subject, and their Chromium the slowest part.
     config = write_config(
-        folder, source=app, app=app_table, environments={"staging": {"database_url_env": DB_ENV, "instances": 2}}
-    )
+        folder, source=app, app=app_table, environments={"staging": {"database_url_env": DB_ENV, "instances": 2}},
+        extra=WAIVE,
+    )  # fmt: skip
     first = gates("deploy", config=config, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     try:
@@ -202,7 +205,7 @@ def test_a_deploy_killed_mid_production_rollout_leaves_production_serving_one_re
     for env, name in names.items():
         os.environ[name] = pg_cluster.ensure_database(f"crash2_{env}")
     environments = {env: {"database_url_env": names[env], "instances": 2} for env in names}
-    config = write_config(tmp_path, source=app, environments=environments, extra=NOTIFY)
+    config = write_config(tmp_path, source=app, environments=environments, extra=NOTIFY + WAIVE)
     hook = demo_webhook(config)
     os.environ.update(hook)
     try:
