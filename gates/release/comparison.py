@@ -45,7 +45,9 @@ def gate_arguments(ctx: Context, env: Environment) -> list[str]:
     deploy = next((s for s in reversed(ctx.record.steps) if s.name == "deploy" and s.env == env.name), None)
     if deploy is not None and NOT_KEPT in deploy.detail:
         return [*args, "--no-baseline", f"release {before}, the release replaced, is not good: no baseline"]
-    return [*args, "--baseline-release", str(before)]
+    # Nothing warm after the deploy: the release replaced was not running when it began (its instances gone,
+    # e.g. after the machine restarted), so there is nothing to compare with, said as such.
+    return [*args, "--no-baseline", f"release {before}, the release replaced, was not running when the deploy began"]
 
 
 def let_baseline_go(ctx: Context, env: Environment) -> str:

@@ -134,8 +134,10 @@ FAULTS = {
         {"leak_kb": 1024},
         {MEMORY: ["memory comparison", "median RSS", "now vs"]},
     ),
-    "a-release-3x-slower-on-one-route": (
-        {"slower": {"/app": 3}},
+    # 25x: the route's own time on a quiet machine is a few ms, and the judge's floor (+20 ms) must be passed
+    # there too, not only on a loaded machine where 3x of a slower route already is.
+    "a-release-much-slower-on-one-route": (
+        {"slower": {"/app": 25}},
         {LATENCY: ["latency comparison", "/app: p50", "now vs"]},
     ),
 }
