@@ -21,13 +21,14 @@ demo: setup
 	@echo "The demo keeps running: 'make down' (or '.venv/bin/gates down') stops it."
 
 # Lint and the import contracts first, then the fast tier (pure tests, seconds), then the integration
-# tier (real Postgres, HAProxy, Chromium, Node): the test runner's summary is the last thing printed.
+# tier (real Postgres, HAProxy, Chromium, Node): the test runner's summary is the last thing printed,
+# after the 30 slowest tests (where the suite's time goes).
 test: setup
 	$(VENV)/bin/ruff check gates tests examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PYTEST) tests/fast -q -p no:xdist
-	$(PYTEST) tests/selftests -n $(WORKERS) --dist loadgroup
+	$(PYTEST) tests/selftests -n $(WORKERS) --dist loadgroup --durations=30
 
 lint: setup
 	$(VENV)/bin/ruff check gates tests examples
