@@ -4,6 +4,9 @@ Each route's p50 and p95 (nearest rank) are compared. A route regressed when a p
 than its ratio AND by more than an absolute floor: 4 ms becoming 12 ms is three times slower and no one
 notices, so the floor keeps tiny numbers from alarming. Too few samples on either side, or a route only
 one side was asked, is a failure of its own (fail closed): no figure, no verdict of "as fast".
+
+The ratios and floors are ``[comparison]``'s (``LatencyBounds.of``): the judge has no defaults of its own,
+so what a team configured, or the config's default, is what is judged.
 """
 
 from __future__ import annotations
@@ -12,25 +15,33 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 
+from gates.config.comparison import MIN_SAMPLES, ComparisonConfig
 from gates.core.measurement import Measurement
 from gates.monitor.evaluate import percentile
-
-MAX_P50_RATIO = 2.0
-MAX_P95_RATIO = 2.0
-MIN_INCREASE = 0.050  # seconds a percentile must also grow by to count as a regression
-# The p95 of a few dozen samples is their second or third slowest: one scheduling stall on a busy machine moves
-# it by tens of milliseconds while the p50 holds, so the tail needs a wider floor than the middle to mean a change.
-MIN_P95_INCREASE = 0.100
-MIN_SAMPLES = 20  # per route and side
 
 
 @dataclasses.dataclass(frozen=True)
 class LatencyBounds:
-    max_p50_ratio: float = MAX_P50_RATIO
-    max_p95_ratio: float = MAX_P95_RATIO
-    min_increase: float = MIN_INCREASE
-    min_p95_increase: float = MIN_P95_INCREASE
-    min_samples: int = MIN_SAMPLES
+    """A percentile regressed when above its ratio of the release replaced AND slower by its floor (seconds).
+
+    The p95 of a few dozen samples is their second or third slowest: one scheduling stall on a busy machine moves
+    it by tens of milliseconds while the p50 holds, so the tail has a floor of its own (``min_p95_increase``)."""
+
+    max_p50_ratio: float
+    max_p95_ratio: float
+    min_increase: float  # seconds the p50 must also grow by
+    min_p95_increase: float  # seconds the p95 must also grow by
+    min_samples: int = MIN_SAMPLES  # per route and side: fewer fail closed
+
+    @classmethod
+    def of(cls, comparison: ComparisonConfig) -> LatencyBounds:
+        """The bounds ``[comparison]`` sets (its floors are in milliseconds)."""
+        return cls(
+            max_p50_ratio=comparison.max_p50_ratio,
+            max_p95_ratio=comparison.max_p95_ratio,
+            min_increase=comparison.latency_floor_ms / 1000,
+            min_p95_increase=comparison.p95_floor_ms / 1000,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +102,7 @@ def compare_routes(
 def latency_within_bounds(
     baseline: Mapping[str, Sequence[float]],
     candidate: Mapping[str, Sequence[float]],
-    bounds: LatencyBounds = LatencyBounds(),
+    bounds: LatencyBounds,
     *,
     source: str = "",
 ) -> Measurement:

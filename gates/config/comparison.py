@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gates.core.errors import ConfigError
 
-# The latency judge's fewest samples per route and side (gates.checks.latency.MIN_SAMPLES): fewer fail closed.
+# The latency judge's fewest samples per route and side (gates.checks.latency.LatencyBounds): fewer fail closed.
 MIN_SAMPLES = 20
 MODES = ("fail", "warn", "off")
 

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 
 from gates.checks.latency import LatencyBounds, latency_within_bounds, summarize
+from gates.config.comparison import ComparisonConfig
+from gates.core.measurement import Measurement
 from gates.monitor.evaluate import percentile
+
+# [comparison]'s defaults: p50 within 2x or +20 ms, p95 within 3x or +100 ms.
+DEFAULTS = LatencyBounds.of(ComparisonConfig())
+
+
+def judge(
+    base: Mapping[str, Sequence[float]], now: Mapping[str, Sequence[float]], bounds: LatencyBounds = DEFAULTS
+) -> Measurement:
+    return latency_within_bounds(base, now, bounds)
 
 
 def spread(median: float, n: int = 40) -> list[float]:
@@ -20,10 +33,21 @@ def test_percentiles_are_nearest_rank():
     assert percentile([], 0.5) is None
 
 
+def test_the_judge_takes_the_configs_bounds_and_has_none_of_its_own():
+    """[comparison] latency_floor_ms, p95_floor_ms and both ratios are what the judge applies, in seconds: the
+    config's default is the only default (the judge's bounds have no defaults of their own)."""
+    expected = LatencyBounds(max_p50_ratio=2.0, max_p95_ratio=3.0, min_increase=0.020, min_p95_increase=0.100)
+    assert expected == DEFAULTS
+    cfg = ComparisonConfig(max_p50_ratio=1.5, max_p95_ratio=4.0, latency_floor_ms=35, p95_floor_ms=250)
+    assert LatencyBounds.of(cfg) == LatencyBounds(1.5, 4.0, 0.035, 0.250)
+    required = [f.name for f in dataclasses.fields(LatencyBounds) if f.default is dataclasses.MISSING]
+    assert required == ["max_p50_ratio", "max_p95_ratio", "min_increase", "min_p95_increase"]
+
+
 def test_the_same_speed_passes_with_both_figures_per_route():
     """Two releases as fast as each other pass; the report's rows carry both releases' p50 and p95 per route."""
     base = {"/app": spread(0.120), "/api/tiles": spread(0.040)}
-    judged = latency_within_bounds(base, {"/app": spread(0.130), "/api/tiles": spread(0.038)})
+    judged = judge(base, {"/app": spread(0.130), "/api/tiles": spread(0.038)})
     assert judged.ok, judged.explain()
     rows = {row["route"]: row for row in judged.details}
     assert rows["/app"]["samples before"] == 40 and math.isclose(rows["/app"]["p95 ratio"], 130 / 120, rel_tol=1e-3)
@@ -32,43 +56,42 @@ def test_the_same_speed_passes_with_both_figures_per_route():
 
 def test_a_route_three_times_slower_fails_naming_the_route_and_both_figures():
     """One route 3x slower beyond the floor fails on its p50 and p95, each line saying now, before and the limit."""
-    judged = latency_within_bounds({"/app": spread(0.1), "/health": spread(0.01)},
-                                   {"/app": spread(0.3), "/health": spread(0.01)})  # fmt: skip
+    bounds = dataclasses.replace(DEFAULTS, max_p95_ratio=2.0)
+    judged = judge({"/app": spread(0.1), "/health": spread(0.01)}, {"/app": spread(0.3), "/health": spread(0.01)},
+                   bounds)  # fmt: skip
     assert not judged.ok
     assert judged.problems == (
-        "/app: p50 298 ms now vs 99 ms before (3.0x, +199 ms; limit 2x and +50 ms)",
+        "/app: p50 298 ms now vs 99 ms before (3.0x, +199 ms; limit 2x and +20 ms)",
         "/app: p95 354 ms now vs 118 ms before (3.0x, +236 ms; limit 2x and +100 ms)",
     )
 
 
 def test_tiny_numbers_do_not_alarm_below_the_floor():
-    """4 ms becoming 12 ms is 3x but +8 ms: under the 50 ms floor it is no regression; a floor of 5 ms makes it one."""
+    """4 ms becoming 12 ms is 3x but +8 ms: under the 20 ms floor it is no regression; a floor of 5 ms makes it one."""
     base, slow = {"/health": spread(0.004)}, {"/health": spread(0.012)}
-    assert latency_within_bounds(base, slow).ok
-    judged = latency_within_bounds(base, slow, LatencyBounds(min_increase=0.005))
+    assert judge(base, slow).ok
+    judged = judge(base, slow, dataclasses.replace(DEFAULTS, min_increase=0.005))
     assert not judged.ok and judged.problems[0].startswith("/health: p50 12 ms now vs 4 ms before (3.0x, +8 ms")
 
 
 def test_the_ratios_are_bounds_of_their_own():
     """A p95 ratio of 2.5 passes under a limit of 3 and fails under 2."""
     base, slow = {"/app": spread(0.2)}, {"/app": spread(0.5)}
-    assert latency_within_bounds(base, slow, LatencyBounds(max_p50_ratio=3.0, max_p95_ratio=3.0)).ok
-    judged = latency_within_bounds(base, slow, LatencyBounds(max_p50_ratio=3.0))
+    assert judge(base, slow, dataclasses.replace(DEFAULTS, max_p50_ratio=3.0, max_p95_ratio=3.0)).ok
+    judged = judge(base, slow, dataclasses.replace(DEFAULTS, max_p50_ratio=3.0, max_p95_ratio=2.0))
     assert [p.split(":")[1].split()[0] for p in judged.problems] == ["p95"]
 
 
 def test_too_few_samples_or_a_route_only_one_side_has_fail_closed():
     """Under min_samples on either side, or a route missing on one side, or nothing at all: a failure saying so."""
-    judged = latency_within_bounds(
-        {"/app": spread(0.1, n=5), "/old": spread(0.1)}, {"/app": spread(0.1), "/new": spread(0.1)}
-    )
+    judged = judge({"/app": spread(0.1, n=5), "/old": spread(0.1)}, {"/app": spread(0.1), "/new": spread(0.1)})
     assert not judged.ok
     assert judged.problems == (
         "/app: too few samples to compare (5 before, 40 now; 20 required on each side) (fail closed)",
         "/new: no samples of the release being replaced (fail closed)",
         "/old: no samples of the new release (fail closed)",
     )
-    assert latency_within_bounds({}, {}).problems == ("no samples of either release (fail closed)",)
+    assert judge({}, {}).problems == ("no samples of either release (fail closed)",)
 
 
 def test_failed_requests_without_a_duration_are_not_samples():
@@ -83,7 +106,6 @@ def test_a_stall_in_the_tail_of_a_few_dozen_samples_is_no_regression():
     12); the same p50 grown by 30 ms is one."""
     base = {"/health": [0.008] * 28 + [0.010, 0.010]}
     stalled = {"/health": [0.008] * 28 + [0.039, 0.039]}
-    bounds = LatencyBounds(min_increase=0.020)
-    assert latency_within_bounds(base, stalled, bounds).ok
+    assert judge(base, stalled).ok
     slower = {"/health": [0.038] * 28 + [0.040, 0.040]}
-    assert "/health: p50 38 ms now vs 8 ms before" in latency_within_bounds(base, slower, bounds).problems[0]
+    assert "/health: p50 38 ms now vs 8 ms before" in judge(base, slower).problems[0]

@@ -129,12 +129,9 @@ class Timings:
 
         if self.pair.problem or self.sampled is None:
             return no_comparison(self.pair, "latency comparison")
-        bounds = LatencyBounds(max_p50_ratio=cfg.max_p50_ratio, max_p95_ratio=cfg.max_p95_ratio,
-                               min_increase=cfg.latency_floor_ms / 1000,
-                               min_p95_increase=cfg.p95_floor_ms / 1000)  # fmt: skip
         source = f"{cfg.samples} requests per route to each of {self.pair.describe()}, alternating"
-        found = latency_within_bounds(self.sampled.seconds("baseline"), self.sampled.seconds("candidate"), bounds,
-                                      source=source)  # fmt: skip
+        found = latency_within_bounds(self.sampled.seconds("baseline"), self.sampled.seconds("candidate"),
+                                      LatencyBounds.of(cfg), source=source)  # fmt: skip
         return with_failed_requests(found, self.sampled.failures)
 
     def memory(self, cfg: ComparisonConfig) -> Measurement:
