@@ -1,8 +1,10 @@
-"""Error rate and p95 from a Prometheus HTTP API (Fly.io's metrics: ``/api/v1/query`` with PromQL).
+"""Error rate and p95, and raw samples, from a Prometheus HTTP API (Fly.io's metrics: ``/api/v1/query``).
 
 Only the answer format is relied on: ``{"status": "success", "data": {"resultType": "vector",
-"result": [{"metric": {...}, "value": [<time>, "<number>"]}]}}``. An empty result, a NaN, an
-error status or no answer is a failure naming the query (fail closed): no data proves nothing.
+"result": [{"metric": {...}, "value": [<time>, "<number>"]}]}}``, and for a range selector
+(``metric[600s]``) ``"resultType": "matrix"`` with ``"values": [[<time>, "<number>"], ...]`` per series. An
+empty result, a NaN, an error status or no answer is a failure naming the query (fail closed): no data
+proves nothing. Every request is bounded (``QUERY_TIMEOUT``); the token travels in its header only.
 Tested against a local HTTP server answering in that format; never run against Fly here.
 """
 
@@ -34,12 +36,16 @@ def queries(app: str, seconds: int) -> dict[str, str]:
     }
 
 
-def instant(base_url: str, promql: str, token: str, client: httpx.Client | None = None) -> float:
-    """One scalar from ``/api/v1/query``; GatesError for anything but one finite number."""
+def _result(
+    base_url: str, promql: str, token: str, client: httpx.Client | None, at: float | None = None
+) -> tuple[str, list[Any]]:
+    """(the URL asked, ``data.result``) of one ``/api/v1/query`` (at ``at``, epoch seconds, else now); GatesError
+    for no answer, an answer that is not JSON or an error status, each naming the query and never the token."""
     url = base_url.rstrip("/") + "/api/v1/query"
     http = client or httpx.Client(timeout=QUERY_TIMEOUT)
+    params = {"query": promql, **({"time": f"{at:.3f}"} if at is not None else {})}
     try:
-        response = http.get(url, params={"query": promql}, headers={"Authorization": f"Bearer {token}"})
+        response = http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
         raise GatesError(redact(f"prometheus {url}: {type(exc).__name__}: {exc}")) from None
     finally:
@@ -55,7 +61,15 @@ def instant(base_url: str, promql: str, token: str, client: httpx.Client | None 
             redact(f"prometheus {url}: HTTP {response.status_code}, status error: {error} (query {promql})")
         )
     result = (body.get("data") or {}).get("result")
-    if not isinstance(result, list) or not result:
+    if not isinstance(result, list):
+        raise GatesError(f"prometheus {url}: no result list for {promql} (fail closed)")
+    return url, result
+
+
+def instant(base_url: str, promql: str, token: str, client: httpx.Client | None = None) -> float:
+    """One scalar from ``/api/v1/query``; GatesError for anything but one finite number."""
+    url, result = _result(base_url, promql, token, client)
+    if not result:
         raise GatesError(f"prometheus {url}: no data for {promql} (empty result: fail closed)")
     try:
         value = float(result[0]["value"][1])
@@ -64,6 +78,25 @@ def instant(base_url: str, promql: str, token: str, client: httpx.Client | None 
     if not math.isfinite(value):
         raise GatesError(f"prometheus {url}: {value} for {promql} (no traffic in the window?)")
     return value
+
+
+Series = tuple[dict[str, str], list[tuple[float, float]]]
+
+
+def samples(base_url: str, promql: str, token: str, at: float, client: httpx.Client | None = None) -> list[Series]:
+    """The raw samples of a range selector (``metric{...}[600s]``) evaluated at ``at``: per series, its labels and
+    its (epoch seconds, value) samples with their own timestamps. An empty result is an empty list (the caller
+    names what is missing); a matrix that cannot be read is a GatesError."""
+    url, result = _result(base_url, promql, token, client, at)
+    found: list[Series] = []
+    for series in result:
+        try:
+            labels = {str(k): str(v) for k, v in dict(series["metric"]).items()}
+            values = [(float(t), float(v)) for t, v in series["values"]]
+        except (KeyError, TypeError, ValueError):
+            raise GatesError(f"prometheus {url}: unreadable series in {str(series)[:200]!r} for {promql}") from None
+        found.append((labels, [(t, v) for t, v in values if math.isfinite(v)]))
+    return found
 
 
 def window_stats(base_url: str, token: str, app: str, seconds: int, client: httpx.Client | None = None) -> Stats:

@@ -58,6 +58,8 @@ REGION_ENV = "FLY_REGION"
 # fly_config runs where there is none, so flyctl deploys with the app's current remote config.
 NO_FLY_TOML = "fly-cwd"
 APP_NOT_FOUND = "Could not find App"  # flyctl's error for an app that does not exist (yet)
+# Fly's Prometheus API for an organization (its slug): fly.io/docs/monitoring/metrics, "Querying".
+PROMETHEUS_URL = "https://api.fly.io/prometheus/{org}"
 _RELEASE_STATUS = {"complete": "complete", "succeeded": "complete", "running": "running", "pending": "running"}
 
 
@@ -110,10 +112,22 @@ class FlyPlatform:
 
     def machines(self, env: Environment) -> list[Machine]:
         """Every machine of the app from ``fly status --json``, workers and stopped ones included."""
+        return [parse_machine(m) for m in self._status_json(env).get("Machines") or []]
+
+    def _status_json(self, env: Environment) -> Mapping[str, Any]:
         raw = self._json(env, "status")
         if not isinstance(raw, Mapping):
             raise GatesError(f"fly status --json -a {env.app}: expected an object")
-        return [parse_machine(m) for m in raw.get("Machines") or []]
+        return raw
+
+    def prometheus_url(self, env: Environment) -> str:
+        """Fly's Prometheus API of the app's organization, its slug read from ``fly status --json``
+        (``Organization.Slug``); GatesError naming the command when it has none."""
+        org = self._status_json(env).get("Organization")
+        slug = str(org.get("Slug") or "") if isinstance(org, Mapping) else ""
+        if not slug:
+            raise GatesError(f"fly status --json -a {env.app}: no Organization.Slug, so no Prometheus API to read")
+        return PROMETHEUS_URL.format(org=slug)
 
     # -- the protocol ---------------------------------------------------------
 

@@ -12,6 +12,7 @@ served one with checks: fail closed.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,8 @@ class Machine:
     checked: bool  # it has checks configured (service checks or machine checks)
     auto_stops: bool  # its service stops or suspends it when idle
     address: str = ""
+    instance_id: str = ""  # the VM's own id (a machine's changes when it is updated)
+    updated_at: dt.datetime | None = None  # when it last changed: for a machine on a release, when it took it
 
     @property
     def passing(self) -> bool:
@@ -81,7 +84,18 @@ def parse_machine(raw: Mapping[str, Any]) -> Machine:
         checked=any(s.get("checks") for s in services) or bool(config.get("checks")) or not known,
         auto_stops=any(s.get("autostop") in AUTO_STOPS for s in services),
         address=str(raw.get("private_ip") or ""),
+        instance_id=str(raw.get("instance_id") or ""),
+        updated_at=_when(raw.get("updated_at")),
     )
+
+
+def _when(value: Any) -> dt.datetime | None:
+    """A machine's RFC 3339 time (``2026-11-27T10:00:00Z``); None when absent or unreadable."""
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    return when if when is None or when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def judged(machine: Machine, version: int) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,20 @@ class FakeFly:
     @property
     def calls(self) -> list[dict[str, Any]]:
         return list(self.state["calls"])
+
+    def released_at(self, created: dict[int, float], updated: float) -> None:
+        """Release N created at ``created[N]`` and every machine last updated at ``updated`` (epoch seconds), in
+        flyctl's RFC 3339 form: a timeline near now, for the metrics read around the release."""
+        state = self.state
+
+        def rfc3339(epoch: float) -> str:
+            return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        for release in state["releases"]:
+            release["CreatedAt"] = rfc3339(created.get(release["Version"], 0.0))
+        for machine in state["status"]["Machines"]:
+            machine["updated_at"] = rfc3339(updated)
+        self.update(releases=state["releases"], status=state["status"])
 
     def argv(self, command: str) -> list[str]:
         """The argv of the last call of ``command`` (its first word)."""

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,7 @@ from gates.gaterun.runner import gate_command
 from tests.selftests.demo import REPO, junit_results
 from tests.selftests.flyfake import FAKES, TOKEN, FakeFly
 from tests.selftests.githubfake import SHA, GitHubFake, check_run
+from tests.selftests.prometheusfake import PrometheusFake, two_releases
 
 HOTDASH = REPO / "examples" / "hotdash"
 BAD = "3d8d9016b21e08"  # the second machine of the fixtures' fly status
@@ -137,3 +139,24 @@ def test_the_ci_molecule_follows_github_and_says_when_it_is_not_configured(fly_c
     out = tmp_path / "none"
     gate(fly_config, "preflight", out, name)
     assert "CI not configured: set [ci] repository" in (out / "gate.xml").read_text()
+
+
+def test_the_memory_molecule_reads_both_releases_machines_from_flys_metrics(fly_config, tmp_path):
+    """On Fly the memory comparison reads each machine's memory from Fly's Prometheus API ([monitor] prometheus_url,
+    here a local server; the token FLY_API_TOKEN): release 1's machines before release 2 was created, release 2's
+    since they took it. Holding about the same passes; twice as much fails naming both figures; both are plotted
+    beside the report; the token reaches no report."""
+    name = "test_memory_holds_like_the_release_it_replaces"
+    now = float(int(time.time()))
+    FakeFly(tmp_path / "fake-fly.json").released_at({1: now - 86400, 2: now - 200}, now - 170)
+    machines = ("148e21ea7e5d89", BAD)
+    with PrometheusFake(TOKEN) as prom:
+        text = fly_config.path.read_text().replace("https://api.fly.io/prometheus/personal", prom.url)
+        fly_config.path.write_text(text)  # the example's [monitor] reads Fly's metrics with FLY_API_TOKEN
+        for case, now_mb, expected in (("ok", 205, "passed"), ("grown", 400, "median RSS 400.5 MB now vs 200.5 MB")):
+            prom.series.clear()
+            two_releases(prom, "hotdash-staging", machines, now - 200, now - 170, now + 600, now_mb=now_mb)
+            said = gate(config_mod.load(fly_config.path), "staging", tmp_path / case, name)[name]
+            assert expected in said, said
+            assert (tmp_path / case / "gate-comparison-memory.png").is_file()  # both releases plotted
+        assert {h["Authorization"] for _, h in prom.requests} == {f"Bearer {TOKEN}"}

@@ -231,7 +231,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     used = getattr(item, "funcargs", {})
-    if report.when != "call" or not ({"dashboards", "route_timings"} & set(used)):
+    if report.when != "call" or not ({"dashboards", "route_timings", "compared_memory"} & set(used)):
         return
     try:
         from pytest_html import extras
