@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from gates.bench import saturation, scenarios
+from gates.bench import comparison, saturation, scenarios
 from gates.bench.load import LoadWatch
 from gates.bench.registry import SCENARIOS, Scenario
 from gates.bench.sandbox import CHECKOUT
 from gates.bench.stats import MIN_RUNS, Figure, table
 
 # Their scenarios register on import.
-REGISTERED_BY = (scenarios, saturation)
+REGISTERED_BY = (scenarios, comparison, saturation)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke", action="store_true",
         help="the quick run's scenarios, once each: proves the bench runs and writes its JSON (one run is no figure)",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="SCENARIO", choices=[s.name for s in SCENARIOS],
+        help="run only this scenario (repeatable), with its full runs: one figure measured again",
+    )  # fmt: skip
     parser.add_argument("--out", default=str(CHECKOUT / "reports" / "bench.json"))
     parser.add_argument(
         "--saturated", type=int, default=saturation.SATURATED_RELEASES, metavar="N",
@@ -46,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.saturated < MIN_RUNS:
         parser.error(f"--saturated: at least {MIN_RUNS} releases, got {args.saturated}")
     quick = args.quick or args.smoke
-    chosen = [s for s in SCENARIOS if s.cheap or not quick]
+    chosen = [s for s in SCENARIOS if (s.cheap or not quick) and (not args.only or s.name in args.only)]
     skipped = [s.name for s in SCENARIOS if s not in chosen]
     if skipped:
-        said = "smoke" if args.smoke else "quick"
+        said = "smoke" if args.smoke else "quick" if quick else "only"
         print(f"bench: {said}: skipped (run `make bench` for them): {', '.join(skipped)}", flush=True)
     started = time.monotonic()
     figures: list[Figure] = []
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "load": watch.load.as_dict(),
         "quick": args.quick,
         "smoke": args.smoke,
+        "only": args.only,
         "skipped": skipped,
         "seconds": round(time.monotonic() - started, 1),
         "scenarios": ran,

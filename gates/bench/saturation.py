@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gates.bench.comparison import comparison_figures
+from gates.bench.comparison import record_figures
 from gates.bench.registry import scenario
 from gates.bench.sandbox import CHECKOUT, NOTIFY, demo_webhook, release_cli, write_config
 from gates.bench.stats import Figure, figure
@@ -81,7 +81,7 @@ def saturated_releases(tmp: Path, releases: int) -> list[Figure]:
     return [
         figure(f"{name} ({ok}/{releases})", "passed", passed, f"{releases}/{releases}", ok == releases),
         figure("release under saturation: whole gates deploy", "s", walls),
-        *comparison_figures(folder / "deploys"),
+        *record_figures(folder / "deploys", "under saturation, React Router demo"),
     ]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from gates.bench import registry
 from gates.bench.__main__ import REGISTERED_BY
+from gates.bench.comparison import COMPARISONS, GatedRelease, alarms_said, record_figures, tally
 from gates.bench.load import Load
 from gates.bench.scenarios import deploy_figures, hung_bound
 from gates.bench.stats import MIN_RUNS, figure, pending, table
@@ -56,7 +57,8 @@ def test_every_scenario_runs_at_least_five_times_and_the_quick_run_keeps_the_che
     assert all(s.runs >= MIN_RUNS for s in registry.SCENARIOS)
     cheap = {s.name for s in registry.SCENARIOS if s.cheap}
     assert {"collection", "rollback", "rolling deploy at 2, 4 and 8 instances", "hung target"} <= cheap
-    assert {"release and gate", "database at scale", "probe resolution", "saturation"}.isdisjoint(cheap)
+    expensive = {"release and gate", "database at scale", "probe resolution", "comparison over healthy releases"}
+    assert (expensive | {"saturation"}).isdisjoint(cheap)
     assert registry.SCENARIOS[-1].name == "saturation"
 
 
@@ -132,3 +134,48 @@ def test_keep_previous_defaults_on_for_production_only():
     assert dataclasses.replace(staging, protected=True).keeps_previous
     assert not dataclasses.replace(production, keep_previous=False).keeps_previous
     assert dataclasses.replace(staging, keep_previous=True).keeps_previous
+
+
+def junit(path: Path, cases: dict[str, tuple[str, float]]) -> Path:
+    """A gate's JUnit XML: molecule -> (passed | failed | skipped, seconds)."""
+    body = {"passed": "", "failed": '<failure message="memory comparison: median RSS 300 MB now"/>',
+            "skipped": '<skipped message="no baseline"/>'}  # fmt: skip
+    rows = "".join(f'<testcase name="{n}" time="{t}">{body[o]}</testcase>' for n, (o, t) in cases.items())
+    path.write_text(f'<testsuites><testsuite name="pytest">{rows}</testsuite></testsuites>')
+    return path
+
+
+def test_the_comparison_tally_counts_false_alarms_per_comparison_and_its_share_of_the_gate(tmp_path):
+    """Over healthy releases: each comparison's failures are its false alarms (target 0, with every release judged:
+    a skip leaves the count unproven), the visual, latency and memory molecules' seconds are the comparison's cost,
+    their share of the gate's wall time beside it, and the load at each release."""
+    quiet = {COMPARISONS[k]: ("passed", 1.0) for k in ("visual", "latency", "memory")}
+    quiet[COMPARISONS["layout"] + "[chromium]"] = ("passed", 0.0)
+    one = junit(tmp_path / "1.xml", {**quiet, "test_other": ("passed", 9.0)})
+    two = junit(tmp_path / "2.xml", {**quiet, COMPARISONS["memory"]: ("failed", 2.0)})
+    grew = junit(tmp_path / "m.xml", {COMPARISONS["growth"]: ("skipped", 0.0)})
+    gated = [GatedRelease(one, 10.0, grew, 3.0), GatedRelease(two, 8.0, grew, 5.0)]
+    visual, latency, memory, layout, growth, seconds, share, wall, load = tally(gated, "demo")
+    assert memory.name == "comparison false alarms: memory (2/2 healthy releases judged; demo)"
+    assert (memory.values, memory.met, memory.target) == ((1.0,), False, "0, all judged")
+    assert (visual.values, visual.met, latency.met, layout.met) == ((0.0,), True, True, True)
+    assert (growth.values, growth.met) == ((0.0,), False) and "0/2 healthy releases judged" in growth.name
+    assert seconds.name == "comparison: seconds added to the production gate (demo)" and seconds.values == (3.0, 4.0)
+    assert (share.unit, share.values, wall.values, load.values) == ("%", (30.0, 50.0), (10.0, 8.0), (3.0, 5.0))
+    assert alarms_said(gated) == [
+        "release 3: test_memory_holds_like_the_release_it_replaces: memory comparison: median RSS 300 MB now (load 5.0)"
+    ]
+
+
+def test_the_saturation_records_count_the_comparison_of_every_gate_that_compared(tmp_path):
+    """Each gate of a release record that ran a comparison molecule counts; its failures are false alarms."""
+    record = tmp_path / "20261207T000000Z-abc"
+    record.mkdir()
+    junit(
+        record / "staging-gate.xml", {COMPARISONS["visual"]: ("passed", 2.0), COMPARISONS["latency"]: ("failed", 1.0)}
+    )
+    junit(record / "drill-gate.xml", {COMPARISONS["visual"]: ("failed", 1.0)})  # a drill's: not a release's gate
+    junit(record / "production-gate.xml", {COMPARISONS["visual"]: ("skipped", 0.0)})  # compared nothing
+    seconds, alarms = record_figures(tmp_path, "under saturation")
+    assert seconds.values == (3.0,) and alarms.values == (1.0,) and alarms.met is False
+    assert alarms.name == "comparison (under saturation): false alarms over 1 gates"

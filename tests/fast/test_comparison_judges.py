@@ -101,19 +101,3 @@ def test_the_record_page_opens_with_the_comparison_images(tmp_path):
     shown = comparison_html(tmp_path)
     assert shown.index("comparison-baseline") < shown.index("comparison-difference") < shown.index("comparison-memory")
     assert "staging-gate: release 5 against release 4" in shown and comparison_html(tmp_path / "none") == ""
-
-
-def test_the_bench_counts_the_comparisons_cost_and_its_false_alarms(tmp_path):
-    """Over the records' gates: the comparison molecules' seconds per gate, and each of their failures an alarm."""
-    from gates.bench.comparison import comparison_figures
-
-    cases = (
-        '<testcase name="test_the_dashboard_looks_like_the_release_it_replaces[chromium]" time="4.0"/>'
-        '<testcase name="test_memory_holds_like_the_release_it_replaces" time="1.5"><failure message="x"/></testcase>'
-        '<testcase name="test_every_flag_is_false_in_production" time="9.0"/>'
-    )
-    (tmp_path / "r1").mkdir()
-    (tmp_path / "r1" / "staging-gate.xml").write_text(f"<testsuites><testsuite>{cases}</testsuite></testsuites>")
-    cost, alarms = comparison_figures(tmp_path)
-    assert cost.median == 5.5 and cost.runs == 1
-    assert alarms.name == "comparison: false alarms over 1 healthy gates" and alarms.median == 1 and not alarms.met
