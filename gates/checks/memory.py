@@ -12,6 +12,10 @@ Two judgements on RSS readings (bytes; MB here is 2**20 bytes, as the platforms 
   leak: one half of it is flat).
 
 Too few readings on either side, or no requests served, fail closed.
+
+The ratio, the floors and the slope are ``[comparison]``'s (``MemoryBounds.of``): the judges have no defaults of
+their own, so what a team configured, or the config's default, is what is judged. The fit, the fewest readings
+and the warm-up are not configurable and are set here.
 """
 
 from __future__ import annotations
@@ -20,17 +24,38 @@ import dataclasses
 import statistics
 from collections.abc import Sequence
 
+from gates.config.comparison import ComparisonConfig
 from gates.core.measurement import Measurement
 
 MB = 2**20
-MAX_RATIO = 1.5
-MIN_INCREASE = 32 * MB  # bytes the median must also grow by to count as a regression
-MAX_SLOPE = 1.0  # MB per 1000 requests
 MIN_FIT = 0.8  # R^2 of the line through the readings
-MIN_GROWTH = 16 * MB  # bytes grown over the series, at the least, to call it a leak
 MIN_POINTS = 8  # readings after the warm-up
 WARMUP = 0.2  # share of the requests served before the fit starts
 _STEADY = 0.25  # each half's slope, at least this share of the whole series' slope
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryBounds:
+    """What the memory judges apply: the median's ratio and floor against the release replaced, and the growth
+    with requests (a slope in MB per 1000 requests, and the bytes grown over the series) that makes a leak."""
+
+    max_ratio: float
+    min_increase: float  # bytes the median must also grow by to count as a regression
+    max_slope: float  # MB per 1000 requests
+    min_growth: float  # bytes grown over the series, at the least, to call it a leak
+    min_fit: float = MIN_FIT
+    min_points: int = MIN_POINTS
+    warmup: float = WARMUP
+
+    @classmethod
+    def of(cls, comparison: ComparisonConfig) -> MemoryBounds:
+        """The bounds ``[comparison]`` sets (its floors are in MB)."""
+        return cls(
+            max_ratio=comparison.max_memory_ratio,
+            min_increase=comparison.memory_floor_mb * MB,
+            max_slope=comparison.max_growth_mb_per_1000_requests,
+            min_growth=comparison.min_growth_mb * MB,
+        )
 
 
 def _mb(size: float) -> str:
@@ -40,13 +65,13 @@ def _mb(size: float) -> str:
 def rss_within_bounds(
     baseline: Sequence[float],
     candidate: Sequence[float],
+    bounds: MemoryBounds,
     *,
-    max_ratio: float = MAX_RATIO,
-    min_increase: float = MIN_INCREASE,
     source: str = "",
 ) -> Measurement:
     """The new release holds about as much memory as the one it replaces: the medians of the readings (per
-    instance, or over the gate) within ``max_ratio`` or within ``min_increase`` bytes."""
+    instance, or over the gate) within ``bounds.max_ratio`` or within ``bounds.min_increase`` bytes."""
+    max_ratio, min_increase = bounds.max_ratio, bounds.min_increase
     question = "the new release holds about as much memory as the release it replaces"
     expected = f"median RSS within {max_ratio:g}x of the release replaced, or within +{_mb(min_increase)}"
     where = source or "resident memory of both releases' processes"
@@ -127,25 +152,22 @@ def growth(series: Sequence[tuple[float, float]], *, warmup: float = WARMUP) -> 
 
 def memory_steady(
     series: Sequence[tuple[float, float]],
+    bounds: MemoryBounds,
     *,
-    max_slope: float = MAX_SLOPE,
-    min_fit: float = MIN_FIT,
-    min_growth: float = MIN_GROWTH,
-    min_points: int = MIN_POINTS,
-    warmup: float = WARMUP,
     unit: str = "requests",
     name: str = "the instance",
     source: str = "",
 ) -> Measurement:
     """``name``'s memory does not grow steadily with the requests it serves. ``series``: (requests served so
     far, RSS bytes) readings; ``unit`` names what the first figure counts (requests, or seconds)."""
+    max_slope, min_fit, min_growth, min_points = bounds.max_slope, bounds.min_fit, bounds.min_growth, bounds.min_points
     question = f"{name}'s memory does not grow steadily with the {unit} it serves"
     expected = (
         f"no steady growth above {max_slope:g} MB per 1000 {unit} (a line with R^2 >= {min_fit:g} rising "
         f">= {_mb(min_growth)}), >= {min_points} readings after the warm-up"
     )
     where = source or f"resident memory of {name}, sampled while it served {unit}"
-    fitted = growth(series, warmup=warmup)
+    fitted = growth(series, warmup=bounds.warmup)
     if fitted is None or fitted.points < min_points:
         served = {x for x, _ in series}
         if len(series) >= min_points and len(served) == 1:

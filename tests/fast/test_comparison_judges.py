@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gates.checks.comparison import as_configured, with_failed_requests
-from gates.checks.memory import MB, rss_within_bounds
+from gates.checks.memory import MB, MemoryBounds, rss_within_bounds
 from gates.config import Environment
 from gates.config.comparison import ComparisonConfig, validate_comparison
 from gates.core.errors import ConfigError
@@ -71,7 +71,7 @@ def test_a_failed_comparison_request_fails_the_latency_verdict_naming_its_route(
 
 def test_an_accepted_or_warned_difference_passes_saying_so():
     """A failed comparison accepted by a person passes naming them; in warn mode it passes saying it warned."""
-    failed = rss_within_bounds([50 * MB], [150 * MB], max_ratio=1.5, min_increase=30 * MB)
+    failed = rss_within_bounds([50 * MB], [150 * MB], MemoryBounds(1.5, 30 * MB, 1.0, 16 * MB))
     accepted = as_configured(failed, "fail", "Ada <ada@example.com>")
     assert accepted.ok and "accepted by Ada <ada@example.com>" in accepted.observed
     warned = as_configured(failed, "warn", what="memory")

@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import random
+from collections.abc import Sequence
 
-from gates.checks.memory import MB, growth, memory_steady, rss_within_bounds
+from gates.checks import memory
+from gates.checks.memory import MB, MemoryBounds, growth, rss_within_bounds
+from gates.config.comparison import ComparisonConfig
+from gates.core.measurement import Measurement
+
+# [comparison]'s defaults: the median within 1.5x or +32 MB; growth under 1 MB per 1000 requests or 16 MB in all.
+DEFAULTS = MemoryBounds.of(ComparisonConfig())
+
+
+def memory_steady(series: Sequence[tuple[float, float]], bounds: MemoryBounds = DEFAULTS, **how: str) -> Measurement:
+    return memory.memory_steady(series, bounds, **how)
+
+
+def compared(before: Sequence[float], now: Sequence[float], bounds: MemoryBounds = DEFAULTS) -> Measurement:
+    return rss_within_bounds(before, now, bounds)
 
 
 def readings(rss, n: int = 60, served: int = 6000, noise: float = 2 * MB, seed: int = 7) -> list[tuple[float, float]]:
     """n readings over ``served`` requests: (requests so far, rss(requests) plus up to +-noise bytes)."""
     rng = random.Random(seed)
     return [(i * served / (n - 1), rss(i * served / (n - 1)) + rng.uniform(-noise, noise)) for i in range(n)]
+
+
+def test_the_judges_take_the_configs_bounds_and_have_none_of_their_own():
+    """[comparison] max_memory_ratio, memory_floor_mb, max_growth_mb_per_1000_requests and min_growth_mb are what the
+    judges apply (the floors in bytes): the config's default is the only default. Neither judge has a default for its
+    bounds, and the module keeps no figure of the config's (the fit, the fewest readings and the warm-up are its own:
+    not configurable)."""
+    assert MemoryBounds(max_ratio=1.5, min_increase=32 * MB, max_slope=1.0, min_growth=16 * MB) == DEFAULTS
+    cfg = ComparisonConfig(
+        max_memory_ratio=1.2, memory_floor_mb=8, max_growth_mb_per_1000_requests=0.5, min_growth_mb=4
+    )
+    assert MemoryBounds.of(cfg) == MemoryBounds(1.2, 8 * MB, 0.5, 4 * MB)
+    required = [f.name for f in dataclasses.fields(MemoryBounds) if f.default is dataclasses.MISSING]
+    assert required == ["max_ratio", "min_increase", "max_slope", "min_growth"]
+    for judge in (memory.rss_within_bounds, memory.memory_steady):
+        bounds = inspect.signature(judge).parameters["bounds"]
+        assert bounds.default is inspect.Parameter.empty, judge.__name__
+    figures = {name for name, value in vars(memory).items() if name.isupper() and isinstance(value, (int, float))}
+    assert figures == {"MB", "MIN_FIT", "MIN_POINTS", "WARMUP", "_STEADY"}
 
 
 def test_memory_growing_with_every_request_fails_naming_the_slope():
@@ -48,8 +84,9 @@ def test_slow_growth_under_the_limits_passes_and_the_limits_are_parameters():
     """0.5 MB per 1000 requests is under the default 1; a limit of 0.25 catches it once it has grown enough."""
     slow = readings(lambda r: 100 * MB + 0.5 * MB * r / 1000, served=60_000, noise=0.5 * MB)
     assert memory_steady(slow).ok
-    assert not memory_steady(slow, max_slope=0.25).ok
-    assert memory_steady(slow, max_slope=0.25, min_growth=64 * MB).ok  # it grew 24 MB: under the floor
+    stricter = dataclasses.replace(DEFAULTS, max_slope=0.25)
+    assert not memory_steady(slow, stricter).ok
+    assert memory_steady(slow, dataclasses.replace(stricter, min_growth=64 * MB)).ok  # it grew 24 MB: under the floor
 
 
 def test_too_few_readings_or_no_requests_fail_closed():
@@ -72,7 +109,7 @@ def test_time_can_stand_for_requests():
 
 def test_the_new_release_holding_far_more_memory_fails_with_both_figures():
     """Median 300 MB against 120 MB is 2.5x and +180 MB: beyond 1.5x and the 32 MB floor."""
-    judged = rss_within_bounds([120 * MB, 118 * MB, 125 * MB], [300 * MB, 296 * MB, 310 * MB])
+    judged = compared([120 * MB, 118 * MB, 125 * MB], [300 * MB, 296 * MB, 310 * MB])
     assert not judged.ok
     assert judged.problems == (
         "median RSS 300.0 MB now vs 120.0 MB before (2.50x, +180.0 MB; limit 1.5x and +32.0 MB)",
@@ -81,14 +118,12 @@ def test_the_new_release_holding_far_more_memory_fails_with_both_figures():
 
 def test_small_or_proportionate_differences_pass():
     """40 MB to 70 MB is 1.75x but +30 MB: under the floor; 200 MB to 280 MB is +80 MB but 1.4x: under the ratio."""
-    assert rss_within_bounds([40 * MB], [70 * MB]).ok
-    assert rss_within_bounds([200 * MB], [280 * MB]).ok
-    assert not rss_within_bounds([200 * MB], [280 * MB], max_ratio=1.2).ok
+    assert compared([40 * MB], [70 * MB]).ok
+    assert compared([200 * MB], [280 * MB]).ok
+    assert not compared([200 * MB], [280 * MB], dataclasses.replace(DEFAULTS, max_ratio=1.2)).ok
 
 
 def test_no_readings_on_either_side_fail_closed():
     """A side with no reading (or only zeros: a process already gone) is a failure naming the side."""
-    assert rss_within_bounds([], [100 * MB]).problems == (
-        "no memory readings of the release being replaced (fail closed)",
-    )
-    assert rss_within_bounds([100 * MB], [0]).problems == ("no memory readings of the new release (fail closed)",)
+    assert compared([], [100 * MB]).problems == ("no memory readings of the release being replaced (fail closed)",)
+    assert compared([100 * MB], [0]).problems == ("no memory readings of the new release (fail closed)",)

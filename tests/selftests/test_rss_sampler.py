@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from gates.checks.memory import MB, memory_steady
+from gates.checks.memory import MB, MemoryBounds, memory_steady
+from gates.config.comparison import ComparisonConfig
 from gates.core.procs import stop_group, wait_until
 from gates.platforms.local.memory import RssSampler, instances_rss, rss, tree, tree_rss
 from gates.platforms.local.state import Proc
 
+BOUNDS = MemoryBounds.of(ComparisonConfig())  # [comparison]'s defaults
 ANSWER_TIMEOUT = 60.0  # seconds a told process has to answer (a loaded machine allocates slowly)
 
 # Reads commands on stdin: "grow N" keeps N more MB (written, so resident), "spawn N" starts a child of its own
@@ -96,12 +98,12 @@ def test_memory_growing_with_every_request_is_caught_from_real_readings(allocato
     for _ in range(12):
         sampler.sample_once()
         served[0] += 100
-    assert memory_steady(sampler.series("child")).ok
+    assert memory_steady(sampler.series("child"), BOUNDS).ok
     for _ in range(12):
         tell(allocator, "grow 6")
         served[0] += 100
         sampler.sample_once()
-    judged = memory_steady(sampler.series("child")[12:], name="instance child")
+    judged = memory_steady(sampler.series("child")[12:], BOUNDS, name="instance child")
     assert not judged.ok
     assert re.match(r"instance child: memory grows (5[5-9]|6[0-5])\.\d\d MB per 1000 requests \(limit 1\), steadily",
                     judged.problems[0]), judged.problems  # about 60: 6 MB per 100 requests  # fmt: skip

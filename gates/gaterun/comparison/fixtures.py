@@ -135,13 +135,12 @@ class Timings:
         return with_failed_requests(found, self.sampled.failures)
 
     def memory(self, cfg: ComparisonConfig) -> Measurement:
-        from gates.checks.memory import MB, rss_within_bounds
+        from gates.checks.memory import MemoryBounds, rss_within_bounds
 
         if self.pair.problem or self.sampled is None:
             return no_comparison(self.pair, "memory comparison")
         found = rss_within_bounds(
-            self.baseline_after, self.candidate_after, max_ratio=cfg.max_memory_ratio,
-            min_increase=cfg.memory_floor_mb * MB,
+            self.baseline_after, self.candidate_after, MemoryBounds.of(cfg),
             source=f"resident memory of each instance's process tree after the same requests to {self.pair.describe()}",
         )  # fmt: skip
         if self.memory_trouble:

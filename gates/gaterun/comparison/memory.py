@@ -38,7 +38,7 @@ class FlySides:
     trouble: str = ""
 
     def memory(self, cfg: ComparisonConfig) -> Measurement:
-        from gates.checks.memory import MB, rss_within_bounds
+        from gates.checks.memory import MemoryBounds, rss_within_bounds
 
         problems = [self.trouble] if self.trouble else list(self.found.problems if self.found else ())
         if problems or self.found is None:
@@ -47,8 +47,8 @@ class FlySides:
                                self.found.source if self.found else "Fly's machine metrics",
                                problems=problems or ["nothing read (fail closed)"])  # fmt: skip
         found = rss_within_bounds(
-            self.found.medians("baseline"), self.found.medians("candidate"), max_ratio=cfg.max_memory_ratio,
-            min_increase=cfg.memory_floor_mb * MB, source=self.found.source,
+            self.found.medians("baseline"), self.found.medians("candidate"), MemoryBounds.of(cfg),
+            source=self.found.source,
         )  # fmt: skip
         rows = [
             {"release": side, "instance": instance, "readings": len(points),

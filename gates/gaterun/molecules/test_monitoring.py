@@ -11,7 +11,7 @@ import pytest
 
 from gates.checks.browser import dashboard_clean_throughout, watched_from_json
 from gates.checks.comparison import as_configured
-from gates.checks.memory import MB, MIN_POINTS, WARMUP, memory_steady
+from gates.checks.memory import MIN_POINTS, WARMUP, MemoryBounds, memory_steady
 from gates.checks.monitoring import alert_delivered, health_checks_configured, window_within_thresholds
 from gates.monitor.alerts import send_test_alert
 from gates.monitor.window import BROWSER_ENV, alert_channel, memory_from_env, thresholds, window_from_env
@@ -74,8 +74,7 @@ def test_memory_does_not_grow_with_requests_through_the_window(gates_config, env
                     pytrace=False)  # fmt: skip
     for instance, series in sorted(memory.points.items()):
         found = memory_steady(
-            series, max_slope=cfg.max_growth_mb_per_1000_requests, min_growth=cfg.min_growth_mb * MB,
-            unit="requests the window sent", name=f"instance {instance}", source=memory.source,
+            series, MemoryBounds.of(cfg), unit="requests the window sent", name=f"instance {instance}", source=memory.source,
         )  # fmt: skip
         if memory.trouble:
             found = dataclasses.replace(found, ok=False, problems=[memory.trouble, *found.problems])
