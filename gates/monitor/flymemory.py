@@ -27,12 +27,14 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
+import os
 import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gates.config import Config, Environment
 from gates.core.errors import GatesError
 from gates.core.redact import redact, register_secret
 from gates.monitor.prometheus import Series, samples
@@ -47,6 +49,21 @@ MIN_READINGS = 2
 GOOD = ("complete", "rolled_back")
 
 Readings = dict[str, list[tuple[float, float]]]  # instance -> (epoch seconds, bytes in use), oldest first
+
+
+def metrics_access(platform: Any, config: Config, env: Environment) -> tuple[str, str]:
+    """(URL, token) of Fly's Prometheus API: ``[monitor] prometheus_url`` with the token in ``prometheus_token_env``
+    when both are set, else the app's organization's API with ``FLY_API_TOKEN`` (or ``FLY_ACCESS_TOKEN``).
+    GatesError naming what is missing (fail closed); the token is registered as a secret before any use."""
+    from gates.platforms.fly import TOKEN_ENVS
+
+    mon = config.monitor
+    names = (mon.prometheus_token_env,) if mon.prometheus_url and mon.prometheus_token_env else TOKEN_ENVS
+    token = next((os.environ[n] for n in names if os.environ.get(n)), "")
+    if not token:
+        raise GatesError(f"no token to read Fly's metrics: set {' or '.join(names)} (fail closed)")
+    register_secret(token)
+    return mon.prometheus_url or platform.prometheus_url(env), token
 
 
 def memory_query(app: str, seconds: int) -> str:

@@ -229,14 +229,17 @@ def stats_of(data: dict[str, Any], samples: Sequence[Sample]) -> Stats:
 
 @dataclasses.dataclass(frozen=True)
 class WindowMemory:
-    """What the window read of its instances' memory: per instance, (requests sent so far, RSS bytes) readings;
-    ``points`` None when it read none (a platform whose instances are not processes of this machine)."""
+    """What was read of the instances' memory through the window: per instance, (requests sent so far, bytes)
+    readings; ``points`` None when none was read (a platform whose instances are not processes of this machine,
+    and whose memory is not read elsewhere)."""
 
     points: dict[str, list[tuple[float, float]]] | None
     seconds: float = 0.0  # the window's length
     every: float = 1.0  # seconds between two readings
     trouble: str = ""  # why the sampler stopped early, if it did
     source: str = ""
+    noun: str = "instance"  # what an instance is called where it runs (a Fly machine)
+    notes: Mapping[str, str] = dataclasses.field(default_factory=dict)  # instance -> why its readings fall short
 
 
 def memory_from_env() -> WindowMemory:

@@ -8,7 +8,8 @@ selector evaluated at ``time`` (default now) answers the raw samples of each mat
 regex, Python's ``re`` here) are understood, with the metric's name outside or inside the braces. A
 wrong or missing token answers 401 with an error body; ``fail`` answers a canned status and body instead;
 ``hang`` holds every answer until the server is closed (a client's timeout must end the wait). Each
-request's path and headers are recorded.
+request's path and headers are recorded. ``monitor_window`` writes the evidence of a monitor window, whose
+requests Fly's readings are set against.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from gates.monitor.sampler import Sample
 
 SELECTOR = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?\{(?P<matchers>[^}]*)\}\[(?P<seconds>\d+)s\]$")
 MATCHER = re.compile(r'\s*(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*(?P<op>=~|=)\s*"(?P<value>(?:[^"\\]|\\.)*)"\s*,?')
@@ -127,3 +131,16 @@ def two_releases(
         machine_memory(fake, app, machine, released - 600, released - 1, lambda t, i=i: (before_mb + i) * 2**20)
         machine_memory(fake, app, machine, released + 10, released + 10, lambda t: 480 * 2**20)
         machine_memory(fake, app, machine, updated + 5, until, lambda t, i=i: (now_mb + i) * 2**20)
+
+
+def monitor_window(folder: Path, start: float, end: float, *, rate: float = 2.0) -> Path:
+    """A monitor window's evidence as `gates monitor` leaves it (``monitor.json`` and its samples, one JSON line per
+    request): ``rate`` requests a second from ``start`` to ``end``, each answered 200 in 50 ms. Its JSON's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = int((end - start) * rate)
+    taken = [Sample(start + i / rate, "https://staging.example/health", 200, 0.05) for i in range(count)]
+    (folder / "monitor-samples.jsonl").write_text("".join(json.dumps(s.as_dict()) + "\n" for s in taken))
+    data = {"env": "staging", "seconds": end - start, "rate": rate, "samples": "monitor-samples.jsonl", "memory": None,
+            "stats": {"source": "synthetic"}}  # fmt: skip
+    (folder / "monitor.json").write_text(json.dumps(data))
+    return folder / "monitor.json"

@@ -24,10 +24,11 @@ from gates.gaterun.runner import gate_command
 from tests.selftests.demo import REPO, junit_results
 from tests.selftests.flyfake import FAKES, TOKEN, FakeFly
 from tests.selftests.githubfake import SHA, GitHubFake, check_run
-from tests.selftests.prometheusfake import PrometheusFake, two_releases
+from tests.selftests.prometheusfake import PrometheusFake, machine_memory, monitor_window, two_releases
 
 HOTDASH = REPO / "examples" / "hotdash"
 BAD = "3d8d9016b21e08"  # the second machine of the fixtures' fly status
+MB = 2**20
 
 
 class MachineProxy:
@@ -159,4 +160,36 @@ def test_the_memory_molecule_reads_both_releases_machines_from_flys_metrics(fly_
             said = gate(config_mod.load(fly_config.path), "staging", tmp_path / case, name)[name]
             assert expected in said, said
             assert (tmp_path / case / "gate-comparison-memory.png").is_file()  # both releases plotted
+        assert {h["Authorization"] for _, h in prom.requests} == {f"Bearer {TOKEN}"}
+
+
+def test_the_growth_molecule_reads_each_machine_through_the_window_from_flys_metrics(fly_config, tmp_path):
+    """On Fly the monitor gate's growth molecule reads each machine in rotation from Fly's Prometheus API through the
+    window ([monitor] prometheus_url, here a local server; the token FLY_API_TOKEN), each reading beside the
+    requests the window had sent by then: flat machines pass; one growing 0.2 MB a second while the window sends 2
+    requests a second fails naming it and its 100 MB per 1000 requests; a machine never read fails closed naming
+    it. The token reaches no report."""
+    name = "test_memory_does_not_grow_with_requests_through_the_window"
+    end = float(int(time.time())) - 60
+    start = end - 300
+    window = monitor_window(tmp_path / "window", start, end)
+    good = "148e21ea7e5d89"
+    cases = (
+        ("flat", lambda t: 200 * MB, "passed"),
+        ("leaking", lambda t: 200 * MB + 0.2 * MB * max(0.0, t - start),
+         f"machine {BAD}: memory grows 100.00 MB per 1000 requests the window sent (limit 1), steadily"),
+        ("unread", None, f"machine {BAD}: no memory reading in Fly's metrics between"),
+    )  # fmt: skip
+    with PrometheusFake(TOKEN) as prom:
+        text = fly_config.path.read_text().replace("https://api.fly.io/prometheus/personal", prom.url)
+        fly_config.path.write_text(text)
+        for case, used, expected in cases:
+            prom.series.clear()
+            machine_memory(prom, "hotdash-staging", good, start - 60, end + 60, lambda t: 190 * MB)
+            if used is not None:
+                machine_memory(prom, "hotdash-staging", BAD, start - 60, end + 60, used)
+            said = gate(fly_config, "monitor", tmp_path / case, name, GATES_MONITOR_WINDOW=str(window))[name]
+            assert expected in said, said
+            if case != "flat":
+                assert good not in said, said
         assert {h["Authorization"] for _, h in prom.requests} == {f"Bearer {TOKEN}"}

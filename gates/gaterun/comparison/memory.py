@@ -11,7 +11,6 @@ with the token in ``prometheus_token_env`` when set, else Fly's API of the app's
 from __future__ import annotations
 
 import dataclasses
-import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -24,7 +23,7 @@ from gates.config.comparison import ComparisonConfig
 from gates.core.errors import GatesError
 from gates.core.measurement import Measurement
 from gates.core.redact import redact
-from gates.monitor.flymemory import FlyMemory, Windows, plan, read
+from gates.monitor.flymemory import FlyMemory, Windows, metrics_access, plan, read
 from gates.target import Target
 
 WHAT = "memory comparison"
@@ -80,15 +79,8 @@ def compared_memory(
 
 def fly_sides(platform: Any, config: Config, env: Environment, serving: int | None, **reading: Any) -> FlySides:
     """Both releases' machines read from Fly's Prometheus API; what failed is said, the token never."""
-    mon = config.monitor
-    from gates.platforms.fly import TOKEN_ENVS
-
-    names = (mon.prometheus_token_env,) if mon.prometheus_url and mon.prometheus_token_env else TOKEN_ENVS
-    token = next((os.environ[n] for n in names if os.environ.get(n)), "")
-    if not token:
-        return FlySides(None, f"no token to read Fly's metrics: set {' or '.join(names)} (fail closed)")
     try:
-        url = mon.prometheus_url or platform.prometheus_url(env)
+        url, token = metrics_access(platform, config, env)
         windows = plan(platform.releases(env), platform.machines(env), serving, env.name)
     except GatesError as exc:
         return FlySides(None, redact(str(exc)))

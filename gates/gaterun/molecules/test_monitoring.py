@@ -14,7 +14,9 @@ from gates.checks.comparison import as_configured
 from gates.checks.memory import MIN_POINTS, WARMUP, MemoryBounds, memory_steady
 from gates.checks.monitoring import alert_delivered, health_checks_configured, window_within_thresholds
 from gates.monitor.alerts import send_test_alert
-from gates.monitor.window import BROWSER_ENV, alert_channel, memory_from_env, thresholds, window_from_env
+from gates.monitor.flygrowth import EVERY as FLY_EVERY
+from gates.monitor.flygrowth import window_memory
+from gates.monitor.window import BROWSER_ENV, WINDOW_ENV, alert_channel, memory_from_env, thresholds, window_from_env
 
 pytestmark = [pytest.mark.monitor, pytest.mark.monitoring]
 
@@ -53,19 +55,24 @@ def test_the_dashboard_stays_clean_in_a_browser_through_the_window(gates_config,
     verdict(dashboard_clean_throughout(visits, gates_config.browser.allow, every, path, trouble))
 
 
-def test_memory_does_not_grow_with_requests_through_the_window(gates_config, environment, verdict):
-    """No instance's resident memory grows steadily with the requests the window sent, faster than [comparison]
+def test_memory_does_not_grow_with_requests_through_the_window(gates_config, environment, platform, verdict):
+    """No instance's memory grows steadily with the requests the window sent, faster than [comparison]
     max_growth_mb_per_1000_requests and by min_growth_mb at least: a leak that would end the instance in hours.
-    A window too short to read enough memory skips saying how long it must be; readings missing fail closed."""
+    Locally each instance's process tree, read by the window; on Fly each machine's memory in use from Fly's metrics
+    through the window. A window too short to read enough memory skips saying how long it must be; readings
+    missing fail closed."""
     cfg = gates_config.comparison
     if cfg.growth == "off":
         pytest.skip('[comparison] growth = "off"')
-    memory = memory_from_env()
+    if getattr(platform, "name", "") == "fly":
+        path = os.environ.get(WINDOW_ENV, "")
+        memory = window_memory(platform, gates_config, environment, path, shortest=_needed(FLY_EVERY))
+    else:
+        memory = memory_from_env()
     if memory.points is None:
         pytest.skip(f"no memory read through the window: {environment.name}'s instances ({environment.platform}) "
                     f"are not processes of this machine ({memory.source})")  # fmt: skip
-    # Readings come every `every` seconds; the judge fits those past the warm-up and needs MIN_POINTS of them.
-    needed = math.ceil((MIN_POINTS + 1) * memory.every / (1 - WARMUP))
+    needed = _needed(memory.every)
     if 0 < memory.seconds < needed:
         pytest.skip(f"a window of {memory.seconds:g}s reads memory too few times to judge its growth with requests "
                     f"(a window of {needed}s at least: [monitor] window)")  # fmt: skip
@@ -74,8 +81,16 @@ def test_memory_does_not_grow_with_requests_through_the_window(gates_config, env
                     pytrace=False)  # fmt: skip
     for instance, series in sorted(memory.points.items()):
         found = memory_steady(
-            series, MemoryBounds.of(cfg), unit="requests the window sent", name=f"instance {instance}", source=memory.source,
+            series, MemoryBounds.of(cfg), unit="requests the window sent", name=f"{memory.noun} {instance}",
+            source=memory.source,
         )  # fmt: skip
-        if memory.trouble:
-            found = dataclasses.replace(found, ok=False, problems=[memory.trouble, *found.problems])
+        trouble = [t for t in (memory.trouble, memory.notes.get(instance, "")) if t]
+        if trouble:
+            found = dataclasses.replace(found, ok=False, problems=[*trouble, *found.problems])
         verdict(as_configured(found, cfg.growth, what="growth"))
+
+
+def _needed(every: float) -> int:
+    """Seconds of window that read memory enough times, a reading every ``every`` seconds: the judge fits the readings
+    past the warm-up and needs MIN_POINTS of them."""
+    return math.ceil((MIN_POINTS + 1) * every / (1 - WARMUP))
