@@ -62,8 +62,9 @@ def let_baseline_go(ctx: Context, env: Environment) -> str:
 
 def instance_memory(ctx: Context, env: Environment) -> Callable[[], dict[str, int]] | None:
     """Instance id -> resident bytes of its process tree, of the release serving ``env`` now, for the monitor
-    window to read as it goes; None where the instances are not processes of this machine (their memory is not
-    read: the growth molecule skips saying so)."""
+    window to read as it goes; None where the instances are not processes of this machine (the window reads no
+    memory: on Fly the growth molecule reads each machine's from Fly's metrics after the window, elsewhere it skips
+    saying so)."""
     platform = ctx.platform(env)
     if ctx.config.comparison.growth == "off" or not getattr(platform, "runs_locally", False):
         return None
