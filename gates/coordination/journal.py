@@ -30,6 +30,9 @@ class Intent:
     step: str = ""
     env: str = ""
     at: str = ""
+    # Every environment a step in progress acts on: steps may run beside each other (gates.release.schedule),
+    # and a crash leaves each of them to repair, not only the last one's.
+    envs: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -61,9 +64,12 @@ class Journal:
         if self._fh is not None:
             self._fh.close()  # drops the lock
 
-    def intend(self, step: str, env: str | None) -> None:
-        """Say, before it acts, which step of which environment runs now."""
-        self.intent = dataclasses.replace(self.intent, step=step, env=env or "", at=utcnow().isoformat())
+    def intend(self, step: str, env: str | None, envs: tuple[str, ...] = ()) -> None:
+        """Say, before it acts, which step of which environment runs now (and ``envs``: every environment a
+        step still in progress acts on, this one's included)."""
+        self.intent = dataclasses.replace(
+            self.intent, step=step, env=env or "", at=utcnow().isoformat(), envs=envs or ((env,) if env else ())
+        )
         self._write()
 
     def _write(self) -> None:
@@ -97,8 +103,9 @@ def unfinished(state_dir: Path) -> list[Unfinished]:
             if text is None:
                 continue  # a live process holds it
             try:
-                intent = Intent(**json.loads(text))
-            except (ValueError, TypeError):
+                data = json.loads(text)
+                intent = Intent(**{**data, "envs": tuple(data.get("envs") or ())})
+            except (ValueError, TypeError, AttributeError):
                 intent = Intent("unknown", 0, "", at="(unreadable journal)")
             found.append(Unfinished(intent, path))
     return found

@@ -38,9 +38,10 @@ def recover(config: Config) -> list[str]:
                     entry = entry_of(config, closed, name, holder, machine)
                     closed.state.ledger[name] = write(config, config.environments[name], entry)
             closed.write()
-        # Only the environment it was acting on: one that died before its first step changed nothing, and
-        # another environment may be mid-rollout under a live release right now.
-        envs = [intent.env] if intent.env in config.environments else []
+        # Only the environments its steps in progress were acting on (steps may run beside each other): one that
+        # died before its first step changed nothing, and another environment may be mid-rollout under a live
+        # release right now.
+        envs = [e for e in dict.fromkeys((*intent.envs, intent.env)) if e in config.environments]
         for name in envs:
             env = config.environments[name]
             repair = getattr(platform_for(config, env), "repair", None)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -73,19 +75,21 @@ def run(
         )
     except FileNotFoundError:
         raise GatesError(f"{redact(args[0])}: command not found") from None
-    try:
-        stdout, stderr = proc.communicate(input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop_group(proc)
-        stdout, stderr = proc.communicate()
-        result = Completed(tuple(args), -9, stdout + stderr, "", time.monotonic() - started)
-        _append_log(log, result)
-        raise GatesError(f"{result.command}: no answer within {timeout:g}s") from None
-    except BaseException:  # KeyboardInterrupt (Ctrl-C, SIGTERM): leave nothing running behind us
-        stop_group(proc)
-        raise
+    with _stoppable(proc):
+        try:
+            stdout, stderr = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop_group(proc)
+            stdout, stderr = proc.communicate()
+            result = Completed(tuple(args), -9, stdout + stderr, "", time.monotonic() - started)
+            _append_log(log, result)
+            raise GatesError(f"{result.command}: no answer within {timeout:g}s") from None
+        except BaseException:  # KeyboardInterrupt (Ctrl-C, SIGTERM): leave nothing running behind us
+            stop_group(proc)
+            raise
     result = Completed(tuple(args), proc.returncode, stdout, stderr, time.monotonic() - started)
     _append_log(log, result)
+    _stop_here(proc)
     if check and result.returncode != 0:
         tail = result.output.strip().splitlines()[-3:]
         raise GatesError(f"{result.command} exited {result.returncode}: {' | '.join(tail)}")
@@ -129,4 +133,75 @@ def wait_until(what: str, probe: Callable[[], T | None], *, timeout: float, inte
         if time.monotonic() >= deadline:
             reason = f" (last error: {redact(str(last_error))})" if last_error else ""
             raise GatesError(f"timed out after {timeout:g}s waiting for {what}{reason}")
-        time.sleep(step)
+        stopper = _STOPPER.get()
+        if stopper is None:
+            time.sleep(step)
+        elif stopper.stopped.wait(step):
+            raise KeyboardInterrupt
+
+
+class Stopper:
+    """An interrupt for the threads it is set in (``stopping``): only the main thread hears Ctrl-C or SIGTERM.
+
+    ``stop`` stops every command those threads run (SIGTERM to its process group); the thread's ``run``
+    or ``wait_until`` then raises KeyboardInterrupt there, as the signal does on the main thread, so the
+    step unwinds through the same paths (its record says interrupted, its children are reaped)."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[str]] = set()
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Ask every command of these threads to end (``sig`` to its group); later commands start stopped."""
+        self.stopped.set()
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, sig)
+
+    def _add(self, proc: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def _discard(self, proc: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+
+_STOPPER: contextvars.ContextVar[Stopper | None] = contextvars.ContextVar("gates_stopper", default=None)
+
+
+@contextlib.contextmanager
+def stopping(stopper: Stopper) -> Iterator[None]:
+    """Within the block (one thread's), commands and waits end with KeyboardInterrupt once ``stopper`` stops."""
+    token = _STOPPER.set(stopper)
+    try:
+        yield
+    finally:
+        _STOPPER.reset(token)
+
+
+@contextlib.contextmanager
+def _stoppable(proc: subprocess.Popen[str]) -> Iterator[None]:
+    stopper = _STOPPER.get()
+    if stopper is None:
+        yield
+        return
+    stopper._add(proc)
+    try:
+        if stopper.stopped.is_set():  # stopped before this command began: it does not run on
+            os.killpg(proc.pid, signal.SIGTERM)
+        yield
+    finally:
+        stopper._discard(proc)
+
+
+def _stop_here(proc: subprocess.Popen[str]) -> None:
+    """A command that ended because its thread's stopper stopped: what is left of its group goes, and the
+    thread is interrupted."""
+    stopper = _STOPPER.get()
+    if stopper is not None and stopper.stopped.is_set():
+        stop_group(proc)
+        raise KeyboardInterrupt

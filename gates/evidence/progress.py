@@ -138,13 +138,20 @@ def describe(event: Event) -> str | None:
 
 
 class TextSink:
-    """Lines for people: live progress on a terminal (rich), plain lines in a log, groups in GitHub Actions."""
+    """Lines for people: live progress on a terminal (rich), plain lines in a log, groups in GitHub Actions.
+
+    Steps may run beside each other: while more than one runs, a molecule's line names its gate, the live
+    region keeps a line per step running (its newest wait's), and GitHub Actions gets no group (its groups
+    do not nest)."""
 
     def __init__(self, stream: IO[str], *, live: bool = False, github: bool = False) -> None:
         self.stream = stream
         self.github = github
         self._live: Any = None
         self._console: Any = None
+        self._lines: dict[str, str] = {}  # what is waited on -> its newest live line, least recently drawn first
+        self._running: list[str] = []  # the titles of the steps running now
+        self._group: str | None = None  # the step whose GitHub group is open
         if live:
             from rich.console import Console
 
@@ -152,20 +159,43 @@ class TextSink:
 
     def emit(self, event: Event) -> None:
         kind = event.get("event")
+        title = str(event.get("title", ""))
+        if kind == "molecule" and len(self._running) > 1:
+            event = {**event, "name": f"{event.get('gate', '')}: {event.get('name', '')}"}
         line = describe(event)
         if kind == "progress" and self._console is not None and line is not None:
-            self._redraw(line)
+            self._redraw(str(event.get("what", "")), line)
             return
         if kind in ("step_started", "step_ended"):
-            self._stop_live()  # a step's live line ends with the step
-        if kind == "step_started" and self.github:
-            self._write(f"::group::{event.get('title', '')}")
+            self._stop_live()  # a step's live lines end with the step (those of a step beside it come back)
+        if kind == "step_started":
+            self._started(title)
         if line is not None:
             self._write(line)
-        if kind == "step_ended" and self.github:
+        if kind == "step_ended":
+            self._ended(title, event)
+
+    def _started(self, title: str) -> None:
+        self._running.append(title)
+        if not self.github:
+            return
+        if len(self._running) == 1:
+            self._group = title
+            self._write(f"::group::{title}")
+        elif self._group is not None:  # a second step beside the first: their lines go ungrouped
             self._write("::endgroup::")
-            if event.get("outcome") == "failed":
-                self._write(f"::error title={event.get('title', '')}::{_one_line(str(event.get('detail', '')))}")
+            self._group = None
+
+    def _ended(self, title: str, event: Event) -> None:
+        if title in self._running:
+            self._running.remove(title)
+        if not self.github:
+            return
+        if self._group == title:
+            self._write("::endgroup::")
+            self._group = None
+        if event.get("outcome") == "failed":
+            self._write(f"::error title={title}::{_one_line(str(event.get('detail', '')))}")
 
     def _write(self, line: str) -> None:
         if self._console is not None:
@@ -177,16 +207,23 @@ class TextSink:
         self.stream.write(line + "\n")
         self.stream.flush()
 
-    def _redraw(self, line: str) -> None:
+    def _redraw(self, what: str, line: str) -> None:
         from rich.live import Live
         from rich.text import Text
 
+        # One line per step running, the newest waits': a wait that ended stops being redrawn and gives way.
+        self._lines.pop(what, None)
+        self._lines[what] = line
+        while len(self._lines) > max(1, len(self._running)):
+            self._lines.pop(next(iter(self._lines)))
+        text = Text("\n".join(self._lines.values()))
         if self._live is None:
-            self._live = Live(Text(line), console=self._console, transient=True, auto_refresh=False)
+            self._live = Live(text, console=self._console, transient=True, auto_refresh=False)
             self._live.start()
-        self._live.update(Text(line), refresh=True)
+        self._live.update(text, refresh=True)
 
     def _stop_live(self) -> None:
+        self._lines.clear()
         if self._live is not None:
             self._live.stop()
             self._live = None

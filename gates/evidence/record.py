@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,9 @@ class Record:
         # Paperwork (notifications, incident reports) hooks on here, not into the runner.
         self.listeners: list[Listener] = []
         self._kept: dict[str, Any] = {}
+        # Steps may run beside each other (gates.release.schedule): whoever changes the record or its state while
+        # another step may write it holds this lock, and every write does.
+        self.lock = threading.RLock()
         self._forget_proofs()
         self.write()
 
@@ -80,6 +84,7 @@ class Record:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise GatesError(f"{folder / 'record.json'}: not a readable release record ({exc})") from None
         record.listeners = []
+        record.lock = threading.RLock()
         record._forget_proofs()
         # Keys another version of gates wrote are kept as they were when the record is written again.
         record._kept = data
@@ -133,8 +138,9 @@ class Record:
     def step(self, name: str, env: str | None = None) -> Iterator[StepRecord]:
         """Time and record a step; an exception marks it failed (or interrupted) and propagates."""
         step = StepRecord(name=name, env=env, started_at=utcnow().isoformat())
-        self.steps.append(step)
-        self.write()
+        with self.lock:
+            self.steps.append(step)
+            self.write()
         try:
             yield step
         except KeyboardInterrupt:
@@ -149,9 +155,10 @@ class Record:
             if step.outcome == "running":
                 step.outcome = "passed"
         finally:
-            step.ended_at = utcnow().isoformat()
-            step.artifacts = [a for a in step.artifacts if (self.dir / a).exists()]
-            self.write()
+            with self.lock:
+                step.ended_at = utcnow().isoformat()
+                step.artifacts = [a for a in step.artifacts if (self.dir / a).exists()]
+                self.write()
             self._tell("step", step)
 
     def _tell(self, event: str, step: StepRecord | None) -> None:
@@ -162,21 +169,26 @@ class Record:
             except GatesError as exc:
                 if step is None or step.outcome != "passed":
                     continue  # the release already stops; the listener kept its own account
-                step.outcome = "failed"
-                step.detail = redact(f"{step.detail}; {exc}" if step.detail else str(exc))
-                self.write()
+                with self.lock:
+                    step.outcome = "failed"
+                    step.detail = redact(f"{step.detail}; {exc}" if step.detail else str(exc))
+                    self.write()
                 raise
 
-    def skip(self, name: str, env: str | None, reason: str) -> None:
+    def skip(self, name: str, env: str | None, reason: str) -> StepRecord:
         now = utcnow().isoformat()
-        self.steps.append(StepRecord(name, env, now, now, "skipped", reason))
-        self.write()
+        step = StepRecord(name, env, now, now, "skipped", reason)
+        with self.lock:
+            self.steps.append(step)
+            self.write()
+        return step
 
     def finish(self, outcome: str, reason: str = "") -> None:
-        self.outcome = outcome
-        self.reason = redact(reason)
-        self.ended_at = utcnow()
-        self.write()
+        with self.lock:
+            self.outcome = outcome
+            self.reason = redact(reason)
+            self.ended_at = utcnow()
+            self.write()
         self._tell("finish", None)
         self.write()
         # Whatever entered the folder by other hands (a child's reports, a probe's samples) is masked too, by
@@ -199,11 +211,13 @@ class Record:
         }
 
     def write(self) -> None:
-        """Rewrite record.json, summary.md and index.html atomically (a reader never sees half a file)."""
-        _atomic_write(self.dir / "record.json", json.dumps(self.as_dict(), indent=2) + "\n")
-        summary = self.summary()
-        _atomic_write(self.dir / "summary.md", summary)
-        _atomic_write(self.dir / "index.html", self.index(summary))
+        """Rewrite record.json, summary.md and index.html atomically (a reader never sees half a file), one
+        writer at a time: steps running beside each other write the same files."""
+        with self.lock:
+            _atomic_write(self.dir / "record.json", json.dumps(self.as_dict(), indent=2) + "\n")
+            summary = self.summary()
+            _atomic_write(self.dir / "summary.md", summary)
+            _atomic_write(self.dir / "index.html", self.index(summary))
 
     def index(self, summary: str) -> str:
         """The record as a page: the summary, then every HTML report in the folder, then the raw files."""
@@ -236,11 +250,13 @@ class Record:
             lines.append(f"- reason: {self.reason}")
         for env, versions in self.releases.items():
             lines.append(f"- {env}: {release_change(versions.get('before'), versions.get('after'))}")
-        lines += ["", "| step | env | outcome | took | detail | evidence |", "|---|---|---|---|---|---|"]
+        # "at": the step's start after the release's, so steps that ran beside each other show as overlapping.
+        lines += ["", "| step | env | outcome | at | took | detail | evidence |", "|---|---|---|---|---|---|---|"]
         for s in self.steps:
             links = ", ".join(f"[{a}]({a})" for a in s.artifacts)
             detail = s.detail.replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {s.name} | {s.env or ''} | {s.outcome} | {_took(s)} | {detail} | {links} |")
+            at = _offset(self.started_at, s)
+            lines.append(f"| {s.name} | {s.env or ''} | {s.outcome} | {at} | {_took(s)} | {detail} | {links} |")
         lines += ["", "## Foreground Proof", "", *self._proof_table(), "", *completion_block(self)]
         return "\n".join(lines) + "\n"
 
@@ -250,6 +266,13 @@ def _took(step: StepRecord) -> str:
         return ""
     seconds = (dt.datetime.fromisoformat(step.ended_at) - dt.datetime.fromisoformat(step.started_at)).total_seconds()
     return f"{seconds:.1f}s"
+
+
+def _offset(started: dt.datetime, step: StepRecord) -> str:
+    """When ``step`` started, after the release started: ``+12.3s`` (empty for a step that never started)."""
+    if not step.started_at or step.outcome == "skipped":
+        return ""
+    return f"+{(dt.datetime.fromisoformat(step.started_at) - started).total_seconds():.1f}s"
 
 
 # A file as the proofs saw it: its modification time and size, or None when it is not a file.

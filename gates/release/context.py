@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 from collections.abc import Callable
 
 from gates.config import Config, Environment
@@ -35,23 +36,37 @@ class Context:
     reporter: Reporter = dataclasses.field(default_factory=Reporter)
     # Where each step's intent is written before it acts (a crash is then repaired by the next command).
     journal: Journal | None = None
+    # Steps may run beside each other (gates.release.schedule): what they share here is changed under this lock.
+    lock: threading.RLock = dataclasses.field(default_factory=threading.RLock, repr=False, compare=False)
+    # The steps in progress ("<step> <env>" -> env), for the journal: a crash is repaired in each of their environments.
+    acting: dict[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def intend(self, step: str, env: str) -> None:
-        if self.journal is not None:
-            self.journal.intend(step, env)
+        """Write, before the step acts, that it runs now (with every environment a step in progress acts on)."""
+        with self.lock:
+            self.acting[f"{step} {env}"] = env
+            if self.journal is not None:
+                self.journal.intend(step, env, tuple(dict.fromkeys(self.acting.values())))
+
+    def ended(self, step: str, env: str) -> None:
+        """The step no longer acts (the journal says so with the next step's intent)."""
+        with self.lock:
+            self.acting.pop(f"{step} {env}", None)
 
     @property
     def state(self) -> ReleaseState:
         return self.record.state
 
     def platform(self, env: Environment) -> Platform:
-        if env.name not in self.platforms:
-            self.platforms[env.name] = platform_for(self.config, env)
-        return self.platforms[env.name]
+        with self.lock:
+            if env.name not in self.platforms:
+                self.platforms[env.name] = platform_for(self.config, env)
+            return self.platforms[env.name]
 
     def builds(self, env: Environment) -> Builds:
         """The identities behind this release's numbers in ``env`` (what verdicts on releases are keyed by)."""
-        return self.state.builds.setdefault(env.name, Builds())
+        with self.record.lock:
+            return self.state.builds.setdefault(env.name, Builds())
 
     def remember(self, env: Environment, since: int | None) -> list[Release]:
         """Note the identity of every release of ``env`` from number ``since`` on (all when None); those releases,
@@ -59,7 +74,8 @@ class Context:
         with contextlib.suppress(GatesError):
             releases = sorted(self.platform(env).releases(env), key=lambda r: r.version)
             made = [r for r in releases if since is None or r.version >= since]
-            self.builds(env).versions.update({str(r.version): r.identity for r in made})
+            with self.record.lock:
+                self.builds(env).versions.update({str(r.version): r.identity for r in made})
             return made
         return []
 
@@ -69,6 +85,14 @@ StepFn = Callable[[Context, Environment, StepRecord], None]
 
 @dataclasses.dataclass(frozen=True)
 class Step:
+    """One step of the plan. ``after``: the titles of the steps whose pass it waits on (gates.release.schedule);
+    None waits on every step before it in the plan, one after another."""
+
     name: str
     env: str
     run: StepFn
+    after: tuple[str, ...] | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} {self.env}"

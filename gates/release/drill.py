@@ -72,8 +72,9 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
             with ctx.reporter.waiting(f"drill {env.name}: {part}"):
                 return action()
         finally:
-            drill.timings[part] = round(time.monotonic() - started, 2)
-            ctx.record.write()
+            with ctx.record.lock:  # the record is written by the steps beside this one (a backup)
+                drill.timings[part] = round(time.monotonic() - started, 2)
+                ctx.record.write()
 
     def gate(marker: str, stem: str, expected: int) -> GateOutcome:
         outcome = run_gate(ctx.config, env, marker, ctx.record.dir, stem, expected, ctx.workers, reporter=ctx.reporter)
@@ -83,20 +84,23 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     drill.releases = {"new": new, "previous": previous.version}
     try:
         back = timed("rollback", lambda: platform.rollback(env, to=previous.version))
-        drill.releases["rollback"] = back.version
+        with ctx.record.lock:
+            drill.releases["rollback"] = back.version
         try:
             smoke = timed("smoke", lambda: gate(ctx.config.drill.smoke, "drill-smoke", back.version))
             drill.report = ctx.record.relative(ctx.record.dir / "drill-smoke.html")
             drill.smoke_passed = smoke.passed
             if not smoke.passed:  # the previous release's own fault: never a target again
                 why = f"its smoke molecules failed in the rollback drill of release {ctx.record.id}"
-                ctx.builds(env).failed[previous.identity] = why
+                with ctx.record.lock:
+                    ctx.builds(env).failed[previous.identity] = why
         finally:
             # Roll forward whatever the smoke said: staging must end on the release being promoted.
             forward = timed("roll_forward", lambda: platform.rollback(env, to=new))
     finally:
         ctx.remember(env, previous.version)
-    drill.releases["forward"] = forward.version
+    with ctx.record.lock:
+        drill.releases["forward"] = forward.version
     again = timed("gate", lambda: gate(gate_marker(env), "drill-staging-gate", forward.version))
     drill.reports = [ctx.record.relative(ctx.record.dir / f"{s}.html") for s in ("drill-smoke", "drill-staging-gate")]
     drill.passed = smoke.passed and again.passed

@@ -18,7 +18,8 @@ def gate_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     expected = ctx.record.releases.get(env.name, {}).get("after")
     extra = gate_arguments(ctx, env)
     if ctx.accept_visual:
-        ctx.state.visual_accepted[env.name] = {"by": ctx.accept_visual, "at": utcnow().isoformat()}
+        with ctx.record.lock:  # the record is written by the steps beside this one
+            ctx.state.visual_accepted[env.name] = {"by": ctx.accept_visual, "at": utcnow().isoformat()}
     try:
         gate_into(ctx, env, rec, f"{env.name}-gate", expected, extra)
     finally:
@@ -34,8 +35,9 @@ def gate_into(
         ctx.config, env, gate_marker(env), ctx.record.dir, stem, expected, ctx.workers, reporter=ctx.reporter,
         options=extra,
     )  # fmt: skip
-    ctx.gates[env.name] = outcome
-    ctx.state.waivers.update({f"{env.name}: {name}": reason for name, reason in outcome.waived})
+    with ctx.record.lock:  # the record is written by the steps beside this one
+        ctx.gates[env.name] = outcome
+        ctx.state.waivers.update({f"{env.name}: {name}": reason for name, reason in outcome.waived})
     rec.artifacts += [ctx.record.relative(p) for p in outcome.artifacts]
     # The comparison's screenshots, difference, plots and figures, beside the report (gates/gaterun/comparison).
     rec.artifacts += [ctx.record.relative(p) for p in sorted(ctx.record.dir.glob(f"{stem}-comparison*"))]

@@ -1,9 +1,9 @@
 """The release plan and its runner.
 
-A plan is an ordered list of steps (preflight, migrate, deploy, gate, ...). The runner executes
-them in order, records each in the release's Record, and stops at the first failure, naming the
-step. A failed production gate after a production deploy rolls production back and gates the
-rolled-back release.
+A plan is a list of steps (preflight, migrate, deploy, gate, ...), each naming the steps whose verdicts it
+waits on. The runner executes them as the schedule allows (gates.release.schedule), records each in the
+release's Record, and stops at the first failure, naming the step. A failed production gate after a
+production deploy rolls production back and gates the rolled-back release.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from gates.config import Config, Environment
 from gates.core.errors import GatesError
+from gates.core.measurement import utcnow
 from gates.evidence.state import StepRecord
 from gates.release.backup import backup_step
 from gates.release.build import build_step
@@ -24,70 +25,118 @@ from gates.release.migrate import migrate_step
 from gates.release.monitor import monitor_step
 from gates.release.preflight import preflight_step
 from gates.release.rollback import confirm_releases, plan_rollback, rollback_gate_step, rollback_step
+from gates.release.schedule import BESIDE, Ran, Schedule
 from gates.release.signoff import signoff_step
 
 
 def plan(config: Config) -> list[Step]:
-    """preflight; the build (before any migration); migrate, deploy and gate each environment, staging first; the rollback drill on the
-    environment just before production; production (backed up, then signed off) last; then the monitor."""
+    """preflight and the build; migrate, deploy and gate each environment, staging first; the rollback drill on the
+    environment just before production; production (backed up, then signed off) last; then the monitor.
+
+    What each step waits on is the order of decisions: nothing is migrated, deployed or signed before the verdicts
+    it needs. Two steps only read what is already decided, and run beside the steps before them: the preflight
+    (the migrations pending for production, the repository) beside the build, and production's backup (its own
+    database, in one snapshot) beside the gate and the drill of the environment before it, once that
+    environment's migrations and deploy are done. The first change (a migration) waits on the build and the
+    preflight; the sign-off on the backup and the drill (itself after the gate); everything after it, in turn.
+    """
     order = sorted(config.environments.values(), key=lambda e: (e.is_production, e.name != "staging"))
     # The preflight lints what is pending for production: the last environment of the order.
-    steps: list[Step] = [Step("preflight", order[-1].name, preflight_step), Step("build", order[0].name, build_step)]
+    preflight = Step("preflight", order[-1].name, preflight_step, after=())
+    build = Step("build", order[0].name, build_step, after=())
+    steps: list[Step] = [preflight, build]
+    decided: tuple[str, ...] = (preflight.title, build.title)  # what the next step that changes anything waits on
+    deployed: tuple[str, ...] = ()  # the deploy of the environment before this one
     for index, env in enumerate(order):
         if env.is_production and index > 0 and not order[index - 1].is_production:
             # Rehearse the rollback on the environment just gated, before production is touched.
-            steps.append(Step("drill", order[index - 1].name, drill_step))
-        # The sign-off comes after the backup, so "a proven backup of this release" can be checked.
-        steps += (
-            [Step("backup", env.name, backup_step), Step("signoff", env.name, signoff_step)]
-            if env.is_production
-            else []
-        )
-        steps += [
-            Step("migrate", env.name, migrate_step),
-            Step("deploy", env.name, deploy_step),
-            Step("gate", env.name, gate_step),
-        ]
+            drill = Step("drill", order[index - 1].name, drill_step, after=decided)
+            steps.append(drill)
+            decided = (drill.title,)
+        if env.is_production:
+            # The backup reads production's database only: it waits until the environment before is migrated and
+            # deployed (a database two environments share then changes no more) and runs beside its gate and
+            # drill. The sign-off comes after it, so "a proven backup of this release" can be checked.
+            backup = Step("backup", env.name, backup_step, after=deployed or (preflight.title,))
+            signoff = Step("signoff", env.name, signoff_step, after=(*decided, backup.title))
+            steps += [backup, signoff]
+            decided = (signoff.title,)
+        migrate = Step("migrate", env.name, migrate_step, after=decided)
+        deploy = Step("deploy", env.name, deploy_step, after=(migrate.title,))
+        gate = Step("gate", env.name, gate_step, after=(deploy.title,))
+        steps += [migrate, deploy, gate]
+        decided, deployed = (gate.title,), (deploy.title,)
     if config.monitor.window and order:
         # After the production gate: watch the release that now serves users.
-        steps.append(Step("monitor", order[-1].name, monitor_step))
+        steps.append(Step("monitor", order[-1].name, monitor_step, after=decided))
     return steps
 
 
-def execute(ctx: Context, steps: Sequence[Step]) -> bool:
-    """Run steps in order; stop at the first failure. Return whether every step passed.
+def execute(ctx: Context, steps: Sequence[Step], beside: int = BESIDE) -> bool:
+    """Run the plan (gates.release.schedule); stop at the first failure. Return whether every step passed.
 
-    A failed production gate (or monitor gate) after a production deploy in this release rolls production back
-    (steps ``rollback`` and ``rollback-gate``) and ends the record as ``rolled_back``. An
-    interrupt (Ctrl-C, SIGTERM) marks the record "interrupted at <step>" and propagates.
+    The failure of the earliest step (in plan order) that failed is the release's verdict, whether it ran beside
+    another or alone. A failed production gate (or monitor gate) after a production deploy in this release rolls
+    production back (steps ``rollback`` and ``rollback-gate``) and ends the record as ``rolled_back``. An
+    interrupt (Ctrl-C, SIGTERM) stops every running step, marks the record "interrupted at <step>[, <step>]" and
+    propagates.
     """
-    index = 0
+    schedule = Schedule(steps, lambda step: _run(ctx, step), beside)
+    ran = schedule.run()
     try:
-        for index, step in enumerate(steps):
-            env = ctx.config.environment(step.env)
-            ctx.intend(step.name, env.name)
-            try:
-                with _told(ctx, step.name, env.name) as rec:
-                    step.run(ctx, env, rec)
-            except GatesError as exc:
-                title = f"{step.name} {step.env}"
-                rolled_back = _roll_back_after(ctx, step, env, str(exc))
-                _skip(ctx, steps[index + 1 :], f"not run: {title} failed")
-                if rolled_back is None:
-                    ctx.record.finish("failed", f"{title} failed: {exc}")
-                else:
-                    ctx.record.finish("rolled_back", rolled_back)
-                return False
+        if ran.interrupted:
+            raise KeyboardInterrupt
+        if ran.failed:
+            return _failed(ctx, ran)
     except KeyboardInterrupt:
-        # The step the interrupt hit (a rollback step too) is the last one the record holds.
-        last = ctx.record.steps[-1] if ctx.record.steps else None
-        title = last.title if last else "start"
-        _skip(ctx, steps[index + 1 :], f"not run: interrupted at {title}")
-        ctx.record.finish("interrupted", f"interrupted at {title}")
+        where = _stopped(ctx, schedule.still_running())
+        _skip(ctx, ran.not_run, f"not run: interrupted at {where}")
+        ctx.record.finish("interrupted", f"interrupted at {where}")
         raise
     confirm_releases(ctx)  # every step passed: the previous release kept warm for a rollback can go
     ctx.record.finish("passed")
     return True
+
+
+def _run(ctx: Context, step: Step) -> None:
+    env = ctx.config.environment(step.env)
+    ctx.intend(step.name, env.name)
+    try:
+        with _told(ctx, step.name, env.name) as rec:
+            step.run(ctx, env, rec)
+    finally:
+        ctx.ended(step.name, env.name)
+
+
+def _failed(ctx: Context, ran: Ran) -> bool:
+    """End the record of a release whose step failed (rolled back first, after a production gate); re-raise an
+    error that is not a verdict (a fault of gates itself) once the record says what happened."""
+    step, exc = ran.failed[0]
+    env = ctx.config.environment(step.env)
+    rolled_back = _roll_back_after(ctx, step, env, str(exc)) if isinstance(exc, GatesError) else None
+    _skip(ctx, ran.not_run, f"not run: {step.title} failed")
+    if rolled_back is not None:
+        ctx.record.finish("rolled_back", rolled_back)
+    else:
+        also = "".join(f"; {other.title} failed too: {error}" for other, error in ran.failed[1:])
+        ctx.record.finish("failed", f"{step.title} failed: {exc}{also}")
+    if not isinstance(exc, GatesError):
+        raise exc
+    return False
+
+
+def _stopped(ctx: Context, left: Sequence[Step]) -> str:
+    """Where an interrupt stopped the release: the steps it interrupted (a step whose thread never unwound is
+    marked so now), else the last step that began; "start" before any."""
+    with ctx.record.lock:
+        for rec in ctx.record.steps:
+            if rec.outcome == "running" and any(s.title == rec.title for s in left):
+                rec.outcome, rec.ended_at = "interrupted", utcnow().isoformat()
+                rec.detail = rec.detail or "interrupted (its step did not stop in time)"
+        ctx.record.write()
+        hit = [rec.title for rec in ctx.record.steps if rec.outcome == "interrupted"]
+        last = ctx.record.steps[-1].title if ctx.record.steps else "start"
+    return ", ".join(hit) or last
 
 
 @contextlib.contextmanager
@@ -95,18 +144,21 @@ def _told(ctx: Context, name: str, env: str) -> Iterator[StepRecord]:
     """A recorded step, told to the reporter when it starts and when it ends, with the notifications it caused."""
     ctx.reporter.notifications(ctx.state.notifications)
     ctx.reporter.step_started(name, env)
+    rec: StepRecord | None = None
     try:
         with ctx.record.step(name, env) as rec:
             yield rec
     finally:
-        ctx.reporter.step_ended(ctx.record.steps[-1])
+        if rec is not None:
+            ctx.reporter.step_ended(rec)
         ctx.reporter.notifications(ctx.state.notifications)
 
 
 def _skip(ctx: Context, steps: Sequence[Step], reason: str) -> None:
+    begun = {rec.title for rec in ctx.record.steps}
     for later in steps:
-        ctx.record.skip(later.name, later.env, reason)
-        ctx.reporter.step_ended(ctx.record.steps[-1])
+        if later.title not in begun:
+            ctx.reporter.step_ended(ctx.record.skip(later.name, later.env, reason))
 
 
 def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) -> str | None:
@@ -122,21 +174,15 @@ def _roll_back_after(ctx: Context, step: Step, env: Environment, detail: str) ->
     if not (step.name in ("gate", "monitor") and env.is_production and deployed):
         return None
     info = plan_rollback(ctx, env, detail)
-    ctx.intend("rollback", env.name)
     try:
-        with _told(ctx, "rollback", env.name) as rec:
-            rollback_step(ctx, env, rec)
+        _run(ctx, Step("rollback", env.name, rollback_step))
     except GatesError:
         return None
     finally:
         last = ctx.record.steps[-1]
         ctx.reporter.rollback(env.name, info.from_version, info.to_version, f"{last.outcome}: {last.detail}")
-    ctx.intend("rollback-gate", env.name)
-    try:
-        with _told(ctx, "rollback-gate", env.name) as rec:
-            rollback_gate_step(ctx, env, rec)
-    except GatesError:
-        pass
+    with contextlib.suppress(GatesError):
+        _run(ctx, Step("rollback-gate", env.name, rollback_gate_step))
     verdict = "passed" if info.gate_passed else "FAILED too"
     return (
         f"{env.name} {'gate' if step.name == 'gate' else 'monitor gate'} failed on release {info.from_version}: "
