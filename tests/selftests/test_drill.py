@@ -24,6 +24,7 @@ from gates.release.backup import backup_step
 from gates.release.deploy import deploy_step
 from gates.release.drill import FIRST_RELEASE_WAIVER, drill_step
 from gates.release.goodness import pick, previous_good
+from gates.release.schedule import waits
 
 MakeConfig = Callable[..., Config]
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -50,13 +51,16 @@ def _passed(root: Path, release: Release) -> None:
     record.finish("passed")
 
 
-def test_the_drill_sits_after_the_staging_gate_and_before_the_production_backup(make_config: MakeConfig) -> None:
-    """The plan drills the rollback on staging once staging is gated, before production is touched."""
-    names = [(s.name, s.env) for s in plan(make_config())]
-    assert names[names.index(("gate", "staging")) + 1 : names.index(("backup", "production")) + 1] == [
-        ("drill", "staging"),
-        ("backup", "production"),
-    ]
+def test_the_drill_sits_after_the_staging_gate_and_before_anything_production_decides(make_config: MakeConfig) -> None:
+    """The plan drills the rollback on staging once staging is gated; the sign-off (and through it production's
+    migrate) waits on the drill; production's backup, which only reads, does not."""
+    steps = plan(make_config())
+    after = waits(steps)
+    names = [(s.name, s.env) for s in steps]
+    assert names[names.index(("gate", "staging")) + 1] == ("drill", "staging")
+    assert after["drill staging"] == ("gate staging",)
+    assert "drill staging" in after["signoff production"] and after["migrate production"] == ("signoff production",)
+    assert "drill staging" not in after["backup production"]
 
 
 def test_a_first_release_without_the_flag_fails_the_drill_and_production_never_starts(

@@ -86,10 +86,11 @@ def test_a_second_deploy_is_refused_naming_the_holder_and_sigterm_interrupts_the
         stop(first)
     data = json.loads((record / "record.json").read_text())
     interrupted = [s for s in data["steps"] if s["outcome"] == "interrupted"]
-    assert len(interrupted) == 1, data["steps"]
+    # Each step running when the signal came (steps may run beside each other), and only those.
+    assert interrupted and all(s["outcome"] in ("passed", "interrupted", "skipped") for s in data["steps"]), data["steps"]
     assert data["outcome"] == "interrupted"
-    assert data["reason"] == f"interrupted at {interrupted[0]['name']} {interrupted[0]['env']}"
-    later = data["steps"][data["steps"].index(interrupted[0]) + 1 :]
+    assert data["reason"] == "interrupted at " + ", ".join(f"{s['name']} {s['env']}" for s in interrupted)
+    later = data["steps"][data["steps"].index(interrupted[-1]) + 1 :]
     assert later and all(s["outcome"] == "skipped" for s in later)
     assert "gates: interrupted" in (tmp_path / "first" / "stderr").read_text()
     wait_until("the release's child processes to be gone", lambda: not processes_naming(record), timeout=30)

@@ -9,6 +9,7 @@ real and is rolled back automatically by its production gate.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import os
@@ -30,6 +31,8 @@ from gates.evidence.proofs import proof_rows
 from gates.evidence.record import Record
 from gates.gaterun.runner import run_gate
 from gates.platforms import platform_for
+from gates.release import plan
+from gates.release.schedule import waits
 from tests.selftests.demo import (
     REPO,
     demo_copy,
@@ -100,13 +103,14 @@ def test_a_whole_release_of_the_demo_passes(release):
     assert release.result.returncode == 0, release.result.stdout + release.result.stderr
     record = json.loads((release.record / "record.json").read_text())
     assert record["outcome"] == "passed"
-    steps = [(s["name"], s["env"], s["outcome"]) for s in record["steps"]]
-    assert steps == [
+    steps = {(s["name"], s["env"]): s for s in record["steps"]}
+    # In the order they started: steps that ran beside each other may have started either way round.
+    assert sorted((s["name"], s["env"], s["outcome"]) for s in record["steps"]) == sorted([
         ("preflight", "production", "passed"), ("build", "staging", "passed"),
         ("migrate", "staging", "passed"), ("deploy", "staging", "passed"), ("gate", "staging", "passed"),
         ("drill", "staging", "passed"), ("backup", "production", "passed"), ("signoff", "production", "passed"),
         ("migrate", "production", "passed"), ("deploy", "production", "passed"), ("gate", "production", "passed"),
-    ]  # fmt: skip
+    ])  # fmt: skip
     backup = record["backup"]
     assert backup["verified"] is True and backup["env"] == "production" and len(backup["sha256"]) == 64
     assert (release.record / backup["path"]).stat().st_size == backup["bytes"] > 0
@@ -114,10 +118,28 @@ def test_a_whole_release_of_the_demo_passes(release):
     assert record["releases"] == {"staging": {"before": None, "after": 1}, "production": {"before": None, "after": 1}}
     drill = record["drill"]
     assert drill["passed"] is False and drill["waived"] == "first release: nothing to roll back to (--first-release)"
-    assert "waived: first release of demo on staging" in record["steps"][5]["detail"]
+    assert "waived: first release of demo on staging" in steps["drill", "staging"]["detail"]
     # The Python demo has no build command: the build step takes its snapshot, which the deploy ships.
-    assert "(no build command)" in record["steps"][1]["detail"] and "(no build command)" in record["steps"][3]["detail"]
-    assert "logs/instances-staging.log" in record["steps"][3]["artifacts"]  # the instances' logs kept with the deploy
+    assert "(no build command)" in steps["build", "staging"]["detail"]
+    assert "(no build command)" in steps["deploy", "staging"]["detail"]
+    assert "logs/instances-staging.log" in steps["deploy", "staging"]["artifacts"]  # the instances' logs kept with the deploy
+
+
+def _span(step: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    return dt.datetime.fromisoformat(step["started_at"]), dt.datetime.fromisoformat(step["ended_at"])
+
+
+def test_the_backup_runs_beside_the_staging_gate_and_no_step_starts_before_what_it_waits_on(release):
+    """Production's backup reads only production's database: it ran while staging's gate ran (their recorded times
+    overlap), and each step began only after every step it waits on had ended (the plan's order of decisions)."""
+    steps = {f"{s['name']} {s['env']}": s for s in json.loads((release.record / "record.json").read_text())["steps"]}
+    backup, gate = _span(steps["backup production"]), _span(steps["gate staging"])
+    assert backup[0] < gate[1] and gate[0] < backup[1], (backup, gate)
+    for title, after in waits(plan(release.cfg)).items():
+        for needed in after:
+            assert _span(steps[needed])[1] <= _span(steps[title])[0], f"{title} started before {needed} ended"
+    summary = (release.record / "summary.md").read_text()
+    assert "| step | env | outcome | at | took |" in summary and "| backup | production | passed | +" in summary
 
 
 def test_the_release_is_signed_off_announced_and_ends_with_its_completion_block(release):
