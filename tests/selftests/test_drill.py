@@ -16,7 +16,7 @@ import pytest
 from gates.config import Config
 from gates.core.errors import GatesError
 from gates.evidence.record import Record
-from gates.evidence.state import Builds, Drill, StepRecord
+from gates.evidence.state import Backup, Builds, Drill, StepRecord
 from gates.platforms import platform_for
 from gates.platforms.base import Release
 from gates.release import Context, Step, execute, plan
@@ -24,6 +24,7 @@ from gates.release.backup import backup_step
 from gates.release.deploy import deploy_step
 from gates.release.drill import FIRST_RELEASE_WAIVER, drill_step
 from gates.release.goodness import pick, previous_good
+from gates.release.migrate import migrate_step
 from gates.release.schedule import waits
 
 MakeConfig = Callable[..., Config]
@@ -95,14 +96,16 @@ def test_the_first_release_flag_waives_the_drill_with_its_reason(make_config: Ma
     ("drill", "said"),
     [(None, "did not run"), (Drill(env="staging"), "failed")],
 )
-@pytest.mark.parametrize("step", [backup_step, deploy_step])
+@pytest.mark.parametrize("step", [migrate_step, deploy_step])
 def test_production_steps_refuse_without_a_passed_drill(
     make_config: MakeConfig, tmp_path: Path, drill: Drill | None, said: str, step: Callable[..., None]
 ) -> None:
-    """Backing up or deploying production is refused, naming the drill, when it did not run or failed in this release."""
+    """Migrating or deploying production is refused, naming the drill, when it did not run or failed in this release
+    (even with a proven backup of it: the backup only reads, and runs beside the drill)."""
     config = make_config(instances=1)
     ctx = Context(config, Record(tmp_path / "deploys"))
     ctx.state.drill = drill
+    ctx.state.backups["production"] = Backup("production", "backups/production.dump", 1, "ab" * 32, verified=True)
     assert not execute(ctx, [Step(step.__name__.removesuffix("_step"), "production", step)])
     (rec,) = ctx.record.steps
     assert rec.outcome == "failed" and f"the rollback drill {said} in this release" in rec.detail

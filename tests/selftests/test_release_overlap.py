@@ -18,9 +18,9 @@ import psycopg
 import pytest
 
 from gates.config import load
+from gates.core.procs import wait_until
 from gates.database.migrations import push
 from gates.platforms import platform_for
-from gates.core.procs import wait_until
 from tests.selftests.demo import demo_copy, gates, write_config
 from tests.selftests.releaseprocs import start_deploy, stop
 
