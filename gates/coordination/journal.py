@@ -30,13 +30,18 @@ class Intent:
     step: str = ""
     env: str = ""
     at: str = ""
-    # Every environment a step in progress acts on: steps may run beside each other (gates.release.schedule),
-    # and a crash leaves each of them to repair, not only the last one's.
-    envs: tuple[str, ...] = ()
+    # Every step in progress, (step, env), in the order they began: steps may run beside each other
+    # (gates.release.schedule), and a crash leaves each of them to close and repair, not only the last one's.
+    running: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def steps(self) -> tuple[tuple[str, str], ...]:
+        """The steps it was in: those in progress, else the last one it began (none before its first)."""
+        return self.running or (((self.step, self.env),) if self.step else ())
 
     @property
     def where(self) -> str:
-        return f"{self.step} {self.env}".strip() or "start"
+        return ", ".join(f"{step} {env}".strip() for step, env in self.steps) or "start"
 
 
 class Journal:
@@ -64,12 +69,18 @@ class Journal:
         if self._fh is not None:
             self._fh.close()  # drops the lock
 
-    def intend(self, step: str, env: str | None, envs: tuple[str, ...] = ()) -> None:
-        """Say, before it acts, which step of which environment runs now (and ``envs``: every environment a
-        step still in progress acts on, this one's included)."""
+    def intend(self, step: str, env: str | None) -> None:
+        """Say, before it acts, which step of which environment runs now (beside those still in progress)."""
+        running = (*self.intent.running, (step, env or ""))
         self.intent = dataclasses.replace(
-            self.intent, step=step, env=env or "", at=utcnow().isoformat(), envs=envs or ((env,) if env else ())
+            self.intent, step=step, env=env or "", at=utcnow().isoformat(), running=running
         )
+        self._write()
+
+    def ended(self, step: str, env: str | None) -> None:
+        """Say that a step is no longer in progress (its record holds its end)."""
+        running = tuple(r for r in self.intent.running if r != (step, env or ""))
+        self.intent = dataclasses.replace(self.intent, running=running)
         self._write()
 
     def _write(self) -> None:
@@ -104,7 +115,8 @@ def unfinished(state_dir: Path) -> list[Unfinished]:
                 continue  # a live process holds it
             try:
                 data = json.loads(text)
-                intent = Intent(**{**data, "envs": tuple(data.get("envs") or ())})
+                running = tuple((str(step), str(env)) for step, env in data.pop("running", None) or ())
+                intent = Intent(**data, running=running)
             except (ValueError, TypeError, AttributeError):
                 intent = Intent("unknown", 0, "", at="(unreadable journal)")
             found.append(Unfinished(intent, path))

@@ -26,7 +26,7 @@ def recover(config: Config) -> list[str]:
     for left in unfinished(config.state_dir):
         intent = left.intent
         head = f"gates {intent.command} (pid {intent.pid}) died at {intent.where}"
-        closed = mark_crashed(Path(intent.record), intent.step, intent.env) if intent.record else None
+        closed = mark_crashed(Path(intent.record), *intent.steps) if intent.record else None
         if closed is not None:
             head += f"; its record {intent.record} is marked interrupted (crashed at {intent.where})"
         said.append(head)
@@ -41,7 +41,7 @@ def recover(config: Config) -> list[str]:
         # Only the environments its steps in progress were acting on (steps may run beside each other): one that
         # died before its first step changed nothing, and another environment may be mid-rollout under a live
         # release right now.
-        envs = [e for e in dict.fromkeys((*intent.envs, intent.env)) if e in config.environments]
+        envs = [e for e in dict.fromkeys(env for _, env in intent.steps) if e in config.environments]
         for name in envs:
             env = config.environments[name]
             repair = getattr(platform_for(config, env), "repair", None)

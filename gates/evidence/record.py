@@ -299,9 +299,9 @@ def latest(root: Path) -> Path | None:
     return folders[-1] if folders else None
 
 
-def mark_crashed(folder: Path, step: str = "", env: str = "") -> Record | None:
-    """End a record its process left running when it died at ``step`` of ``env`` (its journal's last intent):
-    outcome interrupted, ``crashed at <step> <env>``, an end time.
+def mark_crashed(folder: Path, *steps: tuple[str, str]) -> Record | None:
+    """End a record its process left running when it died in ``steps`` ((step, env) each: its journal's steps in
+    progress, or the last one it began): outcome interrupted, ``crashed at <step> <env>[, ...]``, an end time.
 
     The record folder of a release that died keeps what it did; this closes it everywhere it is shown
     (record.json, summary.md, index.html are written again from it), so that nothing reads it as still
@@ -316,14 +316,16 @@ def mark_crashed(folder: Path, step: str = "", env: str = "") -> Record | None:
     if record.outcome != "running":
         return None
     now = utcnow()
-    running = [s for s in record.steps if s.outcome == "running"]
-    if not running and step:
-        record.steps.append(StepRecord(step, env or None, started_at=now.isoformat(), outcome="running"))
-        running = record.steps[-1:]
-    for rec in running:
-        rec.outcome, rec.ended_at = "interrupted", now.isoformat()
-        rec.detail = rec.detail or "the gates process died"
-    where = f"{step} {env}".strip() or "start"
+    begun = {s.title for s in record.steps}
+    for step, env in steps:
+        named = StepRecord(step, env or None, started_at=now.isoformat(), outcome="running")
+        if named.title not in begun:
+            record.steps.append(named)
+    for rec in record.steps:
+        if rec.outcome == "running":
+            rec.outcome, rec.ended_at = "interrupted", now.isoformat()
+            rec.detail = rec.detail or "the gates process died"
+    where = ", ".join(f"{step} {env}".strip() for step, env in steps) or "start"
     record.outcome, record.reason, record.ended_at = "interrupted", f"interrupted (crashed at {where})", now
     record.write()
     return record

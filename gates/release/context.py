@@ -38,20 +38,18 @@ class Context:
     journal: Journal | None = None
     # Steps may run beside each other (gates.release.schedule): what they share here is changed under this lock.
     lock: threading.RLock = dataclasses.field(default_factory=threading.RLock, repr=False, compare=False)
-    # The steps in progress ("<step> <env>" -> env), for the journal: a crash is repaired in each of their environments.
-    acting: dict[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def intend(self, step: str, env: str) -> None:
-        """Write, before the step acts, that it runs now (with every environment a step in progress acts on)."""
+        """Write, before the step acts, that it runs now (the journal keeps every step in progress)."""
         with self.lock:
-            self.acting[f"{step} {env}"] = env
             if self.journal is not None:
-                self.journal.intend(step, env, tuple(dict.fromkeys(self.acting.values())))
+                self.journal.intend(step, env)
 
     def ended(self, step: str, env: str) -> None:
-        """The step no longer acts (the journal says so with the next step's intent)."""
+        """Write that the step no longer runs: a crash after it is not repaired as if it were still acting."""
         with self.lock:
-            self.acting.pop(f"{step} {env}", None)
+            if self.journal is not None:
+                self.journal.ended(step, env)
 
     @property
     def state(self) -> ReleaseState:

@@ -118,7 +118,7 @@ def test_a_crashed_record_says_the_step_its_journal_named_even_if_the_record_nev
     record = Record(tmp_path)
     record.steps.append(StepRecord("deploy", "staging", outcome="passed"))
     record.write()
-    closed = mark_crashed(record.dir, "gate", "staging")
+    closed = mark_crashed(record.dir, ("gate", "staging"))
     assert closed is not None and closed.reason == "interrupted (crashed at gate staging)" and closed.ended_at
     assert [(s.name, s.env, s.outcome) for s in closed.steps] == [("deploy", "staging", "passed"), ("gate", "staging", "interrupted")]
-    assert mark_crashed(record.dir, "gate", "staging") is None  # closed once
+    assert mark_crashed(record.dir, ("gate", "staging")) is None  # closed once

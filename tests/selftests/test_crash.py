@@ -64,7 +64,8 @@ def _intents(config: Path) -> list[dict[str, Any]]:
 
 
 def _kill_at(config: Path, argv: list[str], step: str, also: Callable[[], bool] = lambda: True) -> dict[str, Any]:
-    """Start `gates <argv>`; once its journal says ``step`` runs (and ``also`` holds), SIGKILL it; its intent."""
+    """Start `gates <argv>`; once its journal says ``step`` runs (among the steps in progress: steps may run beside
+    each other) and ``also`` holds, SIGKILL it; its intent."""
     process = subprocess.Popen(
         [sys.executable, "-m", "gates.cli", "--config", str(config), *argv],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -72,15 +73,25 @@ def _kill_at(config: Path, argv: list[str], step: str, also: Callable[[], bool] 
     try:
         intent = wait_until(
             f"gates {argv[0]} to reach {step}",
-            lambda: next((i for i in _intents(config) if i["step"] == step and i["pid"] == process.pid and also()), None),
+            lambda: next((i for i in _intents(config) if _in_progress(i, step) and i["pid"] == process.pid and also()), None),
             timeout=START_TIMEOUT,
         )
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
-        return dict(intent)
+        # As the dead process left it (a step beside may have ended between the poll and the kill).
+        return next((dict(i) for i in _intents(config) if i["pid"] == process.pid), dict(intent))
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def _in_progress(intent: dict[str, Any], step: str) -> bool:
+    return any(name == step for name, _ in intent.get("running") or [(intent["step"], intent["env"])])
+
+
+def _where(intent: dict[str, Any]) -> str:
+    """What the next command says the killed release died at: each step in progress, in the order they began."""
+    return ", ".join(f"{name} {env}" for name, env in intent["running"])
 
 
 def _serving(config: Path) -> list[int]:
@@ -130,11 +141,12 @@ def test_a_deploy_killed_at_a_step_is_repaired_by_the_next_command(site: tuple[P
         assert len({p["release"] for p in json.loads((config.parent / "state" / "staging" / "instances.json").read_text())}) > 1
     status = gates("status", config=config)
     assert status.returncode == 0, status.stderr
-    assert f"gates deploy (pid {intent['pid']}) died at {step} staging" in status.stderr
+    assert f"{step} staging" in _where(intent)  # the preflight may still run beside the build
+    assert f"gates deploy (pid {intent['pid']}) died at {_where(intent)}" in status.stderr
     assert "WARNING" not in status.stdout
     folder = Path(intent["record"])
     record = json.loads((folder / "record.json").read_text())
-    assert record["outcome"] == "interrupted" and record["reason"] == f"interrupted (crashed at {step} staging)"
+    assert record["outcome"] == "interrupted" and record["reason"] == f"interrupted (crashed at {_where(intent)})"
     assert "running" not in {s["outcome"] for s in record["steps"]} and record["ended_at"]
     # Closed everywhere it is shown: the summary and the page say interrupted and when it ended, never running.
     summary, page = (folder / "summary.md").read_text(), (folder / "index.html").read_text()
