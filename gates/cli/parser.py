@@ -48,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole release: preflight, build, migrate, deploy and gate staging, drill the rollback, then production",
         description=(
             "Run the whole release under a lock of every environment (a second deploy is refused, exit 1, "
-            "naming the holder). A failed production gate rolls production back automatically (exit 1). "
-            "Ctrl-C or SIGTERM stops the children, records 'interrupted at <step>' and exits 130."
+            "naming the holder). Each step starts once the verdicts it needs passed; the preflight runs beside "
+            "the build, production's backup beside staging's gate and drill. A failed production gate rolls "
+            "production back automatically (exit 1). Ctrl-C or SIGTERM stops the children of every running step, "
+            "records 'interrupted at <step>' and exits 130."
         ),
     )
     p.add_argument("--reports", help="folder for release records (default: [record] dir of the config)")
