@@ -143,7 +143,9 @@ class Schedule:
         if error is None:
             self.passed.add(step.title)
         elif isinstance(error, KeyboardInterrupt):
+            # Only an interrupt stops a thread's step (its stopper); whatever raised it, the release ends interrupted.
             self.ran.stopped.append(step)
+            self.ran.interrupted = True
         else:
             self.ran.failed.append((step, error))
 
