@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 from gates.bench.sandbox import write_config
 from gates.config import Environment
 from gates.core.errors import GatesError
-from gates.core.procs import run
+from gates.core.procs import wait_until
 from gates.evidence.record import Record
 from gates.evidence.state import StepRecord
 from gates.release import Context, Step, execute, plan
@@ -191,26 +190,27 @@ def test_a_step_running_beside_a_failure_finishes_and_the_earliest_failure_in_pl
     assert "signoff production" not in log.titles("start")
 
 
-def test_an_interrupt_stops_every_step_running_beside_another_and_the_record_says_where(ctx: Context) -> None:
-    """Ctrl-C (on the main thread) while two steps each run a command: both commands stop, both steps are recorded
-    interrupted, what waits on them is skipped, and the record says 'interrupted at' both."""
+def interrupted_beside_each_other(ctx: Context, wait: Callable[[], None]) -> Log:
+    """Two steps beside each other, each in ``wait`` (a command, a bounded wait) when Ctrl-C comes: the release
+    raises KeyboardInterrupt; what they did."""
     log = Log()
-
-    def sleeps() -> None:
-        run([sys.executable, "-c", "import time; time.sleep(60)"], timeout=BOUND * 4)
 
     def interrupt_once_both_run() -> None:
         assert log.has_started("build staging").wait(BOUND)
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the main thread hears it
-        sleeps()
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: only the main thread hears it
+        wait()
 
     steps = [
         Step("preflight", "production", fake(log, meets="build staging", body=interrupt_once_both_run), after=()),
-        Step("build", "staging", fake(log, meets="preflight production", body=sleeps), after=()),
+        Step("build", "staging", fake(log, meets="preflight production", body=wait), after=()),
         Step("migrate", "staging", fake(log), after=("preflight production", "build staging")),
     ]
     with pytest.raises(KeyboardInterrupt):
         execute(ctx, steps)
+    return log
+
+
+def assert_both_interrupted(ctx: Context, log: Log) -> None:
     assert outcomes(ctx) == {
         "preflight production": "interrupted",
         "build staging": "interrupted",
@@ -222,6 +222,13 @@ def test_an_interrupt_stops_every_step_running_beside_another_and_the_record_say
         "interrupted at build staging, preflight production",
     )
     assert sorted(log.titles("end")) == ["build staging", "preflight production"]
+
+
+def test_an_interrupt_stops_every_step_running_beside_another_and_the_record_says_where(ctx: Context) -> None:
+    """Ctrl-C (on the main thread) while two steps each wait (bounded, polling): both waits end, both steps are
+    recorded interrupted, what waits on them is skipped, and the record says 'interrupted at' both."""
+    log = interrupted_beside_each_other(ctx, lambda: wait_until("what never comes", lambda: False, timeout=BOUND * 4))
+    assert_both_interrupted(ctx, log)
 
 
 def test_the_default_plan_keeps_the_order_of_decisions(ctx: Context) -> None:

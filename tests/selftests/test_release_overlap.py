@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,15 @@ import psycopg
 import pytest
 
 from gates.config import load
-from gates.core.procs import wait_until
+from gates.core.procs import run, wait_until
 from gates.database.migrations import push
+from gates.evidence.record import Record
 from gates.platforms import platform_for
+from gates.release import Context
+from gates.target import open_config
+from tests.fast.test_release_schedule import assert_both_interrupted, interrupted_beside_each_other
 from tests.selftests.demo import demo_copy, gates, write_config
-from tests.selftests.releaseprocs import start_deploy, stop
+from tests.selftests.releaseprocs import processes_naming, start_deploy, stop
 
 pytestmark = pytest.mark.xdist_group("release")
 
@@ -141,3 +146,17 @@ def test_a_preflight_failing_beside_the_build_fails_the_release_and_nothing_is_m
             assert platform_for(cfg, env).releases(env) == [], env.name  # nothing deployed
     finally:
         gates("down", config=config)
+
+
+def test_an_interrupt_stops_the_commands_of_every_step_running_beside_another(tmp_path):
+    """Ctrl-C while two steps beside each other each run a command: both commands (and their process groups) stop,
+    both steps are recorded interrupted, the record says 'interrupted at' both, and no command is left running."""
+    ctx = Context(config=open_config(_config(tmp_path / "site")), record=Record(tmp_path / "deploys", commit="0" * 40))
+    marker = f"gates-overlap-{tmp_path.name}"
+
+    def command() -> None:
+        run([sys.executable, "-c", "import time, sys; time.sleep(120)", marker], timeout=600)
+
+    log = interrupted_beside_each_other(ctx, command)
+    assert_both_interrupted(ctx, log)
+    assert not processes_naming(Path(marker))
