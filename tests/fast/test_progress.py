@@ -242,3 +242,29 @@ def test_a_rollouts_progress_asks_the_platform_at_most_once_per_interval() -> No
     assert [slow() for _ in range(5)] == ["1 of 2 instances on the new release"] * 5 and len(asked) == 1
     always = throttled(ask, 0.0)
     assert always() != always() and len(asked) == 3
+
+
+def test_two_steps_at_once_are_told_apart() -> None:
+    """While two steps run beside each other a molecule's line names its gate, the live region keeps one line per
+    step, and GitHub Actions gets no group for them (its groups do not nest); alone again, lines are as before."""
+    stream = io.StringIO()
+    reporter = Reporter([TextSink(stream, github=True)])
+    reporter.step_started("gate", "staging")
+    reporter.molecule(gate="staging gate", env="staging", name="test_alone", outcome="passed")
+    reporter.step_started("backup", "production")
+    reporter.molecule(gate="staging gate", env="staging", name="test_beside", outcome="passed")
+    reporter.step_ended(StepRecord("backup", "production", outcome="passed"))
+    reporter.molecule(gate="staging gate", env="staging", name="test_alone_again", outcome="passed")
+    reporter.step_ended(StepRecord("gate", "staging", outcome="passed"))
+    lines = stream.getvalue().splitlines()
+    assert [line for line in lines if line.startswith("::")] == ["::group::gate staging", "::endgroup::"]
+    assert lines.index("::endgroup::") == 3  # closed as the backup started beside the gate
+    molecules = [line.split("passed    ", 1)[1] for line in lines if "   passed    " in line]
+    assert molecules == ["test_alone", "staging gate: test_beside", "test_alone_again"]
+    live = TextSink(io.StringIO(), live=True)
+    live_reporter = Reporter([live], every=0)
+    live_reporter.step_started("gate", "staging")
+    live_reporter.step_started("backup", "production")
+    for what in ("staging gate", "backup production", "drill staging: smoke"):
+        live_reporter.progress(what, 1, 2, unit="parts")
+    assert list(live._lines) == ["backup production", "drill staging: smoke"]  # one per step, the newest waits'
