@@ -27,8 +27,9 @@ class DatabaseConfig:
     # on it, unlike on Supabase); empty: that fails the advisors molecule (fail closed).
     advisors_blind_ok: str = ""
     # Bounds of every statement of the gate's own session, in seconds: a locked table is a verdict, not a hang.
-    # lock_timeout bounds every lock wait of the release steps' sessions too (migrate, the Supabase CLI's push,
-    # backup, restore, ledger, release lock): a held lock ends the step as failed, naming it and its holder.
+    # lock_timeout bounds every lock wait of the release steps' sessions too (migrate, the Supabase CLI's push, the
+    # migration rehearsal, backup, restore, ledger, release lock): a held lock ends the step as failed, naming it
+    # and its holder.
     statement_timeout: float = 10.0
     lock_timeout: float = 5.0
     # Each statement of a release step's own sessions: longer than a gate's, a migration may rewrite a table.

@@ -7,6 +7,10 @@ back and the next one still runs, so one rehearsal names every file that fails, 
 and error, before anything real is touched. Before the scratch database is dropped (always), an
 ``inspect`` callable may judge the whole schema the migrations built there (the database checks:
 files after a failing one are judged too). ``rehearse_pending`` adds the folder's own problems.
+
+Every session on the target (its history read, its server version, the dump) waits at most ``[database]
+lock_timeout`` for a lock: a preflight runs beside the build, and a history someone holds locked meanwhile
+is a failed rehearsal naming the lock and its holder, never a release waiting on the holder.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from gates.config import DatabaseConfig
 from gates.core.errors import GatesError
 from gates.core.measurement import Measurement
 from gates.core.procs import run
@@ -36,9 +41,11 @@ from gates.database.migrations import (
 )
 from gates.database.rehearsed import FileOutcome, Inspect, PendingRehearsal, Rehearsal
 from gates.database.sqltext import split_statements
+from gates.database.waits import milliseconds, step_session
 
 # A rehearsal must end: a statement that waits on a lock or loops is a failure, not a hang.
 STATEMENT_TIMEOUT = "120s"
+SESSION = "gates rehearsal"  # application_name of the rehearsal's sessions on the target
 _RESTORE_NOISE = 5
 
 
@@ -48,13 +55,16 @@ def rehearse_pending(
     cluster: LocalCluster,
     inspect: Inspect | None = None,
     log: Path | None = None,
-    lock_wait: str = "5s",
+    waits: DatabaseConfig | None = None,
+    session: str = SESSION,
 ) -> PendingRehearsal:
-    """Rehearse the files of ``migrations`` the target has not applied (``lock_wait`` bounds the wait for a lock on
-    the target's tables while its schema is dumped); never raises (``error`` says why not)."""
+    """Rehearse the files of ``migrations`` the target has not applied; never raises (``error`` says why not).
+    ``waits`` bounds every session on the target (``lock_timeout``: a history or a table held locked ends the
+    rehearsal naming the lock and its holder); ``session`` names them in pg_stat_activity."""
+    waits = waits or DatabaseConfig()
     try:
         scan = scan_migrations(migrations)
-        with _connect(target_url) as conn:
+        with _target(target_url, waits, session) as conn:
             applied = [m.version for m in applied_migrations(conn)]
     except (GatesError, psycopg.Error) as exc:
         return PendingRehearsal((), (), None, f"not rehearsed: {redact(_first_line(exc))}")
@@ -63,7 +73,7 @@ def rehearse_pending(
     if not pending:
         return PendingRehearsal(pending, problems, None)
     try:
-        return PendingRehearsal(pending, problems, rehearse(target_url, cluster, pending, log, lock_wait, inspect))
+        return PendingRehearsal(pending, problems, rehearse(target_url, cluster, pending, log, waits, inspect, session))
     except GatesError as exc:
         return PendingRehearsal(pending, problems, None, f"could not rehearse: {exc}")
 
@@ -73,18 +83,20 @@ def rehearse(
     cluster: LocalCluster,
     pending: Sequence[MigrationFile],
     log: Path | None = None,
-    lock_wait: str = "5s",
+    waits: DatabaseConfig | None = None,
     inspect: Inspect | None = None,
+    session: str = SESSION,
 ) -> Rehearsal:
     """Apply ``pending`` to a scratch copy of ``target_url``'s schema in ``cluster``, then ``inspect`` it; raise
     GatesError only when the copy cannot be made (the target cannot be dumped, the cluster cannot be reached, a
-    table of it stays locked past ``lock_wait``, a Postgres duration such as ``5s``)."""
+    table of it stays locked past ``waits.lock_timeout``)."""
+    waits = waits or DatabaseConfig()
     register_url_secrets(target_url)
     # A cluster the rehearsal had to start is stopped again: nothing is left running by a preflight.
     started_here = not cluster.running()
     cluster.start()
     try:
-        return _rehearse(target_url, cluster, pending, log, lock_wait, inspect)
+        return _rehearse(target_url, cluster, pending, log, waits, inspect, session)
     finally:
         if started_here:
             cluster.stop()
@@ -95,14 +107,15 @@ def _rehearse(
     cluster: LocalCluster,
     pending: Sequence[MigrationFile],
     log: Path | None,
-    lock_wait: str,
+    waits: DatabaseConfig,
     inspect: Inspect | None,
+    session: str,
 ) -> Rehearsal:
     name = f"gates_rehearsal_{uuid.uuid4().hex[:12]}"
     admin_url, scratch_url = cluster.url("postgres"), cluster.url(name)
     with tempfile.TemporaryDirectory(prefix="gates-rehearsal-") as tmp:
         dump = Path(tmp) / "schema.dump"
-        _dump_schema(target_url, dump, log, lock_wait)
+        _dump_schema(target_url, dump, log, waits, session)
         with _connect(admin_url) as admin:
             admin.execute(sql.SQL("create database {} template template0").format(sql.Identifier(name)))
         try:
@@ -130,10 +143,11 @@ def _inspect(url: str, inspect: Inspect) -> tuple[Measurement, ...]:
                             "the database checks on the rehearsal's scratch database", problems=[problem]),)  # fmt: skip
 
 
-def _dump_schema(url: str, dest: Path, log: Path | None, lock_wait: str) -> None:
-    with _connect(url) as conn:
+def _dump_schema(url: str, dest: Path, log: Path | None, waits: DatabaseConfig, session: str) -> None:
+    with _target(url, waits, session) as conn:
         _, major = server_version_of(conn)
-    # A table someone holds locked ends the dump after lock_wait (naming the table), not the preflight's bound.
+    # A table someone holds locked ends the dump after lock_timeout (naming the table), not the preflight's bound.
+    lock_wait = milliseconds(waits.lock_timeout)
     args = [pg_tool("pg_dump", major), "-Fc", "--schema-only", "--no-owner", f"--lock-wait-timeout={lock_wait}"]
     args += ["-f", str(dest), url]
     result = run(args, timeout=DUMP_TIMEOUT, log=log, check=False)
@@ -174,6 +188,14 @@ def _apply(url: str, f: MigrationFile) -> FileOutcome:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _target(url: str, waits: DatabaseConfig, session: str) -> psycopg.Connection[Any]:
+    """A session on the target, bounded by ``waits`` (a cancelled statement names the lock and its holder)."""
+    try:
+        return step_session(url, session, waits)
+    except psycopg.Error as exc:
+        raise GatesError(redact(f"cannot connect to the database: {exc}")) from None
 
 
 def _connect(url: str) -> psycopg.Connection[Any]:

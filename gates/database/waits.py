@@ -1,9 +1,9 @@
 """Bounded database sessions, and what they wait on: the lock and its holder, named.
 
 Every session gates opens on an environment's database (a gate's checks, the migrate step's history read
-and the Supabase CLI's push, backups, the ledger, the release lock) carries ``lock_timeout`` and a
-statement timeout from ``[database]``, so a table someone holds locked ends the step as failed within the
-bound instead of hanging it. The same query names the holder wherever a wait is told: in a cancelled
+and the Supabase CLI's push, the migration rehearsal's reads and dump, backups, the ledger, the release
+lock) carries ``lock_timeout`` and a statement timeout from ``[database]``, so a table someone holds locked
+ends the step as failed within the bound instead of hanging it. The same query names the holder wherever a wait is told: in a cancelled
 statement's error (``held_locks``), and on the progress line while the wait goes on (``LockWatch``).
 """
 

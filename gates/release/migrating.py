@@ -30,7 +30,6 @@ from gates.database.waits import (
     SUPABASE_CLI_SESSION,
     LockWatch,
     held_locks_at,
-    milliseconds,
     step_session,
     with_bounds,
 )
@@ -82,8 +81,11 @@ def _refuse_unless_whole(config: Config, url: str, log: Path | None) -> None:
     """Raise GatesError naming every failing file (and folder problem) when the pending set does not apply whole
     to a copy of the target's schema; nothing has been pushed then. A data-dependent failure is not seen here
     (the copy has no rows): ``migrate`` then says which files stayed."""
-    lock_wait = milliseconds(config.database.lock_timeout)
-    run = rehearse_pending(url, config.migrations_dir, LocalCluster.for_config(config), log=log, lock_wait=lock_wait)
+    cluster = LocalCluster.for_config(config)
+    # Named like migrate's own sessions: the progress line tells a wait of the rehearsal's reads too.
+    run = rehearse_pending(
+        url, config.migrations_dir, cluster, log=log, waits=config.database, session=f"{SESSION} rehearsal"
+    )
     failing = run.rehearsal.failing if run.rehearsal else ()
     reasons = [*run.folder_problems, *([run.error] if run.error else [])]
     reasons += [f"{o.file.filename}: statement {o.failed_statement} of {o.statements} failed: {o.statement}: {o.error}"

@@ -3,7 +3,10 @@ waited on, within ``[database] lock_timeout`` / ``statement_timeout``, never a g
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -63,6 +66,7 @@ def test_a_bad_database_bound_is_a_config_error_naming_the_key(tmp_path, key, va
 # -- the release steps' own sessions: `gates migrate` and `gates deploy` against a held history lock
 
 MIGRATE_DB = "GATES_WAITS_DB"
+REHEARSAL = "test_pending_migrations_apply_to_a_copy_of_the_target"
 
 
 def _migrated_site(tmp_path: Path, url: str, lock_timeout: float, app: dict[str, str] | None = None) -> Path:
@@ -115,25 +119,46 @@ def test_gates_migrate_against_a_held_history_lock_fails_naming_it_and_its_holde
     assert waits and f"waiting on {HISTORY}" in waits[0] and f"held by pid {pid}, the holder" in waits[0], result.stdout
 
 
-def test_gates_deploy_against_a_held_history_lock_fails_its_migrate_step_naming_the_holder(pg_database, tmp_path):
-    """The lock is taken while the release builds: its migrate step fails within lock_timeout naming the table and
-    the holder, the progress line said what it waited on, and nothing after migrate ran."""
-    import json
+def _told(events: Path) -> list[dict[str, Any]]:
+    """The events a release has told so far (a line still being written is not one yet)."""
+    told = []
+    for line in events.read_text().splitlines() if events.exists() else []:
+        with contextlib.suppress(ValueError):
+            told.append(json.loads(line))
+    return told
 
+
+def _ended(events: Path, step: str) -> dict[str, Any] | None:
+    return next((e for e in _told(events) if e["event"] == "step_ended" and e["step"] == step), None)
+
+
+def _waiting_build(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """An app whose build says it started (``building``) and then waits (bounded) for the test's ``go``."""
+    building, go = tmp_path / "building", tmp_path / "go"
+    build = f"touch {building}; i=0; while [ ! -e {go} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done"
+    return building, go, {"build": build, "start": "python -m uvicorn app:app --host $HOST --port $PORT"}
+
+
+def test_gates_deploy_against_a_held_history_lock_fails_its_migrate_step_naming_the_holder(pg_database, tmp_path):
+    """The lock is taken while the release builds, once the preflight beside the build has passed: its migrate step
+    fails within lock_timeout naming the table and the holder, the progress line said what it waited on, and
+    nothing after migrate ran."""
     from gates.core.procs import wait_until
     from tests.selftests.demo import gates
     from tests.selftests.releaseprocs import start_deploy, stop
 
-    building, go = tmp_path / "building", tmp_path / "go"
-    # The build waits (bounded) for the test to have taken the lock: the lock is held before migrate starts.
-    build = f"touch {building}; i=0; while [ ! -e {go} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done"
-    app = {"build": build, "start": "python -m uvicorn app:app --host $HOST --port $PORT"}
+    building, go, app = _waiting_build(tmp_path)
     config = _migrated_site(tmp_path, pg_database, lock_timeout=6, app=app)
     events = tmp_path / "events.jsonl"
     proc = start_deploy(config, tmp_path / "out", "--events", str(events), env={MIGRATE_DB: pg_database})
     try:
         with psycopg.connect(pg_database, autocommit=True, application_name="the holder") as holder:
-            wait_until("the release's build to start", lambda: building.exists() or proc.poll() is not None, timeout=240)
+            # The build waits for the lock: it is held before migrate starts, after the preflight read the history.
+            wait_until(
+                "the release's build to start and its preflight to end",
+                lambda: (building.exists() and _ended(events, "preflight")) or proc.poll() is not None,
+                timeout=240,
+            )
             holder.execute("begin")
             holder.execute(f"lock table {HISTORY} in access exclusive mode")
             go.touch()
@@ -145,7 +170,8 @@ def test_gates_deploy_against_a_held_history_lock_fails_its_migrate_step_naming_
         gates("down", config=config)
     out = (tmp_path / "out" / "stdout").read_text()
     assert proc.returncode == 1, out + (tmp_path / "out" / "stderr").read_text()
-    told = [json.loads(line) for line in events.read_text().splitlines()]
+    told = _told(events)
+    assert _ended(events, "preflight")["outcome"] == "passed", out  # type: ignore[index]
     (ended,) = [e for e in told if e["event"] == "step_ended" and e["step"] == "migrate"]
     assert ended["outcome"] == "failed" and f"lock_timeout (6s) cancelled the statement: waited on {HISTORY}" in ended["detail"]
     assert f"held by pid {pid}, the holder: 'lock table {HISTORY} in access exclusive mode'" in ended["detail"]
@@ -153,6 +179,97 @@ def test_gates_deploy_against_a_held_history_lock_fails_its_migrate_step_naming_
     assert waits and f"held by pid {pid}, the holder" in waits[0]["detail"], out
     assert "migrate staging: " in out and f"waiting on {HISTORY}" in out
     assert not [e for e in told if e["event"] == "step_started" and e["step"] in ("deploy", "gate")]
+
+
+def test_gates_deploy_with_the_history_held_while_its_preflight_runs_beside_the_build_fails_the_preflight(
+    pg_database, tmp_path
+):
+    """The history is held locked from before the release starts: the preflight, running beside the build, ends
+    within lock_timeout failing its migration molecules (the rehearsal's read of the history included) naming the
+    table and the holder, the build it ran beside ends, and nothing is migrated or deployed. A rehearsal whose
+    history read waited for the holder kept the preflight, and the whole release, waiting on it: this test's
+    bounded waits then end it as failed."""
+    from xml.etree import ElementTree
+
+    from gates.core.procs import wait_until
+    from tests.selftests.demo import gates
+    from tests.selftests.releaseprocs import start_deploy, stop
+
+    building, go, app = _waiting_build(tmp_path)
+    config = _migrated_site(tmp_path, pg_database, lock_timeout=6, app=app)
+    events = tmp_path / "events.jsonl"
+    with psycopg.connect(pg_database, autocommit=True, application_name="the holder") as holder:
+        holder.execute("begin")
+        holder.execute(f"lock table {HISTORY} in access exclusive mode")
+        pid = holder.info.backend_pid
+        proc = start_deploy(config, tmp_path / "out", "--events", str(events), env={MIGRATE_DB: pg_database})
+        try:
+            preflight = wait_until(
+                "the preflight to end while the history is held",
+                lambda: _ended(events, "preflight") or (proc.poll() is not None and {"outcome": "not told"}),
+                timeout=240,
+            )
+            built_meanwhile = building.exists() and not go.exists()
+            go.touch()
+            proc.wait(timeout=240)
+        finally:
+            holder.execute("rollback")
+            stop(proc)
+            gates("down", config=config)
+    out = (tmp_path / "out" / "stdout").read_text()
+    assert proc.returncode == 1, out + (tmp_path / "out" / "stderr").read_text()
+    assert preflight["outcome"] == "failed", out
+    assert built_meanwhile, "the build runs beside the preflight"
+    assert f"lock_timeout (6s) cancelled the statement: waited on {HISTORY}" in preflight["detail"], preflight
+    assert f"held by pid {pid}, the holder" in preflight["detail"], preflight
+    # The rehearsal's own read of the history was bounded too, and says so in the preflight's JUnit file.
+    (junit,) = (tmp_path / "site" / "deploys").glob("*/preflight.xml")
+    (case,) = [c for c in ElementTree.parse(junit).iter("testcase") if c.get("name") == REHEARSAL]
+    failure = "".join(f.text or "" for f in case.iter("failure"))
+    assert f"not rehearsed: lock_timeout (6s) cancelled the statement: waited on {HISTORY}" in failure, failure
+    assert f"held by pid {pid}, the holder" in failure, failure
+    assert _ended(events, "build")["outcome"] == "passed", out  # type: ignore[index]
+    told = _told(events)
+    assert not [e for e in told if e["event"] == "step_started" and e["step"] in ("migrate", "deploy", "gate")]
+
+
+def test_the_rehearsal_against_a_held_history_lock_ends_within_lock_timeout_naming_the_holder(
+    pg_database, pg_cluster, tmp_path
+):
+    """A session holds the migration history ACCESS EXCLUSIVE: the rehearsal of the pending files (the preflight's
+    and migrate's) ends within lock_timeout, not rehearsed, naming the table and the holder, instead of waiting
+    for the holder. It runs on a thread the test waits for (bounded): a rehearsal that waits on the holder is a
+    failed test, and lets go once the holder does."""
+    import threading
+
+    from gates.config import DatabaseConfig
+    from gates.database.migrations import push
+    from gates.database.rehearsal import rehearse_pending
+    from tests.selftests.dbmolecules import app_with_migrations
+
+    source = app_with_migrations(tmp_path / "app", {"20250101000000_a.sql": "create table public.a (id int);\n"})
+    push(pg_database, source, None)
+    app_with_migrations(source, {"20250102000000_b.sql": "create table public.b (id int);\n"})
+    ran: list[Any] = []
+    rehearsal = threading.Thread(
+        target=lambda: ran.append(
+            rehearse_pending(pg_database, source / "supabase" / "migrations", pg_cluster, waits=DatabaseConfig(lock_timeout=0.5))
+        ),
+        daemon=True,
+    )  # fmt: skip
+    with psycopg.connect(pg_database, autocommit=True, application_name="the holder") as holder:
+        holder.execute("begin")
+        holder.execute(f"lock table {HISTORY} in access exclusive mode")
+        pid = holder.info.backend_pid
+        rehearsal.start()
+        rehearsal.join(timeout=120)
+        waited = rehearsal.is_alive()
+        holder.execute("rollback")
+    rehearsal.join(timeout=120)
+    assert not waited, "the rehearsal waited on the holder of the migration history"
+    (run,) = ran
+    assert run.rehearsal is None and run.error.startswith("not rehearsed: lock_timeout (500ms) cancelled the statement")
+    assert f"waited on {HISTORY} (AccessExclusiveLock held by pid {pid}, the holder: 'lock table" in run.error, run.error
 
 
 def test_a_backup_against_a_locked_table_fails_within_lock_timeout_naming_the_holder(pg_database, pg_cluster, tmp_path):

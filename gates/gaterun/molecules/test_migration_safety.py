@@ -17,7 +17,6 @@ from gates.core.errors import GatesError
 from gates.database.cluster import LocalCluster
 from gates.database.exposed import exposed_schemas
 from gates.database.rehearsal import rehearse_pending
-from gates.database.waits import milliseconds
 
 pytestmark = [pytest.mark.preflight, pytest.mark.database]
 
@@ -31,10 +30,9 @@ def rehearsal(db_url, gates_config):
     except GatesError as exc:
         pytest.fail(str(exc), pytrace=False)
     inspect = schema_checks(schemas, gates_config.database)
-    # The gate session's lock_timeout ([database]) bounds the dump of the target's schema too.
-    lock_wait = milliseconds(gates_config.database.lock_timeout)
+    # The gate session's lock_timeout ([database]) bounds the rehearsal's reads of the target and its schema's dump.
     cluster = LocalCluster.for_config(gates_config)
-    return rehearse_pending(db_url, gates_config.migrations_dir, cluster, inspect, lock_wait=lock_wait)
+    return rehearse_pending(db_url, gates_config.migrations_dir, cluster, inspect, waits=gates_config.database)
 
 
 def test_pending_migrations_are_safe_for_zero_downtime(db, migration_files, gates_config, verdict):
