@@ -28,15 +28,16 @@ def instance_route(url: str, instance: Instance) -> tuple[str, dict[str, str]]:
 
 def health_on_every_instance(client: httpx.Client, status: Status, paths: Sequence[str], timeout: float) -> Measurement:
     """GET every health path on every instance of ``status``; each must answer 200 with a JSON status that is ok
-    (judged as the URL-level molecule judges it)."""
+    (judged as the URL-level molecule judges it). Each instance's paths are a series of their own: after one
+    gets no answer its other paths are not tried, and no other instance is blamed for it."""
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     if not status.instances:
         problems.append("the platform reports no instances: nothing was checked")
     if not paths:
         problems.append("no health paths configured: nothing was checked")
-    series = Requests(client, timeout)
     for instance in status.instances:
+        series = Requests(client, timeout)
         base, headers = instance_route(status.url, instance)
         for path in paths:
             url = base + path

@@ -25,7 +25,7 @@ def serves_release(
         if inst.release != expected:
             problems.append(f"instance {inst.id} runs release {inst.release}, expected {expected}")
         if not inst.healthy:
-            problems.append(f"instance {inst.id} (release {inst.release}) is not healthy")
+            problems.append(f"instance {inst.id} (release {inst.release}) is not healthy ({inst.checks_said()})")
     if not served:
         problems.append(f"no response from {url} carried a release")
     wrong = sorted({s for s in served if s != expected}, key=str)

@@ -50,6 +50,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                         "release": i.release,
                         "healthy": i.healthy,
                         "state": i.state,
+                        "checks": i.checks_said(),
                     }
                     for i in st.instances
                 ],
@@ -74,6 +75,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for i in row["instances"]:
             health = "healthy" if i["healthy"] else "UNHEALTHY"
             print(f"  {i['id']}: pid {i['pid']} port {i['port']} release {i['release']} {health}")
+            if not i["healthy"]:
+                print(redact(f"    why: {i['checks']}"))
         if row.get("note"):
             print(f"  {row['note']}")
         elif not row["instances"]:

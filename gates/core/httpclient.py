@@ -1,8 +1,9 @@
 """The gate's HTTP client: a black-holed target costs one timeout per gate run, not one per molecule.
 
 Every molecule's series of requests already stops at its first timeout (gates.checks.http); across
-molecules, the client remembers the first request of the run that got no answer and fails every
-later one at once, naming it. The gate's browser visit shares that one deadline: when the page it
+molecules, the client remembers the first request of the run to each origin that got no answer and
+fails every later one to that origin at once, naming it (an instance addressed on its own port is an
+origin of its own: a silent instance is named for itself, never for a healthy one beside it). The gate's browser visit shares that one deadline: when the page it
 opened gave no answer within ``[browser] load_timeout``, requests to the same origin fail at once
 too (``no_answer_from``). A gate against an app that accepts and never answers then ends within
 the first of those bounds to run out, whatever the number of molecules.
@@ -33,20 +34,23 @@ def no_answer_from(url: str, what: str) -> None:
 
 
 class Breaker(httpx.BaseTransport):
-    """Passes requests to ``inner`` until one times out; from then on, refuses at once saying which."""
+    """Passes requests to ``inner`` until one to an origin times out; from then on, refuses the later requests
+    to that origin at once saying which. Another origin (another instance, addressed on its own port) is still
+    asked: one silent instance is never blamed on a healthy one."""
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
-        self.tripped = ""
+        self.tripped: dict[str, str] = {}  # origin -> its first request that got no answer
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        tripped = self.tripped or _SILENT.get(_origin(request.url), "")
+        origin = _origin(request.url)
+        tripped = self.tripped.get(origin) or _SILENT.get(origin, "")
         if tripped:
             raise httpx.ConnectTimeout(f"{NOT_TRIED}{tripped} got no answer earlier in this gate", request=request)
         try:
             return self.inner.handle_request(request)
         except httpx.TimeoutException:
-            self.tripped = f"{request.method} {request.url}"
+            self.tripped.setdefault(origin, f"{request.method} {request.url}")
             raise
 
     def close(self) -> None:

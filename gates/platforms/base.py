@@ -73,6 +73,11 @@ class Instance:
     port: int | None = None
     checks: tuple[tuple[str, str], ...] = ()
 
+    def checks_said(self) -> str:
+        """Its checks in one line (``GET /health: no answer within 5s (ReadTimeout), haproxy: UP``): why it is
+        healthy or not -- no answer told apart from an answer that is an error."""
+        return ", ".join(f"{name}: {result}" for name, result in self.checks) or "no checks reported"
+
 
 @dataclasses.dataclass(frozen=True)
 class Status:

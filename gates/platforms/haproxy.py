@@ -10,6 +10,10 @@ What this relies on, checked on HAProxy 2.6.12:
   server does not inherit ``default-server``, so its check options are given inline; it starts
   in maintenance with checks off until ``enable health`` and ``set server ... state ready``.
 - ``option httpchk`` of the backend applies to dynamic servers (``check_status`` L7OK).
+- Without ``timeout check`` a whole check (connect and answer) must end within ``inter`` (200 ms here): a
+  busy machine's healthy app then fails its checks (``L7TOUT``) and goes DOWN. With it, connecting is bounded
+  by ``inter`` and the answer by ``timeout check``: the backend's is ``[app] health_timeout``, the clock by
+  which the deploy declared the instance ready and by which the gate asks it.
 - ``set server ... state drain|maint|ready`` answers nothing on success.
 - ``del server`` answers ``Server deleted.``, and refuses a server that is not in maintenance or
   still has connections.
@@ -44,6 +48,16 @@ _SOCKET_PATH_MAX = 97  # bytes HAProxy 2.6 accepts for a stats socket path
 # /tmp, not $TMPDIR: the fallback path must be short whatever the environment says.
 _SHORT_ROOT = Path("/tmp")
 _API_TIMEOUT = 5.0
+# HAProxy's check_status codes that a failed check leaves, in words.
+_CHECK_RESULTS = {
+    "L4CON": "connection refused or reset",
+    "L4TOUT": "no connection in time",
+    "L7TOUT": "no answer in time",
+    "L7RSP": "not an HTTP answer",
+    "L7STS": "answered an error status",
+    "L7OK": "answered 2xx",
+    "INI": "none yet",
+}
 _START_TIMEOUT = 10.0
 
 
@@ -55,6 +69,12 @@ class ServerStat:
     status: str
     sessions: int
     check: str
+
+    def describe(self) -> str:
+        """Its status and what its last check found: ``DOWN (last check: no answer in time, L7TOUT)``."""
+        code = self.check.lstrip("* ")  # "* " marks a check in progress
+        said = _CHECK_RESULTS.get(code)
+        return f"{self.status} (last check: {f'{said}, {code}' if said else code or 'none yet'})"
 
 
 class AdminSocketDown(GatesError):
@@ -72,9 +92,11 @@ class FrontDoor:
         admin_port: int | None = None,
         admin_html: str = "",
         health_path: str = "/health",
+        check_timeout: float = 5.0,
     ) -> None:
         self.folder = folder
         self.health_path = health_path
+        self.check_timeout = check_timeout  # seconds a check's answer may take ([app] health_timeout)
         self.port = port
         self.env_name = env_name
         # The Admin stand-in: a second frontend answering every request with one static page.
@@ -90,7 +112,12 @@ class FrontDoor:
     def render(self) -> str:
         """The config: one frontend on the environment's port, one backend with no server yet, the Admin page."""
         config = _CONFIG.format(
-            env=self.env_name, socket=self.socket_path, port=self.port, backend=BACKEND, health=self.health_path
+            env=self.env_name,
+            socket=self.socket_path,
+            port=self.port,
+            backend=BACKEND,
+            health=self.health_path,
+            check_timeout=f"{max(1, round(self.check_timeout * 1000))}ms",
         )
         if self.admin_port is not None:
             config += _ADMIN.format(port=self.admin_port, page=self.admin_path)
@@ -265,6 +292,8 @@ def _private_folder(folder: Path) -> None:
 # - retries/redispatch/retry-on: a request that meets a closed connection (an instance just stopped)
 #   is sent again to another server instead of failing; only GET and HEAD, which are safe to repeat.
 # - X-Gates-Server: which instance answered, for probes and evidence.
+# - timeout check: a check's answer is awaited as long as the deploy and the gate await one (see above), not
+#   ``inter``: a slow moment of a busy machine is not a failed check.
 # - X-Release: the release of that instance, from its server name (v<release>-<index>): the platform
 #   knows which process runs which snapshot, so the app need not say it (and cannot say it wrong).
 _CONFIG = """\
@@ -292,6 +321,7 @@ backend {backend}
     # HTTP/1.1 with a Host header, as any client sends: some servers (Express behind React Router's
     # adapter) fail a bare HTTP/1.0 check that has none.
     option httpchk
+    timeout check {check_timeout}
     http-check send meth GET uri {health} ver HTTP/1.1 hdr Host 127.0.0.1
     http-request disable-l7-retry unless METH_GET || METH_HEAD
     http-response set-header X-Gates-Server %[srv_name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -53,12 +54,19 @@ def test_a_platform_without_the_previous_release_beside_the_new_one_skips_naming
 
 
 def test_an_expected_baseline_that_does_not_run_or_is_sick_is_a_problem_not_a_skip():
-    """Told which release to compare with, its absence or ill health fails closed."""
+    """Told which release to compare with, its absence or ill health fails closed; ill health names the instance
+    and its cause (here no answer, not an error status)."""
     serving = (_instance("a", 5, 9001),)
     gone = find_pair(STAGING, Status("staging", "", 5, serving), [], serving=5, expected_baseline=4, runs_locally=True)
     assert "release 4, the release replaced, was to stay reachable" in gone.problem and not gone.skip
-    sick = Status("staging", "", 5, serving, warm=(_instance("w", 4, 9002, healthy=False),))
-    assert "not healthy" in find_pair(STAGING, sick, [], serving=5, expected_baseline=4).problem
+    silent = dataclasses.replace(
+        _instance("w", 4, 9002, healthy=False),
+        checks=(("GET /health", "no answer within 5s (ReadTimeout)"), ("haproxy", "DRAIN")),
+    )
+    sick = Status("staging", "", 5, serving, warm=(silent,))
+    assert find_pair(STAGING, sick, [], serving=5, expected_baseline=4).problem == (
+        "the release replaced (4) is not healthy: w (UP: GET /health: no answer within 5s (ReadTimeout), haproxy: DRAIN)"
+    )
 
 
 def test_a_failed_comparison_request_fails_the_latency_verdict_naming_its_route():

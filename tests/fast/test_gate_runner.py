@@ -65,6 +65,26 @@ def test_after_one_timeout_the_gates_client_refuses_at_once_naming_it() -> None:
     assert calls == ["http://app.invalid/health"]
 
 
+def test_a_timeout_of_one_origin_never_refuses_another() -> None:
+    """One instance (its own port) that gave no answer is not blamed on the next: another origin is still asked."""
+    import httpx
+    import pytest
+
+    from gates.core.httpclient import Breaker
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.port == 8001:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(200)
+
+    client = httpx.Client(transport=Breaker(httpx.MockTransport(answer)))
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("http://127.0.0.1:8001/health")
+    assert client.get("http://127.0.0.1:8002/health").status_code == 200
+    with pytest.raises(httpx.TimeoutException, match=r"not tried: GET http://127.0.0.1:8001/health got no answer"):
+        client.get("http://127.0.0.1:8001/api/ads/health")
+
+
 def test_what_the_browser_found_silent_is_not_waited_for_again_by_the_gates_client() -> None:
     """One deadline per gate: once the browser's visit got no answer from an origin, the gate's HTTP requests to
     that origin fail at once naming the visit; another origin is still asked."""

@@ -55,6 +55,22 @@ def test_second_deploy_serves_release_2_through_haproxy_on_every_instance(make_c
     assert [(r.version, r.status) for r in platform.releases(env)] == [(2, "complete"), (1, "complete")]
 
 
+def test_an_instance_slower_than_haproxys_check_interval_but_within_the_health_timeout_is_healthy(
+    make_config: MakeConfig, faulty_demo: Callable[[dict[str, Any]], Path]
+) -> None:
+    """A release whose health path answers in 0.4 s (twice HAProxy's check interval, well within [app] health_timeout:
+    a busy machine's pace) deploys, and status calls its instances healthy -- in rotation, and kept warm once
+    replaced: HAProxy awaits a check's answer by the clock the deploy and the gate use, not by its interval."""
+    config = make_config(instances=1)
+    platform, env = LocalPlatform(config), config.environment("production")  # production keeps the previous warm
+    slow = str(faulty_demo({"delay_ms": {"/health": 400}}))
+    platform.deploy(env, slow)
+    platform.deploy(env, slow)
+    status = platform.status(env)
+    assert [(i.id, i.healthy) for i in status.instances] == [("v2-0", True)], status
+    assert [(i.id, i.healthy) for i in status.warm] == [("v1-0", True)], status
+
+
 def test_release_failing_its_health_check_fails_and_the_old_release_keeps_serving(
     make_config: MakeConfig, faulty_demo: Callable[[dict[str, Any]], Path]
 ) -> None:

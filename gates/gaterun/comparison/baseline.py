@@ -72,7 +72,7 @@ def find_pair(
             ))  # fmt: skip
         sick = [i for i in baseline.instances if not i.healthy]
         if sick:
-            said = ", ".join(f"{i.id} ({i.state})" for i in sick)
+            said = "; ".join(f"{i.id} ({i.state}: {i.checks_said()})" for i in sick)
             return Pair(None, candidate, problem=f"the release replaced ({expected_baseline}) is not healthy: {said}")
     if candidate is None:
         return Pair(baseline, None, problem=f"no instance of the new release ({serving}) serves {env.name}")

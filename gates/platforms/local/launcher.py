@@ -76,29 +76,45 @@ class Launcher:
         }
 
 
-def health(proc: Proc, path: str, timeout: float, *, judge_body: bool = False) -> tuple[str, bool]:
-    """The instance's own answer to GET ``path``, and whether it is 2xx (and of its release, if it says);
-    with ``judge_body``, also whether a JSON body's status is ok, as the health molecules judge it."""
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """An instance's own answer to one health request: whether it is healthy, and what it was -- the status and
+    what is wrong with it (``503``, ``200 (status not ok)``) or why none came (``no answer within 5s``)."""
+
+    ok: bool
+    verdict: str
+    body: str = ""  # the start of the body: a failed wait's last word shows it
+
+    def __str__(self) -> str:
+        return f"{self.verdict} {self.body}".rstrip()
+
+
+def health(proc: Proc, path: str, timeout: float, *, judge_body: bool = False) -> Answer:
+    """The instance's own answer to GET ``path``, healthy when 2xx (and of its release, if it says); with
+    ``judge_body``, also when a JSON body's status is ok, as the health molecules judge it."""
     import httpx
 
     from gates.core.httpclient import tls_context
 
     try:
         response = httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=timeout, verify=tls_context())
+    except httpx.TimeoutException as exc:
+        # Told apart from an answer: a busy or hung instance, not one that said it is unwell.
+        return Answer(False, f"no answer within {timeout:g}s ({type(exc).__name__})")
     except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}", False
+        return Answer(False, f"{type(exc).__name__}: {exc}")
     said = response.headers.get(RELEASE_HEADER)
-    answer = f"{response.status_code} {response.text[:200]}"
+    code, body = str(response.status_code), response.text[:200]
     if said is not None and said != str(proc.release):
-        return f"{answer} (X-Release {said!r}, expected {proc.release})", False
+        return Answer(False, f"{code} (X-Release {said!r}, expected {proc.release})", body)
     if judge_body and response.is_success:
         try:
-            body = response.json()
+            parsed = response.json()
         except ValueError:
-            body = None
-        if not healthy_body(body):
-            return f"{answer} (status not ok)", False
-    return answer, response.is_success
+            parsed = None
+        if not healthy_body(parsed):
+            return Answer(False, f"{code} (status not ok)", body)
+    return Answer(response.is_success, code, body)
 
 
 READY_POLL = 0.02  # seconds between two readiness checks of a starting instance, or of HAProxy's view of it
@@ -111,8 +127,9 @@ def await_healthy(proc: Proc, path: str, timeout: float, request_timeout: float)
     def probe() -> str | None:
         if not running(proc):
             return "exited"
-        last[0], ok = health(proc, path, request_timeout)
-        return "healthy" if ok else None
+        answer = health(proc, path, request_timeout)
+        last[0] = str(answer)
+        return "healthy" if answer.ok else None
 
     what = f"instance {proc.id} (port {proc.port}) to answer GET {path} with 2xx"
     try:

@@ -344,25 +344,30 @@ class LocalPlatform:
         return f"put back: {'; '.join(said)}; " if said else ""
 
     def _instance_view(self, proc: Proc, stats: dict[str, ServerStat] | None) -> Instance:
-        """One instance as status reports it: healthy when it answers its health path itself and HAProxy has it UP."""
+        """One instance as status reports it: healthy when it answers its health path itself (within ``[app]
+        health_timeout``) and HAProxy has it UP (DRAIN when warm); its checks say why not (no answer, or which)."""
         alive = running(proc)
         path = self.config.app.readiness_path
-        answer, ok = (
+        answer = (
             launcher.health(proc, path, self.config.app.health_timeout, judge_body=True)
             if alive
-            else ("process not running", False)
+            else launcher.Answer(False, "process not running")
         )
         stat = (stats or {}).get(proc.id)
+        wanted = "DRAIN" if proc.warm else "UP"
         front_view = "HAProxy not running" if stats is None else stat.status if stat else "not in HAProxy"
         return Instance(
             id=proc.id,
             release=proc.release,
             state=("warm" if proc.warm else front_view) if alive else "stopped",
-            healthy=alive and ok and front_view == ("DRAIN" if proc.warm else "UP"),
+            healthy=alive and answer.ok and front_view == wanted,
             address=f"127.0.0.1:{proc.port}",
             pid=proc.pid,
             port=proc.port,
-            checks=((f"GET {path}", answer.split(" ")[0] if alive else answer), ("haproxy", front_view)),
+            checks=(
+                (f"GET {path}", answer.verdict),
+                ("haproxy", front_view if front_view == wanted or stat is None else stat.describe()),
+            ),
         )
 
 

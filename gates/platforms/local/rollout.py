@@ -130,9 +130,10 @@ class Rollout:
         last = ["no answer yet"]
 
         def passing() -> bool:
-            last[0], ok = health(proc, self.health_path, self.request_timeout)
+            answer = health(proc, self.health_path, self.request_timeout)
+            last[0] = str(answer)
             stat = self.site.front.servers().get(proc.id)
-            ok = ok and stat is not None and stat.status == "UP"
+            ok = answer.ok and stat is not None and stat.status == "UP"
             streak[0] = streak[0] + 1 if ok else 0
             return streak[0] >= CANARY_CHECKS
 

@@ -64,7 +64,9 @@ class Site:
         self.snapshots = self.dir / "snapshots"  # releases made before builds were shared between environments
         admin_port = urlsplit(env.admin_url).port if env.admin_url else None
         admin_page = stand_in_page(config, env) if admin_port else ""
-        self.front = FrontDoor(self.dir, port, env.name, admin_port, admin_page, config.app.readiness_path)
+        self.front = FrontDoor(
+            self.dir, port, env.name, admin_port, admin_page, config.app.readiness_path, config.app.health_timeout
+        )
         self.frame_ancestors = " ".join(admin_origins(config, env))
         # A rollout starts and stops instances from several threads: instances.json is updated one at a time.
         self._instances_lock = threading.Lock()
