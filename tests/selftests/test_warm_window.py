@@ -18,9 +18,10 @@ from gates.core.measurement import utcnow
 from gates.core.procs import wait_until
 from gates.gaterun.probe import Probe
 from gates.platforms.local import LocalPlatform, Site
+from gates.platforms.local import reaper as reaper_process
 from gates.platforms.local.processes import group, running
 from gates.platforms.local.state import Proc
-from gates.platforms.local.warm import REAPER_GRACE, REAPER_POLL, deadline, reaper
+from gates.platforms.local.warm import REAPER_GRACE, deadline, reaper
 from tests.selftests.platformfixtures import DEMO_DB_ENV
 from tests.selftests.test_rollout_probe import probed_config
 
@@ -118,7 +119,7 @@ def test_a_rollback_inside_the_window_is_a_switch_and_after_it_a_redeploy(
     assert reaping is not None
     # Nothing but the reaper may stop them: waited for through /proc, which stops nothing (status would).
     bound = (until - utcnow()).total_seconds() + STOP_BOUND
-    wait_until("the reaper to stop the expired warm set", lambda: _stopped(kept), timeout=bound, interval=REAPER_POLL)
+    wait_until("the reaper to stop the expired warm set", lambda: _stopped(kept), timeout=bound)
     wait_until("the reaper to exit", lambda: not running(reaping), timeout=REAPER_GRACE)
     assert utcnow() >= until
     assert "instance v1-0 of release 1 (kept warm) stopped" in Path(reaping.log).read_text()
@@ -149,6 +150,34 @@ def test_a_later_command_stops_a_warm_set_whose_window_ended_without_its_reaper(
 
     assert _stopped(kept) and Site(cfg, env).warm_instances() == []
     assert "warm window ended: instance v1-0 of release 1 (kept warm) stopped" in (site.logs / "deploy.log").read_text()
+
+
+def test_the_reaper_sleeps_until_the_deadline_and_a_deploy_replacing_its_warm_set_stops_it(make_config, monkeypatch):
+    """The reaper does not poll the state: it sleeps once, until the warm set's deadline (an hour on production).
+    What takes the warm set before then stops it: the next deploy, which replaces the warm set, leaves no reaper
+    of the old window running."""
+    cfg = make_config()  # production's default window: an hour
+    env = cfg.environment("production")
+    until = _confirmed_with_warm_set(cfg, env)
+    slept: list[float] = []
+
+    class Woken(Exception):
+        """Ends the reaper's sleep here: the test wants its length, not the hour."""
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        raise Woken
+
+    with monkeypatch.context() as patched, pytest.raises(Woken):
+        patched.setattr(reaper_process.time, "sleep", sleep)
+        reaper_process.reap(str(cfg.path), env.name, until)
+    assert len(slept) == 1 and 3000 < slept[0] <= 3600, slept
+    reaping = reaper(Site(cfg, env))
+    assert reaping is not None and running(reaping)
+
+    LocalPlatform(cfg).deploy(env, str(cfg.app_source))
+
+    assert not running(reaping) and reaper(Site(cfg, env)) is None
 
 
 def test_gates_down_stops_the_warm_set_and_its_reaper(make_config):

@@ -317,6 +317,7 @@ class LocalPlatform:
     def _roll_out(self, site: Site, release: Release, strategy: str, db_url: str, *, keep: bool = False) -> Release:
         """Run the strategy; mark the release complete, or failed with what serves now."""
         site.event(f"release {release.version}: {strategy} rollout to {site.env.instances} instance(s)")
+        warm.stop_reaper(site)  # the rollout stops the warm set first (one at most): its reaper is told now
         try:
             self._rollout(site, release, db_url, keep=keep).run(strategy)
         except BaseException as exc:

@@ -1,9 +1,10 @@
 """The warm set's reaper: ``python -m gates.platforms.local.reaper CONFIG ENV UNTIL`` (started by warm.py).
 
-Waits until UNTIL (an ISO time), stops the warm instances of ENV whose window ended, and exits. It leaves
-early when no warm instance has that deadline any more (a rollback switched to it, a deploy replaced it,
-`gates down` stopped it), and never lives past UNTIL + REAPER_GRACE: what it could not stop by then (a deploy
-held the lock throughout) the next gates command touching ENV stops.
+Sleeps until UNTIL (an ISO time), stops the warm instances of ENV whose window ended, and exits. It does not
+watch the state meanwhile: what takes the warm set before (a rollback switching to it, a deploy replacing it,
+`gates down`, a new window) stops the reaper too (``warm.stop_reaper``); one that finds at UNTIL no warm
+instance with that deadline leaves. It never lives past UNTIL + REAPER_GRACE: what it could not stop by then
+(a deploy held the lock throughout) the next gates command touching ENV stops.
 """
 
 from __future__ import annotations
@@ -19,31 +20,40 @@ from gates.core.measurement import utcnow
 from gates.platforms.local.platform import LocalPlatform
 from gates.platforms.local.sitelock import LOCK_TIMEOUT
 from gates.platforms.local.state import Site
-from gates.platforms.local.warm import REAPER_GRACE, REAPER_POLL, deadline
+from gates.platforms.local.warm import REAPER_GRACE, REAPER_RETRY, deadline
 
 
 def reap(config_path: str, env_name: str, until: dt.datetime) -> str:
-    """Wait for ``until``, stop what expired; what happened, in one line."""
+    """Sleep until ``until``, stop what expired; what happened, in one line."""
     config = load(config_path)
     env = config.environment(env_name)
     site, platform = Site(config, env), LocalPlatform(config)
     end = until + dt.timedelta(seconds=REAPER_GRACE)
-    while utcnow() < end:
-        if not [p for p in site.warm_instances() if deadline(p) == until]:
-            return "no warm instance has this deadline any more: nothing to stop"
-        left = (until - utcnow()).total_seconds()
-        if left > 0:
-            # A wait for a deadline, not for readiness: the state is looked at every REAPER_POLL seconds meanwhile.
-            time.sleep(min(REAPER_POLL, left))
-            continue
+
+    def mine() -> bool:
+        return any(deadline(p) == until for p in site.warm_instances())
+
+    while mine():
+        # One sleep, not a poll: whatever takes the warm set before its deadline stops this process. Again after
+        # a first sleep only when the wall clock, by which stop_expired judges, trails the sleep's.
+        _sleep_until(until)
+        if utcnow() >= end:
+            return "gave up at the end of its life: the next gates command touching the environment stops the warm set"
         try:
-            said = platform.stop_expired(env, wait=LOCK_TIMEOUT)
+            said = platform.stop_expired(env, wait=LOCK_TIMEOUT)  # waits for a deploy holding the lock
         except GatesError as exc:
-            said = [f"not yet: {exc}"]
-        if not [p for p in site.warm_instances() if deadline(p) == until]:
+            print(f"{utcnow().isoformat(timespec='seconds')} not yet: {exc}", flush=True)
+            _sleep_until(min(utcnow() + dt.timedelta(seconds=REAPER_RETRY), end))
+            continue
+        if not mine():
             return "; ".join(said) or "the warm set was gone"
-        time.sleep(REAPER_POLL)
-    return "gave up at the end of its life: the next gates command touching the environment stops the warm set"
+    return "no warm instance has this deadline any more: nothing to stop"
+
+
+def _sleep_until(moment: dt.datetime) -> None:
+    left = (moment - utcnow()).total_seconds()
+    if left > 0:
+        time.sleep(left)
 
 
 def main(argv: Sequence[str]) -> int:

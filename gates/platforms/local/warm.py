@@ -4,10 +4,10 @@ confirmed, for ``[environments.X] keep_previous_for`` (default 1h on production,
 Confirmation stamps each warm instance with the time it stops (``Proc.warm_until``, UTC). Two things stop it
 then, so that no gates process has to be running at the deadline:
 
-* the reaper: a small detached process (reaper.py) started at confirmation. It waits for the deadline, polling
-  the state every REAPER_POLL seconds so it leaves as soon as a rollback or a deploy took the warm set, stops
+* the reaper: a small detached process (reaper.py) started at confirmation. It sleeps until the deadline, stops
   what expired and exits. Its life is bounded: the window plus REAPER_GRACE (to wait out a deploy holding the
-  lock). Its pid and start time are in ``warm-reaper.json``; `gates down` and the next confirmation stop it.
+  lock). Its pid and start time are in ``warm-reaper.json``; whatever takes the warm set first stops it (a
+  rollback's switch, a deploy replacing the warm set, `gates down`, the next confirmation).
 * every later command that touches the environment (`gates status`, deploy, rollback, the gate's reads of
   status and health checks): expired warm instances are stopped first (``LocalPlatform.stop_expired``), so a
   reaper that was killed, or a machine that slept through the deadline, leaves nothing running past the next
@@ -31,7 +31,7 @@ from gates.core.measurement import utcnow
 from gates.platforms.local.processes import running, spawn, stop_instance
 from gates.platforms.local.state import Proc, Site, read_json, write_json
 
-REAPER_POLL = 5.0  # seconds between the reaper's looks at the state before the deadline
+REAPER_RETRY = 5.0  # seconds before the reaper tries again, past the deadline, after an attempt that failed
 REAPER_GRACE = 120.0  # seconds the reaper lives past the deadline, retrying while a deploy holds the lock
 REAPER_FILE = "warm-reaper.json"
 
