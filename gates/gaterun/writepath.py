@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import secrets
 import time
 from collections.abc import Iterator, Mapping
@@ -200,14 +201,17 @@ class WritePath:
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None:
+            waits = self.config.database
+            # Connecting is bounded as each statement of the session is ([database] statement_timeout); libpq
+            # takes whole seconds.
+            bound = math.ceil(waits.statement_timeout)
             try:
                 self._conn = psycopg.connect(
-                    self.db_url, autocommit=True, connect_timeout=10, cursor_factory=BoundedCursor,
+                    self.db_url, autocommit=True, connect_timeout=bound, cursor_factory=BoundedCursor,
                     application_name="gates write-path molecule",
                 )  # fmt: skip
             except psycopg.Error as exc:
-                fail(f"cannot connect to the {self.env.name} database: {exc}")
-            waits = self.config.database
+                fail(f"cannot connect to the {self.env.name} database within {bound}s: {exc}")
             set_bounds(self._conn, waits.lock_timeout, waits.statement_timeout)
         return self._conn
 

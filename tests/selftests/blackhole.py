@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
+
+from tests.selftests.httpfixtures import answering
 
 
 @pytest.fixture
@@ -26,23 +25,9 @@ def serving(body: bytes | Callable[[str], bytes], content_type: str = "text/html
     """A local server answering every GET with ``status`` and ``body`` (or ``body(its base URL)``); its base URL."""
     urls: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            payload = body(urls[0]) if callable(body) else body
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def answer(method: str, path: str, sent: bytes) -> tuple[int, str, bytes]:
+        return status, content_type, body(urls[0]) if callable(body) else body
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    urls.append(f"http://127.0.0.1:{server.server_address[1]}")
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield urls[0]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with answering(answer) as url:
+        urls.append(url)
+        yield url

@@ -6,13 +6,18 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from gates.bench.sandbox import DEMO, free_port, write_config
+from gates.core.procs import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 __all__ = [
@@ -24,6 +29,7 @@ __all__ = [
     "junit_results",
     "none_failed",
     "port_is_free",
+    "running_demo",
     "write_config",
 ]
 
@@ -59,6 +65,34 @@ def demo_copy(folder: Path, faults: dict[str, Any] | None = None) -> Path:
     if faults:
         (target / "faults.json").write_text(json.dumps(faults))
     return target
+
+
+@contextlib.contextmanager
+def running_demo(database: str, log: Path, app: Path = DEMO) -> Iterator[str]:
+    """The Python demo (``app``: DEMO or a copy of it) started by hand on a free port against ``database``, as a tool
+    other than gates would deploy it, its output in ``log``; its URL. Stopped (its whole session) afterwards."""
+    port = free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=app, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "DATABASE_URL": database},
+            start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until("the demo to answer", lambda: _answers(url), timeout=60)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def gates(

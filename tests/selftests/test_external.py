@@ -6,54 +6,21 @@ would have deployed it; gates only knows its URL and database.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from gates.core.procs import wait_until
 from gates.gaterun.runner import run_gate
 from gates.target import open_config
-from tests.selftests.demo import DEMO, free_port, gates, junit_results
+from tests.selftests.demo import DEMO, gates, junit_results, running_demo
 
 DB_ENV = "GATES_EXTERNAL_DB"
 HEALTH = "test_every_health_path_answers_200"
 INSTANCE_LEVEL = ("test_environment_serves_the_release_just_deployed", "test_every_machine_answers_every_health_path")
-
-
-@contextlib.contextmanager
-def running_demo(database: str, log: Path) -> Iterator[str]:
-    """The demo app started by hand on a free port; its URL."""
-    port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=DEMO, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "DATABASE_URL": database},
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until("the demo to answer", lambda: _answers(url), timeout=60)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url + "/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def external_config(folder: Path, url: str, env: str = "staging", extra: str = "") -> Path:

@@ -4,15 +4,14 @@ out, and two visits of the healthy page pass against each other (no false alarm)
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from gates.checks.layout import LAYOUT_PROBE, LayoutProbe, layout_collapsed
 from gates.checks.visual import annotate, compare, screenshots_match
+from tests.selftests.httpfixtures import answering
 
 LOAD_TIMEOUT = 30.0  # seconds: a loaded machine's Chromium opens a local page well within this
 WAIT_MS = 3000  # the probe's own bound on stylesheets still loading
@@ -47,31 +46,17 @@ def site() -> Iterator[str]:
     """The same page three ways: /healthy/ with its stylesheet, /broken/ whose stylesheet answers 404, and
     /mistyped/ whose stylesheet comes as text/html (the browser refuses it)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status, kind, body = 404, "text/plain", b"not found"
-            if self.path.endswith("/"):
-                status, kind, body = 200, "text/html", _PAGE.encode()
-            elif self.path == "/healthy/app.css":
-                status, kind, body = 200, "text/css", _CSS.encode()
-            elif self.path == "/mistyped/app.css":
-                status, kind, body = 200, "text/html", _CSS.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
+        if path.endswith("/"):
+            return 200, "text/html", _PAGE.encode()
+        if path == "/healthy/app.css":
+            return 200, "text/css", _CSS.encode()
+        if path == "/mistyped/app.css":
+            return 200, "text/html", _CSS.encode()
+        return 404, "text/plain", b"not found"
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with answering(answer) as url:
+        yield url
 
 
 def visit(browser: Any, url: str) -> tuple[bytes, LayoutProbe]:

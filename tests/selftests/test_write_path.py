@@ -14,22 +14,23 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
-from gates.core.procs import wait_until
+from gates.config import load
+from gates.gaterun.writepath import WritePath
+from tests.selftests.blackhole import black_hole
 from tests.selftests.dashboard import release_with, serve
-from tests.selftests.demo import DEMO, REPO, demo_copy, free_port, junit_results
+from tests.selftests.demo import DEMO, REPO, demo_copy, junit_results, running_demo, write_config
+from tests.selftests.httpfixtures import answering
+
+__all__ = ["black_hole"]  # a fixture of this module
 
 DB_ENV = "GATES_SELFTEST_WRITE_PATH_DB"
 EXAMPLE = REPO / "examples" / "molecules" / "test_signup_write.py"
@@ -50,32 +51,9 @@ def signups(database: str) -> list[tuple[str, str]]:
         return [(str(e), str(n)) for e, n in conn.execute("select email, name from public.signups").fetchall()]
 
 
-@contextlib.contextmanager
-def stand_in(database: str, folder: Path, faults: dict[str, Any] | None = None) -> Iterator[str]:
+def stand_in(database: str, folder: Path, faults: dict[str, Any] | None = None) -> contextlib.AbstractContextManager[str]:
     """The Python demo (a copy, with ``faults``) started by hand on a free port against ``database``; its URL."""
-    app = demo_copy(folder, faults)
-    port = free_port()
-    with (folder / "app.log").open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=app, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "DATABASE_URL": database},
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until("the demo to answer", lambda: _answers(url), timeout=60)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url + "/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return running_demo(database, folder / "app.log", demo_copy(folder, faults))
 
 
 def team_run(
@@ -141,33 +119,13 @@ def form_server() -> Iterator[str]:
     """GET any path: a form posting to it. POST /silent: the form again (no confirmation); /liar: a confirmation,
     yet nothing stored; any other path: HTTP 500."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, body: str) -> None:
-            payload = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def answer(method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
+        form = _FORM.format(path=path)
+        page = {"/silent": form, "/liar": _CONFIRMED}.get(path) if method == "POST" else form
+        return (200, "text/html", page.encode()) if page else (500, "text/html", b"<!doctype html><p>server error</p>")
 
-        def do_GET(self) -> None:
-            self._send(200, _FORM.format(path=self.path))
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            answers = {"/silent": (200, _FORM.format(path=self.path)), "/liar": (200, _CONFIRMED)}
-            self._send(*answers.get(self.path, (500, "<!doctype html><p>server error</p>")))
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with answering(answer) as url:
+        yield url
 
 
 _KIT_MOLECULES = """
@@ -228,6 +186,16 @@ def test_the_kits_failures_each_name_what_was_waited_for(database, tmp_path):
     for name, message in expected.items():
         assert message in results[name], f"{name}: {results[name]}\n{output}"
     assert signups(database) == []
+
+
+def test_the_kits_connection_is_bounded_by_the_database_statement_timeout(black_hole, tmp_path):
+    """Against a database that accepts and never answers, the kit's read-back fails within `[database]
+    statement_timeout` (here 3s, not a bound of its own), naming the environment and that bound."""
+    config = load(write_config(tmp_path, environments={"staging": {}}, database={"statement_timeout": 3.0}))
+    silent = f"postgresql://gates@127.0.0.1:{black_hole.rsplit(':', 1)[1]}/demo"
+    kit = WritePath(None, config, config.environment("staging"), silent)  # type: ignore[arg-type]  # no pytest request needed
+    with pytest.raises(pytest.fail.Exception, match=r"^cannot connect to the staging database within 3s: "):
+        kit.read_back("select 1", {})
 
 
 def test_production_runs_no_write_path_molecule_unless_its_config_allows_writes(database, tmp_path):
