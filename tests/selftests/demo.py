@@ -30,6 +30,7 @@ __all__ = [
     "none_failed",
     "port_is_free",
     "running_demo",
+    "skips",
     "write_config",
 ]
 
@@ -127,6 +128,11 @@ def junit_results(xml: Path) -> dict[str, str]:
 def failures(results: dict[str, str]) -> dict[str, str]:
     """The molecules of ``junit_results`` that failed (neither passed nor skipped), with their messages."""
     return {name: said for name, said in results.items() if said != "passed" and not said.startswith("skipped: ")}
+
+
+def skips(results: dict[str, str]) -> dict[str, str]:
+    """The molecules of ``junit_results`` that were skipped, with the reasons they gave."""
+    return {name: said.removeprefix("skipped: ") for name, said in results.items() if said.startswith("skipped: ")}
 
 
 def none_failed(results: dict[str, str]) -> bool:
