@@ -9,6 +9,10 @@ and a trailer after::
     {"at", "url", "status", "seconds", "error", "release", "server"}      one per request
     {"end": {"after", "outcome", "deployed_at", "requests", "seconds", "cpu_seconds", "waived", "settle"}}
 
+The child says ``{"ready": pid}`` on stdout once it runs, before its first request, and its account of
+itself at the end. Starting it is two waits, each bounded by what it waits for: the child's start (a
+Python start-up and its imports, START_TIMEOUT), then its first request, recorded answered or failed
+within the request's own bound (``[probe] timeout``, sampler.request_bound).
 The child stops when its stdin closes, so it never outlives the gates process that started it.
 The first release of an environment is not probed: nothing served before it, so there is no
 downtime to measure, and the trailer says so (``waived``); nor is a rollout into an environment
@@ -23,6 +27,7 @@ import datetime as dt
 import json
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -39,9 +44,12 @@ from gates.core.measurement import Measurement
 from gates.core.procs import wait_until
 from gates.core.redact import redact
 from gates.monitor.plot import plot_timeline
-from gates.monitor.sampler import Sample, sample
+from gates.monitor.sampler import Sample, request_bound, sample
 
-START_TIMEOUT = 15.0  # the child sends its first request
+# The child runs: a Python start-up and the imports of this module, 0.3 s of CPU on an idle machine and
+# up to 2.4 s measured at a load of 10 on 2 cores. Its first request has its own bound (request_bound).
+START_TIMEOUT = 15.0
+READY = "ready"  # the key of the child's first line on stdout: it runs
 SETTLE_TIMEOUT = 15.0  # after the deploy: the serving release answers alone, the minimum is reached
 STREAK = 20  # answers in a row from one release that show it serves alone
 MAX_SECONDS = 3600.0  # a probe never runs longer, whatever happens to its parent
@@ -187,6 +195,15 @@ def plot(run: ProbeRun, path: Path) -> Path:
     return plot_timeline(run.samples, title, path, marks=marks, by_release=True)
 
 
+def _said(line: str) -> dict[str, Any]:
+    """A line the child printed: its JSON object, or an empty one when it printed something else."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _version(value: Any) -> int | None:
     return int(value) if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else None
 
@@ -224,6 +241,7 @@ class Probe:
         self.deployed_at: float | None = None
         self._offset = 0
         self._seen: list[Sample] = []
+        self._said = b""  # what the child said on stdout while it started
 
     def start(self) -> Probe:
         """Write the header; unless this is the first release, start the child and wait for its first request."""
@@ -238,15 +256,18 @@ class Probe:
         self._offset = self.path.stat().st_size
         if self.waived:
             return self
-        args = [sys.executable, "-m", "gates.gaterun.probe", "--out", str(self.path), "--rate", str(p.rate)]
-        args += ["--concurrency", str(p.concurrency), "--timeout", str(p.timeout), *urls]
         self.proc = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            self._argv(urls), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
+        first = max(request_bound(url, p.timeout) for url in urls)
         try:
             state = wait_until(
-                f"the probe of {self.env.name} to send its first request", self._started, timeout=START_TIMEOUT
+                f"the probe of {self.env.name} to start (a Python process)", self._running, timeout=START_TIMEOUT
             )
+            if state != "exited":
+                bounded = f"answered or failed: [probe] timeout = {p.timeout:g}s bounds its connect and each read"
+                what = f"the probe of {self.env.name} to send its first request ({bounded})"
+                state = wait_until(what, self._started, timeout=first)
         except GatesError:
             self._stop()
             raise
@@ -286,6 +307,27 @@ class Probe:
         self._seen += fresh
         return fresh
 
+    def _argv(self, urls: list[str]) -> list[str]:
+        p = self.config.probe
+        args = [sys.executable, "-m", "gates.gaterun.probe", "--out", str(self.path), "--rate", str(p.rate)]
+        return [*args, "--concurrency", str(p.concurrency), "--timeout", str(p.timeout), *urls]
+
+    def _running(self) -> str | None:
+        """ "running" once the child said so on stdout, "exited" if it ended first."""
+        proc = self.proc
+        if proc is None or proc.stdout is None:
+            return "exited"
+        # The raw pipe, never its buffered reader: what is left stays for the account read at the end.
+        fd = proc.stdout.fileno()
+        while b"\n" not in self._said and select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return "exited"
+            self._said += chunk
+        if b"\n" in self._said:
+            return "running" if READY in _said(self._said.split(b"\n", 1)[0].decode(errors="replace")) else "exited"
+        return "exited" if proc.poll() is not None else None
+
     def _started(self) -> str | None:
         if self.proc is not None and self.proc.poll() is not None:
             return "exited"
@@ -320,8 +362,9 @@ class Probe:
             proc.kill()
             out, err = proc.communicate()
         try:
-            account: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
+            lines = (self._said.decode(errors="replace") + out).splitlines()
+            account = next(d for d in map(_said, reversed(lines)) if d and READY not in d)
+        except StopIteration:
             return {"error": redact(f"the probe exited {proc.returncode}: {err.strip()[-300:]}")}
         return account
 
@@ -339,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS)
     parser.add_argument("urls", nargs="+")
     args = parser.parse_args(argv)
+    print(json.dumps({READY: os.getpid()}), flush=True)  # the parent's wait for the first request starts now
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # Ctrl-C reaches the whole process group: the parent decides when the probe stops (it closes stdin).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import ipaddress
 import itertools
 import threading
 import time
@@ -25,6 +26,25 @@ from gates.core.health import RELEASE_HEADER
 from gates.core.redact import redact
 
 SERVER_HEADER = "X-Gates-Server"  # the instance that answered (the local platform's HAProxy adds it)
+# Resolving a host name is not bounded by the socket's timeout: the resolver's own default bounds it
+# (resolv.conf(5): 5 s a try, 2 tries).
+RESOLVE_TIMEOUT = 10.0
+
+
+def request_bound(url: str, timeout: float) -> float:
+    """The longest one request to ``url`` can take before it is recorded, answered or failed.
+
+    ``timeout`` is the socket's (``http.client``): it bounds the connect, then each read of the answer
+    (the small answers probed are read in two: the head, the body); a host name is resolved first,
+    under the resolver's own bound.
+    """
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        resolve = 0.0
+    except ValueError:
+        resolve = RESOLVE_TIMEOUT
+    return resolve + 3 * timeout
 
 
 @dataclasses.dataclass(frozen=True)
