@@ -19,11 +19,10 @@ from psycopg import sql
 from gates.config import Config, DatabaseConfig
 from gates.core.errors import ConfigError
 from gates.core.redact import redact
-from gates.database.waits import BoundedCursor, set_bounds
+from gates.database.waits import BoundedCursor, connect_timeout, set_bounds
 
 SCHEMA = "gates"
 API_ROLES = ("anon", "authenticated")
-CONNECT_TIMEOUT = 10
 
 # Server-side keepalives: a holder whose machine vanishes (no FIN ever sent) is noticed by the server
 # within about a minute and its session (with its advisory lock) ends. Any user may set these.
@@ -125,7 +124,7 @@ def connect(url: str, purpose: str, waits: DatabaseConfig | None = None) -> psyc
     conn = psycopg.connect(
         url,
         autocommit=True,
-        connect_timeout=CONNECT_TIMEOUT,
+        connect_timeout=connect_timeout(bounds),
         keepalives=1,
         keepalives_idle=30,
         keepalives_interval=10,

@@ -9,7 +9,7 @@ import psycopg
 
 from gates.config import Config, DatabaseConfig, Environment
 from gates.core.errors import ConfigError
-from gates.database.waits import BoundedCursor, set_bounds
+from gates.database.waits import BoundedCursor, connect_timeout, set_bounds
 
 __all__ = [
     "BoundedCursor", "database_url", "gate_connection", "has_database", "local_database_name", "prepare_database",
@@ -71,6 +71,8 @@ def gate_connection(url: str, env: Environment, config: Config | None = None) ->
     """
     waits = config.database if config is not None else DatabaseConfig()
     options = "-c default_transaction_read_only=on" if env.is_production else ""
-    conn = psycopg.connect(url, autocommit=True, connect_timeout=10, options=options, cursor_factory=BoundedCursor)
+    conn = psycopg.connect(
+        url, autocommit=True, connect_timeout=connect_timeout(waits), options=options, cursor_factory=BoundedCursor
+    )
     set_bounds(conn, waits.lock_timeout, waits.statement_timeout)
     return conn

@@ -32,11 +32,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from gates.config import Config
+from gates.config import Config, DatabaseConfig
 from gates.core.errors import GatesError, UsageError
 from gates.core.procs import run, wait_until
 from gates.core.redact import redact
 from gates.database import baseline
+from gates.database.waits import connect_timeout
 
 SUPABASE_ROLES = baseline.API_ROLES
 STATE_FILE = "postgres.json"
@@ -54,15 +55,16 @@ _LOG_TAIL = 12
 class LocalCluster:
     """One Postgres cluster on 127.0.0.1:``port`` whose state is kept in ``state_dir``."""
 
-    def __init__(self, state_dir: Path, port: int) -> None:
+    def __init__(self, state_dir: Path, port: int, waits: DatabaseConfig | None = None) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.port = port
+        self.waits = waits or DatabaseConfig()  # [database]: how long its sessions may take to connect
         digest = hashlib.sha1(str(self.state_dir).encode(), usedforsecurity=False).hexdigest()[:12]
         self.base_dir = RUN_ROOT / f"gates-pg-{digest}"
 
     @classmethod
     def for_config(cls, config: Config) -> LocalCluster:
-        return cls(config.state_dir, config.local.postgres_port)
+        return cls(config.state_dir, config.local.postgres_port, config.database)
 
     # -- where things are
 
@@ -221,7 +223,7 @@ class LocalCluster:
 
     def _connect(self, dbname: str) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self.url(dbname), autocommit=True, connect_timeout=10)
+            return psycopg.connect(self.url(dbname), autocommit=True, connect_timeout=connect_timeout(self.waits))
         except psycopg.Error as exc:
             raise GatesError(
                 redact(f"local cluster on 127.0.0.1:{self.port} not reachable ({exc}); is it started?")

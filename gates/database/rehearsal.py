@@ -41,7 +41,7 @@ from gates.database.migrations import (
 )
 from gates.database.rehearsed import FileOutcome, Inspect, PendingRehearsal, Rehearsal
 from gates.database.sqltext import split_statements
-from gates.database.waits import milliseconds, step_session
+from gates.database.waits import connect_timeout, milliseconds, step_session
 
 # A rehearsal must end: a statement that waits on a lock or loops is a failure, not a hang.
 STATEMENT_TIMEOUT = "120s"
@@ -116,26 +116,26 @@ def _rehearse(
     with tempfile.TemporaryDirectory(prefix="gates-rehearsal-") as tmp:
         dump = Path(tmp) / "schema.dump"
         _dump_schema(target_url, dump, log, waits, session)
-        with _connect(admin_url) as admin:
+        with _connect(admin_url, waits) as admin:
             admin.execute(sql.SQL("create database {} template template0").format(sql.Identifier(name)))
         try:
-            restore_errors = _restore(scratch_url, dump, log)
-            with _connect(scratch_url) as conn:
+            restore_errors = _restore(scratch_url, dump, log, waits)
+            with _connect(scratch_url, waits) as conn:
                 # The target's own objects come first; the baseline adds only what they lack.
                 baseline.install(conn)
-            outcomes = tuple(_apply(scratch_url, f) for f in pending)
-            inspected = _inspect(scratch_url, inspect) if inspect is not None else ()
+            outcomes = tuple(_apply(scratch_url, f, waits) for f in pending)
+            inspected = _inspect(scratch_url, inspect, waits) if inspect is not None else ()
         finally:
-            with _connect(admin_url) as admin:
+            with _connect(admin_url, waits) as admin:
                 admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
     return Rehearsal(outcomes, restore_errors, inspected)
 
 
-def _inspect(url: str, inspect: Inspect) -> tuple[Measurement, ...]:
+def _inspect(url: str, inspect: Inspect, waits: DatabaseConfig) -> tuple[Measurement, ...]:
     """What ``inspect`` finds in the scratch database; a database error on the way is a failed Measurement
     saying so (fail closed), never an exception out of the rehearsal."""
     try:
-        with _connect(url) as conn:
+        with _connect(url, waits) as conn:
             return tuple(inspect(conn))
     except (GatesError, psycopg.Error) as exc:
         problem = f"the scratch database could not be judged: {_first_line(exc)}"
@@ -156,10 +156,10 @@ def _dump_schema(url: str, dest: Path, log: Path | None, waits: DatabaseConfig, 
         raise GatesError(redact(f"the target's schema could not be dumped (pg_dump exit {result.returncode}): {tail}"))
 
 
-def _restore(url: str, dump: Path, log: Path | None) -> tuple[str, ...]:
+def _restore(url: str, dump: Path, log: Path | None, waits: DatabaseConfig) -> tuple[str, ...]:
     """Restore without stopping at errors: objects of the platform (roles, extensions this Postgres lacks)
     may not come back, and are not the app's; the errors are kept for the report."""
-    with _connect(url) as conn:
+    with _connect(url, waits) as conn:
         _, major = server_version_of(conn)
     args = [pg_tool("pg_restore", major), "--no-owner", "-d", url, str(dump)]
     result = run(args, timeout=DUMP_TIMEOUT, log=log, check=False)
@@ -167,11 +167,11 @@ def _restore(url: str, dump: Path, log: Path | None) -> tuple[str, ...]:
     return tuple(redact(e) for e in errors if "errors ignored on restore" not in e)
 
 
-def _apply(url: str, f: MigrationFile) -> FileOutcome:
+def _apply(url: str, f: MigrationFile, waits: DatabaseConfig) -> FileOutcome:
     """Run one file in a session of its own (the CLI resets settings between files) and one transaction."""
     statements = split_statements(f.path.read_text(errors="replace"))
     outcome = FileOutcome(f, len(statements))
-    with _connect(url) as conn:
+    with _connect(url, waits) as conn:
         conn.execute(f"set statement_timeout = '{STATEMENT_TIMEOUT}'".encode())
         try:
             with conn.transaction():
@@ -198,8 +198,8 @@ def _target(url: str, waits: DatabaseConfig, session: str) -> psycopg.Connection
         raise GatesError(redact(f"cannot connect to the database: {exc}")) from None
 
 
-def _connect(url: str) -> psycopg.Connection[Any]:
+def _connect(url: str, waits: DatabaseConfig) -> psycopg.Connection[Any]:
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        return psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout(waits))
     except psycopg.Error as exc:
         raise GatesError(redact(f"cannot connect to the database: {exc}")) from None

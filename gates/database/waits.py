@@ -10,6 +10,7 @@ statement's error (``held_locks``), and on the progress line while the wait goes
 from __future__ import annotations
 
 import contextlib
+import math
 import weakref
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -69,6 +70,13 @@ def _shown(seconds: float) -> str:
 _BOUNDS: weakref.WeakKeyDictionary[psycopg.Connection[Any], dict[str, str]] = weakref.WeakKeyDictionary()
 
 
+def connect_timeout(waits: DatabaseConfig) -> int:
+    """How long a session of gates may take to connect: as long as one of its statements may run (``[database]
+    statement_timeout``), in the whole seconds libpq takes, at least the 2 s it enforces (a shorter one it reads as
+    2, and an error naming the bound must name the one applied)."""
+    return max(2, math.ceil(waits.statement_timeout))
+
+
 def set_bounds(conn: psycopg.Connection[Any], lock_timeout: float, statement_timeout: float) -> None:
     """Bound every later statement of ``conn``. SET rather than startup options: poolers (Supabase's among
     them) may drop those."""
@@ -83,8 +91,9 @@ def step_session(url: str, purpose: str, waits: DatabaseConfig) -> psycopg.Conne
     """An autocommit session of a release step, named ``purpose`` in pg_stat_activity, bounded by ``[database]
     lock_timeout`` and ``step_statement_timeout``; a cancelled statement's error names the lock and its holder."""
     conn = psycopg.connect(
-        url, autocommit=True, connect_timeout=10, application_name=purpose[:63], cursor_factory=BoundedCursor
-    )
+        url, autocommit=True, connect_timeout=connect_timeout(waits), application_name=purpose[:63],
+        cursor_factory=BoundedCursor,
+    )  # fmt: skip
     set_bounds(conn, waits.lock_timeout, waits.step_statement_timeout)
     return conn
 

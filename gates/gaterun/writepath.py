@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import secrets
 import time
 from collections.abc import Iterator, Mapping
@@ -36,7 +35,7 @@ from psycopg import sql
 from gates.config import Config, Environment
 from gates.core.measurement import Measurement
 from gates.core.redact import redact
-from gates.database.waits import BoundedCursor, set_bounds
+from gates.database.waits import BoundedCursor, connect_timeout, set_bounds
 
 CONFIRMATION = '[role="status"]'  # where a form says it took the submission (a live region, as screen readers hear it)
 READ_BACK_TIMEOUT = 5.0  # seconds: an app that confirmed has committed; an asynchronous writer gets this long
@@ -202,9 +201,7 @@ class WritePath:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None:
             waits = self.config.database
-            # Connecting is bounded as each statement of the session is ([database] statement_timeout); libpq
-            # takes whole seconds.
-            bound = math.ceil(waits.statement_timeout)
+            bound = connect_timeout(waits)
             try:
                 self._conn = psycopg.connect(
                     self.db_url, autocommit=True, connect_timeout=bound, cursor_factory=BoundedCursor,
