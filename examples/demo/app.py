@@ -54,6 +54,8 @@ import asyncio
 import html
 import json
 import os
+import select
+import threading
 import time
 from pathlib import Path
 from typing import Any, LiteralString
@@ -89,7 +91,11 @@ FAULT_KEYS = {
 }
 RELEASE = int(os.environ.get("APP_RELEASE") or 0)
 INSTANCE = os.environ.get("APP_INSTANCE", "")
-DB_CONNECT_TIMEOUT = 2  # seconds: a health check must answer well within the gate's budget
+# Seconds a new database connection may take: a health check must answer well within the gate's budget. Only
+# a new connection pays it: queries reuse open ones (Idle below), so a busy machine, where forking a Postgres
+# backend and its password exchange may take seconds, never turns "the database is reachable" into a 503.
+DB_CONNECT_TIMEOUT = 2
+DB_IDLE_MAX = 4  # open connections kept between requests, per process: a probe sends 4 at once
 
 
 def load_faults(path: Path) -> dict[str, Any]:
@@ -164,17 +170,59 @@ class DatabaseUnavailable(Exception):
     """The database is not configured, not reachable, or not migrated; the message is safe to show."""
 
 
+class Idle:
+    """Open database connections between requests, as an app's pool keeps them: one request uses one at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conns: list[psycopg.Connection[Any]] = []
+
+    def take(self) -> psycopg.Connection[Any] | None:
+        with self._lock:
+            while self._conns:
+                conn = self._conns.pop()
+                if not conn.closed and not conn.broken and not select.select([conn.fileno()], [], [], 0)[0]:
+                    return conn
+                # An idle connection the server has spoken on was ended by it (restarted, idle timeout, terminated):
+                # it says nothing of the database now, a new connection does.
+                conn.close()
+        return None
+
+    def give_back(self, conn: psycopg.Connection[Any]) -> None:
+        with self._lock:
+            if len(self._conns) < DB_IDLE_MAX and not conn.broken:
+                self._conns.append(conn)
+                return
+        conn.close()
+
+
+IDLE = Idle()
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    # prepare_threshold=None: Supabase's transaction pooler does not keep prepared statements.
+    conn = psycopg.connect(url, connect_timeout=DB_CONNECT_TIMEOUT, autocommit=True, prepare_threshold=None)
+    conn.execute("set statement_timeout = '2s'")
+    return conn
+
+
+def run(conn: psycopg.Connection[Any], sql: LiteralString, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    cursor = conn.execute(sql, params)
+    return cursor.fetchall() if cursor.description else []
+
+
 def query(sql: LiteralString, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Rows of one statement (none for a write: it commits); raise DatabaseUnavailable without ever revealing the URL."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         raise DatabaseUnavailable("database not configured")
     try:
-        # prepare_threshold=None: Supabase's transaction pooler does not keep prepared statements.
-        with psycopg.connect(url, connect_timeout=DB_CONNECT_TIMEOUT, autocommit=True, prepare_threshold=None) as conn:
-            conn.execute("set statement_timeout = '2s'")
-            cursor = conn.execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
+        conn = IDLE.take() or connect(url)
+        try:
+            rows = run(conn, sql, params)
+        finally:
+            IDLE.give_back(conn)
+        return rows
     except psycopg.OperationalError:
         raise DatabaseUnavailable("database unreachable") from None
     except psycopg.Error:
