@@ -46,8 +46,9 @@ from gates.core.redact import redact
 from gates.monitor.plot import plot_timeline
 from gates.monitor.sampler import Sample, request_bound, sample
 
-# The child runs: a Python start-up and the imports of this module, 0.3 s of CPU on an idle machine and
-# up to 2.4 s measured at a load of 10 on 2 cores. Its first request has its own bound (request_bound).
+# The child runs: a Python start-up and the imports of this module, 0.3 s on an idle machine, 0.9 to 2.7 s
+# measured at a load of 11 on 2 cores (its first request then took 0.02 to 0.4 s more). Its first request
+# has its own bound (request_bound).
 START_TIMEOUT = 15.0
 READY = "ready"  # the key of the child's first line on stdout: it runs
 SETTLE_TIMEOUT = 15.0  # after the deploy: the serving release answers alone, the minimum is reached
