@@ -27,8 +27,11 @@ _WORD_LENGTH = 16
 _lock = threading.Lock()
 _secrets: set[str] = set()  # masked wherever they appear
 
-# scheme://user:password@host -> scheme://user:***@host
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?P<at>@)")
+# scheme://user:password@host -> scheme://user:***@host. The scheme is the last 32 characters at most of the run
+# before "://" (a scheme is short; what comes before it is kept as it was either way): an unbounded scheme made
+# every start inside a long run of letters and digits (a base64 screenshot in an HTML report) scan to the run's
+# end, a second per half-megabyte report.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z0-9+.-]{1,32}://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?P<at>@)")
 # Assignments that carry secrets in libpq strings, environments, query strings and command lines
 # (DB_PASSWORD=, PGPASSWORD=, --password=, ?token=, "password": "..."); never a keyword followed by prose.
 _KEY_VALUE = re.compile(
@@ -121,9 +124,10 @@ def keep_file(path: Path) -> bool:
     if path.suffix.lower() not in TEXT_SUFFIXES or not path.is_file():
         return False
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    if redact(text) == text:
+    masked = redact(text)
+    if masked == text:
         return False
-    keep(path, text)
+    keep(path, masked)  # masked already: keeping it masks again, at no cost but the time
     return True
 
 

@@ -28,6 +28,15 @@ def test_url_passwords_and_registered_secrets_are_masked():
     assert "postgresql://postgres:***@127.0.0.1:5432/db" in clean
 
 
+def test_a_url_password_is_masked_whatever_runs_before_its_scheme():
+    """A URL's password is masked when its scheme follows a long run of letters, digits or +.- (a base64 blob of an
+    HTML report, a digit-led word), and the text around it is kept as it was."""
+    for before in ("", "x" * 500, "a" + "1" * 40, "AAAA+/" * 100 + "9z", "1+"):
+        text = f"<img src=data:{before}postgresql://app:pw-Zq81x@db:5432/app> end"
+        assert redact(text) == f"<img src=data:{before}postgresql://app:***@db:5432/app> end"
+    assert redact("no url " + "Qk1x+9" * 5000) == "no url " + "Qk1x+9" * 5000
+
+
 def test_a_common_word_password_is_masked_only_where_it_is_a_password():
     """A database password `postgres` is masked in URLs, connection strings and PGPASSWORD=, never in paths or
     user names; a distinctive password is masked wherever it appears."""
