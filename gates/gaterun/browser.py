@@ -5,7 +5,9 @@ overrides pytest-playwright's: Playwright launches Debian's Chromium (never a do
 ``admin_visit`` opens the Admin page embedding the dashboard (or, without an admin_url, the
 dashboard itself) once per session (per xdist worker), waits until it is ready, watches every
 frame for the settle window, and records it all; every browser call is bounded, so a page that
-never answers is a failed visit, not an exception. The browser molecules judge that record. Every
+never answers is a failed visit, not an exception. It is made together with the visual comparison's
+visits of both releases when the run holds that molecule (``gate_visits``): one browser, their loads
+overlapping, one settle window. The browser molecules judge that record. Every
 test that used it gets the screenshot and the console log of all frames in the HTML report, the
 first one also the recording of the visit when it was recorded; on failure the Playwright trace is
 saved beside the report (run by hand without one: in a folder of its own, never the working tree)
@@ -16,6 +18,7 @@ folder instead, never into a shared report.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -29,7 +32,7 @@ from gates.checks.browser import Visit
 from gates.config import Config, Environment
 from gates.core.httpclient import no_answer_from
 from gates.core.redact import redact
-from gates.gaterun.visit import records_video, storage_state, visit_admin
+from gates.gaterun.visit import Planned, records_video, storage_state, visit_together
 
 # Root on a closed network: no sandbox (root), nothing that phones home or updates itself.
 CHROMIUM_FLAGS = (
@@ -65,26 +68,64 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": chromium_path(), "args": args}
 
 
+@dataclasses.dataclass(frozen=True)
+class Visits:
+    """Every visit one gate run's molecules judge, made together: the Admin page's (the browser molecules'), and
+    the dashboard of each release the visual comparison looks at (None: not asked for in this run, or nothing to
+    compare)."""
+
+    admin: Visit | None = None
+    baseline: Visit | None = None
+    candidate: Visit | None = None
+
+
 @pytest.fixture(scope="session")
-def admin_visit(
+def gate_visits(
     request: pytest.FixtureRequest, browser: Any, gates_config: Config, environment: Environment
-) -> Iterator[Visit]:
-    """The dashboard of the environment (in its Admin page when there is one), opened once, with everything
-    every frame did until the settle window ended."""
-    state = storage_state(gates_config)
+) -> Iterator[Visits]:
+    """The visits this gate run's molecules ask for, made together in one browser: first the Admin page, alone (how
+    soon it is ready is what the load molecule judges), then both releases' dashboards for the visual comparison,
+    loading while the Admin page is watched; one settle window serves all (gates.gaterun.visit.visit_together)."""
+    from gates.gaterun.comparison.fixtures import comparison_pages
+
+    compares = _asked_for(request.session, "dashboards")
+    admin = _asked_for(request.session, "admin_visit") or not compares
+    sides = comparison_pages(request, gates_config, environment) if compares else []
+    state = storage_state(gates_config) if admin else None
     with tempfile.TemporaryDirectory(prefix="gates-trace-") as tmp:
         trace = Path(tmp) / "trace.zip"
         video = records_video(gates_config, environment)
-        visit = visit_admin(browser, gates_config, environment, storage_state=state, trace=trace, video=video,
-                            layout=True)  # fmt: skip
-        if visit.silent:
-            # One deadline per gate: the HTTP molecules do not wait again for what the browser found silent.
-            no_answer_from(visit.silent, f"the browser's visit of {visit.silent} (within {visit.timeout:g}s)")
-        request.config.stash[_TRACE_KEY] = trace if trace.is_file() else None
-        request.config.stash[_PRIVATE_KEY] = state is not None
-        _keep_video(request.config, visit)
-        yield visit
-        _keep_trace_if_failed(request.config, trace, private=state is not None, config=gates_config)
+        waves = [[Planned(environment, state, trace, video, layout=True)]] if admin else []
+        made = visit_together(browser, gates_config, [*waves, sides] if sides else waves)
+        visits = Visits(made[0] if admin else None, *(made[-2:] if sides else ()))
+        if visits.admin is not None:
+            _admin_visited(request.config, visits.admin, trace, private=state is not None)
+        yield visits
+        if visits.admin is not None:
+            _keep_trace_if_failed(request.config, trace, private=state is not None, config=gates_config)
+
+
+@pytest.fixture(scope="session")
+def admin_visit(gate_visits: Visits) -> Visit:
+    """The dashboard of the environment (in its Admin page when there is one), opened once, with everything
+    every frame did until the settle window ended."""
+    if gate_visits.admin is None:  # pragma: no cover - planned whenever a collected molecule asks for it
+        pytest.fail("the Admin page was not visited: no collected molecule asked for admin_visit", pytrace=False)
+    return gate_visits.admin
+
+
+def _asked_for(session: pytest.Session, fixture: str) -> bool:
+    """Whether a molecule collected in this run uses ``fixture`` (directly or through another fixture)."""
+    return any(fixture in getattr(item, "fixturenames", ()) for item in session.items)
+
+
+def _admin_visited(pyconfig: pytest.Config, visit: Visit, trace: Path, *, private: bool) -> None:
+    if visit.silent:
+        # One deadline per gate: the HTTP molecules do not wait again for what the browser found silent.
+        no_answer_from(visit.silent, f"the browser's visit of {visit.silent} (within {visit.timeout:g}s)")
+    pyconfig.stash[_TRACE_KEY] = trace if trace.is_file() else None
+    pyconfig.stash[_PRIVATE_KEY] = private
+    _keep_video(pyconfig, visit)
 
 
 # ---------------------------------------------------------------------------

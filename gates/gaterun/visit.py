@@ -1,6 +1,8 @@
-"""One visit of the dashboard in Chromium: loaded within its bound, every frame watched for the settle window,
-the tiles read, a screenshot, the recording; every browser call bounded, so a page that never answers is a
-failed visit, not an exception. Driven by the browser gate's fixture (gates.gaterun.browser) and the monitor."""
+"""Visits of the dashboard in Chromium: loaded within its bound, every frame watched for the settle window, the
+tiles read, a screenshot, the recording; every browser call bounded, so a page that never answers is a failed
+visit, not an exception. Several pages are visited together in one browser (``visit_together``: the Admin page and
+the two releases a comparison looks at), their loads overlapping and one settle window serving all. Driven by the
+browser gate's fixture (gates.gaterun.browser) and the monitor; what is asked of each page is gates.gaterun.page's."""
 
 from __future__ import annotations
 
@@ -8,34 +10,26 @@ import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gates.checks.browser import Document, PageEvent, Tile, Visit
-from gates.checks.layout import LAYOUT_PROBE, WAIT_MS
-from gates.config import BrowserConfig, Config, Environment
+from gates.checks.browser import PageEvent, Visit
+from gates.config import Config, Environment
+from gates.gaterun.page import (
+    answered_documents,
+    await_dashboard,
+    layout_probe,
+    listen,
+    no_answer,
+    read_tiles,
+    take_screenshot,
+    timed_out,
+)
 from gates.gaterun.screencast import Screencast
 from gates.platforms.admin import dashboard_url
 
-_POLL_MS = 100
 SCREENSHOT_TIMEOUT = 5.0  # seconds: a page that has painted at all is captured well within this
-READ_TIMEOUT = 5.0  # seconds: reading the tiles once they settled (or the bound ended) is one evaluation
-FRAME_PROBE_TIMEOUT = 1.0  # seconds: is the iframe on the page at all (asked only once the load bound is spent)
-
-
-# The tiles as shown; with ``settled`` asked, false until they have settled: every expected one is on the page,
-# and every tile shown has a value or is in its error state. Polled by the browser itself, as a person looks
-# until the numbers appear; bounded by the caller's timeout (an evaluation alone has none).
-_READ_TILES = """([sel, attr, valueSel, errorSel, expected, settled]) => {
-  const tiles = [...document.querySelectorAll(sel)].map(t => ({
-    name: t.getAttribute(attr) || '',
-    value: ((valueSel && t.querySelector(valueSel)) || t).innerText.trim(),
-    error: !!errorSel && t.matches(errorSel),
-  }));
-  const names = new Set(tiles.map(t => t.name));
-  const done = tiles.length > 0 && tiles.every(t => t.error || t.value !== '') && expected.every(n => names.has(n));
-  return (done || !settled) ? tiles : false;
-}"""
 
 
 def records_video(config: Config, env: Environment) -> bool:
@@ -58,6 +52,18 @@ def readiness(config: Config, env: Environment) -> str:
     return f'{what} in iframe[name="{cfg.frame_name}"]' if env.admin_url else f"{what} on the page"
 
 
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """One page of a visit: the environment whose dashboard it opens (its Admin page when it has an admin_url),
+    and what is kept of it (the logged-in storage state it opens with, the trace, the recording, the layout)."""
+
+    env: Environment
+    storage_state: str | None = None
+    trace: Path | None = None
+    video: bool = False
+    layout: bool = False
+
+
 def visit_admin(
     browser: Any,
     config: Config,
@@ -73,259 +79,184 @@ def visit_admin(
     is ready, watch it for the settle window (``settle`` seconds, default ``[browser] settle``), and record it
     all; with ``layout``, what gates.checks.layout's probe measures in the dashboard's frame once it settled.
     Every browser call is bounded: a timeout is a failed visit saying what got no answer, never an exception."""
+    (visit,) = visit_together(browser, config, [[Planned(env, storage_state, trace, video, layout)]], settle=settle)
+    return visit
+
+
+def visit_together(
+    browser: Any, config: Config, waves: Sequence[Sequence[Planned]], *, settle: float | None = None
+) -> list[Visit]:
+    """Every planned page visited as ``visit_admin`` visits one, in one browser, each in a context of its own;
+    the visits in the order planned.
+
+    The pages of a wave load together (each page's navigation starts once the one before it has begun to answer,
+    and none waits for another to load), a wave once the one before it is ready and its tiles read: a page that
+    must load alone (its load time is judged) is a wave of its own, and the pages after it load while it is watched. One settle window serves them all: it ends once
+    the last page ready has been watched ``settle`` seconds, so each page is watched at least that long after it
+    was ready (those ready earlier, longer). Each page's load has its own bound, from its own navigation."""
     from playwright.sync_api import Error as PlaywrightError
 
-    cfg = config.browser
-    base = Visit(env.admin_url, dashboard_url(config, env), cfg.frame_name, readiness(config, env), cfg.load_timeout,
-                 False, settle=cfg.settle if settle is None else settle)  # fmt: skip
-    if storage_state is not None and not Path(storage_state).is_file():
-        # Fail closed: without its session the Admin shows a login page, not the app.
-        problem = f"[browser] storage_state_env: {cfg.storage_state_env} does not name a storage state file"
-        return _replace(base, load_error=problem)
-    events: list[PageEvent] = []
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=storage_state)
+    watched = config.browser.settle if settle is None else settle
+    pages: list[_Visiting] = []
     try:
-        seen = _observe(context, base, cfg, events, trace=trace, video=video, layout=layout)
-    except PlaywrightError as exc:
-        # A page or browser that crashed mid-visit: a failed load saying so, never an ERROR with a traceback.
-        seen = _replace(base, load_error=f"the browser failed during the visit: {_no_answer(exc, cfg.load_timeout)}")
+        for wave in waves:
+            mine = [_Visiting(browser, config, plan, watched) for plan in wave]
+            pages += mine
+            for step in (_Visiting.open, _Visiting.navigate, _Visiting.await_ready, _Visiting.read_tiles):
+                for page in mine:
+                    page.guarded(step, PlaywrightError)
+        _settle(pages, watched, PlaywrightError)
+        for page in pages:
+            page.guarded(_Visiting.finish, PlaywrightError)
     finally:
-        with contextlib.suppress(PlaywrightError):
-            context.close()
-    return _replace(seen, events=tuple(events))
+        for page in pages:
+            page.close(PlaywrightError)
+    return [page.visit for page in pages]
 
 
-def _observe(
-    context: Any,
-    base: Visit,
-    cfg: BrowserConfig,
-    events: list[PageEvent],
-    *,
-    trace: Path | None,
-    video: bool,
-    layout: bool = False,
-) -> Visit:
-    """The visit itself, in a fresh browser context: load, tiles, settle window, screenshot, trace, recording."""
-    from playwright.sync_api import Error as PlaywrightError
-
-    # The bound of every wait and action not given one of its own (tile reads, tracing).
-    context.set_default_timeout(cfg.load_timeout * 1000)
-    if trace is not None:
-        context.tracing.start(screenshots=True, snapshots=True)
-    page = context.new_page()
-    navigations: list[tuple[Any, str, int]] = []
-    _listen(page, events, navigations)
-    recorder = Screencast.start(context, page, cfg.video_width) if video else None
-    ready, opened = _load(page, base, cfg, navigations, PlaywrightError)
-    if ready.loaded:
-        ready = _replace(ready, tiles=_read_tiles(page, ready, cfg, PlaywrightError))
-        page.wait_for_timeout(base.settle * 1000)  # Playwright's own pump: late errors still arrive
-        if layout:
-            ready = _replace(ready, layout=_layout(page, ready, PlaywrightError))
-    if opened:
-        ready = _replace(ready, documents=_documents(page, ready, navigations))
-    # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.
-    bound = min(cfg.load_timeout, SCREENSHOT_TIMEOUT)
-    screenshot, stalled = _screenshot(page, bound, PlaywrightError) if opened else (None, "")
-    if trace is not None:
-        with contextlib.suppress(PlaywrightError):
-            context.tracing.stop(path=str(trace))
-    clip = None
-    if recorder is not None:
-        # A page that gave no answer to its screenshot would give none to "stop the screencast" either.
-        answers = not (ready.stalled or stalled)
-        clip = recorder.stop(cfg.video_fps, cfg.video_width, cfg.video_frames, cfg.video_max_bytes, answers=answers)
-    return _replace(ready, screenshot=screenshot, stalled=ready.stalled or stalled, video=clip)
+def _settle(pages: Sequence[_Visiting], seconds: float, error_type: type[Exception]) -> None:
+    """Watch every loaded page until the last one ready has been watched ``seconds``: Playwright's own pump on any
+    open page, so late errors still arrive from all of them."""
+    loaded = [p for p in pages if p.watched_from is not None and not p.ended]
+    if not loaded:
+        return
+    until = max(p.watched_from or 0.0 for p in loaded) + seconds
+    for page in loaded:  # a page whose browser failed meanwhile cannot pump: the next one does
+        try:
+            page.page.wait_for_timeout(max(until - time.monotonic(), 0.0) * 1000)
+        except error_type as exc:
+            page.crashed(exc)
+            continue
+        return
 
 
-def _listen(page: Any, events: list[PageEvent], answers: list[tuple[Any, str, int]]) -> None:
-    """Record console messages, uncaught errors, failed requests and error responses of every frame, and the
-    answer (frame, URL, status) of every document any frame navigated to."""
-    page.on("console", lambda m: events.append(PageEvent(f"console.{m.type}", m.text, m.location.get("url", ""))))
-    page.on("pageerror", lambda e: events.append(PageEvent("pageerror", f"{e.name}: {e.message}", _stack_url(e.stack))))
-    page.on(
-        "requestfailed", lambda r: events.append(PageEvent("requestfailed", f"{r.method} failed: {r.failure}", r.url))
-    )
+class _Visiting:
+    """One page of a visit, step by step; a browser failure at any step ends it as a failed visit saying so."""
 
-    def on_response(response: Any) -> None:
-        if response.status >= 400:
-            events.append(PageEvent("response", f"HTTP {response.status}", response.url))
-        if response.request.is_navigation_request():
-            answers.append((response.frame, response.url, response.status))
+    def __init__(self, browser: Any, config: Config, plan: Planned, settle: float) -> None:
+        cfg = config.browser
+        self.browser, self.cfg, self.plan = browser, cfg, plan
+        self.base = Visit(plan.env.admin_url, dashboard_url(config, plan.env), cfg.frame_name,
+                          readiness(config, plan.env), cfg.load_timeout, False, settle=settle)  # fmt: skip
+        self.visit = self.base
+        self.events: list[PageEvent] = []
+        self.navigations: list[tuple[Any, str, int]] = []
+        self.context: Any = None
+        self.page: Any = None
+        self.recorder: Screencast | None = None
+        self.opened = False  # the page's document arrived
+        self.ended = False  # nothing more to do: it failed to open, or the browser failed
+        self.started = 0.0  # when its navigation began: its load's bound runs from there
+        self.watched_from: float | None = None  # when its settle window began (ready, tiles read)
 
-    page.on("response", on_response)
+    def guarded(self, step: Callable[[_Visiting], None], error_type: type[Exception]) -> None:
+        if self.ended:
+            return
+        try:
+            step(self)
+        except error_type as exc:
+            self.crashed(exc)
 
+    def crashed(self, exc: Exception) -> None:
+        """A page or browser that crashed mid-visit: a failed load saying so, never an ERROR with a traceback."""
+        self.visit = _replace(self.base, load_error=f"the browser failed during the visit: "
+                                                    f"{no_answer(exc, self.cfg.load_timeout)}")  # fmt: skip
+        self.ended = True
 
-def _stack_url(stack: str | None) -> str:
-    for word in (stack or "").replace("(", " ").replace(")", " ").split():
-        if "://" in word:
-            return word
-    return ""
+    def open(self) -> None:
+        """A fresh browser context and page, listened to; tracing and the recording started when asked."""
+        state = self.plan.storage_state
+        if state is not None and not Path(state).is_file():
+            # Fail closed: without its session the Admin shows a login page, not the app.
+            problem = f"[browser] storage_state_env: {self.cfg.storage_state_env} does not name a storage state file"
+            self.visit, self.ended = _replace(self.base, load_error=problem), True
+            return
+        self.context = self.browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=state)
+        # The bound of every wait and action not given one of its own (tile reads, tracing).
+        self.context.set_default_timeout(self.cfg.load_timeout * 1000)
+        if self.plan.trace is not None:
+            self.context.tracing.start(screenshots=True, snapshots=True)
+        self.page = self.context.new_page()
+        listen(self.page, self.events, self.navigations)
+        if self.plan.video:
+            self.recorder = Screencast.start(self.context, self.page, self.cfg.video_width)
 
+    def navigate(self) -> None:
+        """Start opening the page: returns once its document's answer began (the navigation committed; bounded), and
+        the page goes on loading while the others are opened and waited for."""
+        from playwright.sync_api import Error as PlaywrightError
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        self.started = time.monotonic()
+        self._opening(lambda left: self.page.goto(self._url, wait_until="commit", timeout=left), PlaywrightError)
 
+    def await_ready(self) -> None:
+        """The document opened, the dashboard's frame found and ready, all within the load's bound."""
+        from playwright.sync_api import Error as PlaywrightError
 
-def _timed_out(exc: Exception) -> bool:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+        waited = self._opening(lambda left: self.page.wait_for_load_state("domcontentloaded", timeout=left),
+                               PlaywrightError)  # fmt: skip
+        if not waited:
+            return
+        self.opened = True
+        deadline = self.started + self.visit.timeout
+        self.visit = await_dashboard(
+            self.page, self.visit, self.cfg, self.navigations, deadline, self.started, PlaywrightError
+        )
 
-    return isinstance(exc, PlaywrightTimeout)
+    def read_tiles(self) -> None:
+        from playwright.sync_api import Error as PlaywrightError
 
+        if self.visit.loaded:
+            self.visit = _replace(self.visit, tiles=read_tiles(self.page, self.visit, self.cfg, PlaywrightError))
+            self.watched_from = time.monotonic()
 
-def _no_answer(exc: Exception, seconds: float) -> str:
-    """A Playwright error in words: a timeout is "no answer within N s", anything else its first line."""
-    return f"no answer within {seconds:g}s" if _timed_out(exc) else _first_line(exc)
+    def finish(self) -> None:
+        """Once watched: the layout, the documents' answers, the screenshot, the trace and the recording."""
+        from playwright.sync_api import Error as PlaywrightError
 
+        page, ready = self.page, self.visit
+        if ready.loaded and self.plan.layout:
+            ready = _replace(ready, layout=layout_probe(page, ready, PlaywrightError))
+        if self.opened:
+            ready = _replace(ready, documents=answered_documents(page, ready, self.navigations))
+        # A page that never opened has nothing to show; one that did (an empty frame, say) is worth a picture.
+        bound = min(self.cfg.load_timeout, SCREENSHOT_TIMEOUT)
+        screenshot, stalled = take_screenshot(page, bound, PlaywrightError) if self.opened else (None, "")
+        if self.plan.trace is not None:
+            with contextlib.suppress(PlaywrightError):
+                self.context.tracing.stop(path=str(self.plan.trace))
+        clip = None
+        if self.recorder is not None:
+            # A page that gave no answer to its screenshot would give none to "stop the screencast" either.
+            answers = not (ready.stalled or stalled)
+            cfg = self.cfg
+            clip = self.recorder.stop(cfg.video_fps, cfg.video_width, cfg.video_frames, cfg.video_max_bytes,
+                                      answers=answers)  # fmt: skip
+        self.visit = _replace(ready, screenshot=screenshot, stalled=ready.stalled or stalled, video=clip)
 
-def _load(
-    page: Any, visit: Visit, cfg: BrowserConfig, answers: list[tuple[Any, str, int]], error_type: type[Exception]
-) -> tuple[Visit, bool]:
-    """Open the page, find the frame showing the dashboard, and wait until it is ready, all within the bound;
-    also whether the page opened at all. A document that answered 4xx/5xx ends the wait at once: whatever it
-    renders, it is not the dashboard."""
-    start = time.monotonic()
-    deadline = start + visit.timeout
-    url = visit.admin_url or visit.dashboard_url
-    try:
-        page.goto(url, wait_until="domcontentloaded", timeout=visit.timeout * 1000)
-    except error_type as exc:
-        silent = url if _timed_out(exc) else ""
-        return _replace(visit, load_error=f"the page {url} did not open: {_no_answer(exc, visit.timeout)}",
-                        silent=silent), False  # fmt: skip
-    frame = _document_frame(page, visit, deadline)
-    if frame is None or not frame.url.startswith("http"):
-        return _replace(visit, load_error=_not_ready(page, visit, frame, error_type)), True
-    failed = next((d for d in _documents(page, visit, answers) if d.status is not None and not d.ok), None)
-    if failed is not None:
-        return _replace(visit, load_error=failed.problem()), True
-    try:
-        # Waits the browser bounds itself: a renderer stuck in a script cannot hold the gate past the bound.
-        left = max(deadline - time.monotonic(), 0.001) * 1000
-        if cfg.ready_selector:
-            frame.locator(cfg.ready_selector).first.wait_for(state="visible", timeout=left)
-        elif cfg.ready_script:
-            frame.wait_for_function(cfg.ready_script, timeout=left, polling=_POLL_MS)
-        else:
-            frame.wait_for_load_state("load", timeout=left)
-    except error_type as exc:
-        detail = "" if _timed_out(exc) else f": {_first_line(exc)}"
-        return _replace(visit, load_error=_not_ready(page, visit, frame, error_type) + detail), True
-    return _replace(visit, loaded=True, seconds=time.monotonic() - start), True
+    def close(self, error_type: type[Exception]) -> None:
+        if self.context is not None:
+            with contextlib.suppress(error_type):
+                self.context.close()
+        self.visit = _replace(self.visit, events=tuple(self.events))
 
+    @property
+    def _url(self) -> str:
+        return self.visit.admin_url or self.visit.dashboard_url
 
-def _document_frame(page: Any, visit: Visit, deadline: float) -> Any:
-    """The frame that shows the dashboard once it holds a document (or an error page), polled within the bound;
-    an iframe still on its initial about:blank has no document of the app yet."""
-    while True:  # looked at once at least: a page that took the whole bound to open still has its frames
-        frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
-        if frame is not None and (frame.url.startswith("http") or frame.url.startswith("chrome-error://")):
-            return frame
-        if time.monotonic() >= deadline:
-            return frame
-        page.wait_for_timeout(_POLL_MS)  # Playwright's own pump: events keep flowing while we poll
-
-
-def _documents(page: Any, visit: Visit, answers: list[tuple[Any, str, int]]) -> tuple[Document, ...]:
-    """The answer of the page's document and, embedded, of the app frame's: the last navigation answer each
-    frame got (a redirect's 3xx is followed by the answer of where it led)."""
-
-    def answer(frame: Any, where: str) -> Document:
-        got = [(url, status) for f, url, status in answers if f is frame]
-        url, status = got[-1] if got else (frame.url if frame is not None else visit.dashboard_url, None)
-        return Document(where, url, status)
-
-    if not visit.embedded:
-        return (answer(page.main_frame, "the dashboard"),)
-    return answer(page.main_frame, "the Admin page"), answer(page.frame(name=visit.frame), "the app frame")
-
-
-def _not_ready(page: Any, visit: Visit, frame: Any, error_type: type[Exception]) -> str:
-    """Why the dashboard is not ready: no frame, a frame refused by the browser, no answer, or not ready in time."""
-    if frame is not None and frame.url.startswith("chrome-error://"):
-        return f"the browser refused to show {visit.dashboard_url} in the frame (error page)"
-    element = _frame_element(page, visit.frame, error_type) if frame is None else True
-    if element is None:
-        where = "the page itself gave no answer: its renderer is busy"
-    elif not element:
-        where = "no such frame on the page"
-    elif frame is None or not frame.url.startswith("http"):
-        # The iframe is there, but no document of the app ever arrived in it.
-        where = f"{visit.dashboard_url} gave no answer within {visit.timeout:g}s"
-    else:
-        where = f"the frame at {frame.url}"
-    return f"waited {visit.timeout:g}s for {visit.waited_for} ({where})"
-
-
-def _frame_element(page: Any, name: str, error_type: type[Exception]) -> bool | None:
-    """Whether the page has an iframe of that name (Chromium names a frame only once a document commits in it);
-    None when the page does not answer. Bounded: ``count()`` takes no timeout, and a renderer spinning in a
-    script never answers it (seen on a loaded machine: the gate hung there)."""
-    try:
-        page.locator(f'iframe[name="{name}"]').first.wait_for(state="attached", timeout=FRAME_PROBE_TIMEOUT * 1000)
-    except error_type as exc:
-        return None if _timed_out(exc) and not _answers(page, error_type) else False
-    return True
-
-
-def _answers(page: Any, error_type: type[Exception]) -> bool:
-    """Whether the page's renderer answers at all, within FRAME_PROBE_TIMEOUT."""
-    try:
-        page.main_frame.wait_for_function("true", timeout=FRAME_PROBE_TIMEOUT * 1000)
-    except error_type:
-        return False
-    return True
-
-
-def _read_tiles(page: Any, visit: Visit, cfg: BrowserConfig, error_type: type[Exception]) -> tuple[Tile, ...]:
-    """The tiles the dashboard shows once they have settled -- every configured tile there, each with a value or
-    in its error state -- or, when they never do within what remains of the load bound, as last seen: the last
-    observation is the verdict. A tile filled by a fetch the browser makes after hydration is read once filled,
-    however busy the machine. None configured: none read."""
-    if not cfg.tiles:
-        return ()
-    frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
-    left = max(visit.timeout - (visit.seconds or 0.0), 0.1)  # what remains of the load bound
-    if frame is None:
-        return ()
-    shape = [
-        cfg.tile_selector,
-        cfg.tile_name_attribute,
-        cfg.tile_value_selector,
-        cfg.tile_error_selector,
-        list(cfg.tiles),
-    ]
-    try:
-        found = frame.wait_for_function(_READ_TILES, arg=[*shape, True], timeout=left * 1000, polling=_POLL_MS)
-    except error_type:
-        try:  # never settled within the bound: the verdict is what is there now
-            found = frame.wait_for_function(_READ_TILES, arg=[*shape, False], timeout=READ_TIMEOUT * 1000)
-        except error_type:
-            return ()  # a frame that no longer answers: the tiles molecule names each missing tile
-    return tuple(Tile(**t) for t in found.json_value())
-
-
-def _layout(page: Any, visit: Visit, error_type: type[Exception]) -> Any:
-    """What ``LAYOUT_PROBE`` measures in the dashboard's frame (the app's frame when embedded), as JSON; None when
-    the frame is gone or does not answer. Bounded like every browser call here: an evaluation alone has no
-    timeout, so the probe runs as a function waited for (its promise's answer), within its own wait for
-    stylesheets still loading plus READ_TIMEOUT."""
-    frame = page.frame(name=visit.frame) if visit.embedded else page.main_frame
-    if frame is None:
-        return None
-    bound = WAIT_MS / 1000 + READ_TIMEOUT
-    try:
-        return frame.wait_for_function(LAYOUT_PROBE, arg=WAIT_MS, timeout=bound * 1000, polling=_POLL_MS).json_value()
-    except error_type:
-        return None
-
-
-def _screenshot(page: Any, seconds: float, error_type: type[Exception]) -> tuple[bytes | None, str]:
-    """The whole page as PNG, bounded: a page that never paints is "no answer", not an exception."""
-    try:
-        return page.screenshot(full_page=True, timeout=seconds * 1000), ""
-    except error_type as exc:
-        return None, f"the screenshot of the page: {_no_answer(exc, seconds)}"
+    def _opening(self, wait: Callable[[float], object], error_type: type[Exception]) -> bool:
+        """One wait of the page's opening, within what is left of its bound; a failure ends the visit as a page
+        that did not open (a timeout: one whose server gave no answer)."""
+        left = max(self.started + self.visit.timeout - time.monotonic(), 0.001)
+        try:
+            wait(left * 1000)
+        except error_type as exc:
+            silent = self._url if timed_out(exc) else ""
+            self.visit = _replace(self.visit, load_error=f"the page {self._url} did not open: "
+                                  f"{no_answer(exc, self.visit.timeout)}", silent=silent)  # fmt: skip
+            self.ended = True
+            return False
+        return True
 
 
 def _replace(visit: Visit, **changes: Any) -> Visit:

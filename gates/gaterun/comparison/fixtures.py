@@ -24,6 +24,7 @@ from gates.config.comparison import ComparisonConfig
 from gates.core.measurement import Measurement
 from gates.gaterun.comparison.baseline import Pair, find_pair
 from gates.gaterun.comparison.sampling import Sampled, Timing, interleaved
+from gates.gaterun.visit import Planned
 from gates.target import Target
 
 _SHOWN = pytest.StashKey[dict[str, bytes]]()
@@ -83,29 +84,41 @@ class Dashboards:
                              self.accepted_by, "visual")  # fmt: skip
 
 
+def comparison_pages(request: pytest.FixtureRequest, gates_config: Config, environment: Environment) -> list[Planned]:
+    """What the visual comparison visits, when there is a pair to compare and it judges: each release's dashboard at
+    one of its instances, baseline first (the browser gate's ``gate_visits`` makes them with its own visit)."""
+    if gates_config.comparison.visual_mode(environment.name) == "off":
+        return []
+    pair: Pair = request.getfixturevalue("release_pair")
+    if pair.skip or pair.problem or pair.baseline is None or pair.candidate is None:
+        return []
+    sides = (pair.baseline, pair.candidate)
+    return [Planned(dataclasses.replace(environment, url=side.urls[0], admin_url="")) for side in sides]
+
+
 @pytest.fixture(scope="session")
 def dashboards(
-    request: pytest.FixtureRequest, compared_pair: Pair, browser: Any, gates_config: Config, environment: Environment
+    request: pytest.FixtureRequest,
+    compared_pair: Pair,
+    gate_visits: Any,
+    gates_config: Config,
+    environment: Environment,
 ) -> Dashboards:
-    """The dashboard of each release visited directly at one of its instances (baseline first), screenshotted
-    and compared; the three images kept beside the report."""
+    """The dashboard of each release visited directly at one of its instances (with the run's other visits:
+    ``gate_visits``), screenshotted and compared; the three images kept beside the report."""
     from gates.checks.visual import annotate, compare
-    from gates.gaterun.visit import visit_admin
 
     mode = gates_config.comparison.visual_mode(environment.name)
     accepted = request.config.getoption("gates_accept_visual") or ""
     shown = Dashboards(compared_pair, threshold=gates_config.comparison.visual_threshold, accepted_by=accepted,
                        mode=mode)  # fmt: skip
-    if compared_pair.problem or compared_pair.baseline is None or compared_pair.candidate is None:
+    if compared_pair.problem or compared_pair.baseline is None or compared_pair.candidate is None or mode == "off":
         return shown
-    visits = []
-    for side in (compared_pair.baseline, compared_pair.candidate):
-        at = dataclasses.replace(environment, url=side.urls[0], admin_url="")
-        visits.append(visit_admin(browser, gates_config, at))
-    before, after = visits
-    diff = compare(before.screenshot, after.screenshot) if before.screenshot and after.screenshot else None
-    images = {"baseline": before.screenshot, "candidate": after.screenshot}
-    images["difference"] = annotate(after.screenshot, diff) if diff and after.screenshot else None
+    before, after = gate_visits.baseline, gate_visits.candidate
+    shots = (before.screenshot, after.screenshot) if before is not None and after is not None else (None, None)
+    diff = compare(*shots) if shots[0] and shots[1] else None
+    images = {"baseline": shots[0], "candidate": shots[1]}
+    images["difference"] = annotate(shots[1], diff) if diff and shots[1] else None
     _keep(request.config, {k: v for k, v in images.items() if v}, {"visual": _visual_said(compared_pair, diff)})
     return dataclasses.replace(shown, baseline=before, candidate=after, diff=diff)
 
