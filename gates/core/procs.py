@@ -52,11 +52,13 @@ def run(
     input: str | None = None,
     log: Path | None = None,
     check: bool = True,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> Completed:
     """Run a command with a timeout; append a redacted transcript to ``log``.
 
     The command's environment is gates' own with ``env`` on top, or (``inherit=False``) ``env``
     alone. Raises GatesError naming the command when it times out or (with ``check``) exits non-zero.
+    ``on_start`` is handed the process as soon as it runs (to stop it from another thread: ``stop_group``).
     """
     started = time.monotonic()
     full_env = {**(os.environ if inherit else {}), **(env or {})}
@@ -75,6 +77,8 @@ def run(
         )
     except FileNotFoundError:
         raise GatesError(f"{redact(args[0])}: command not found") from None
+    if on_start is not None:
+        on_start(proc)
     with _stoppable(proc):
         try:
             stdout, stderr = proc.communicate(input, timeout=timeout)

@@ -23,10 +23,11 @@ from typing import Any
 from gates.config import Config, Environment
 from gates.core.errors import GatesError
 from gates.core.markers import WAIVED_PREFIX
-from gates.core.procs import STOP_GRACE, run
+from gates.core.procs import STOP_GRACE, run, stop_group
 from gates.core.redact import keep_file, redact
 from gates.evidence.junit import first_cause, junit_summary
 from gates.evidence.progress import Reporter, ticking
+from gates.gaterun.holdword import GO, say
 from gates.gaterun.probe import latest_probe
 
 GATE_TIMEOUT = 900.0
@@ -104,11 +105,13 @@ def run_gate(
     env_vars: Mapping[str, str] | None = None,
     reporter: Reporter | None = None,
     options: Sequence[str] = (),
+    timeout: float = GATE_TIMEOUT,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> GateOutcome:
     """Run one gate in a child pytest, in the config's folder; its exit code and JUnit XML give the verdict.
 
     While it runs, each molecule's verdict is told to ``reporter`` as the child finishes it; ``options`` are more
-    options of the child (the comparison's baseline)."""
+    options of the child (the comparison's baseline); ``on_start`` is handed the child as it starts."""
     log = out / "logs" / f"{stem}.log"
     args = [*gate_command(config, env, marker, out, stem, expected, workers), *options]
     events = events_path(out, stem)
@@ -122,7 +125,7 @@ def run_gate(
     try:
         with reporter.waiting(watch.what), tailing(events, watch):
             variables = {**child_bytecode(config, os.environ), **(env_vars or {})}
-            result = run(args, timeout=GATE_TIMEOUT, cwd=config.root, log=log, check=False, env=variables)
+            result = run(args, timeout=timeout, cwd=config.root, log=log, check=False, env=variables, on_start=on_start)
     except subprocess.SubprocessError as exc:  # pragma: no cover - run() converts the usual ones
         raise GatesError(f"gate {marker} on {env.name}: {exc}") from None
     except BaseException:
@@ -152,6 +155,78 @@ def run_gate(
     return GateOutcome(
         False, f"gate {marker} on {env.name} could not run (exit {result.returncode}): {tail}", (), artifacts
     )
+
+
+class HeldGate:
+    """A gate whose child starts now and holds its molecules until ``go`` (gates/gaterun/plugin/hold.py): pytest's
+    start-up, its plugins and the collection happen while what it judges is still being made. ``outcome`` waits for
+    its verdict; ``call_off`` stops it (what it would judge never came)."""
+
+    def __init__(self, word: Path, run_it: Callable[[Callable[[subprocess.Popen[str]], None]], GateOutcome]) -> None:
+        self.word = word
+        self.told = False  # go or called off: it no longer waits
+        self._child: list[subprocess.Popen[str]] = []
+        self._result: list[GateOutcome | BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(run_it,), name=f"gates-held {word.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self, run_it: Callable[[Callable[[subprocess.Popen[str]], None]], GateOutcome]) -> None:
+        try:
+            self._result.append(run_it(self._child.append))
+        except BaseException as exc:  # handed to whoever waits for the outcome
+            self._result.append(exc)
+
+    def go(self, expect_release: int | None = None) -> None:
+        """Let its molecules run, expecting ``expect_release`` when it is only known now."""
+        self.told = True
+        say(self.word, GO, {} if expect_release is None else {"gates_expect_release": expect_release})
+
+    def call_off(self, why: str) -> None:
+        """Stop the child (and everything it started) before it judges anything, and leave it the word why (a child
+        not started yet fails its molecules saying so); wait for its thread."""
+        self.told = True
+        for child in self._child:
+            stop_group(child)
+        say(self.word, why)
+        self._thread.join(STOP_GRACE * 2)
+
+    @property
+    def running(self) -> bool:
+        """Whether its child process still runs."""
+        return any(child.poll() is None for child in self._child)
+
+    def outcome(self) -> GateOutcome:
+        """The gate's verdict once its child ended (bounded by the child's own timeout)."""
+        self._thread.join()
+        (found,) = self._result
+        if isinstance(found, BaseException):
+            raise found
+        return found
+
+
+@contextlib.contextmanager
+def held_gate(
+    config: Config, env: Environment, marker: str, out: Path, stem: str, *, hold_for: float, workers: int = 0,
+    env_vars: Mapping[str, str] | None = None, reporter: Reporter | None = None,
+) -> Iterator[HeldGate]:  # fmt: skip
+    """``run_gate`` started now, its molecules held until the block says ``go`` (at most ``hold_for`` seconds);
+    an exception in the block (an interrupt too) calls the gate off and stops its child before it propagates, and a
+    gate the block neither let go nor called off is called off as it ends (nothing waits on for a word)."""
+    word = events_path(out, stem).with_name(f"{stem}-go")
+    word.parent.mkdir(parents=True, exist_ok=True)
+    word.unlink(missing_ok=True)  # an earlier run's word is not this one's
+    hold = ["--gates-hold", str(word), "--gates-hold-timeout", f"{hold_for:g}"]
+    gate = HeldGate(word, lambda started: run_gate(
+        config, env, marker, out, stem, workers=workers, env_vars=env_vars, reporter=reporter, options=hold,
+        timeout=GATE_TIMEOUT + hold_for, on_start=started,
+    ))  # fmt: skip
+    try:
+        yield gate
+    except BaseException as exc:
+        gate.call_off(f"what it judges was not made: {type(exc).__name__}: {redact(str(exc))}")
+        raise
+    if not gate.told:
+        gate.call_off("not needed: nothing was made for it to judge")
 
 
 class GateWatch:

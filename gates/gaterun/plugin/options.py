@@ -82,6 +82,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the release record this gate belongs to: the HTML report names its release and links its summary",
     )
     group.addoption(
+        "--gates-hold",
+        dest="gates_hold",
+        default=None,
+        metavar="PATH",
+        help="hold every molecule until PATH says go (a gate started before what it judges is ready)",
+    )
+    group.addoption(
+        "--gates-hold-timeout",
+        dest="gates_hold_timeout",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="how long --gates-hold waits for its word; then every molecule fails saying so (default 900)",
+    )
+    group.addoption(
         "--gates-commit",
         dest="gates_commit",
         default=None,
@@ -124,3 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if events and controller:
         config.pluginmanager.register(EventWriter(Path(events)), "gates-events")
     config.pluginmanager.register(GatedHeader(config), "gates-html-header")
+    if config.getoption("gates_hold") and not config.pluginmanager.has_plugin("gates-hold"):
+        from gates.gaterun.plugin import hold
+
+        config.pluginmanager.register(hold, "gates-hold")

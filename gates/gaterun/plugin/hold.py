@@ -1,0 +1,43 @@
+"""A gate started before what it judges is ready: it holds its molecules until told to go.
+
+``gates`` starts some gates early -- the monitor gate as its window begins, the rollback drill's gates while its
+rollback runs -- so that pytest's start-up, its plugins, the collection and the browser's launch happen meanwhile
+rather than after. ``--gates-hold PATH`` makes the run wait, before its first molecule, until PATH holds its word
+(polled, bounded by ``--gates-hold-timeout``; gates.gaterun.holdword): ``go``, with the options only known by then
+(the release the gate must find), or why the gate was called off. A word that never came, or a gate called off,
+fails every molecule saying so: no molecule runs against what is not there yet (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gates.gaterun.holdword import read_word
+
+_PROBLEM = pytest.StashKey[str]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gates_hold(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Held runs only: start the browser when the first molecule needs one, then wait for the word to go."""
+    path = request.config.getoption("gates_hold")
+    if path and _PROBLEM not in request.config.stash:
+        if "browser" in request.fixturenames:
+            request.getfixturevalue("browser")  # Playwright's driver and Chromium start while the gate is held
+        problem, options = read_word(Path(path), request.config.getoption("gates_hold_timeout"))
+        for name, value in options.items():
+            setattr(request.config.option, name, value)
+        request.config.stash[_PROBLEM] = problem
+    yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    result = yield
+    problem = item.config.stash.get(_PROBLEM, "")
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    return result
