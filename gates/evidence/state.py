@@ -49,6 +49,9 @@ class Drill:
     reports: list[str] = dataclasses.field(default_factory=list)
     releases: dict[str, int] = dataclasses.field(default_factory=dict)
     smoke_passed: bool | None = None  # the smoke molecules on the previous release (None: they did not run)
+    # How staging went back to the release being promoted ("warm switch" | "redeploy"), and what was checked then.
+    forward: str = ""
+    verified: str = ""
 
     @property
     def ok(self) -> bool:

@@ -161,13 +161,16 @@ class WarmSet:
 @runtime_checkable
 class KeepsPrevious(Protocol):
     """A platform that can keep the previous release warm (``keep_previous``), so a rollback is a traffic
-    switch: its rollback then returns that release itself, not a new one."""
+    switch: its rollback then returns that release itself, not a new one. ``rollback_keeping_warm`` keeps the
+    release a rollback leaves warm in turn (the rollback drill's way back, so that its way forward is a switch)."""
 
     def warm(self, env: Environment) -> WarmSet | None: ...
 
     def release_confirmed(self, env: Environment) -> list[str]: ...
 
     def let_warm_go(self, env: Environment) -> list[str]: ...
+
+    def rollback_keeping_warm(self, env: Environment, to: int) -> Release: ...
 
 
 @runtime_checkable

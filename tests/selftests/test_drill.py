@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,10 @@ from gates.release.deploy import deploy_step
 from gates.release.drill import FIRST_RELEASE_WAIVER, drill_step
 from gates.release.goodness import pick, previous_good
 from gates.release.migrate import migrate_step
+from gates.release.migrating import migrate
 from gates.release.schedule import waits
+from tests.selftests.demo import junit_results
+from tests.selftests.platformfixtures import DEMO_DB_ENV
 
 MakeConfig = Callable[..., Config]
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -42,6 +45,11 @@ def _first_staging_release(config: Config, tmp_path: Path, *, first_release: boo
     ctx = Context(config, Record(tmp_path / "deploys"), first_release=first_release)
     ctx.record.releases["staging"] = {"before": None, "after": release.version}
     return ctx
+
+
+def _current(releases: Sequence[Release]) -> Release:
+    """The release an environment serves: its newest complete one."""
+    return max((r for r in releases if r.status == "complete"), key=lambda r: r.version)
 
 
 def _passed(root: Path, release: Release) -> None:
@@ -155,10 +163,9 @@ def test_a_failed_smoke_on_the_rolled_back_release_fails_the_drill_and_staging_i
     assert backup.outcome == "skipped"
     record = ctx.state.drill
     assert record is not None and record.passed is False
-    assert set(record.timings) == {"rollback", "smoke", "roll_forward", "gate"}
-    serving = platform.releases(staging)[0]
-    assert serving.version == record.releases["forward"] and serving.status == "complete"
-    assert serving.ref == next(r.ref for r in platform.releases(staging) if r.version == new)
+    assert set(record.timings) == {"rollback", "smoke", "roll_forward", "verify"}
+    serving = _current(platform.releases(staging))
+    assert serving.version == record.releases["forward"] == new and record.forward == "warm switch"
     assert (ctx.record.dir / "drill-smoke.html").is_file() and "drill-smoke.html" in drill.artifacts
     # The smoke judged release 1's build: it is never a target again, by identity.
     assert record.smoke_passed is False and first.identity in ctx.state.builds["staging"].failed
@@ -173,3 +180,37 @@ def test_the_drill_smoke_expression_is_configurable(tmp_path: Path) -> None:
     assert default.drill.smoke == "staging and smoke"
     custom = load(write_config(tmp_path / "custom", environments={"staging": {}}, extra='\n[drill]\nsmoke = "staging and health"\n'))
     assert custom.drill.smoke == "staging and health"
+
+
+def test_the_drill_rolls_forward_by_switching_back_to_the_instances_the_gate_passed(
+    make_config: MakeConfig, tmp_path: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new release stays warm through the rollback, so the roll forward is a switch back to the very processes
+    that served before the drill (nothing started again), then what a switch can break is checked -- the release
+    served and nothing else, every instance's health paths, the smoke molecules -- as the detail and the record say;
+    the rolled-back release is left marked rolled back."""
+    monkeypatch.setenv(DEMO_DB_ENV, pg_database)
+    config = make_config(instances=2)
+    migrate(config, pg_database, None)
+    staging = config.environment("staging")
+    platform = platform_for(config, staging)
+    first = platform.deploy(staging, str(config.app_source))
+    _passed(tmp_path / "deploys", first)
+    ctx = _first_staging_release(config, tmp_path, first_release=False)
+    new = ctx.record.releases["staging"]["after"]
+    before = {(i.id, i.pid) for i in platform.status(staging).instances}
+    assert execute(ctx, [Step("drill", "staging", drill_step)]), ctx.record.steps[0].detail
+    (step,) = ctx.record.steps
+    record = ctx.state.drill
+    assert record is not None and record.passed and record.forward == "warm switch"
+    assert record.releases["forward"] == new and set(record.timings) == {"rollback", "smoke", "roll_forward", "verify"}
+    assert {(i.id, i.pid) for i in platform.status(staging).instances} == before
+    assert record.verified.startswith("what a warm switch can break ((staging and smoke) or (staging and health))")
+    assert f"rolled forward -> v{new} by warm switch; checked what a warm switch can break" in step.detail
+    checked = junit_results(ctx.record.dir / "drill-forward.xml")
+    assert {"test_environment_serves_the_release_just_deployed", "test_every_machine_answers_every_health_path",
+            "test_dashboard_loads_inside_the_admin_frame[chromium]"} <= set(checked), checked  # fmt: skip
+    assert set(checked.values()) == {"passed"}, checked
+    assert record.reports == ["drill-smoke.html", "drill-forward.html"] and "drill-forward.html" in step.artifacts
+    by_version = {r.version: r for r in platform.releases(staging)}
+    assert by_version[record.releases["rollback"]].status == "rolled_back" and _current(by_version.values()).version == new

@@ -95,6 +95,16 @@ class LocalPlatform:
         """Back to release ``to`` (default: the newest complete release before the current one): by a traffic
         switch when its instances are warm (inside their window) and healthy (the release itself is returned,
         its description saying how soon it served), else rolled out anew as a new release."""
+        return self._rollback(env, to, keep=False)
+
+    def rollback_keeping_warm(self, env: Environment, to: int) -> Release:
+        """Back to release ``to`` as ``rollback`` goes, but when that rolls ``to`` out anew the instances it replaces
+        stay warm, out of rotation and with no window, and ``rollback(env, to=<the release left>)`` is then a
+        traffic switch back to them: the rollback drill's way back, so that its way forward starts nothing again.
+        (A switch to a warm ``to`` leaves the current release as ``rollback`` does: stopped, marked rolled back.)"""
+        return self._rollback(env, to, keep=True)
+
+    def _rollback(self, env: Environment, to: int | None, *, keep: bool) -> Release:
         called = time.monotonic()
         chosen = check_strategy(env.rollout_strategy)
         db_url = self._database_url(env)
@@ -114,7 +124,7 @@ class LocalPlatform:
                     "(the state folder was cleaned); nothing was changed"
                 )
             release = self._record(site, target.ref, target.commit, f"rollback to v{target.version}: redeploy, {why}")
-            return self._roll_out(site, release, chosen, db_url)
+            return self._roll_out(site, release, chosen, db_url, keep=keep)
 
     def release_confirmed(self, env: Environment) -> list[str]:
         """The release passed its gate and monitor: the previous release's warm set stays for ``keep_previous_for``
