@@ -178,7 +178,11 @@ def test_the_drill_smoke_expression_is_configurable(tmp_path: Path) -> None:
 
     default = load(write_config(tmp_path / "default", environments={"staging": {}}))
     assert default.drill.smoke == "staging and smoke"
-    custom = load(write_config(tmp_path / "custom", environments={"staging": {}}, extra='\n[drill]\nsmoke = "staging and health"\n'))
+    custom = load(
+        write_config(
+            tmp_path / "custom", environments={"staging": {}}, extra='\n[drill]\nsmoke = "staging and health"\n'
+        )
+    )
     assert custom.drill.smoke == "staging and health"
 
 
@@ -213,4 +217,6 @@ def test_the_drill_rolls_forward_by_switching_back_to_the_instances_the_gate_pas
     assert set(checked.values()) == {"passed"}, checked
     assert record.reports == ["drill-smoke.html", "drill-forward.html"] and "drill-forward.html" in step.artifacts
     by_version = {r.version: r for r in platform.releases(staging)}
-    assert by_version[record.releases["rollback"]].status == "rolled_back" and _current(by_version.values()).version == new
+    assert (
+        by_version[record.releases["rollback"]].status == "rolled_back" and _current(by_version.values()).version == new
+    )

@@ -22,7 +22,8 @@ MONITOR = {
 
 def test_a_deployed_demo_passes_gates_monitor_and_fails_flags_with_a_flag_on(make_config, servers, tmp_path):
     """Secrets reach the instances; HAProxy's checks are read (0.2 s, passing); `gates monitor` passes with a plot,
-    the window's JSON and the gate report in its record; the endpoint source sees the flag that is on."""
+    the window's JSON and the gate report in its record, the gate's pytest started with the window and held until
+    told to go; the endpoint source sees the flag that is on."""
     cfg = make_config(instances=1)
     flags = {"names": ["ANALYTICS_REAL_DATA"], "source": "endpoint"}
     text = "".join(
@@ -54,6 +55,10 @@ def test_a_deployed_demo_passes_gates_monitor_and_fails_flags_with_a_flag_on(mak
     )
     results = junit_results(record / "monitor-production-gate.xml")
     assert none_failed(results), results
+    # The gate's pytest was started holding its molecules (--gates-hold), and was told to go once the window was over.
+    command = (record / "logs" / "monitor-production-gate.log").read_text().splitlines()[0]
+    assert f"--gates-hold {record / 'logs' / 'monitor-production-gate-go'}" in command, command
+    assert json.loads((record / "logs" / "monitor-production-gate-go").read_text())["word"] == "go"
     # A 2s window reads memory too few times to judge its growth: the molecule skips saying so, never passes.
     assert results[GROWTH].startswith("skipped: a window of 2s reads memory too few times"), results[GROWTH]
     assert [m["text"] for m in receiver.messages if "test alert" in m["text"]]  # the alert molecule's test alert
