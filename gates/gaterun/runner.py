@@ -9,6 +9,7 @@ into the record; its exit code and the JUnit XML give the verdict. A gate that r
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import json
 import os
@@ -167,7 +168,11 @@ class HeldGate:
         self.told = False  # go or called off: it no longer waits
         self._child: list[subprocess.Popen[str]] = []
         self._result: list[GateOutcome | BaseException] = []
-        self._thread = threading.Thread(target=self._run, args=(run_it,), name=f"gates-held {word.name}", daemon=True)
+        # In a copy of the starting thread's context: a step that is stopped (gates.core.procs.Stopper) stops this
+        # child with its own commands.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run, run_it), name=f"gates-held {word.name}",
+                                        daemon=True)  # fmt: skip
         self._thread.start()
 
     def _run(self, run_it: Callable[[Callable[[subprocess.Popen[str]], None]], GateOutcome]) -> None:

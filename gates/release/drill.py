@@ -125,19 +125,23 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
             drill.releases["forward"] = forward.version
             drill.forward = rollback_path(new, forward)
         if drill.forward == "warm switch" and ahead is not None:
-            drill.verified, stem = checked, "drill-forward"
+            stem = "drill-forward"
+            with ctx.record.lock:
+                drill.verified = checked
             ahead.go(new)
             again = timed("verify", lambda: judged(ahead.outcome()))
         else:
             if ahead is not None:
                 ahead.call_off("the roll forward redeployed: the whole gate judges the new instances instead")
             marker, stem = gate_marker(env), "drill-staging-gate"
-            drill.verified = f"the whole {marker} gate: the roll forward started the release anew"
+            with ctx.record.lock:
+                drill.verified = f"the whole {marker} gate: the roll forward started the release anew"
             again = timed("gate", lambda: judged(run_gate(
                 ctx.config, env, marker, ctx.record.dir, stem, forward.version, ctx.workers, reporter=ctx.reporter,
             )))  # fmt: skip
-    drill.reports = [ctx.record.relative(ctx.record.dir / f"{s}.html") for s in ("drill-smoke", stem)]
-    drill.passed = smoke.passed and again.passed
+    with ctx.record.lock:
+        drill.reports = [ctx.record.relative(ctx.record.dir / f"{s}.html") for s in ("drill-smoke", stem)]
+        drill.passed = smoke.passed and again.passed
     rec.detail = (
         f"rolled back v{new} -> v{previous.version} (as v{back.version}): smoke {smoke.said}; "
         f"rolled forward -> v{new} by {drill.forward}"
