@@ -73,3 +73,34 @@ def test_a_word_that_never_comes_fails_every_molecule_within_its_bound(repo: con
     assert not outcome.passed and not (repo.root / "ran.txt").exists()
     (result,) = junit_results(out / "held-gate.xml").values()
     assert f"the word to go ({word}) never came within 1s (fail closed)" in result
+
+
+_TWO = """
+import pytest
+
+pytestmark = [pytest.mark.staging, pytest.mark.held]
+
+
+def test_a_first_without_a_browser():
+    \"\"\"No browser here.\"\"\"
+
+
+def test_b_with_the_browser(browser):
+    \"\"\"The browser is up.\"\"\"
+    assert browser.is_connected()
+"""
+
+
+def test_a_held_gate_puts_its_browser_molecules_first(repo: config_mod.Config) -> None:
+    """In a held run the molecules that use the browser run first (the others keep their order): the first one's
+    setup launches the browser while the gate is held."""
+    (repo.root / "test_held.py").write_text(_TWO)
+    out = repo.root / "out"
+    with held_gate(repo, repo.environment("staging"), MARKER, out, "held-gate", hold_for=120.0) as gate:
+        gate.go()
+    outcome = gate.outcome()
+    assert outcome.passed, outcome.detail
+    assert list(junit_results(out / "held-gate.xml")) == [
+        "test_b_with_the_browser[chromium]",
+        "test_a_first_without_a_browser",
+    ]

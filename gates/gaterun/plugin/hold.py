@@ -4,7 +4,8 @@
 rollback runs -- so that pytest's start-up, its plugins, the collection and the browser's launch happen meanwhile
 rather than after. ``--gates-hold PATH`` makes the run wait, before its first molecule, until PATH holds its word
 (polled, bounded by ``--gates-hold-timeout``; gates.gaterun.holdword): ``go``, with the options only known by then
-(the release the gate must find), or why the gate was called off. A word that never came, or a gate called off,
+(the release the gate must find), or why the gate was called off. The molecules that use the browser run first,
+so that the first one's setup launches it while the gate is held. A word that never came, or a gate called off,
 fails every molecule saying so: no molecule runs against what is not there yet (fail closed).
 """
 
@@ -18,6 +19,13 @@ import pytest
 from gates.gaterun.holdword import read_word
 
 _PROBLEM = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The molecules that use the browser go first (the others keep their order): the first molecule's setup, held,
+    then launches the browser while the gate waits for its word."""
+    items.sort(key=lambda item: "browser" not in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session", autouse=True)
