@@ -142,8 +142,10 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     with ctx.record.lock:
         drill.reports = [ctx.record.relative(ctx.record.dir / f"{s}.html") for s in ("drill-smoke", stem)]
         drill.passed = smoke.passed and again.passed
+    # A rollback that redeployed where the platform keeps releases warm left the new one warm (rollback_keeping_warm).
+    kept = f", v{new} kept warm" if isinstance(platform, KeepsPrevious) and back.version != previous.version else ""
     rec.detail = (
-        f"rolled back v{new} -> v{previous.version} (as v{back.version}): smoke {smoke.said}; "
+        f"rolled back v{new} -> v{previous.version} (as v{back.version}{kept}): smoke {smoke.said}; "
         f"rolled forward -> v{new} by {drill.forward}"
         + ("" if forward.version == new else f" (as v{forward.version})")
         + f"; checked {drill.verified}: {again.said}; "
