@@ -90,7 +90,12 @@ def gate_visits(
 
     compares = _asked_for(request.session, "dashboards")
     admin = _asked_for(request.session, "admin_visit") or not compares
-    sides = comparison_pages(request, gates_config, environment) if compares else []
+    sides: list[Planned] = []
+    if compares:
+        try:
+            sides = comparison_pages(request, gates_config, environment)
+        except Exception:  # the pair could not be found: the comparison's molecules say why, the browser's go on
+            sides = []
     state = storage_state(gates_config) if admin else None
     with tempfile.TemporaryDirectory(prefix="gates-trace-") as tmp:
         trace = Path(tmp) / "trace.zip"
