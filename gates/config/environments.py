@@ -38,6 +38,10 @@ class Environment:
     video: str = ""  # recording of the browser visit: production | always | never; empty: [browser] video
     # Rolling deploys: new instances started at once; unset: 25 % of ``instances`` rounded up, at least 1.
     max_surge: int | None = None
+    # Rolling deploys: old instances taken out of rotation (and stopped, or kept warm) as a batch starts, before
+    # their replacements are up, so a batch starts ``surge + unavailable`` new ones; unset: 25 % of ``instances``
+    # rounded down (Kubernetes' default), and never all of them: at least one instance always serves.
+    max_unavailable: int | None = None
     # Keep the previous release's instances running out of rotation until the release is confirmed, so a
     # rollback is a traffic switch; unset: on for production only.
     keep_previous: bool | None = None
@@ -72,6 +76,12 @@ class Environment:
     def surge(self) -> int:
         """New instances a rolling deploy starts at once."""
         return max(1, self.max_surge if self.max_surge is not None else -(-self.instances // 4))
+
+    @property
+    def unavailable(self) -> int:
+        """Old instances a rolling deploy takes out of rotation at once, before their replacements are up."""
+        wanted = self.max_unavailable if self.max_unavailable is not None else self.instances // 4
+        return max(0, min(wanted, self.instances - 1))
 
     @property
     def keeps_previous(self) -> bool:

@@ -126,6 +126,15 @@ def test_the_default_surge_is_a_quarter_of_the_instances_rounded_up():
     assert dataclasses.replace(env, instances=8, max_surge=3).surge == 3
 
 
+def test_the_default_unavailable_is_a_quarter_of_the_instances_rounded_down_and_never_all():
+    """max_unavailable unset: 25 % of the instances rounded down (8 instances: batches of 2 + 2, as many as 2
+    instances take); set: as given, but one instance always serves."""
+    env = Environment("production", "local", "http://127.0.0.1:1")
+    assert [dataclasses.replace(env, instances=n).unavailable for n in (1, 2, 4, 5, 8, 9)] == [0, 0, 1, 1, 2, 2]
+    assert dataclasses.replace(env, instances=8, max_unavailable=3).unavailable == 3
+    assert dataclasses.replace(env, instances=2, max_unavailable=5).unavailable == 1
+
+
 def test_keep_previous_defaults_on_for_production_only():
     """Production (by name or protected) keeps its previous release warm unless told not to; others only if told."""
     production = Environment("production", "local", "http://127.0.0.1:1")

@@ -59,6 +59,42 @@ def test_a_max_surge_below_one_is_refused_naming_the_key(make_config):
         registry.validate(make_config(max_surge=0))
 
 
+def test_eight_instances_roll_in_two_batches_of_four_taking_two_old_ones_out_first(make_config):
+    """Eight instances, default surge and unavailable (2 and 2): as each batch starts, two old instances leave
+    rotation (the six others serve on), four new ones start together; two batches in all, as for two instances;
+    no probe request fails, and eight instances of release 2 serve in the end."""
+    cfg = probed_config(make_config, instances=8)
+    assert deploy(cfg).outcome == "passed"
+
+    record = deploy(cfg)
+
+    assert record.outcome == "passed", record.reason
+    assert record.state.probes["production"]["failed"] == 0
+    env = cfg.environment("production")
+    instances = LocalPlatform(cfg).status(env).instances
+    assert sorted(i.id for i in instances) == [f"v2-{n}" for n in range(8)]
+    assert all(i.healthy and i.release == 2 for i in instances)
+    log = (Site(cfg, env).logs / "deploy.log").read_text()
+    log = log[log.index("release 2: rolling rollout") :]
+    out = [
+        (m.start(), {m[1], m[2]})
+        for m in re.finditer(r"instance\(s\) (v1-\d), (v1-\d) out of rotation while v2-[04]..v2-[37] start \(max_unavailable 2\)", log)
+    ]
+    assert len(out) == 2 and len(out[0][1] | out[1][1]) == 4, log  # two batches, two old instances out each
+    first, second = out[0][0], out[1][0]
+    started = [log.index(f"instance v2-{n} started") for n in range(8)]
+    ready = [log.index(f"instance v2-{n} (pid") for n in range(8)]
+    assert first < min(started[:4]) and max(started[:4]) < min(ready[:4])
+    assert max(ready[:4]) < second < min(started[4:])
+
+
+def test_a_max_unavailable_of_every_instance_is_refused_naming_the_key(make_config):
+    """max_unavailable as large as instances would leave nothing serving: refused, naming file, key and range."""
+    expected = r"environments\.\w+\.max_unavailable: expected 0 to 1 \(one of the 2 instances always serves\), got 2"
+    with pytest.raises(ConfigError, match=expected):
+        registry.validate(make_config(max_unavailable=2))
+
+
 def _failed_gate_then_rollback(
     cfg: Config, monkeypatch: pytest.MonkeyPatch, faulty: Path, seen: list[Any]
 ) -> tuple[Record, str]:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import fcntl
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -228,6 +229,28 @@ def test_a_process_is_named_by_its_pid_and_start_time_whatever_its_command_line_
         child.kill()
         child.wait()
     assert not processes.running(proc)
+
+
+def test_a_spawned_process_is_started_directly_in_a_session_of_its_own_and_reaped_when_it_exits(tmp_path):
+    """spawn starts the command itself (no launcher process in between: its parent is this process), in a session
+    and process group of its own, with only the environment given and its output appended to its log; named by pid
+    and start time from the first look; once it exits it is reaped (no zombie left) and its group is gone."""
+    log = tmp_path / "logs" / "p.log"
+    log.parent.mkdir()
+    log.write_text("earlier\n")
+    script = "import os, time; print(os.environ.get('ONLY'), 'HOME' in os.environ, flush=True); time.sleep(60)"
+    pid, ticks = processes.spawn(["/usr/bin/python3", "-c", script], tmp_path, {"ONLY": "given"}, log)
+    proc = Proc("p", pid, 1, 1, (), str(log), "", ticks)
+    try:
+        assert processes.running(proc)
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        assert (int(fields[1]), int(fields[2]), int(fields[3])) == (os.getpid(), pid, pid)  # parent, group, session
+        wait_until("its output", lambda: "given False" in log.read_text(), timeout=30)
+        assert log.read_text().startswith("earlier\n")
+    finally:
+        assert processes.stop_instance(proc)
+    wait_until("the exited process to be reaped", lambda: not Path(f"/proc/{pid}").exists(), timeout=10)
+    assert not processes.running(proc) and processes.group(pid) == []
 
 
 def test_an_instance_that_crashes_at_start_fails_the_deploy_with_its_log_and_process_state(

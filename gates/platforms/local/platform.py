@@ -61,6 +61,12 @@ class LocalPlatform:
             )
         if env.max_surge is not None and env.max_surge < 1:
             raise ConfigError(config.path, f"{key}.max_surge", f"expected at least 1 instance, got {env.max_surge}")
+        if env.max_unavailable is not None and not 0 <= env.max_unavailable < env.instances:
+            raise ConfigError(
+                config.path, f"{key}.max_unavailable",
+                f"expected 0 to {env.instances - 1} (one of the {env.instances} instances always serves), "
+                f"got {env.max_unavailable}",
+            )  # fmt: skip
 
     @classmethod
     def down(cls, config: Config) -> list[str]:

@@ -65,21 +65,46 @@ class Rollout:
         strategies[check_strategy(strategy)]()
 
     def rolling(self) -> None:
-        """``env.surge`` at a time: start that many new instances, await their health together, put them in
-        rotation, then drain and stop (or keep warm) as many old ones."""
+        """Batches of ``env.surge + env.unavailable``: as a batch starts, ``env.unavailable`` of the old ones it
+        replaces go out of rotation (drained, then stopped or kept warm); its new instances start together, are
+        awaited together and put in rotation; then the rest of the old ones it replaces go the same way."""
         old = self.site.serving_instances()
-        count, surge = self.site.env.instances, self.site.env.surge
-        # The old ones a batch replaces drain and stop while the next batch starts: out of rotation, they
-        # only hold memory, and the rollout's time stays one start per batch.
+        env = self.site.env
+        count, unavailable = env.instances, env.unavailable
+        step = env.surge + unavailable
+        # The old ones a batch replaces drain and stop while the batch (or the next one) starts: out of rotation,
+        # they only hold memory, and the rollout's time stays one start per batch. Why the unavailable ones go
+        # first: the batch is that much larger (Kubernetes' maxUnavailable), so 8 instances take as many batches
+        # as 2, and their starts run side by side -- on a busy machine, each start is one more share of the CPU.
         with ThreadPoolExecutor(max_workers=1) as retirer:
             retiring = []
-            for first in range(0, count, surge):
-                batch = range(first, min(first + surge, count))
+            for first in range(0, count, step):
+                batch = range(first, min(first + step, count))
+                replaced = old[first : first + len(batch)]
+                # In rotation now: the old ones no batch replaced yet, and the new ones so far. Never fewer than
+                # ``count - unavailable`` (a scale-up from fewer old instances takes none out early).
+                in_rotation = len(old) - min(first, len(old)) + first
+                early = replaced[: max(0, min(unavailable, in_rotation - (count - unavailable)))]
+                self.take_out(early, batch)
+                retiring.append(retirer.submit(self.retire_all, early, drain=True))
                 self.launch_all(batch)
-                retiring.append(retirer.submit(self.retire_all, old[first : first + len(batch)], drain=True))
+                retiring.append(retirer.submit(self.retire_all, replaced[len(early) :], drain=True))
             retiring.append(retirer.submit(self.retire_all, old[count:], drain=True))
             for done in retiring:
                 done.result()
+
+    def take_out(self, procs: Sequence[Proc], batch: range) -> None:
+        """Old instances out of rotation before the batch that replaces them starts (drained and stopped, or kept
+        warm, by the retirer after); the others go on serving."""
+        if not procs:
+            return
+        for proc in procs:
+            self.site.front.set_state(proc.id, "drain")
+        ids = [f"v{self.release.version}-{i}" for i in batch]
+        self.site.event(
+            f"instance(s) {', '.join(p.id for p in procs)} out of rotation while {ids[0]}..{ids[-1]} start "
+            f"(max_unavailable {self.site.env.unavailable})"
+        )
 
     def immediate(self) -> None:
         """Stop every old instance, then start the new ones: downtime in between, on purpose."""
@@ -162,7 +187,7 @@ class Rollout:
     def launch_all(self, indices: Iterable[int]) -> list[Proc]:
         """Start instances ``indices`` together and place each in rotation once healthy; when one fails,
         the others are drained and stopped, and its error is raised."""
-        # Started together too: each start is a short-lived launcher process (about 30 ms), once per instance.
+        # Started together too: each start is a fork and exec of the app's start command.
         starts = _in_parallel(self.launcher.start, list(indices))
         started = [o for o in starts if isinstance(o, Proc)]
         failed = [o for o in starts if isinstance(o, BaseException)]
