@@ -3,10 +3,13 @@
 Every molecule's series of requests already stops at its first timeout (gates.checks.http); across
 molecules, the client remembers the first request of the run to each origin that got no answer and
 fails every later one to that origin at once, naming it (an instance addressed on its own port is an
-origin of its own: a silent instance is named for itself, never for a healthy one beside it). The gate's browser visit shares that one deadline: when the page it
-opened gave no answer within ``[browser] load_timeout``, requests to the same origin fail at once
-too (``no_answer_from``). A gate against an app that accepts and never answers then ends within
-the first of those bounds to run out, whatever the number of molecules.
+origin of its own: a silent instance is named for itself, never for a healthy one beside it). The gate's
+browser visit shares that one deadline, both ways: a request that got no answer makes its origin silent
+for the rest of the gate (``no_answer_from``), and the visit of a silent origin is not tried (``silent``:
+no browser is even started); when the page the visit opened gave no answer within
+``[browser] load_timeout``, requests to that origin fail at once. The health molecules run first
+(gates.gaterun.plugin.selection), so a gate against an app that accepts and never answers ends within
+one ``[app] health_timeout``, whatever the number of molecules.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ def no_answer_from(url: str, what: str) -> None:
     _SILENT.setdefault(_origin(httpx.URL(url)), what)
 
 
+def silent(url: str) -> str:
+    """What got no answer from ``url``'s origin earlier in this gate; empty when nothing did."""
+    return _SILENT.get(_origin(httpx.URL(url)), "")
+
+
 class Breaker(httpx.BaseTransport):
     """Passes requests to ``inner`` until one to an origin times out; from then on, refuses the later requests
     to that origin at once saying which. Another origin (another instance, addressed on its own port) is still
@@ -50,7 +58,10 @@ class Breaker(httpx.BaseTransport):
         try:
             return self.inner.handle_request(request)
         except httpx.TimeoutException:
-            self.tripped.setdefault(origin, f"{request.method} {request.url}")
+            said = f"{request.method} {request.url}"
+            self.tripped.setdefault(origin, said)
+            bound = request.extensions.get("timeout", {}).get("read")
+            no_answer_from(str(request.url), said + (f" (within {bound:g}s)" if bound else ""))
             raise
 
     def close(self) -> None:

@@ -30,9 +30,10 @@ import pytest
 
 from gates.checks.browser import Visit
 from gates.config import Config, Environment
-from gates.core.httpclient import no_answer_from
+from gates.core.httpclient import no_answer_from, silent
 from gates.core.redact import redact
-from gates.gaterun.visit import Planned, records_video, storage_state, visit_together
+from gates.gaterun.visit import Planned, not_tried, records_video, storage_state, visit_together
+from gates.platforms.admin import dashboard_url
 
 # Root on a closed network: no sandbox (root), nothing that phones home or updates itself.
 CHROMIUM_FLAGS = (
@@ -81,11 +82,15 @@ class Visits:
 
 @pytest.fixture(scope="session")
 def gate_visits(
-    request: pytest.FixtureRequest, browser: Any, gates_config: Config, environment: Environment
+    request: pytest.FixtureRequest, browser_name: str, gates_config: Config, environment: Environment
 ) -> Iterator[Visits]:
     """The visits this gate run's molecules ask for, made together in one browser: first the Admin page, alone (how
     soon it is ready is what the load molecule judges), then both releases' dashboards for the visual comparison,
-    loading while the Admin page is watched; one settle window serves all (gates.gaterun.visit.visit_together)."""
+    loading while the Admin page is watched; one settle window serves all (gates.gaterun.visit.visit_together).
+
+    The Admin page is not visited when the dashboard's origin gave no answer earlier in this gate (a health
+    molecule's request: they run first), and the browser is started only when there is a page to visit.
+    ``browser_name``: the molecules stay parametrized by pytest-playwright's browser (``[chromium]``)."""
     from gates.gaterun.comparison.fixtures import comparison_pages
 
     compares = _asked_for(request.session, "dashboards")
@@ -100,9 +105,13 @@ def gate_visits(
     with tempfile.TemporaryDirectory(prefix="gates-trace-") as tmp:
         trace = Path(tmp) / "trace.zip"
         video = records_video(gates_config, environment)
-        waves = [[Planned(environment, state, trace, video, layout=True)]] if admin else []
-        made = visit_together(browser, gates_config, [*waves, sides] if sides else waves)
-        visits = Visits(made[0] if admin else None, *(made[-2:] if sides else ()))
+        # One deadline per gate: the browser does not wait again for what a request found silent.
+        unanswered = silent(dashboard_url(gates_config, environment)) if admin else ""
+        waves = [[Planned(environment, state, trace, video, layout=True)]] if admin and not unanswered else []
+        planned = [*waves, sides] if sides else waves
+        made = visit_together(request.getfixturevalue("browser"), gates_config, planned) if planned else []
+        first = not_tried(gates_config, environment, unanswered) if unanswered else made[0] if admin else None
+        visits = Visits(first, *(made[-2:] if sides else ()))
         if visits.admin is not None:
             _admin_visited(request.config, visits.admin, trace, private=state is not None)
         yield visits

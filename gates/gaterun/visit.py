@@ -83,6 +83,15 @@ def visit_admin(
     return visit
 
 
+def not_tried(config: Config, env: Environment, unanswered: str) -> Visit:
+    """The visit of a dashboard whose origin gave no answer earlier in this gate (``unanswered`` says to what): not
+    made, a failed load saying why, nothing observed."""
+    cfg = config.browser
+    planned = Visit(env.admin_url, dashboard_url(config, env), cfg.frame_name, readiness(config, env),
+                    cfg.load_timeout, False, settle=cfg.settle)  # fmt: skip
+    return _replace(planned, load_error=f"not tried: {unanswered} got no answer earlier in this gate")
+
+
 def visit_together(
     browser: Any, config: Config, waves: Sequence[Sequence[Planned]], *, settle: float | None = None
 ) -> list[Visit]:

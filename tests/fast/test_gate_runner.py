@@ -109,6 +109,25 @@ def test_what_the_browser_found_silent_is_not_waited_for_again_by_the_gates_clie
     assert calls == ["http://silent.invalid:8081/health"]
 
 
+def test_a_request_that_got_no_answer_makes_its_origin_silent_for_the_whole_gate() -> None:
+    """One deadline per gate, the other way round: after a request timed out, its origin is silent for everything
+    else in the gate (the browser's visit asks ``silent`` before starting a browser), named with the request and its
+    bound; another origin is not."""
+    import httpx
+
+    from gates.core.httpclient import Breaker, silent
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = httpx.Client(transport=Breaker(httpx.MockTransport(hang)), timeout=2.0)
+    assert silent("http://hung.invalid:8090/app") == ""
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("http://hung.invalid:8090/health")
+    assert silent("http://hung.invalid:8090/app") == "GET http://hung.invalid:8090/health (within 2s)"
+    assert silent("http://hung.invalid:8091/app") == ""
+
+
 @pytest.mark.parametrize(
     ("marker", "selected"),
     [

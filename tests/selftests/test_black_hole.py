@@ -85,9 +85,9 @@ def test_a_whole_staging_gate_against_a_black_holed_app_and_a_locked_history_end
     black_hole, pg_cluster, tmp_path, monkeypatch
 ):
     """`pytest -m staging` against an app that never answers, while another session holds ACCESS EXCLUSIVE on
-    the migration history: every molecule ends in a verdict (no ERROR), the browser says "no answer", the HTTP
-    molecules do not wait again for what the browser found silent (one deadline per gate) and say so, and the
-    migrations molecule names the locked table."""
+    the migration history: every molecule ends in a verdict (no ERROR); the health molecules run first and the
+    first says "no answer within 1s"; neither the browser's visit nor the other HTTP molecules wait again for what
+    it found silent (one deadline per gate), and they say so; the migrations molecule names the locked table."""
     url = pg_cluster.ensure_database("black_hole")
     monkeypatch.setenv(DB_ENV, url)
     cfg = _config(tmp_path, black_hole, admin_origins=["https://admin.shopify.com"])  # embedded, visited directly
@@ -99,11 +99,19 @@ def test_a_whole_staging_gate_against_a_black_holed_app_and_a_locked_history_end
     assert not gate.passed
     results = _outcomes(tmp_path / "out" / "staging-gate.xml")
     assert not [name for name, (outcome, _) in results.items() if outcome == "error"], results
+    assert list(results)[:3] == [
+        "test_every_health_path_answers_200",
+        "test_environment_serves_the_release_just_deployed",
+        "test_every_machine_answers_every_health_path",
+    ]
     health = results["test_every_health_path_answers_200"]
-    silent = f"not tried: the browser's visit of {black_hole}/app (within 3s) got no answer earlier in this gate"
-    assert health[0] == "failed" and silent in health[1]
-    assert silent in results["test_app_pages_allow_embedding_in_the_admin"][1]
-    assert "did not open: no answer within 3s" in results["test_dashboard_loads_inside_the_admin_frame"][1]
+    assert health[0] == "failed" and f"GET {black_hole}/health -> no answer within 1s" in health[1], health
+    embedding = results["test_app_pages_allow_embedding_in_the_admin"][1]
+    assert f"not tried: GET {black_hole}/health got no answer earlier in this gate" in embedding, embedding
+    silent = f"not tried: GET {black_hole}/health (within 1s) got no answer earlier in this gate"
+    loaded = results["test_dashboard_loads_inside_the_admin_frame"]
+    assert loaded[0] == "failed" and silent in loaded[1], loaded
+    assert silent in results["test_no_console_errors_in_any_frame"][1]
     applied = results["test_every_migration_is_applied"]
     assert applied[0] == "failed" and f"lock_timeout (1s) cancelled the statement: waited on {HISTORY}" in applied[1]
 

@@ -51,6 +51,21 @@ def test_a_plain_pytest_leaves_the_molecules_out(tmp_path):
     assert result.returncode == 5 and "1 deselected" in result.stdout
 
 
+def test_a_gate_runs_the_health_molecules_first_and_the_others_as_collected(tmp_path):
+    """In a gate run the molecules of the health concern (the built-in ones and the repository's own) run before
+    every other, each group in the order collected: an app that gives no answer is found within one
+    health_timeout, before the browser's visit."""
+    write_repo(tmp_path)
+    result = run_pytest(tmp_path, "-m", "staging", "--collect-only", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = [line.split("::")[-1] for line in result.stdout.splitlines() if "::" in line]
+    health = ["test_every_health_path_answers_200", "test_environment_serves_the_release_just_deployed",
+              "test_every_machine_answers_every_health_path", "test_reads_like_a_runbook_line"]  # fmt: skip
+    assert sorted(names[:4]) == sorted(health) and len(names) > 4, names
+    browser = [n for n in names if n.startswith("test_dashboard_loads_inside_the_admin_frame")]
+    assert browser and names.index(browser[0]) > 3
+
+
 def test_an_unknown_environment_is_a_usage_error_listing_the_known_ones(tmp_path):
     """--env qa when only staging exists stops before any test runs, naming the known environments."""
     write_repo(tmp_path)

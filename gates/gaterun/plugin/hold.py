@@ -25,7 +25,9 @@ _PROBLEM = pytest.StashKey[str]()
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The molecules that use the browser go first (the others keep their order): the first molecule's setup, held,
     then launches the browser while the gate waits for its word."""
-    items.sort(key=lambda item: "browser" not in getattr(item, "fixturenames", ()))
+    # browser_name: pytest-playwright's parameter, in the closure of whatever uses the browser, even one that
+    # starts it only when it has a page to visit (gates.gaterun.browser's gate_visits).
+    items.sort(key=lambda item: "browser_name" not in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,7 +35,7 @@ def gates_hold(request: pytest.FixtureRequest) -> Iterator[None]:
     """Held runs only: start the browser when the first molecule needs one, then wait for the word to go."""
     path = request.config.getoption("gates_hold")
     if path and _PROBLEM not in request.config.stash:
-        if "browser" in request.fixturenames:
+        if "browser_name" in request.fixturenames:
             request.getfixturevalue("browser")  # Playwright's driver and Chromium start while the gate is held
         problem, options = read_word(Path(path), request.config.getoption("gates_hold_timeout"))
         for name, value in options.items():

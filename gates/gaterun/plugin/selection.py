@@ -83,6 +83,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     config.stash[TARGET_KEY] = target
     _waive(target.config.gate.waive, molecules)
     _tag_seed_steps(gate_of_run(markexpr, target.env.is_production), molecules)
+    _health_first(items)
+
+
+def _health_first(items: list[pytest.Item]) -> None:
+    """The molecules of the health concern run first, the others in the order collected. Why: they ask the app
+    its cheapest questions, each bounded by ``[app] health_timeout``, and an app that gives no answer is then
+    silent for the whole gate (gates.core.httpclient): the browser's visit is not tried and no browser started,
+    so a gate against a hung app waits one health_timeout, not the browser's start and its load_timeout."""
+    items.sort(key=lambda item: 0 if gate_markers(item) and item.get_closest_marker("health") else 1)
 
 
 def _tag_seed_steps(gate: str, items: list[pytest.Item]) -> None:
