@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from gates.bench import comparison, saturation, scenarios
+from gates.bench import comparison, saturation, scenarios, window
 from gates.bench.load import LoadWatch
 from gates.bench.registry import SCENARIOS, Scenario
 from gates.bench.sandbox import CHECKOUT
 from gates.bench.stats import MIN_RUNS, Figure, table
 
 # Their scenarios register on import.
-REGISTERED_BY = (scenarios, comparison, saturation)
+REGISTERED_BY = (scenarios, window, comparison, saturation)
 
 
 def main(argv: list[str] | None = None) -> int:

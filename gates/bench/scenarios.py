@@ -19,7 +19,7 @@ import httpx
 from gates import config as config_mod
 from gates.bench.registry import scenario
 from gates.bench.sandbox import CHECKOUT, DEMO, NOTIFY, demo_webhook, free_port, release_cli, write_config
-from gates.bench.stats import Figure, figure, median_at_least, median_within, pending
+from gates.bench.stats import Figure, figure, median_at_least, median_within
 from gates.gaterun.runner import run_gate
 from gates.platforms.haproxy import FrontDoor
 
@@ -146,15 +146,6 @@ def rollback(tmp: Path, runs: int) -> list[Figure]:
     return [
         figure("rollback: warm switch -> previous release serving", "s", warm, "<= 0.1 s", median_within(warm, 0.1)),
         figure("rollback: redeploy -> previous release serving", "s", cold, "<= 5 s", median_within(cold, 5.0)),
-    ]
-
-
-@scenario("rollback inside and outside the warm window", cheap=True)
-def rollback_window(tmp: Path, runs: int) -> list[Figure]:
-    """Slot: ``gates rollback`` inside ``keep_previous_for`` (a switch) and after it (a redeploy)."""
-    return [
-        pending("rollback inside the warm window -> previous release serving", "s", "<= 0.1 s"),
-        pending("rollback outside the warm window -> previous release serving", "s", "<= 5 s"),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 from pathlib import Path
 
@@ -63,13 +64,39 @@ def test_every_scenario_runs_at_least_five_times_and_the_quick_run_keeps_the_che
     assert registry.SCENARIOS[-1].name == "saturation"
 
 
-def test_the_slots_for_figures_still_to_come_are_in_the_table():
-    """Rollback inside and outside the warm window: pending rows."""
-    slots = [s for s in registry.SCENARIOS if "warm window" in s.name]
-    figures = [f for s in slots for f in s.measure(Path("/nonexistent"), MIN_RUNS)]
-    assert [(f.name, f.target, f.pending) for f in figures] == [
-        ("rollback inside the warm window -> previous release serving", "<= 0.1 s", True),
-        ("rollback outside the warm window -> previous release serving", "<= 5 s", True),
+def test_a_window_rollback_is_timed_from_the_platforms_asked_line_to_the_first_answer_naming_the_release():
+    """The warm window's rollback figure: from the deploy log's "rollback of <env> asked" line (its timestamp) to
+    the first successful probe answer from the release gone back to; an answer from it before the ask, or none,
+    is no figure; the cheap scenario's rows are a switch (<= 0.1 s) and a redeploy (<= 5 s), each with the
+    command's wall and the failed requests (none in every run)."""
+    from gates.bench.window import _asked_at, _figures, _first_answer
+    from gates.monitor.sampler import Sample
+
+    log = (
+        "2026-12-07T10:00:00.000+00:00 release 3 complete\n"
+        "2026-12-07T10:00:01.250+00:00 rollback of production asked (to release 2)\n"
+        "2026-12-07T10:00:01.262+00:00 rollback to release 2: warm switch\n"
+    )
+    asked = _asked_at(log, "production")
+    assert asked == dt.datetime(2026, 12, 7, 10, 0, 1, 250000, tzinfo=dt.UTC).timestamp()
+    samples = [
+        Sample(asked - 0.01, "/health", 200, 0.002, release="3"),
+        Sample(asked + 0.010, "/health", 503, 0.001, release="2"),  # failed: not serving
+        Sample(asked + 0.020, "/health", 200, 0.003, release="2"),
+        Sample(asked + 0.030, "/health", 200, 0.001, release="2"),
+    ]
+    assert _first_answer(samples, 2, asked) - asked == pytest.approx(0.023)
+    with pytest.raises(RuntimeError, match="before the rollback was asked"):
+        _first_answer([Sample(asked - 0.5, "/health", 200, 0.001, release="2")], 2, asked)
+    with pytest.raises(RuntimeError, match="no answer from release 2"):
+        _first_answer(samples[:1], 2, asked)
+    with pytest.raises(RuntimeError, match="expected one rollback asked of staging"):
+        _asked_at(log, "staging")
+    rows = _figures("inside the warm window", "switch", [(0.02, 1.1, 0), (0.03, 1.0, 1)], 0.1)
+    assert [(f.name, f.target, f.met) for f in rows] == [
+        ("rollback inside the warm window -> previous release serving", "<= 0.1 s (switch)", True),
+        ("rollback inside the warm window: whole gates rollback command", "", None),
+        ("rollback inside the warm window: failed probe requests", "0 in every run", False),
     ]
 
 

@@ -41,6 +41,11 @@ def test_a_smoke_bench_runs_the_quick_scenarios_once_and_writes_valid_json(tmp_p
         "rollback: redeploy -> previous release serving",
     } <= figures.keys()
     assert {"deploy: rolling, 2 instances", "deploy: rolling, 8 instances"} <= figures.keys()
+    assert {
+        "rollback inside the warm window -> previous release serving",
+        "rollback outside the warm window -> previous release serving",
+        "rollback inside the warm window: failed probe requests",
+    } <= figures.keys()
     measured = [f for f in figures.values() if not f["pending"]]
     assert measured and all(f["runs"] == 1 and f["min"] <= f["median"] <= f["max"] for f in measured), measured
     expensive = {"release and gate", "no-change release of the React Router 7 demo", "database at scale",

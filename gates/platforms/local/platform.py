@@ -112,9 +112,11 @@ class LocalPlatform:
 
     def _rollback(self, env: Environment, to: int | None, *, keep: bool) -> Release:
         called = time.monotonic()
+        site = Site(self.config, env)
+        if site.dir.is_dir():  # when it was asked, before any wait: what a switch's speed is judged from (the bench)
+            site.event(f"rollback of {env.name} asked" + (f" (to release {to})" if to is not None else ""))
         chosen = check_strategy(env.rollout_strategy)
         db_url = self._database_url(env)
-        site = Site(self.config, env)
         with _locked(site):
             ended = warm.expired(site.warm_instances(), utcnow())
             self._stop_expired(site)  # a warm set past its window is no way back: it stops, the rollback redeploys
