@@ -20,7 +20,7 @@ from gates.core.errors import GatesError
 from gates.core.procs import wait_until
 from gates.platforms.base import Release
 from gates.platforms.local import LocalPlatform, down, processes, rollback_target, sitelock
-from gates.platforms.local.state import Proc
+from gates.platforms.local.state import Proc, Site
 from tests.selftests.demo import DEMO, port_is_free
 
 MakeConfig = Callable[..., Config]
@@ -231,6 +231,33 @@ def test_a_process_is_named_by_its_pid_and_start_time_whatever_its_command_line_
     assert not processes.running(proc)
 
 
+def test_instances_started_together_fork_from_one_import_of_the_server_each_with_its_own_environment(
+    make_config: MakeConfig,
+) -> None:
+    """The Python default's batch of four (max_surge 4) is forked from one process: each instance in a session of
+    its own, not gates' child, with its own APP_INSTANCE and port (the app imported after its environment was
+    set), its output in its own log; all healthy, and `gates down` stops them all."""
+    platform, env = staging(make_config(instances=4, max_surge=4))
+    platform.deploy(env, str(DEMO))
+
+    status = platform.status(env)
+    assert [(i.id, i.healthy) for i in status.instances] == [(f"v1-{n}", True) for n in range(4)]
+    answered = {httpx.get(f"http://127.0.0.1:{i.port}/health", timeout=5).json()["instance"] for i in status.instances}
+    assert answered == {"v1-0", "v1-1", "v1-2", "v1-3"}
+    site = Site(platform.config, env)
+    site_logs = site.logs
+    deploy_log = (site_logs / "deploy.log").read_text()
+    assert all(f"instance v1-{n} started (pid " in deploy_log for n in range(4))
+    assert deploy_log.count("forked with the others of its batch") == 4
+    for instance in status.instances:
+        fields = Path(f"/proc/{instance.pid}/stat").read_text().rpartition(")")[2].split()
+        assert int(fields[1]) != os.getpid() and int(fields[2]) == int(fields[3]) == instance.pid  # group, session
+        assert "Uvicorn running on http://127.0.0.1:" + str(instance.port) in (site_logs / f"{instance.id}.log").read_text()
+    started = site.load_instances()
+    down(platform.config)
+    assert len(started) == 4 and not any(processes.running(p) or processes.group(p.pid) for p in started)
+
+
 def test_a_spawned_process_is_started_directly_in_a_session_of_its_own_and_reaped_when_it_exits(tmp_path):
     """spawn starts the command itself (no launcher process in between: its parent is this process), in a session
     and process group of its own, with only the environment given and its output appended to its log; named by pid
@@ -253,12 +280,14 @@ def test_a_spawned_process_is_started_directly_in_a_session_of_its_own_and_reape
     assert not processes.running(proc) and processes.group(pid) == []
 
 
+@pytest.mark.parametrize("instances", [1, 2])
 def test_an_instance_that_crashes_at_start_fails_the_deploy_with_its_log_and_process_state(
-    make_config: MakeConfig, tmp_path: Path
+    make_config: MakeConfig, tmp_path: Path, instances: int
 ) -> None:
     """An app that dies on import fails the deploy at once: the message names the instance, what /proc says
-    of its pid, and the end of its log (the exception)."""
-    platform, env = staging(make_config(instances=1))
+    of its pid, and the end of its log (the exception) -- started on its own, or forked with the others of its
+    batch (two at once)."""
+    platform, env = staging(make_config(instances=instances, max_surge=instances))
     app = tmp_path / "crashing"
     app.mkdir()
     (app / "app.py").write_text("raise RuntimeError('boom at start')\n")

@@ -6,7 +6,8 @@ One module per concern:
     builds.py      a release's snapshot, built once by ``[app] build`` and reused (``build``)
     snapshots.py   what would ship: the committed tree, or the working tree filtered by ignore files
     launcher.py    one instance: ``[app] start`` with $PORT, and its readiness (``[app] health_path``)
-    rollout.py     the strategies: rolling (with surge), immediate, bluegreen, canary; the warm set
+    forkserver.py  the Python default's instances started together, forked from one import of uvicorn
+    rollout.py     the strategies: rolling (surge and unavailable), immediate, bluegreen, canary; the warm set
     processes.py   processes over /proc: spawn detached, identify by start time, stop a whole group
     state.py       the environment's files (releases.json, instances.json, logs/deploy.log)
     sitelock.py    one deploy at a time per environment, one build at a time

@@ -5,7 +5,8 @@ An instance runs ``sh -c "<[app] start>"`` in its release's snapshot with ``PORT
 ``APP_RELEASE`` and ``APP_INSTANCE``. It is ready when GET ``[app] health_path`` answers 2xx within
 ``[app] health_timeout``. The app need not say which release it is: the platform knows which
 process runs which snapshot. An app that does send ``X-Release`` must send its own release.
-Without ``[app] start`` the instance is the Python default: uvicorn serving ``app:app``.
+Without ``[app] start`` the instance is the Python default: uvicorn serving ``app:app``; instances started
+together are forked from one import of the server (forkserver.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from gates.config import Config
@@ -25,6 +27,7 @@ from gates.core.redact import redact
 from gates.platforms.base import Release
 from gates.platforms.errorlines import first_error
 from gates.platforms.local.builds import command_env
+from gates.platforms.local.forkserver import fork_all
 from gates.platforms.local.processes import process_state, running, spawn
 from gates.platforms.local.state import Proc, Site, write_json
 from gates.platforms.secrets import SecretStore
@@ -53,6 +56,35 @@ class Launcher:
         self.site.add_instance(proc)
         self.site.event(f"instance {instance_id} started (pid {pid}, port {port})")
         return proc
+
+    def start_together(self, indices: Sequence[int]) -> list[Proc | GatesError]:
+        """Start instances ``indices`` at once; each one's Proc (recorded before anything can go wrong), or why it
+        did not start. The Python default's share one import of the server (forkserver.py); an ``[app] start``
+        command is started per instance."""
+        if self.config.app.start.strip() or len(indices) < 2:
+            return [self._attempt(index) for index in indices]
+        planned = [(f"v{self.release.version}-{i}", free_port()) for i in indices]
+        logs = {iid: self.site.logs / f"{iid}.log" for iid, _ in planned}
+        # The arguments after `python -m uvicorn`: the same command, run from the fork.
+        forks = [(logs[iid], self.env(iid, port), self.argv(port)[3:]) for iid, port in planned]
+        procs: list[Proc | GatesError] = []
+        for (iid, port), started in zip(planned, fork_all(sys.executable, self.folder, forks), strict=True):
+            if isinstance(started, GatesError):
+                procs.append(started)
+                continue
+            pid, ticks = started
+            argv = tuple(self.argv(port))
+            proc = Proc(iid, pid, port, self.release.version, argv, str(logs[iid]), utcnow().isoformat(), ticks)
+            self.site.add_instance(proc)
+            self.site.event(f"instance {iid} started (pid {pid}, port {port}; forked with the others of its batch)")
+            procs.append(proc)
+        return procs
+
+    def _attempt(self, index: int) -> Proc | GatesError:
+        try:
+            return self.start(index)
+        except GatesError as exc:
+            return exc
 
     def argv(self, port: int) -> list[str]:
         start = self.config.app.start.strip()

@@ -187,8 +187,7 @@ class Rollout:
     def launch_all(self, indices: Iterable[int]) -> list[Proc]:
         """Start instances ``indices`` together and place each in rotation once healthy; when one fails,
         the others are drained and stopped, and its error is raised."""
-        # Started together too: each start is a fork and exec of the app's start command.
-        starts = _in_parallel(self.launcher.start, list(indices))
+        starts = self.launcher.start_together(list(indices))
         started = [o for o in starts if isinstance(o, Proc)]
         failed = [o for o in starts if isinstance(o, BaseException)]
         if failed:
