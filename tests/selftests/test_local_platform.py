@@ -258,6 +258,23 @@ def test_instances_started_together_fork_from_one_import_of_the_server_each_with
     assert len(started) == 4 and not any(processes.running(p) or processes.group(p.pid) for p in started)
 
 
+def test_a_fork_server_that_cannot_import_the_server_fails_each_instance_naming_why(tmp_path: Path) -> None:
+    """A fork server whose Python has no uvicorn starts nothing: every instance of the batch is an error naming
+    the server's exit and the end of its log (the import that failed), within its bound, and it leaves no process."""
+    from gates.platforms.local.forkserver import ForkServer
+
+    log = tmp_path / "logs" / "forkserver.log"
+    with ForkServer.running("/usr/bin/python3", tmp_path, {"PATH": "/usr/bin:/bin"}, log) as server:
+        outcomes = server.fork([(tmp_path / "logs" / f"v1-{n}.log", {}, ["app:app"]) for n in range(2)])
+        again = server.fork([(tmp_path / "logs" / "v1-2.log", {}, ["app:app"])])
+    assert len(outcomes) == 2 and all(isinstance(o, GatesError) for o in outcomes), outcomes
+    said = str(outcomes[0])
+    assert "could not start the instance: the fork server (/usr/bin/python3) exited 1: " in said
+    assert "No module named 'uvicorn'" in said and f"(its log: {log})" in said
+    assert isinstance(again[0], GatesError) and str(again[0]) == said
+    assert server.proc.poll() is not None
+
+
 def test_a_spawned_process_is_started_directly_in_a_session_of_its_own_and_reaped_when_it_exits(tmp_path):
     """spawn starts the command itself (no launcher process in between: its parent is this process), in a session
     and process group of its own, with only the environment given and its output appended to its log; named by pid

@@ -6,7 +6,7 @@ One module per concern:
     builds.py      a release's snapshot, built once by ``[app] build`` and reused (``build``)
     snapshots.py   what would ship: the committed tree, or the working tree filtered by ignore files
     launcher.py    one instance: ``[app] start`` with $PORT, and its readiness (``[app] health_path``)
-    forkserver.py  the Python default's instances started together, forked from one import of uvicorn
+    forkserver.py  one fork server per rollout: the Python default's instances forked from one import of uvicorn
     rollout.py     the strategies: rolling (surge and unavailable), immediate, bluegreen, canary; the warm set
     processes.py   processes over /proc: spawn detached, identify by start time, stop a whole group
     state.py       the environment's files (releases.json, instances.json, logs/deploy.log)
@@ -23,7 +23,8 @@ State, under ``config.state_dir``::
     <env>/instances.json     every process gates started and has not stopped yet (id, pid, ticks, port, release, argv;
                              warm: kept out of rotation for an instant rollback; warm_until: when it stops)
     <env>/haproxy.cfg, haproxy.pid, haproxy.sock, admin.html (the Admin stand-in on admin_url's port)
-    <env>/logs/<instance>.log  each instance's output; logs/deploy.log the rollout steps; logs/haproxy.log
+    <env>/logs/<instance>.log  each instance's output; logs/deploy.log the rollout steps; logs/haproxy.log;
+                             logs/forkserver.log what a fork server said on its own (an import that failed)
     <env>/deploy.lock        held (flock) during deploy and rollback
     <env>/warm-reaper.json   the reaper of the warm set (pid, ticks, argv); logs/warm-reaper.log its output
     <env>/secrets.json       `gates secrets set` values (0600), given to instances as environment variables

@@ -6,15 +6,16 @@ An instance runs ``sh -c "<[app] start>"`` in its release's snapshot with ``PORT
 ``[app] health_timeout``. The app need not say which release it is: the platform knows which
 process runs which snapshot. An app that does send ``X-Release`` must send its own release.
 Without ``[app] start`` the instance is the Python default: uvicorn serving ``app:app``; instances started
-together are forked from one import of the server (forkserver.py).
+together are forked from one import of the server, one fork server per rollout (forkserver.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gates.config import Config
@@ -27,7 +28,7 @@ from gates.core.redact import redact
 from gates.platforms.base import Release
 from gates.platforms.errorlines import first_error
 from gates.platforms.local.builds import command_env
-from gates.platforms.local.forkserver import fork_all
+from gates.platforms.local.forkserver import ForkServer
 from gates.platforms.local.processes import process_state, running, spawn
 from gates.platforms.local.state import Proc, Site, write_json
 from gates.platforms.secrets import SecretStore
@@ -57,18 +58,18 @@ class Launcher:
         self.site.event(f"instance {instance_id} started (pid {pid}, port {port})")
         return proc
 
-    def start_together(self, indices: Sequence[int]) -> list[Proc | GatesError]:
+    def start_together(self, indices: Sequence[int], server: ForkServer | None = None) -> list[Proc | GatesError]:
         """Start instances ``indices`` at once; each one's Proc (recorded before anything can go wrong), or why it
-        did not start. The Python default's share one import of the server (forkserver.py); an ``[app] start``
-        command is started per instance."""
-        if self.config.app.start.strip() or len(indices) < 2:
+        did not start. With ``server`` (the Python default's rollout: ``forking``), each is forked from its one
+        import of the server; otherwise started on its own."""
+        if server is None:
             return [self._attempt(index) for index in indices]
         planned = [(f"v{self.release.version}-{i}", free_port()) for i in indices]
         logs = {iid: self.site.logs / f"{iid}.log" for iid, _ in planned}
         # The arguments after `python -m uvicorn`: the same command, run from the fork.
         forks = [(logs[iid], self.env(iid, port), self.argv(port)[3:]) for iid, port in planned]
         procs: list[Proc | GatesError] = []
-        for (iid, port), started in zip(planned, fork_all(sys.executable, self.folder, forks), strict=True):
+        for (iid, port), started in zip(planned, server.fork(forks), strict=True):
             if isinstance(started, GatesError):
                 procs.append(started)
                 continue
@@ -79,6 +80,17 @@ class Launcher:
             self.site.event(f"instance {iid} started (pid {pid}, port {port}; forked with the others of its batch)")
             procs.append(proc)
         return procs
+
+    @contextlib.contextmanager
+    def forking(self, together: int) -> Iterator[ForkServer | None]:
+        """A fork server for a rollout that starts ``together`` instances at once, when they are the Python
+        default's (forkserver.py); None otherwise (an ``[app] start`` command, or one instance at a time)."""
+        if self.config.app.start.strip() or together < 2:
+            yield None
+            return
+        env = self.env(f"v{self.release.version}-forks", 0)
+        with ForkServer.running(sys.executable, self.folder, env, self.site.logs / "forkserver.log") as server:
+            yield server
 
     def _attempt(self, index: int) -> Proc | GatesError:
         try:

@@ -22,6 +22,7 @@ from gates.config import STRATEGIES
 from gates.core.errors import GatesError
 from gates.core.procs import wait_until
 from gates.core.redact import redact
+from gates.platforms.local.forkserver import ForkServer
 from gates.platforms.local.launcher import Launcher, await_healthy, health
 from gates.platforms.local.processes import front_door_pid, running, stop_instance
 from gates.platforms.local.state import Proc
@@ -76,7 +77,7 @@ class Rollout:
         # they only hold memory, and the rollout's time stays one start per batch. Why the unavailable ones go
         # first: the batch is that much larger (Kubernetes' maxUnavailable), so 8 instances take as many batches
         # as 2, and their starts run side by side -- on a busy machine, each start is one more share of the CPU.
-        with ThreadPoolExecutor(max_workers=1) as retirer:
+        with ThreadPoolExecutor(max_workers=1) as retirer, self.launcher.forking(step) as server:
             retiring = []
             for first in range(0, count, step):
                 batch = range(first, min(first + step, count))
@@ -87,7 +88,7 @@ class Rollout:
                 early = replaced[: max(0, min(unavailable, in_rotation - (count - unavailable)))]
                 self.take_out(early, batch)
                 retiring.append(retirer.submit(self.retire_all, early, drain=True))
-                self.launch_all(batch)
+                self.launch_all(batch, server)
                 retiring.append(retirer.submit(self.retire_all, replaced[len(early) :], drain=True))
             retiring.append(retirer.submit(self.retire_all, old[count:], drain=True))
             for done in retiring:
@@ -184,10 +185,10 @@ class Rollout:
         in rotation (``ready``), or checked but taking no traffic yet (``drain``)."""
         return self.place(self.launcher.start(index), state)
 
-    def launch_all(self, indices: Iterable[int]) -> list[Proc]:
-        """Start instances ``indices`` together and place each in rotation once healthy; when one fails,
-        the others are drained and stopped, and its error is raised."""
-        starts = self.launcher.start_together(list(indices))
+    def launch_all(self, indices: Iterable[int], server: ForkServer | None = None) -> list[Proc]:
+        """Start instances ``indices`` together (forked from ``server``, when given) and place each in rotation
+        once healthy; when one fails, the others are drained and stopped, and its error is raised."""
+        starts = self.launcher.start_together(list(indices), server)
         started = [o for o in starts if isinstance(o, Proc)]
         failed = [o for o in starts if isinstance(o, BaseException)]
         if failed:
