@@ -49,7 +49,9 @@ class Drill:
     reports: list[str] = dataclasses.field(default_factory=list)
     releases: dict[str, int] = dataclasses.field(default_factory=dict)
     smoke_passed: bool | None = None  # the smoke molecules on the previous release (None: they did not run)
-    # How staging went back to the release being promoted ("warm switch" | "redeploy"), and what was checked then.
+    # How staging went back to the previous good release ("redeploy": what the drill rehearses, whatever is warm),
+    # how it went back to the release being promoted ("warm switch" | "redeploy"), and what was checked then.
+    back: str = ""
     forward: str = ""
     verified: str = ""
 

@@ -161,8 +161,9 @@ class WarmSet:
 @runtime_checkable
 class KeepsPrevious(Protocol):
     """A platform that can keep the previous release warm (``keep_previous``), so a rollback is a traffic
-    switch: its rollback then returns that release itself, not a new one. ``rollback_keeping_warm`` keeps the
-    release a rollback leaves warm in turn (the rollback drill's way back, so that its way forward is a switch)."""
+    switch: its rollback then returns that release itself, not a new one. ``rollback_keeping_warm`` rolls a release
+    out anew, never by a switch, and keeps the release it leaves warm in turn (the rollback drill's way back: it
+    rehearses a redeploy, and its way forward is a switch back to the release being promoted)."""
 
     def warm(self, env: Environment) -> WarmSet | None: ...
 

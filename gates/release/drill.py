@@ -5,13 +5,16 @@ molecules against it, roll forward to the new release, and check it again. Each 
 ``drill`` keeps the verdict, and the production steps refuse to run without a drill that passed (or was waived)
 in the same release.
 
+The rollback is a redeploy of the previous good release whatever the environment keeps warm (``keep_previous``,
+``keep_previous_for``): a redeploy is what a rollback after the warm window is, and what the drill rehearses.
 Where the platform can keep a release warm (the local platform), the rollback keeps the new release's instances
-running out of rotation (``rollback_keeping_warm``), and the roll forward is a traffic switch back to those very
-instances, which passed the whole staging gate moments before. What a switch can break is then checked
+running out of rotation (``rollback_keeping_warm``: never a switch, which would mark the release being promoted
+rolled back and stop it), and the roll forward is a traffic switch back to those very instances, which passed the whole staging gate moments before. What a switch can break is then checked
 (``forward_checks``): the environment serves the release just deployed and nothing else, every instance answers
 every health path, and the smoke molecules pass through the front door. When the roll forward had to redeploy
 (no warm instances, or not all healthy; Fly), the new instances are the ones gated: the whole staging gate runs
-again. The record's ``drill.forward`` and ``drill.verified`` say which way it went and what was checked.
+again. The record's ``drill.back``, ``drill.forward`` and ``drill.verified`` say which way each went and what was
+checked.
 
 The previous good release is chosen as everywhere (gates/release/goodness.py: by identity, never a release
 that failed a step, was rolled back from or never passed every step). On an app's first release (or
@@ -107,6 +110,7 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
             back = timed("rollback", lambda: _roll_back(platform, env, previous.version))
             with ctx.record.lock:  # the record is written by the steps beside this one (a backup)
                 drill.releases["rollback"] = back.version
+                drill.back = rollback_path(previous.version, back)
             try:
                 smoke_gate.go(back.version)
                 smoke = timed("smoke", lambda: judged(smoke_gate.outcome()))
@@ -145,7 +149,7 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
     # A rollback that redeployed where the platform keeps releases warm left the new one warm (rollback_keeping_warm).
     kept = f", v{new} kept warm" if isinstance(platform, KeepsPrevious) and back.version != previous.version else ""
     rec.detail = (
-        f"rolled back v{new} -> v{previous.version} (as v{back.version}{kept}): smoke {smoke.said}; "
+        f"rolled back v{new} -> v{previous.version} by {drill.back} (as v{back.version}{kept}): smoke {smoke.said}; "
         f"rolled forward -> v{new} by {drill.forward}"
         + ("" if forward.version == new else f" (as v{forward.version})")
         + f"; checked {drill.verified}: {again.said}; "
@@ -156,7 +160,8 @@ def drill_step(ctx: Context, env: Environment, rec: StepRecord) -> None:
 
 
 def _roll_back(platform: Platform, env: Environment, to: int) -> Release:
-    """The drill's rollback: where the platform can, the release it leaves stays warm for the way forward."""
+    """The drill's rollback, a redeploy of ``to``: where the platform can, the release it leaves stays warm for the
+    way forward (a platform that keeps nothing warm, Fly, always redeploys on ``rollback``)."""
     if isinstance(platform, KeepsPrevious):
         return platform.rollback_keeping_warm(env, to)
     return platform.rollback(env, to=to)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from gates.core.errors import GatesError
 from gates.evidence.record import Record
 from gates.evidence.state import Backup, Builds, Drill, StepRecord
 from gates.platforms import platform_for
-from gates.platforms.base import Release
+from gates.platforms.base import KeepsPrevious, Release
 from gates.release import Context, Step, execute, plan
 from gates.release.backup import backup_step
 from gates.release.deploy import deploy_step
@@ -47,7 +47,7 @@ def _first_staging_release(config: Config, tmp_path: Path, *, first_release: boo
     return ctx
 
 
-def _current(releases: Sequence[Release]) -> Release:
+def _current(releases: Iterable[Release]) -> Release:
     """The release an environment serves: its newest complete one."""
     return max((r for r in releases if r.status == "complete"), key=lambda r: r.version)
 
@@ -220,3 +220,39 @@ def test_the_drill_rolls_forward_by_switching_back_to_the_instances_the_gate_pas
     assert (
         by_version[record.releases["rollback"]].status == "rolled_back" and _current(by_version.values()).version == new
     )
+
+
+def test_with_a_warm_window_on_staging_the_drill_still_rolls_back_by_a_redeploy_and_passes(
+    make_config: MakeConfig, tmp_path: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keep_previous_for set on staging keeps the previous good release warm after the new release's deploy; the
+    drill's rollback still redeploys it (what the drill rehearses) rather than switching to it, which would mark
+    the release being promoted rolled back and stop it, so the roll forward is a switch back to the release being
+    promoted, the drill passes, and the record says rollback by redeploy, roll forward by warm switch."""
+    monkeypatch.setenv(DEMO_DB_ENV, pg_database)
+    config = make_config(instances=2, keep_previous_for="10m")
+    migrate(config, pg_database, None)
+    staging = config.environment("staging")
+    platform = platform_for(config, staging)
+    first = platform.deploy(staging, str(config.app_source))
+    _passed(tmp_path / "deploys", first)
+    ctx = _first_staging_release(config, tmp_path, first_release=False)
+    new = ctx.record.releases["staging"]["after"]
+    assert isinstance(platform, KeepsPrevious)
+    kept = platform.warm(staging)
+    assert kept is not None and kept.release == first.version  # the warm switch the drill must not take
+    before = {(i.id, i.pid) for i in platform.status(staging).instances}
+    assert execute(ctx, [Step("drill", "staging", drill_step)]), ctx.record.steps[0].detail
+    (step,) = ctx.record.steps
+    record = ctx.state.drill
+    assert record is not None and record.passed and (record.back, record.forward) == ("redeploy", "warm switch")
+    assert record.releases["rollback"] not in (first.version, new) and record.releases["forward"] == new
+    assert f"rolled back v{new} -> v{first.version} by redeploy (as v{record.releases['rollback']}, " in step.detail
+    assert f"v{new} kept warm" in step.detail and f"rolled forward -> v{new} by warm switch" in step.detail
+    saved = json.loads((ctx.record.dir / "record.json").read_text())["drill"]
+    assert (saved["back"], saved["forward"], saved["passed"]) == ("redeploy", "warm switch", True)
+    assert {(i.id, i.pid) for i in platform.status(staging).instances} == before
+    by_version = {r.version: r for r in platform.releases(staging)}
+    assert by_version[new].status == "complete" and _current(by_version.values()).version == new
+    assert by_version[first.version].status == "complete"  # still a target of the next rollback
+    assert by_version[record.releases["rollback"]].status == "rolled_back"

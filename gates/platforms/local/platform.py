@@ -104,10 +104,11 @@ class LocalPlatform:
         return self._rollback(env, to, keep=False)
 
     def rollback_keeping_warm(self, env: Environment, to: int) -> Release:
-        """Back to release ``to`` as ``rollback`` goes, but when that rolls ``to`` out anew the instances it replaces
-        stay warm, out of rotation and with no window, and ``rollback(env, to=<the release left>)`` is then a
-        traffic switch back to them: the rollback drill's way back, so that its way forward starts nothing again.
-        (A switch to a warm ``to`` leaves the current release as ``rollback`` does: stopped, marked rolled back.)"""
+        """The rollback drill's way back: release ``to`` rolled out anew, always (a redeploy is what the drill
+        rehearses), and the instances it replaces kept warm, out of rotation and with no window, so that
+        ``rollback(env, to=<the release left>)`` is then a switch back to them. Never a switch to a warm ``to``
+        (``keep_previous`` keeps the release before warm after a deploy): that would mark the release being promoted
+        rolled back and stop it. A warm set already there stops first (one at most)."""
         return self._rollback(env, to, keep=True)
 
     def _rollback(self, env: Environment, to: int | None, *, keep: bool) -> Release:
@@ -121,9 +122,10 @@ class LocalPlatform:
             ended = warm.expired(site.warm_instances(), utcnow())
             self._stop_expired(site)  # a warm set past its window is no way back: it stops, the rollback redeploys
             target = rollback_target(site.load_releases(), to, env.name)
-            if self._warm_and_healthy(site, target):
+            if not keep and self._warm_and_healthy(site, target):
                 return self._switch_to_warm(site, target, db_url, called)
-            why = warm.why_redeploy(site.warm_instances(), ended, target.version)
+            drill = "the rollback drill's way back, the release it leaves kept warm for the way forward"
+            why = drill if keep else warm.why_redeploy(site.warm_instances(), ended, target.version)
             folder = release_folder(self.config, site.snapshots, target.ref)
             if not folder.is_dir():
                 # Checked before anything is recorded or started: a rollback that cannot run changes nothing.
