@@ -18,13 +18,14 @@ import dataclasses
 import getpass
 import os
 import socket
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from gates.config import DatabaseConfig
 from gates.coordination.schema import SCHEMA, connect, ensure, key_of, said
 from gates.core.errors import GatesError
+
+if TYPE_CHECKING:
+    import psycopg  # at run time imported where a session is used: gates.coordination.schema.connect says why
 
 
 class LockHeld(GatesError):
@@ -83,6 +84,8 @@ class DatabaseLock:
         self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> None:
+        import psycopg
+
         try:
             conn = connect(self.url, f"gates lock {self.app}/{self.env} pid {self.holder.pid}", self.waits)
         except psycopg.Error as exc:
@@ -111,6 +114,8 @@ class DatabaseLock:
         self.holder = dataclasses.replace(self.holder, record=record)
         if self._conn is None:
             return
+        import psycopg
+
         try:
             self._conn.execute(
                 f"update {SCHEMA}.locks set record = %s where key = %s and backend_pid = pg_backend_pid()",
@@ -123,6 +128,8 @@ class DatabaseLock:
         conn, self._conn = self._conn, None
         if conn is None:
             return
+        import psycopg
+
         try:
             conn.execute(f"delete from {SCHEMA}.locks where key = %s and backend_pid = pg_backend_pid()", (self.key,))
             conn.execute("select pg_advisory_unlock(%s)", (self.key,))

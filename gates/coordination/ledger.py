@@ -17,9 +17,6 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg.rows import class_row
-
 from gates.config import Config, DatabaseConfig, Environment
 from gates.coordination.dblock import Holder, who
 from gates.coordination.schema import SCHEMA, check_not_exposed, connect, ensure, said
@@ -146,6 +143,8 @@ def read(url: str, app: str, env: str, limit: int = READ_LIMIT, waits: DatabaseC
         exists = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.releases",)).fetchone()
         if exists is None or exists[0] is None:
             return []
+        from psycopg.rows import class_row  # loaded with the session by connect: see there
+
         with conn.cursor(row_factory=class_row(Entry)) as cur:
             return one_per_record(cur.execute(_READ_SQL, (app, env, limit)).fetchall())
 
@@ -178,10 +177,15 @@ def ledger_of(config: Config, env: Environment, limit: int = READ_LIMIT) -> Ledg
     """Read ``env``'s ledger; an unreachable or absent one is said, never raised."""
     try:
         url, why = where(config, env)
-        if url is None:
-            return Ledger(env.name, [], why)
+    except GatesError as exc:  # an unset database variable: said, not fatal to a reader
+        return Ledger(env.name, [], f"ledger unreadable: {said(exc)}")
+    if url is None:
+        return Ledger(env.name, [], why)
+    import psycopg  # only where there is a database to read (gates.coordination.schema.connect says why)
+
+    try:
         return Ledger(env.name, read(url, config.app.name, env.name, limit, config.database))
-    except (psycopg.Error, GatesError) as exc:  # an unset database variable too: said, not fatal to a reader
+    except (psycopg.Error, GatesError) as exc:
         return Ledger(env.name, [], f"ledger unreadable: {said(exc)}")
 
 
@@ -246,11 +250,16 @@ def write(config: Config, env: Environment, entry: Entry) -> str:
     """Append ``entry`` to ``env``'s ledger; return where it went, or say on stderr (and return) why it did not."""
     try:
         url, why = where(config, env)
-        if url is not None:
+    except GatesError as exc:
+        url, why = None, f"ledger entry not written: {said(exc)}"
+    if url is not None:
+        import psycopg  # only where there is a database to write (gates.coordination.schema.connect says why)
+
+        try:
             append(url, entry, config.database)
             return f"written to {SCHEMA}.releases of {env.name}'s database"
-    except (psycopg.Error, GatesError) as exc:
-        why = f"ledger entry not written: {said(exc)}"
+        except (psycopg.Error, GatesError) as exc:
+            why = f"ledger entry not written: {said(exc)}"
     print(f"gates: {env.name}: {why}", file=sys.stderr, flush=True)
     return why
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from gates.config import Config, DatabaseConfig
 from gates.core.errors import ConfigError
 from gates.core.redact import redact
-from gates.database.waits import BoundedCursor, connect_timeout, set_bounds
+
+if TYPE_CHECKING:
+    import psycopg
 
 SCHEMA = "gates"
 API_ROLES = ("anon", "authenticated")
@@ -120,6 +119,12 @@ def connect(url: str, purpose: str, waits: DatabaseConfig | None = None) -> psyc
     """An autocommit session to ``url`` with keepalives on, named in ``pg_stat_activity`` by ``purpose``; its
     lock waits and statements bounded by ``waits`` (``[database] lock_timeout``, ``step_statement_timeout``),
     a cancelled statement's error naming the lock and its holder."""
+    # Imported here, where a session starts: `gates rollback` imports this module, and psycopg is a good part of
+    # its start-up; a command that finds no database to reach (the ledger off, no cluster running) never loads it.
+    import psycopg
+
+    from gates.database.waits import BoundedCursor, connect_timeout, set_bounds
+
     bounds = waits or DatabaseConfig()
     conn = psycopg.connect(
         url,
@@ -142,6 +147,8 @@ def connect(url: str, purpose: str, waits: DatabaseConfig | None = None) -> psyc
 
 def ensure(conn: psycopg.Connection[Any]) -> None:
     """Create the schema and its tables when missing, and (re)state that the API roles cannot use them."""
+    from psycopg import sql  # loaded with the session by ``connect``: see there
+
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_KEY,))
         for statement in _DDL:
