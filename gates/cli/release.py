@@ -263,11 +263,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     platform = platform_for(cfg, env)
     with _locked(cfg, [env.name]), _telling(args) as reporter:
         recover_crashed(cfg)
-        if args.to is not None and args.to == platform.status(env).release:  # a redeploy of it would prove nothing
+        releases = platform.releases(env)
+        # What serves is the newest complete release (as rollbacks pick it), not `platform.status`: that asks each
+        # instance's health over HTTP (and imports httpx), most of a rollback's time inside the warm window.
+        serving = max((r.version for r in releases if r.status == "complete"), default=None)
+        if args.to is not None and args.to == serving:  # a redeploy of it would prove nothing
             raise UsageError(f"gates rollback: --to {args.to}: {env.name} is already serving release {args.to}")
         judged = judge(cfg, env, root)
         print(f"gates: {env.name}: releases judged by {judged.source}", file=sys.stderr)
-        releases = platform.releases(env)
         current, target = pick(releases, env.name, args.to, judged.verdicts.unfit(releases))
         with Journal(cfg.state_dir, "rollback") as journal, reporter.waiting(f"rollback {env.name}"):
             journal.intend("rollback", env.name)
