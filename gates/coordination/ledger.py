@@ -93,10 +93,11 @@ def _v(version: int | None) -> str:
 
 def where(config: Config, env: Environment) -> tuple[str | None, str]:
     """(URL of the database holding ``env``'s ledger, "") or (None, why there is none to read or write)."""
-    from gates.database import database_url, local_database_name, uses_local_cluster
-
     if not config.record.ledger:
         return None, OFF
+    # After that check: gates.database imports psycopg, which a command without a ledger may never need.
+    from gates.database import database_url, local_database_name, uses_local_cluster
+
     check_not_exposed(config)
     if env.database_url_env:
         return database_url(config, env), ""

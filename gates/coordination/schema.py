@@ -119,8 +119,8 @@ def connect(url: str, purpose: str, waits: DatabaseConfig | None = None) -> psyc
     """An autocommit session to ``url`` with keepalives on, named in ``pg_stat_activity`` by ``purpose``; its
     lock waits and statements bounded by ``waits`` (``[database] lock_timeout``, ``step_statement_timeout``),
     a cancelled statement's error naming the lock and its holder."""
-    # Imported here, where a session starts: `gates rollback` imports this module, and psycopg is a good part of
-    # its start-up; a command that finds no database to reach (the ledger off, no cluster running) never loads it.
+    # Imported here, where a session starts, not with the module: `gates rollback` imports this module, and
+    # psycopg is a good part of its start-up, paid only where the environment's database holds its lock or ledger.
     import psycopg
 
     from gates.database.waits import BoundedCursor, connect_timeout, set_bounds

@@ -9,12 +9,12 @@ The rollback is a redeploy of the previous good release whatever the environment
 ``keep_previous_for``): a redeploy is what a rollback after the warm window is, and what the drill rehearses.
 Where the platform can keep a release warm (the local platform), the rollback keeps the new release's instances
 running out of rotation (``rollback_keeping_warm``: never a switch, which would mark the release being promoted
-rolled back and stop it), and the roll forward is a traffic switch back to those very instances, which passed the whole staging gate moments before. What a switch can break is then checked
-(``forward_checks``): the environment serves the release just deployed and nothing else, every instance answers
-every health path, and the smoke molecules pass through the front door. When the roll forward had to redeploy
-(no warm instances, or not all healthy; Fly), the new instances are the ones gated: the whole staging gate runs
-again. The record's ``drill.back``, ``drill.forward`` and ``drill.verified`` say which way each went and what was
-checked.
+rolled back and stop it), and the roll forward is a traffic switch back to those very instances, which passed
+the whole staging gate moments before. What a switch can break is then checked (``forward_checks``): the
+environment serves the release just deployed and nothing else, every instance answers every health path, and
+the smoke molecules pass through the front door. When the roll forward had to redeploy (no warm instances, or
+not all healthy; Fly), the new instances are the ones gated: the whole staging gate runs again. The record's
+``drill.back``, ``drill.forward`` and ``drill.verified`` say which way each went and what was checked.
 
 The previous good release is chosen as everywhere (gates/release/goodness.py: by identity, never a release
 that failed a step, was rolled back from or never passed every step). On an app's first release (or
