@@ -15,6 +15,8 @@ What this relies on, checked on HAProxy 2.6.12:
   by ``inter`` and the answer by ``timeout check``: the backend's is ``[app] health_timeout``, the clock by
   which the deploy declared the instance ready and by which the gate asks it.
 - ``set server ... state drain|maint|ready`` answers nothing on success.
+- Several commands on one line, separated by ``;``, run in order on one connection; each reply ends with an
+  empty line (a command that says nothing answers a lone newline), so each command's reply is told apart.
 - ``del server`` answers ``Server deleted.``, and refuses a server that is not in maintenance or
   still has connections.
 - Every error is a text reply with a successful exchange (``No such server.``): replies are checked.
@@ -32,6 +34,7 @@ import os
 import shutil
 import socket
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from gates.core.errors import GatesError
@@ -169,6 +172,10 @@ class FrontDoor:
     def command(self, line: str) -> str:
         """Send one runtime API command; return HAProxy's reply (it closes the connection after it).
         A socket that does not answer (HAProxy gone) is AdminSocketDown, naming the environment and the socket."""
+        return self._exchange(line).strip()
+
+    def _exchange(self, line: str) -> str:
+        """One connection: ``line`` sent, HAProxy's whole reply back, unstripped."""
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(_API_TIMEOUT)
@@ -179,7 +186,7 @@ class FrontDoor:
                     chunks.append(chunk)
         except OSError as exc:
             raise AdminSocketDown(f"HAProxy of {self.env_name}: admin socket {self.socket_path}: {exc}") from None
-        return b"".join(chunks).decode(errors="replace").strip()
+        return b"".join(chunks).decode(errors="replace")
 
     def servers(self) -> dict[str, ServerStat]:
         """Every server of the backend, from ``show stat``."""
@@ -224,12 +231,26 @@ class FrontDoor:
 
     def set_state(self, name: str, state: str) -> bool:
         """Set a server ready, drain or maint; False when HAProxy has no such server."""
-        reply = self.command(f"set server {BACKEND}/{name} state {state}")
-        if reply == "No such server.":
-            return False
-        if reply:
-            raise GatesError(f"HAProxy of {self.env_name}: 'set server {BACKEND}/{name} state {state}': {reply}")
-        return True
+        return self.set_states([(name, state)])[0]
+
+    def set_states(self, changes: Sequence[tuple[str, str]]) -> list[bool]:
+        """Set servers ready, drain or maint, in the order given, through one connection (one line of commands
+        separated by ';', which HAProxy runs one after the other): a switch of traffic is one exchange with
+        HAProxy, not one per server. Per change, False when HAProxy has no such server; GatesError on any
+        other reply."""
+        if not changes:
+            return []
+        lines = [f"set server {BACKEND}/{name} state {state}" for name, state in changes]
+        raw = self._exchange(";".join(lines))
+        replies = [""] if raw == "" and len(lines) == 1 else split_replies(raw, len(lines))
+        if replies is None:
+            raise GatesError(f"HAProxy of {self.env_name}: {';'.join(lines)!r}: unexpected reply {raw[:300]!r}")
+        done = []
+        for line, reply in zip(lines, replies, strict=True):
+            if reply and reply != "No such server.":
+                raise GatesError(f"HAProxy of {self.env_name}: {line!r}: {reply}")
+            done.append(not reply)
+        return done
 
     def remove(self, name: str) -> bool:
         """Delete a server in maintenance; True when it is gone, False while it still has connections."""
@@ -257,6 +278,24 @@ class FrontDoor:
         reply = self.command(line)
         if reply != expected:
             raise GatesError(f"HAProxy of {self.env_name}: {line!r} answered {reply!r}, expected {expected!r}")
+
+
+def split_replies(raw: str, count: int) -> list[str] | None:
+    """The replies to ``count`` commands sent on one line, in order: HAProxy ends each with an empty line, so a
+    command that says nothing (a ``set server`` that worked) answers a lone newline. None when ``raw`` is not
+    ``count`` such replies."""
+    replies = []
+    rest = raw
+    for _ in range(count):
+        if rest.startswith("\n"):
+            replies.append("")
+            rest = rest[1:]
+            continue
+        text, ended, rest = rest.partition("\n\n")
+        if not ended:
+            return None
+        replies.append(text.strip())
+    return replies if not rest.strip() else None
 
 
 def check_interval(options: str) -> float:

@@ -32,7 +32,7 @@ from gates.platforms.local import launcher, warm
 from gates.platforms.local.builds import build, prune, release_folder
 from gates.platforms.local.memory import instances_rss
 from gates.platforms.local.processes import front_door_pid, running, stop, stop_instance
-from gates.platforms.local.rollout import Rollout, check_strategy
+from gates.platforms.local.rollout import Rollout, check_strategy, switch_traffic
 from gates.platforms.local.sitelock import locked
 from gates.platforms.local.state import NAME, Proc, Site, current_release, read_log
 from gates.platforms.releases import pick
@@ -119,11 +119,15 @@ class LocalPlatform:
         chosen = check_strategy(env.rollout_strategy)
         db_url = self._database_url(env)
         with _locked(site):
-            ended = warm.expired(site.warm_instances(), utcnow())
-            self._stop_expired(site)  # a warm set past its window is no way back: it stops, the rollback redeploys
+            # instances.json read once: the switch, when it is one, comes straight after the checks before it.
+            now, procs = utcnow(), site.load_instances()
+            ended = warm.expired([p for p in procs if p.warm], now)
+            if ended:  # a warm set past its window is no way back: it stops, the rollback redeploys
+                self._stop_expired(site, now)
+                procs = site.load_instances()
             target = rollback_target(site.load_releases(), to, env.name)
-            if not keep and self._warm_and_healthy(site, target):
-                return self._switch_to_warm(site, target, db_url, called)
+            if not keep and self._warm_and_healthy(site, [p for p in procs if p.warm], target):
+                return self._switch_to_warm(site, target, procs, db_url, called)
             drill = "the rollback drill's way back, the release it leaves kept warm for the way forward"
             why = drill if keep else warm.why_redeploy(site.warm_instances(), ended, target.version)
             folder = release_folder(self.config, site.snapshots, target.ref)
@@ -286,10 +290,10 @@ class LocalPlatform:
         folder = release_folder(self.config, site.snapshots, release.ref)
         return Rollout(launcher.Launcher(self.config, site, release, folder, db_url), self.health_timeout, keep=keep)
 
-    def _warm_and_healthy(self, site: Site, target: Release) -> bool:
-        """Whether every warm instance is of ``target``, runs, and passes HAProxy's health check (``DRAIN``: up,
-        out of rotation); else the rollback redeploys. HAProxy's view is read once: it costs no request."""
-        kept = site.warm_instances()
+    def _warm_and_healthy(self, site: Site, kept: Sequence[Proc], target: Release) -> bool:
+        """Whether every warm instance (``kept``) is of ``target``, runs, and passes HAProxy's health check
+        (``DRAIN``: up, out of rotation); else the rollback redeploys. HAProxy's view is read once: it costs no
+        request."""
         stats = site.front.servers_or_none() if kept and front_door_pid(site.front) else None
         return (
             bool(kept)
@@ -300,13 +304,20 @@ class LocalPlatform:
             )
         )
 
-    def _switch_to_warm(self, site: Site, target: Release, db_url: str, called: float) -> Release:
+    def _switch_to_warm(
+        self, site: Site, target: Release, procs: Sequence[Proc], db_url: str, called: float
+    ) -> Release:
         """Put the warm instances of ``target`` back in rotation and drain and stop the others (the release left
         is not kept warm: no warm set remains); the releases after ``target`` are marked rolled back, so
         ``target`` is current again. Returned with a description saying how soon after the call it served."""
+        kept = [p for p in procs if p.warm]
+        others = [p for p in procs if not p.warm]
+        # The switch first; what records it (the log, instances.json, releases.json) follows: none of it is
+        # needed for the previous release to serve, and all of it is time the bad release would go on serving.
+        switched = switch_traffic(site, kept, others)
         site.event(f"rollback to release {target.version}: warm switch")
-        left = sorted({p.release for p in site.serving_instances()})
-        switched = self._rollout(site, target, db_url).restore_warm()
+        left = sorted({p.release for p in others})
+        self._rollout(site, target, db_url).finish_switch(kept, others)
         warm.stop_reaper(site)  # nothing warm is left for it
         for release in site.load_releases():
             if release.version > target.version and release.status == "complete":

@@ -7,7 +7,7 @@ passing health checks under traffic, then rolling).
 
 With ``keep`` (``[environments.X] keep_previous``) the previous release's instances are not stopped
 but kept warm: out of rotation in HAProxy's ``drain`` state, where its health checks go on, until
-the release is confirmed (``settle``) or rolled back to (``restore_warm``: a traffic switch).
+the release is confirmed (``settle``) or rolled back to (``switch_traffic``: a traffic switch).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from gates.core.redact import redact
 from gates.platforms.local.forkserver import ForkServer
 from gates.platforms.local.launcher import Launcher, await_healthy, health
 from gates.platforms.local.processes import front_door_pid, running, stop_instance
-from gates.platforms.local.state import Proc
+from gates.platforms.local.state import Proc, Site
 
 T = TypeVar("T")
 
@@ -251,22 +251,12 @@ class Rollout:
         self.retire_all(warm, drain=False)
         return [f"instance {p.id} of release {p.release} (kept warm) stopped" for p in warm]
 
-    def restore_warm(self) -> float:
-        """The warm set back in rotation, and every other instance out of it at once, then drained and stopped.
-        The monotonic time at which the switch was made (the others still drained then)."""
-        warm = self.site.warm_instances()
-        others = self.site.serving_instances()
-        front = self.site.front
-        # Warm ones ready before the others drain: for a moment both serve, never neither.
-        for proc in warm:
-            front.set_state(proc.id, "ready")
-        for proc in others:
-            front.set_state(proc.id, "drain")
-        switched = time.monotonic()
+    def finish_switch(self, warm: Sequence[Proc], others: Sequence[Proc]) -> None:
+        """After ``switch_traffic`` (to the warm set ``warm``): it is recorded as serving, and the ``others`` are
+        drained and stopped."""
         self.site.mark_warm(warm, False)
         self.site.event(f"switched traffic back to the warm instances ({', '.join(p.id for p in warm)})")
         self.retire_all(others, drain=True)
-        return switched
 
     def remove_from_front_door(self, proc: Proc) -> None:
         """Delete the server once HAProxy has let go of its connections; leave it in maint if it will not."""
@@ -277,6 +267,15 @@ class Rollout:
             wait_until(f"HAProxy to delete server {proc.id}", lambda: front.remove(proc.id), timeout=REMOVE_TIMEOUT)
         except GatesError as exc:
             self.site.event(f"{exc}; it stays in maintenance")
+
+
+def switch_traffic(site: Site, warm: Sequence[Proc], others: Sequence[Proc]) -> float:
+    """The warm set ``warm`` back in rotation and the ``others`` out of it, in one exchange with HAProxy (then
+    ``Rollout.finish_switch``). The monotonic time the switch was made."""
+    # Warm ones ready before the others drain (HAProxy runs the line's commands in order): for a moment both serve,
+    # never neither. One connection: on a busy machine each exchange is a wakeup of HAProxy and then of gates.
+    site.front.set_states([*((p.id, "ready") for p in warm), *((p.id, "drain") for p in others)])
+    return time.monotonic()
 
 
 def _in_parallel(work: Callable[[T], object], items: Sequence[T]) -> list[object]:
