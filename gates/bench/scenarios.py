@@ -10,16 +10,14 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from statistics import median
-
-import httpx
 
 from gates import config as config_mod
 from gates.bench.registry import scenario
 from gates.bench.sandbox import CHECKOUT, DEMO, NOTIFY, demo_webhook, free_port, release_cli, write_config
 from gates.bench.stats import Figure, figure, median_at_least, median_within
+from gates.bench.switchpoll import SwitchPoller
 from gates.gaterun.runner import run_gate
 from gates.platforms.haproxy import FrontDoor
 
@@ -153,7 +151,9 @@ def _rollbacks(folder: Path, runs: int, *, keep: bool) -> list[float]:
     """Release 1; then ``runs`` times a faulty release (it fails a gate, not its health check) and the timed
     rollback from it, on the same environment (each rollback returns to a healthy release again).
 
-    The gate that would fail the faulty release is not run: the figure starts at the rollback's call."""
+    The gate that would fail the faulty release is not run: the figure starts at the rollback's call, made in this
+    process, and ends when the poller, a process of its own, has its first of 10 answers in a row from another
+    release."""
     from gates.platforms.local import LocalPlatform, down
 
     os.environ[BENCH_DB_ENV] = UNREACHABLE_DB  # the polled path needs no database
@@ -167,11 +167,13 @@ def _rollbacks(folder: Path, runs: int, *, keep: bool) -> list[float]:
         faulty = str(_faulty_copy(DEMO, folder / "faulty"))
         for _ in range(runs):
             bad = platform.deploy(env, faulty).version
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            # A client of its own, answering already (from ``bad``) when the clock starts (gates.bench.switchpoll).
+            with SwitchPoller(env.url, bad) as poller:
                 started = time.monotonic()
-                call = pool.submit(platform.rollback, env)
-                serving_from = _until_all_traffic_not_from(env.url, bad, started)
-                call.result(timeout=TIMEOUT)
+                platform.rollback(env)
+                serving_from = poller.first_answer()
+            if serving_from <= started:
+                raise RuntimeError(f"another release than {bad} served all traffic before the rollback was called")
             took.append(serving_from - started)
     finally:
         down(cfg)
@@ -409,26 +411,3 @@ def _faulty_copy(source: Path, target: Path) -> Path:
     # Serves 200 on every path (so it rolls out), but its dashboard logs an error: a gate fails it.
     (target / "faults.json").write_text(json.dumps({"extra_html": "<script>console.error('faulty')</script>"}))
     return target
-
-
-def _until_all_traffic_not_from(
-    url: str, bad: int, since: float, confirmations: int = 10, timeout: float = 60.0
-) -> float:
-    """Poll from ``since`` until ``confirmations`` answers in a row come from a release other than ``bad``;
-    the monotonic time the first of them was sent."""
-    deadline = since + timeout
-    streak_from = 0.0
-    streak = 0
-    with httpx.Client(base_url=url, timeout=2.0) as client:
-        while streak < confirmations:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} still served release {bad} (or nothing) after {timeout:g}s")
-            sent = time.monotonic()
-            try:
-                served = client.get("/health").headers.get("X-Release")
-            except httpx.HTTPError:
-                served = None
-            good = served is not None and served != str(bad)
-            streak_from = streak_from if good and streak else sent
-            streak = streak + 1 if good else 0
-    return streak_from
