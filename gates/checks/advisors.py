@@ -12,9 +12,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from gates.core.errors import GatesError
 from gates.core.measurement import Measurement
@@ -22,6 +20,11 @@ from gates.core.procs import run, wait_until
 from gates.core.redact import redact
 from gates.database.exposed import DEFAULT, advisors_config_toml
 from gates.database.migrations import CLI_ENV, register_url_secrets, supabase_bin
+
+# psycopg is imported where a database is asked: every gate's collection imports this module (through gates'
+# molecules), and psycopg is about 70 ms of CPU, paid by every gate that asks no database.
+if TYPE_CHECKING:
+    import psycopg
 
 LEVELS = ("info", "warn", "error")
 ADVISORS_TIMEOUT = 120.0
@@ -81,6 +84,8 @@ order by 1, 2
 def blind_spots(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> list[str]:
     """Exposed schemas the linter cannot see: where anon or authenticated lacks USAGE (Supabase grants it),
     Supabase's exposure lints find nothing, whatever the tables hold. A query that fails is a blind spot too."""
+    import psycopg
+
     try:
         rows = conn.execute(_BLIND_SQL, (list(schemas),)).fetchall()
     except psycopg.Error as exc:

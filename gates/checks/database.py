@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from gates.core.measurement import Measurement
 from gates.database.migrations import HISTORY_TABLE, MigrationFile, applied_migrations
+
+# psycopg is imported where a database is asked: every gate's collection imports this module (through gates'
+# molecules), and psycopg is about 70 ms of CPU, paid by every gate that asks no database.
+if TYPE_CHECKING:
+    import psycopg
 
 _HISTORY_SQL = f"select version, name from {HISTORY_TABLE}"
 _TABLES_SQL = """
@@ -72,6 +74,8 @@ _OTHER_KINDS = {"v": "view", "m": "materialized view", "f": "foreign table", "S"
 
 def migrations_applied(conn: psycopg.Connection[Any], files: Sequence[MigrationFile]) -> Measurement:
     """Every local migration file's version is recorded in the database's migration history."""
+    import psycopg
+
     name, question = "migrations applied", f"every local migration file is recorded as applied in {HISTORY_TABLE}"
     source = f"{_HISTORY_SQL} vs {_folder(files)}"
     try:
@@ -98,6 +102,8 @@ def migrations_applied(conn: psycopg.Connection[Any], files: Sequence[MigrationF
 
 def no_unknown_migrations(conn: psycopg.Connection[Any], files: Sequence[MigrationFile]) -> Measurement:
     """No version in the history lacks a local file (drift: applied from elsewhere, or a file removed)."""
+    import psycopg
+
     name, question = "no unknown migrations", "every migration the database records has a local file"
     source = f"{_HISTORY_SQL} vs {_folder(files)}"
     try:
@@ -120,6 +126,8 @@ def no_unknown_migrations(conn: psycopg.Connection[Any], files: Sequence[Migrati
 
 def tables_exist(conn: psycopg.Connection[Any], expected: Sequence[str]) -> Measurement:
     """Each ``schema.table`` (default schema public) exists as a table; an empty list fails."""
+    import psycopg
+
     name, question = "tables exist", "every expected table exists"
     wanted = list(dict.fromkeys(_split(t) for t in expected))
     source = f"pg_class/pg_namespace lookup of {', '.join(f'{s}.{t}' for s, t in wanted) or 'no tables'}"
@@ -155,6 +163,8 @@ def migrations_unchanged(conn: psycopg.Connection[Any], files: Sequence[Migratio
     The CLI compares versions only, so an edited file goes unnoticed by it. Both sides are compared
     with comments, semicolons and whitespace removed (the CLI stores statements without them).
     """
+    import psycopg
+
     name, question = "migrations unchanged", "every applied migration file still holds the statements that were applied"
     source = f"select version, statements from {HISTORY_TABLE} vs {_folder(files)}"
     try:
@@ -204,6 +214,8 @@ def rls_enabled(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measur
     RLS); a view or materialized view over ``auth.users`` the API roles can read. Objects an extension
     owns are not the app's and are left out.
     """
+    import psycopg
+
     name, question = "RLS enabled", f"row level security holds on every table and view in {', '.join(schemas) or '-'}"
     source = (
         "pg_class.relrowsecurity, pg_policy, view reloptions (security_invoker) and views on auth.users "
@@ -263,6 +275,9 @@ def _readers(conn: psycopg.Connection[Any], schema: str, view: str, granted: Seq
     """Which of the roles ``granted`` SELECT on a view over auth.users can actually read it: a ``select`` as each,
     rolled back. A role the gate cannot act as counts as a reader (fail closed), and so does any error but a
     missing privilege, said with it."""
+    import psycopg
+    from psycopg import sql
+
     readers: list[str] = []
     for role in granted:
         try:
@@ -321,6 +336,8 @@ def query_failed(
     conn: psycopg.Connection[Any], exc: psycopg.Error, name: str, question: str, source: str, expected: str
 ) -> Measurement:
     """The verdict when the database could not be asked: failed, saying why."""
+    import psycopg
+
     if not conn.autocommit and not conn.closed:
         # Leave the connection usable for the next check rather than stuck in an aborted transaction.
         with contextlib.suppress(psycopg.Error):

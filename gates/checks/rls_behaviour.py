@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from gates.checks.database import NOT_EXTENSION_OWNED, kind_of, qualified_name, query_failed
 from gates.checks.probe_rows import insert_statements
 from gates.core.measurement import Measurement
+
+# psycopg is imported where a database is asked: every gate's collection imports this module (through gates'
+# molecules), and psycopg is about 70 ms of CPU, paid by every gate that asks no database.
+if TYPE_CHECKING:
+    import psycopg
 
 NAME = "RLS behaviour"
 # Reading is counted up to this many rows: enough to say "can read rows", bounded on big tables.
@@ -106,6 +109,8 @@ def rls_behaviour(
 ) -> Measurement:
     """No table outside ``public_tables`` lets anon read a row or (with ``writes``) insert one; what anon and
     authenticated could do on every table is in the details."""
+    import psycopg
+
     question = "anon can read or write no table but the public ones, as PostgREST would run its requests"
     actions = "read rows, insert a row" if writes else "read rows (read-only: no write attempted)"
     source = (
@@ -195,6 +200,8 @@ def _judge(row: dict[str, Any], writes: bool) -> list[str]:
 
 def _run_probe(conn: psycopg.Connection[Any], probe: dict[str, Any]) -> list[dict[str, Any]]:
     """Every table's reads (and inserts) as each API role, in one transaction always rolled back."""
+    import psycopg
+
     try:
         with conn.transaction(force_rollback=True):
             conn.execute(

@@ -7,12 +7,15 @@ owns (``pg_depend.deptype = 'e'``): they are not the app's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from gates.checks.database import NOT_EXTENSION_OWNED, qualified_name, query_failed
 from gates.core.measurement import Measurement
+
+# psycopg is imported where a database is asked: every gate's collection imports this module (through gates'
+# molecules), and psycopg is about 70 ms of CPU, paid by every gate that asks no database.
+if TYPE_CHECKING:
+    import psycopg
 
 API_ROLES = ("anon", "authenticated")
 
@@ -35,6 +38,8 @@ order by 1, 2, 3
 def definer_functions_pinned(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> Measurement:
     """Every SECURITY DEFINER function in an exposed schema that anon or authenticated can execute pins
     ``search_path``: otherwise a caller's objects can shadow what it calls, with its owner's rights."""
+    import psycopg
+
     name = "security definer functions"
     question = (
         f"every SECURITY DEFINER function the API roles can execute in {', '.join(schemas) or '-'} pins search_path"
@@ -111,6 +116,8 @@ def always_true_policies(
     its expression, on a table outside ``public_tables``: ``with check (msg is not null)`` lets anyone write
     any message. A SELECT policy ``using (true)`` is often meant (public reads): it is listed, and fails
     only with ``select_fails`` on a table outside ``public_tables``."""
+    import psycopg
+
     name = "always-true policies"
     question = (
         f"no policy lets anon, authenticated or PUBLIC write every row, or rows not tied to the caller, in"

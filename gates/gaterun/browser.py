@@ -30,7 +30,6 @@ import pytest
 
 from gates.checks.browser import Visit
 from gates.config import Config, Environment
-from gates.core.httpclient import no_answer_from, silent
 from gates.core.redact import redact
 from gates.gaterun.visit import Planned, not_tried, records_video, storage_state, visit_together
 from gates.platforms.admin import dashboard_url
@@ -105,7 +104,10 @@ def gate_visits(
     with tempfile.TemporaryDirectory(prefix="gates-trace-") as tmp:
         trace = Path(tmp) / "trace.zip"
         video = records_video(gates_config, environment)
-        # One deadline per gate: the browser does not wait again for what a request found silent.
+        # One deadline per gate: the browser does not wait again for what a request found silent. (Imported here:
+        # the gate client's module loads httpx, 50-60 ms of CPU that collecting this plugin need not pay.)
+        from gates.core.httpclient import silent
+
         unanswered = silent(dashboard_url(gates_config, environment)) if admin else ""
         waves = [[Planned(environment, state, trace, video, layout=True)]] if admin and not unanswered else []
         planned = [*waves, sides] if sides else waves
@@ -135,6 +137,8 @@ def _asked_for(session: pytest.Session, fixture: str) -> bool:
 
 def _admin_visited(pyconfig: pytest.Config, visit: Visit, trace: Path, *, private: bool) -> None:
     if visit.silent:
+        from gates.core.httpclient import no_answer_from  # here, not at the top: see silent's import above
+
         # One deadline per gate: the HTTP molecules do not wait again for what the browser found silent.
         no_answer_from(visit.silent, f"the browser's visit of {visit.silent} (within {visit.timeout:g}s)")
     pyconfig.stash[_TRACE_KEY] = trace if trace.is_file() else None

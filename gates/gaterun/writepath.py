@@ -26,16 +26,18 @@ import json
 import secrets
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from gates.config import Config, Environment
 from gates.core.measurement import Measurement
 from gates.core.redact import redact
-from gates.database.waits import BoundedCursor, connect_timeout, set_bounds
+
+# psycopg is imported where a database is asked: every gate's collection imports this module (through gates'
+# molecules), and psycopg is about 70 ms of CPU, paid by every gate that asks no database.
+if TYPE_CHECKING:
+    import psycopg
 
 CONFIRMATION = '[role="status"]'  # where a form says it took the submission (a live region, as screen readers hear it)
 READ_BACK_TIMEOUT = 5.0  # seconds: an app that confirmed has committed; an asynchronous writer gets this long
@@ -118,6 +120,8 @@ class WritePath:
         self._deletes.append((table, columns))
 
     def delete_marked(self) -> list[str]:
+        from psycopg import sql
+
         said = []
         for table, columns in self._deletes:
             where = sql.SQL(" or ").join(sql.SQL("{} like %(marked)s").format(sql.Identifier(c)) for c in columns)
@@ -179,6 +183,8 @@ class WritePath:
         """The one row ``query`` finds, with the values ``sent`` and ``%(marked)s`` (the marker's LIKE pattern) as
         its parameters, polled until it appears (bounded by ``timeout``); no row, or several, fails the molecule
         naming the query and the marker. Every statement is bounded by ``[database]`` statement/lock timeouts."""
+        import psycopg
+
         params = {**sent, "marked": self.marked}
         shown = " ".join(query.split())
         deadline = time.monotonic() + timeout
@@ -199,6 +205,10 @@ class WritePath:
         return StoredRow(dict(zip(columns, rows[0], strict=True)), f"{shown} (marker {self.marker})")
 
     def _connection(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        from gates.database.waits import BoundedCursor, connect_timeout, set_bounds  # loads psycopg too
+
         if self._conn is None:
             waits = self.config.database
             bound = connect_timeout(waits)

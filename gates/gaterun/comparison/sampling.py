@@ -12,10 +12,14 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from gates.gaterun.comparison.baseline import Side
+
+# httpx is imported where a request is made: every gate's collection imports this module, and httpx (with
+# the command line it loads) is 50-60 ms of CPU, paid by every gate that makes no request through it.
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,15 +83,21 @@ def interleaved(
 
 
 def _client(url: str, timeout: float) -> httpx.Client:
+    import httpx
+
     return httpx.Client(base_url=url, timeout=timeout, follow_redirects=False)
 
 
 def _get(client: httpx.Client, route: str) -> None:
+    import httpx
+
     with contextlib.suppress(httpx.HTTPError):  # the counted requests say it
         client.get(route)
 
 
 def _timed(client: httpx.Client, side: str, route: str) -> tuple[Timing, str]:
+    import httpx
+
     at = time.time()
     start = time.perf_counter()
     try:

@@ -14,9 +14,7 @@ from gates.checks.migration_safety import (
     schema_checks,
 )
 from gates.core.errors import GatesError
-from gates.database.cluster import LocalCluster
 from gates.database.exposed import exposed_schemas
-from gates.database.rehearsal import rehearse_pending
 
 pytestmark = [pytest.mark.preflight, pytest.mark.database]
 
@@ -25,6 +23,10 @@ pytestmark = [pytest.mark.preflight, pytest.mark.database]
 def rehearsal(db_url, gates_config):
     """One rehearsal of the pending files on a scratch copy of the target (gates' local cluster), judged by the
     database checks before the copy is dropped; both rehearsal molecules read it."""
+    # Imported here: they load psycopg (about 70 ms of CPU), which collecting this file (every gate does) need not pay.
+    from gates.database.cluster import LocalCluster
+    from gates.database.rehearsal import rehearse_pending
+
     try:
         schemas = exposed_schemas(gates_config).schemas
     except GatesError as exc:
