@@ -8,6 +8,7 @@ One module per concern:
     launcher.py    one instance: ``[app] start`` with $PORT, and its readiness (``[app] health_path``)
     forkserver.py  one fork server per rollout: the Python default's instances forked from one import of uvicorn
     rollout.py     the strategies: rolling (surge and unavailable), immediate, bluegreen, canary; the warm set
+    view.py        an instance as `gates status` sees it: its own health answer beside HAProxy's
     processes.py   processes over /proc: spawn detached, identify by start time, stop a whole group
     state.py       the environment's files (releases.json, instances.json, logs/deploy.log)
     sitelock.py    one deploy at a time per environment, one build at a time

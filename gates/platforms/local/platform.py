@@ -26,8 +26,7 @@ from gates.config import Config, Environment
 from gates.core.errors import ConfigError, GatesError, UsageError
 from gates.core.measurement import utcnow
 from gates.core.redact import register_secret
-from gates.platforms.base import BuildResult, HealthCheck, Instance, LogLine, Release, Secret, Status, WarmSet
-from gates.platforms.haproxy import ServerStat
+from gates.platforms.base import BuildResult, HealthCheck, LogLine, Release, Secret, Status, WarmSet
 from gates.platforms.local import launcher, warm
 from gates.platforms.local.builds import build, prune, release_folder
 from gates.platforms.local.memory import instances_rss
@@ -35,6 +34,7 @@ from gates.platforms.local.processes import front_door_pid, running, stop, stop_
 from gates.platforms.local.rollout import Rollout, check_strategy, switch_traffic
 from gates.platforms.local.sitelock import locked
 from gates.platforms.local.state import NAME, Proc, Site, current_release, read_log
+from gates.platforms.local.view import check_state, instance_view
 from gates.platforms.releases import pick
 from gates.platforms.secrets import SecretStore
 
@@ -230,8 +230,8 @@ class LocalPlatform:
         site = Site(self.config, env)
         current = current_release(site.load_releases())
         stats = site.front.servers_or_none() if front_door_pid(site.front) else None
-        instances = tuple(self._instance_view(p, stats) for p in site.serving_instances())
-        kept = tuple(self._instance_view(p, stats) for p in site.warm_instances())
+        instances = tuple(instance_view(self.config, p, stats) for p in site.serving_instances())
+        kept = tuple(instance_view(self.config, p, stats) for p in site.warm_instances())
         from gates.database import database_url, uses_local_cluster
 
         db = database_url(self.config, env) if uses_local_cluster(env) else ""
@@ -250,7 +250,7 @@ class LocalPlatform:
             return []
         kept = {p.id for p in site.warm_instances()}
         return [
-            HealthCheck(name, f"haproxy httpchk GET {site.front.health_path}", interval, _check_state(status), check)
+            HealthCheck(name, f"haproxy httpchk GET {site.front.health_path}", interval, check_state(status), check)
             for name, interval, status, check in site.front.health_checks()
             if name not in kept
         ]
@@ -375,43 +375,9 @@ class LocalPlatform:
             return f"putting the previous release back failed too: {exc}; "
         return f"put back: {'; '.join(said)}; " if said else ""
 
-    def _instance_view(self, proc: Proc, stats: dict[str, ServerStat] | None) -> Instance:
-        """One instance as status reports it: healthy when it answers its health path itself (within ``[app]
-        health_timeout``) and HAProxy has it UP (DRAIN when warm); its checks say why not (no answer, or which)."""
-        alive = running(proc)
-        path = self.config.app.readiness_path
-        answer = (
-            launcher.health(proc, path, self.config.app.health_timeout, judge_body=True)
-            if alive
-            else launcher.Answer(False, "process not running")
-        )
-        stat = (stats or {}).get(proc.id)
-        wanted = "DRAIN" if proc.warm else "UP"
-        front_view = "HAProxy not running" if stats is None else stat.status if stat else "not in HAProxy"
-        return Instance(
-            id=proc.id,
-            release=proc.release,
-            state=("warm" if proc.warm else front_view) if alive else "stopped",
-            healthy=alive and answer.ok and front_view == wanted,
-            address=f"127.0.0.1:{proc.port}",
-            pid=proc.pid,
-            port=proc.port,
-            checks=(
-                (f"GET {path}", answer.verdict),
-                ("haproxy", front_view if front_view == wanted or stat is None else stat.describe()),
-            ),
-        )
-
 
 def _locked(site: Site) -> contextlib.AbstractContextManager[None]:
     return locked(site.dir / "deploy.lock", f"the deploy lock of {site.env.name}")
-
-
-def _check_state(haproxy_status: str) -> str:
-    """HAProxy's server status in Fly's words: UP passing, a transition (``UP 1/2``) warning, else critical."""
-    if haproxy_status == "UP":
-        return "passing"
-    return "warning" if haproxy_status.startswith(("UP ", "DOWN ")) else "critical"
 
 
 def _check_source(config: Config, folder: Path) -> None:
