@@ -32,7 +32,8 @@ class ComparisonConfig:
     ``samples`` times per release, the two releases alternating. A route regresses when its new p50
     is more than ``max_p50_ratio`` times the old one (p95: ``max_p95_ratio``) and slower by more than
     ``latency_floor_ms`` (p95: ``p95_floor_ms``, wider: a tail of a few dozen samples moves with one stall of a
-    busy machine). Memory regresses when the new release's median resident memory
+    busy machine); the p95 is judged by its 95 % bounds (the lowest the new samples allow against the highest
+    the old ones allow: gates/checks/latency.py), which more ``samples`` narrow. Memory regresses when the new release's median resident memory
     (its instances, read through those requests) is more than ``max_memory_ratio`` times the old release's
     and larger by more than ``memory_floor_mb``.
     ``growth``: through the monitor window, an instance whose memory grows steadily with requests (a line
