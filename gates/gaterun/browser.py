@@ -1,7 +1,8 @@
 """The browser gate's driver and fixtures: one visit of the dashboard per gate run, and its evidence.
 
 Registered by ``gates.gaterun.plugin`` after the other plugins, so its ``browser_type_launch_args``
-overrides pytest-playwright's: Playwright launches Debian's Chromium (never a downloaded one).
+and ``browser`` override pytest-playwright's: Playwright launches Debian's Chromium (never a downloaded one),
+once per gate run, whichever molecule asks first.
 ``admin_visit`` opens the Admin page embedding the dashboard (or, without an admin_url, the
 dashboard itself) once per session (per xdist worker), waits until it is ready, watches every
 frame for the settle window, and records it all; every browser call is bounded, so a page that
@@ -66,6 +67,20 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     """pytest-playwright's launch options, with the system Chromium and the flags a closed network needs."""
     args = [*browser_type_launch_args.get("args", ()), *CHROMIUM_FLAGS]
     return {**browser_type_launch_args, "executable_path": chromium_path(), "args": args}
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any, browser_type_launch_args: dict[str, Any]) -> Iterator[Any]:
+    """The one Chromium of the gate run (per xdist worker), whoever asks for it: the browser molecules (parametrized
+    ``[chromium]``), a team's molecule that asks for ``browser`` by name (the write-path kit), pytest-playwright's
+    ``page`` and ``context``.
+
+    Why not pytest-playwright's own: it depends on ``browser_name``, whose cached value is keyed by the molecule's
+    parameter, so a molecule without the parameter made pytest close the browser and launch another (and the next
+    parametrized one a third). The launch options are the same (``browser_type_launch_args``: Debian's Chromium)."""
+    launched = playwright.chromium.launch(**browser_type_launch_args)
+    yield launched
+    launched.close()
 
 
 @dataclasses.dataclass(frozen=True)

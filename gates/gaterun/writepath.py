@@ -15,8 +15,8 @@ the rest of the value, and the rows it marks are deleted when the molecule ends,
 molecule writes to the environment's real database, so ``write_path`` skips (saying why) on an environment whose
 ``writes_allowed`` is off -- production, unless its config turns it on. Every wait is bounded and ends in a
 verdict naming what was waited for: a form that does not open or never confirms, a row that never appears.
-Registered by ``gates.gaterun.plugin``; the browser (pytest-playwright's, with gates' launch options) is only started by
-``submit``.
+Registered by ``gates.gaterun.plugin``; the browser (the gate run's one Chromium, gates.gaterun.browser's
+``browser``, shared with the browser molecules) is only started by ``submit``.
 """
 
 from __future__ import annotations

@@ -210,6 +210,43 @@ def test_production_runs_no_write_path_molecule_unless_its_config_allows_writes(
     assert "production does not allow writes: set [environments.production] writes_allowed = true" in output, output
 
 
+_ONE_BROWSER = """
+seen = []
+
+
+def one_browser(browser):
+    seen.append(browser)
+    assert len({id(b) for b in seen}) == 1, f"{len({id(b) for b in seen})} browsers launched"
+    assert browser.is_connected()
+
+
+def test_a_browser_molecule(browser):
+    one_browser(browser)
+
+
+def test_a_write_path_asks_for_the_browser_by_name(request):
+    one_browser(request.getfixturevalue("browser"))
+
+
+def test_another_browser_molecule(browser):
+    one_browser(browser)
+"""
+
+
+def test_the_kits_browser_is_the_gate_runs_one_chromium(tmp_path):
+    """A molecule that asks for ``browser`` by name (as the kit's ``submit`` does: not parametrized by the browser)
+    between two browser molecules (``[chromium]``) gets the same Chromium as they do: it is launched once per run,
+    not closed and launched again as the molecules alternate."""
+    (tmp_path / "test_one_browser.py").write_text(_ONE_BROWSER)
+    junit = tmp_path / "one.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_one_browser.py", "-p", "no:cacheprovider", f"--junitxml={junit}", "-q"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert junit.is_file(), done.stdout + done.stderr
+    assert set(junit_results(junit).values()) == {"passed"}, done.stdout + done.stderr
+
+
 # ---------------------------------------------------------------------------
 # The React Router app (examples/dashboard), built once per session
 

@@ -124,7 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from gates.gaterun.comparison import memory as compared_memory
 
         config.pluginmanager.register(compared_memory, "gates-comparison-memory")
-    # The write-path kit's fixtures (its browser is pytest-playwright's, asked for only when a form is submitted).
+    # The write-path kit's fixtures (its browser: the gate run's one Chromium, asked for when a form is submitted).
     if not config.pluginmanager.has_plugin("gates-writepath"):
         from gates.gaterun import writepath
 
