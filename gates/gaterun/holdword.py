@@ -13,7 +13,11 @@ from typing import Any
 GO = "go"
 POLL = 0.02  # seconds between two looks at the word
 # The options a word may set (pytest's dest names): what is only known once the gate may go.
-LATE_OPTIONS = frozenset({"gates_expect_release"})
+# The release it must find; the probe of the rollout it judges; the comparison's baseline (or why there is none) and
+# its accepted visual change.
+LATE_OPTIONS = frozenset({
+    "gates_expect_release", "gates_probe_samples", "gates_baseline_release", "gates_no_baseline", "gates_accept_visual",
+})  # fmt: skip
 
 
 def say(path: Path, word: str, options: Mapping[str, Any] | None = None) -> None:

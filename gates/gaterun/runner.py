@@ -108,17 +108,20 @@ def run_gate(
     options: Sequence[str] = (),
     timeout: float = GATE_TIMEOUT,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+    going: Callable[[], bool] | None = None,
 ) -> GateOutcome:
     """Run one gate in a child pytest, in the config's folder; its exit code and JUnit XML give the verdict.
 
     While it runs, each molecule's verdict is told to ``reporter`` as the child finishes it; ``options`` are more
-    options of the child (the comparison's baseline); ``on_start`` is handed the child as it starts."""
+    options of the child (the comparison's baseline); ``on_start`` is handed the child as it starts. ``going``
+    (a held gate's): waits for the word and says whether it was go; what the gate prefetches (the advisors' run)
+    starts only then, on what the gate judges."""
     log = out / "logs" / f"{stem}.log"
     args = [*gate_command(config, env, marker, out, stem, expected, workers), *options]
     events = events_path(out, stem)
     events.parent.mkdir(parents=True, exist_ok=True)
     events.unlink(missing_ok=True)  # an earlier run of this gate into the same folder is not this one
-    advisors = _prefetch_advisors(config, env, marker, out / f"{stem}-advisors.json")
+    advisors = _prefetch_advisors(config, env, marker, out / f"{stem}-advisors.json", going)
     if advisors is not None:
         args += ["--advisors-report", str(advisors[0])]
     reporter = reporter or Reporter()
@@ -163,9 +166,11 @@ class HeldGate:
     start-up, its plugins and the collection happen while what it judges is still being made. ``outcome`` waits for
     its verdict; ``call_off`` stops it (what it would judge never came)."""
 
-    def __init__(self, word: Path, run_it: Callable[[Callable[[subprocess.Popen[str]], None]], GateOutcome]) -> None:
+    def __init__(self, word: Path, run_it: Callable[[HeldGate], GateOutcome]) -> None:
         self.word = word
         self.told = False  # go or called off: it no longer waits
+        self.went = False  # told go
+        self._decided = threading.Event()  # set once told go or called off
         self._child: list[subprocess.Popen[str]] = []
         self._result: list[GateOutcome | BaseException] = []
         # In a copy of the starting thread's context: a step that is stopped (gates.core.procs.Stopper) stops this
@@ -175,21 +180,34 @@ class HeldGate:
                                         daemon=True)  # fmt: skip
         self._thread.start()
 
-    def _run(self, run_it: Callable[[Callable[[subprocess.Popen[str]], None]], GateOutcome]) -> None:
+    def _run(self, run_it: Callable[[HeldGate], GateOutcome]) -> None:
         try:
-            self._result.append(run_it(self._child.append))
+            self._result.append(run_it(self))
         except BaseException as exc:  # handed to whoever waits for the outcome
             self._result.append(exc)
 
-    def go(self, expect_release: int | None = None) -> None:
-        """Let its molecules run, expecting ``expect_release`` when it is only known now."""
-        self.told = True
-        say(self.word, GO, {} if expect_release is None else {"gates_expect_release": expect_release})
+    def go(self, expect_release: int | None = None, options: Mapping[str, Any] | None = None) -> None:
+        """Let its molecules run, expecting ``expect_release`` when it is only known now, with the other ``options``
+        only known now (gates.gaterun.holdword's LATE_OPTIONS)."""
+        late = {**(options or {}), **({} if expect_release is None else {"gates_expect_release": expect_release})}
+        say(self.word, GO, late)
+        self.told = self.went = True
+        self._decided.set()
+
+    def started(self, child: subprocess.Popen[str]) -> None:
+        """Its child, as it starts (``call_off`` stops it)."""
+        self._child.append(child)
+
+    def going(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until it is told go or called off; whether it was go."""
+        self._decided.wait(timeout)
+        return self.went
 
     def call_off(self, why: str) -> None:
         """Stop the child (and everything it started) before it judges anything, and leave it the word why (a child
         not started yet fails its molecules saying so); wait for its thread."""
         self.told = True
+        self._decided.set()
         for child in self._child:
             stop_group(child)
         say(self.word, why)
@@ -209,6 +227,22 @@ class HeldGate:
         return found
 
 
+def start_held(
+    config: Config, env: Environment, marker: str, out: Path, stem: str, *, hold_for: float, workers: int = 0,
+    env_vars: Mapping[str, str] | None = None, reporter: Reporter | None = None,
+) -> HeldGate:  # fmt: skip
+    """``run_gate`` started now, its molecules held until told ``go`` (at most ``hold_for`` seconds). Whoever starts
+    it tells it go or calls it off (``held_gate`` does as its block ends)."""
+    word = events_path(out, stem).with_name(f"{stem}-go")
+    word.parent.mkdir(parents=True, exist_ok=True)
+    word.unlink(missing_ok=True)  # an earlier run's word is not this one's
+    hold = ["--gates-hold", str(word), "--gates-hold-timeout", f"{hold_for:g}"]
+    return HeldGate(word, lambda gate: run_gate(
+        config, env, marker, out, stem, workers=workers, env_vars=env_vars, reporter=reporter, options=hold,
+        timeout=GATE_TIMEOUT + hold_for, on_start=gate.started, going=lambda: gate.going(hold_for),
+    ))  # fmt: skip
+
+
 @contextlib.contextmanager
 def held_gate(
     config: Config, env: Environment, marker: str, out: Path, stem: str, *, hold_for: float, workers: int = 0,
@@ -217,14 +251,8 @@ def held_gate(
     """``run_gate`` started now, its molecules held until the block says ``go`` (at most ``hold_for`` seconds);
     an exception in the block (an interrupt too) calls the gate off and stops its child before it propagates, and a
     gate the block neither let go nor called off is called off as it ends (nothing waits on for a word)."""
-    word = events_path(out, stem).with_name(f"{stem}-go")
-    word.parent.mkdir(parents=True, exist_ok=True)
-    word.unlink(missing_ok=True)  # an earlier run's word is not this one's
-    hold = ["--gates-hold", str(word), "--gates-hold-timeout", f"{hold_for:g}"]
-    gate = HeldGate(word, lambda started: run_gate(
-        config, env, marker, out, stem, workers=workers, env_vars=env_vars, reporter=reporter, options=hold,
-        timeout=GATE_TIMEOUT + hold_for, on_start=started,
-    ))  # fmt: skip
+    gate = start_held(config, env, marker, out, stem, hold_for=hold_for, workers=workers, env_vars=env_vars,
+                      reporter=reporter)  # fmt: skip
     try:
         yield gate
     except BaseException as exc:
@@ -315,27 +343,30 @@ def waivers(path: Path) -> tuple[tuple[str, str], ...]:
 
 
 def _prefetch_advisors(
-    config: Config, env: Environment, marker: str, path: Path
+    config: Config, env: Environment, marker: str, path: Path, going: Callable[[], bool] | None = None
 ) -> tuple[Path, threading.Thread] | None:
     """Start `supabase db advisors` for a gate whose marker expression selects the advisors molecule
     (`staging`, `production`, `staging and database`, ...) in a thread, now: it runs on the core the child
     pytest leaves idle while it starts up, instead of after the browser molecules. Everything else, the
-    imports and naming the database included, happens in the thread: the child starts at once."""
+    imports and naming the database included, happens in the thread: the child starts at once. A held gate's
+    (``going``) runs once the gate may go, on the database as it is then; none when it was called off."""
     if not selects_advisors(marker):
         return None
     path.unlink(missing_ok=True)  # a run left by an earlier gate of this record is not this gate's
-    thread = threading.Thread(target=_advisors, args=(config, env, path), name="gates-advisors", daemon=True)
+    thread = threading.Thread(target=_advisors, args=(config, env, path, going), name="gates-advisors", daemon=True)
     thread.start()
     return path, thread
 
 
-def _advisors(config: Config, env: Environment, path: Path) -> None:
+def _advisors(config: Config, env: Environment, path: Path, going: Callable[[], bool] | None = None) -> None:
     """The advisors' run into ``path``; a database that cannot be named is a run that could not happen, which
     the molecule fails (when its own database fixture has not already said why)."""
     from gates.checks.advisors import AdvisorsRun, keep_run, prefetch
     from gates.database import database_url
     from gates.database.exposed import exposed_schemas
 
+    if going is not None and not going():
+        return  # called off (or no word within its bound): no molecule reads a run
     try:
         url = database_url(config, env)
         schemas = exposed_schemas(config).schemas

@@ -3,6 +3,8 @@ to go and take the options only known then; a word that never comes, or a gate c
 
 from __future__ import annotations
 
+import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -76,13 +78,36 @@ def test_a_word_that_never_comes_fails_every_molecule_within_its_bound(repo: con
 
 
 _TWO = """
+import os
+
 import pytest
 
 pytestmark = [pytest.mark.staging, pytest.mark.held]
 
 
+def chromium_below_me():
+    \"\"\"Whether a Chromium process runs below this pytest (Playwright's driver starts it).\"\"\"
+    parent, chromium = {}, set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+            command = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        parent[int(pid)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if b"chrom" in command:
+            chromium.add(int(pid))
+    for pid in chromium:
+        while pid > 1:
+            pid = parent.get(pid, 0)
+            if pid == os.getpid():
+                return True
+    return False
+
+
 def test_a_first_without_a_browser():
-    \"\"\"No browser here.\"\"\"
+    \"\"\"No browser asked for here, yet the run's is up: launched while the gate was held.\"\"\"
+    assert chromium_below_me()
 
 
 def test_b_with_the_browser(browser):
@@ -91,9 +116,9 @@ def test_b_with_the_browser(browser):
 """
 
 
-def test_a_held_gate_puts_its_browser_molecules_first(repo: config_mod.Config) -> None:
-    """In a held run the molecules that use the browser run first (the others keep their order): the first one's
-    setup launches the browser while the gate is held."""
+def test_a_held_gate_launches_its_browser_while_held_and_keeps_the_molecules_order(repo: config_mod.Config) -> None:
+    """In a held run whose molecules use the browser, the browser is launched before the wait for the word: the
+    first molecule (one that does not use it) finds it running; the molecules keep their order."""
     (repo.root / "test_held.py").write_text(_TWO)
     out = repo.root / "out"
     with held_gate(repo, repo.environment("staging"), MARKER, out, "held-gate", hold_for=120.0) as gate:
@@ -101,6 +126,32 @@ def test_a_held_gate_puts_its_browser_molecules_first(repo: config_mod.Config) -
     outcome = gate.outcome()
     assert outcome.passed, outcome.detail
     assert list(junit_results(out / "held-gate.xml")) == [
-        "test_b_with_the_browser[chromium]",
         "test_a_first_without_a_browser",
+        "test_b_with_the_browser[chromium]",
     ]
+
+
+_QUICK = """
+import pytest
+
+pytestmark = [pytest.mark.staging, pytest.mark.held]
+
+
+def test_quick():
+    \"\"\"Nothing to do.\"\"\"
+"""
+HELD = 6.0  # seconds the gate below is held: far more than a molecule that does nothing takes, even on a busy machine
+
+
+def test_the_wait_for_the_word_is_not_counted_in_the_first_molecules_time(repo: config_mod.Config) -> None:
+    """A gate held for seconds before its word: its first molecule's time in the JUnit XML is its own (a molecule
+    that does nothing), not the wait."""
+    (repo.root / "test_held.py").write_text(_QUICK)
+    out = repo.root / "out"
+    with held_gate(repo, repo.environment("staging"), MARKER, out, "held-gate", hold_for=120.0) as gate:
+        time.sleep(HELD)  # what the gate judges being made
+        gate.go()
+    outcome = gate.outcome()
+    assert outcome.passed, outcome.detail
+    (case,) = ET.parse(out / "held-gate.xml").getroot().iter("testcase")
+    assert float(case.get("time", "nan")) < HELD / 2, case.get("time")
