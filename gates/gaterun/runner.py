@@ -171,6 +171,7 @@ class HeldGate:
         self.told = False  # go or called off: it no longer waits
         self.went = False  # told go
         self._decided = threading.Event()  # set once told go or called off
+        self._lock = threading.Lock()  # a child starting while the gate is called off is stopped either way
         self._child: list[subprocess.Popen[str]] = []
         self._result: list[GateOutcome | BaseException] = []
         # In a copy of the starting thread's context: a step that is stopped (gates.core.procs.Stopper) stops this
@@ -195,8 +196,12 @@ class HeldGate:
         self._decided.set()
 
     def started(self, child: subprocess.Popen[str]) -> None:
-        """Its child, as it starts (``call_off`` stops it)."""
-        self._child.append(child)
+        """Its child, as it starts (``call_off`` stops it; one that starts after it was called off is stopped now)."""
+        with self._lock:
+            self._child.append(child)
+            off = self._decided.is_set() and not self.went
+        if off:
+            stop_group(child)
 
     def going(self, timeout: float) -> bool:
         """Wait (at most ``timeout`` seconds) until it is told go or called off; whether it was go."""
@@ -207,8 +212,10 @@ class HeldGate:
         """Stop the child (and everything it started) before it judges anything, and leave it the word why (a child
         not started yet fails its molecules saying so); wait for its thread."""
         self.told = True
-        self._decided.set()
-        for child in self._child:
+        with self._lock:
+            self._decided.set()
+            children = list(self._child)
+        for child in children:
             stop_group(child)
         say(self.word, why)
         self._thread.join(STOP_GRACE * 2)
