@@ -145,7 +145,7 @@ HELD = 6.0  # seconds the gate below is held: far more than a molecule that does
 
 def test_the_wait_for_the_word_is_not_counted_in_the_first_molecules_time(repo: config_mod.Config) -> None:
     """A gate held for seconds before its word: its first molecule's time in the JUnit XML is its own (a molecule
-    that does nothing), not the wait."""
+    that does nothing), not the wait (nor the browser's launch before it, done for the whole run: none here)."""
     (repo.root / "test_held.py").write_text(_QUICK)
     out = repo.root / "out"
     with held_gate(repo, repo.environment("staging"), MARKER, out, "held-gate", hold_for=120.0) as gate:
