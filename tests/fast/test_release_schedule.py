@@ -32,7 +32,7 @@ BOUND = 30.0  # seconds a fake step waits for the one it must overlap: a verdict
 
 
 class Log:
-    """What the fake steps did, in the order they did it: ("start" | "end", title)."""
+    """What the fake steps did, in the order they did it: ("start" | "end" | "interrupt", title or what)."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str]] = []
@@ -197,6 +197,7 @@ def interrupted_beside_each_other(ctx: Context, wait: Callable[[], None]) -> Log
 
     def interrupt_once_both_run() -> None:
         assert log.has_started("build staging").wait(BOUND)
+        log.note("interrupt", f"SIGINT handler {signal.getsignal(signal.SIGINT)!r}")
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: only the main thread hears it
         wait()
 
@@ -205,8 +206,16 @@ def interrupted_beside_each_other(ctx: Context, wait: Callable[[], None]) -> Log
         Step("build", "staging", fake(log, meets="preflight production", body=wait), after=()),
         Step("migrate", "staging", fake(log), after=("preflight production", "build staging")),
     ]
-    with pytest.raises(KeyboardInterrupt):
-        execute(ctx, steps)
+    # Python's own Ctrl-C handler, as a `gates deploy` process has it (gates never changes it): whatever an earlier
+    # test in the same pytest process left installed, the scheduler hears the interrupt as a terminal's user sends it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            execute(ctx, steps)
+    except pytest.fail.Exception as exc:  # say what the steps did, not only that nothing was raised
+        raise AssertionError(f"{exc}; the steps: {log.events}") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return log
 
 
