@@ -39,6 +39,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise UsageError(f"gates deploy: --workers: expected 0 or more, got {args.workers}")
     _require_tools(cfg)
+    # The release's code is loaded before the lock is taken and the record opened: its first use would otherwise
+    # import the runner, the gate runner, the probe and pytest (seconds on a busy machine) with the release already
+    # under way, and a SIGTERM landing in that import was seen to end the process as killed by SIGINT (-2), not
+    # with 130, though the record said interrupted (test_ledger.py, about one run in four).
+    from gates.release import runner  # noqa: F401
+
     root = _records_root(args, cfg)
     with _locked(cfg, list(cfg.environments)) as lock, _telling(args) as reporter:
         recover_crashed(cfg)
