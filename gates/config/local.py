@@ -11,5 +11,5 @@ class LocalConfig:
 
     state_dir: str = ".gates"
     postgres_port: int = 54329
-    # Builds kept after a release beyond those that run: the last N good releases' of each environment.
+    # Builds kept after a release beyond those that run: the last N distinct builds of each environment's good releases.
     keep_builds: int = 5
