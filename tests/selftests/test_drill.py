@@ -18,7 +18,7 @@ from gates.core.errors import GatesError
 from gates.evidence.record import Record
 from gates.evidence.state import Backup, Builds, Drill, StepRecord
 from gates.platforms import platform_for
-from gates.platforms.base import KeepsPrevious, Release
+from gates.platforms.base import KeepsPrevious, Platform, Release
 from gates.release import Context, Step, execute, plan
 from gates.release.backup import backup_step
 from gates.release.deploy import deploy_step
@@ -193,15 +193,8 @@ def test_the_drill_rolls_forward_by_switching_back_to_the_instances_the_gate_pas
     that served before the drill (nothing started again), then what a switch can break is checked -- the release
     served and nothing else, every instance's health paths, the smoke molecules -- as the detail and the record say;
     the rolled-back release is left marked rolled back."""
-    monkeypatch.setenv(DEMO_DB_ENV, pg_database)
-    config = make_config(instances=2)
-    migrate(config, pg_database, None)
-    staging = config.environment("staging")
-    platform = platform_for(config, staging)
-    first = platform.deploy(staging, str(config.app_source))
-    _passed(tmp_path / "deploys", first)
-    ctx = _first_staging_release(config, tmp_path, first_release=False)
-    new = ctx.record.releases["staging"]["after"]
+    platform, _, ctx, new = _promoting(make_config(instances=2), tmp_path, pg_database, monkeypatch)
+    staging = ctx.config.environment("staging")
     before = {(i.id, i.pid) for i in platform.status(staging).instances}
     assert execute(ctx, [Step("drill", "staging", drill_step)]), ctx.record.steps[0].detail
     (step,) = ctx.record.steps
@@ -229,15 +222,9 @@ def test_with_a_warm_window_on_staging_the_drill_still_rolls_back_by_a_redeploy_
     drill's rollback still redeploys it (what the drill rehearses) rather than switching to it, which would mark
     the release being promoted rolled back and stop it, so the roll forward is a switch back to the release being
     promoted, the drill passes, and the record says rollback by redeploy, roll forward by warm switch."""
-    monkeypatch.setenv(DEMO_DB_ENV, pg_database)
     config = make_config(instances=2, keep_previous_for="10m")
-    migrate(config, pg_database, None)
+    platform, first, ctx, new = _promoting(config, tmp_path, pg_database, monkeypatch)
     staging = config.environment("staging")
-    platform = platform_for(config, staging)
-    first = platform.deploy(staging, str(config.app_source))
-    _passed(tmp_path / "deploys", first)
-    ctx = _first_staging_release(config, tmp_path, first_release=False)
-    new = ctx.record.releases["staging"]["after"]
     assert isinstance(platform, KeepsPrevious)
     kept = platform.warm(staging)
     assert kept is not None and kept.release == first.version  # the warm switch the drill must not take
@@ -256,3 +243,18 @@ def test_with_a_warm_window_on_staging_the_drill_still_rolls_back_by_a_redeploy_
     assert by_version[new].status == "complete" and _current(by_version.values()).version == new
     assert by_version[first.version].status == "complete"  # still a target of the next rollback
     assert by_version[record.releases["rollback"]].status == "rolled_back"
+
+
+def _promoting(
+    config: Config, tmp_path: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Platform, Release, Context, int]:
+    """Staging's first release deployed and passed, then a new release of it deployed as a release does before its
+    drill: (the platform, the first release, the release's context, the new release's version)."""
+    monkeypatch.setenv(DEMO_DB_ENV, pg_database)
+    migrate(config, pg_database, None)
+    staging = config.environment("staging")
+    platform = platform_for(config, staging)
+    first = platform.deploy(staging, str(config.app_source))
+    _passed(tmp_path / "deploys", first)
+    ctx = _first_staging_release(config, tmp_path, first_release=False)
+    return platform, first, ctx, ctx.record.releases["staging"]["after"]
